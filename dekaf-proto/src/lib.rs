@@ -1,0 +1,30 @@
+//! The Kafka wire protocol, without IO.
+//!
+//! Bytes in, typed messages out, and back: primitives ([`wire`]), frames ([`frame`]), headers
+//! ([`header`]), request and response bodies for every version in range ([`messages`]), the
+//! correlation of responses to requests ([`correlation`]), and record batches ([`records`]).
+//! Nothing here reads a clock, touches a socket or spawns a task.
+//!
+//! Decoding never panics on any input: malformed bytes are a [`DecodeError`] that says what
+//! was being read and where, and every length is checked against the bytes that remain before
+//! anything is allocated.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod api_key;
+#[cfg(any(test, feature = "arbitrary"))]
+pub mod arbitrary;
+pub mod correlation;
+mod error;
+pub mod field;
+pub mod frame;
+pub mod header;
+mod macros;
+mod message;
+pub mod messages;
+pub mod version;
+pub mod wire;
+
+pub use api_key::ApiKey;
+pub use error::{DecodeError, DecodeErrorKind, EncodeError};
+pub use message::{Message, MessageKind, MessageSpec, Request};

@@ -1,0 +1,145 @@
+//! One module per Kafka API, each declaring its request and response for every version in
+//! this crate's range, plus [`RequestBody`] and [`ResponseBody`] over all of them.
+
+use bytes::BytesMut;
+
+use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
+use crate::wire::Reader;
+use crate::{ApiKey, Message, Request};
+
+pub mod api_versions;
+
+macro_rules! apis {
+    ($($api:ident => $module:ident :: { $req:ident, $resp:ident };)*) => {
+        $(
+            pub use $module::{$req, $resp};
+
+            impl Request for $req {
+                type Response = $resp;
+            }
+
+            impl From<$req> for RequestBody {
+                fn from(body: $req) -> Self {
+                    RequestBody::$api(body)
+                }
+            }
+
+            impl From<$resp> for ResponseBody {
+                fn from(body: $resp) -> Self {
+                    ResponseBody::$api(body)
+                }
+            }
+        )*
+
+        /// The body of any request this crate implements.
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        #[allow(missing_docs)]
+        pub enum RequestBody {
+            $($api($req),)*
+        }
+
+        /// The body of any response this crate implements.
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        #[allow(missing_docs)]
+        pub enum ResponseBody {
+            $($api($resp),)*
+        }
+
+        impl RequestBody {
+            /// The API of this request.
+            pub fn api_key(&self) -> ApiKey {
+                match self {
+                    $(RequestBody::$api(_) => ApiKey::$api,)*
+                }
+            }
+
+            /// Appends the body encoded in `version`.
+            pub fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
+                match self {
+                    $(RequestBody::$api(m) => m.encode(buf, version),)*
+                }
+            }
+
+            /// Reads a request body of `api_key` at `version`.
+            pub fn decode(api_key: ApiKey, version: i16, r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                match api_key {
+                    $(ApiKey::$api => $req::decode(r, version).map(RequestBody::$api),)*
+                    #[allow(unreachable_patterns)]
+                    other => Err(r.error("request body", DecodeErrorKind::UnknownApiKey(other.key()))),
+                }
+            }
+        }
+
+        impl ResponseBody {
+            /// The API of this response.
+            pub fn api_key(&self) -> ApiKey {
+                match self {
+                    $(ResponseBody::$api(_) => ApiKey::$api,)*
+                }
+            }
+
+            /// Appends the body encoded in `version`.
+            pub fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
+                match self {
+                    $(ResponseBody::$api(m) => m.encode(buf, version),)*
+                }
+            }
+
+            /// Reads a response body of `api_key` at `version`.
+            pub fn decode(api_key: ApiKey, version: i16, r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                match api_key {
+                    $(ApiKey::$api => $resp::decode(r, version).map(ResponseBody::$api),)*
+                    #[allow(unreachable_patterns)]
+                    other => Err(r.error("response body", DecodeErrorKind::UnknownApiKey(other.key()))),
+                }
+            }
+        }
+
+        /// The versions of `api_key` this crate can encode and decode, if it implements the API.
+        pub fn supported_versions(api_key: ApiKey) -> Option<(i16, i16)> {
+            match api_key {
+                $(ApiKey::$api => Some(($req::SPEC.min_version, $req::SPEC.max_version)),)*
+                #[allow(unreachable_patterns)]
+                _ => None,
+            }
+        }
+
+        /// Every API this crate implements.
+        pub const IMPLEMENTED: &[ApiKey] = &[$(ApiKey::$api,)*];
+    };
+}
+
+apis! {
+    ApiVersions => api_versions::{ApiVersionsRequest, ApiVersionsResponse};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arbitrary::check_round_trips;
+
+    /// One round-trip test per message type, over every version in its range.
+    macro_rules! round_trips {
+        ($($test:ident: $ty:ty;)*) => {$(
+            #[test]
+            fn $test() {
+                check_round_trips::<$ty>(48);
+            }
+        )*};
+    }
+
+    round_trips! {
+        api_versions_request: ApiVersionsRequest;
+        api_versions_response: ApiVersionsResponse;
+    }
+
+    #[test]
+    fn every_implemented_api_has_versions() {
+        for &api in IMPLEMENTED {
+            let (lo, hi) = supported_versions(api).unwrap();
+            assert!(lo <= hi, "{api}");
+        }
+    }
+}

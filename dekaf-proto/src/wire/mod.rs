@@ -1,0 +1,15 @@
+//! Kafka's primitive types on the wire: fixed-width integers, varints, UUIDs.
+//!
+//! Reading goes through [`Reader`], a cursor over one complete frame (or record batch) held as
+//! [`Bytes`], so that byte fields come out as zero-copy slices of it. Writing is a handful of
+//! functions over [`BufMut`].
+
+mod reader;
+mod uuid;
+mod varint;
+
+pub use reader::Reader;
+pub use uuid::Uuid;
+pub use varint::{
+    put_uvarint, put_uvarlong, put_varint, put_varlong, uvarint_len, varint_len, varlong_len,
+};

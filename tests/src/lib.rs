@@ -1,0 +1,1 @@
+//! Shared helpers for dekaf's cross-crate tests.

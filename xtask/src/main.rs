@@ -1,0 +1,2 @@
+//! `cargo xtask demo|test|bench|fuzz`.
+fn main() {}
