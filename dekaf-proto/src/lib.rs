@@ -16,6 +16,7 @@ mod api_key;
 pub mod arbitrary;
 pub mod correlation;
 mod error;
+mod error_code;
 pub mod field;
 pub mod frame;
 pub mod header;
@@ -27,4 +28,5 @@ pub mod wire;
 
 pub use api_key::ApiKey;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
+pub use error_code::ErrorCode;
 pub use message::{Message, MessageKind, MessageSpec, Request};

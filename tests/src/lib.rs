@@ -1,1 +1,44 @@
 //! Shared helpers for dekaf's cross-crate tests.
+
+use bytes::{Bytes, BytesMut};
+use dekaf_proto::arbitrary::Arbitrary;
+use dekaf_proto::Message;
+use kafka_protocol::protocol::{Decodable, Encodable};
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+/// Runs the differential check for every version in `versions`.
+pub fn differential<M, K>(versions: std::ops::RangeInclusive<i16>, cases: u32)
+where
+    M: Message + Arbitrary,
+    K: Encodable + Decodable,
+{
+    for version in versions {
+        let mut runner = TestRunner::new(Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let result = runner.run(&M::arbitrary(M::SPEC.cx(version)), |m| {
+            let ours = m
+                .to_bytes(version)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut src = ours.clone();
+            let theirs = K::decode(&mut src, version).map_err(|e| {
+                TestCaseError::fail(format!("kafka-protocol cannot read ours: {e}"))
+            })?;
+            let mut again = BytesMut::new();
+            theirs
+                .encode(&mut again, version)
+                .map_err(|e| TestCaseError::fail(format!("kafka-protocol cannot write: {e}")))?;
+            let again: Bytes = again.freeze();
+            proptest::prop_assert_eq!(&again, &ours);
+            let back =
+                M::decode_exact(&again, version).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            proptest::prop_assert_eq!(back, m);
+            Ok(())
+        });
+        if let Err(e) = result {
+            panic!("{} v{version}: {e}", M::SPEC.api_key.name());
+        }
+    }
+}

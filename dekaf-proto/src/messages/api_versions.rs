@@ -1,6 +1,6 @@
 //! ApiVersions (key 18): which APIs, in which versions, a broker supports.
 
-use crate::{message, structure, ApiKey, MessageSpec};
+use crate::{message, structure, ApiKey, ErrorCode, MessageSpec};
 
 message! {
     /// Asks a broker for the versions of each API it supports; the first request on a
@@ -17,7 +17,7 @@ message! {
     /// The APIs a broker supports, with their version ranges.
     pub struct ApiVersionsResponse [MessageSpec::response(ApiKey::ApiVersions, 0, 4)] {
         /// Non-zero when the broker could not answer (e.g. UNSUPPORTED_VERSION).
-        error_code: i16 [since(0)],
+        error_code: ErrorCode [since(0)],
         /// One entry per API the broker supports.
         api_keys: Vec<ApiVersion> [since(0)],
         /// How long the broker delayed the answer for a quota, in milliseconds.
@@ -66,5 +66,21 @@ structure! {
         max_version_level: i16 [since(3)],
         /// Lowest finalized level.
         min_version_level: i16 [since(3)],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arbitrary::check_round_trips;
+
+    #[test]
+    fn request_round_trips() {
+        check_round_trips::<ApiVersionsRequest>(64);
+    }
+
+    #[test]
+    fn response_round_trips() {
+        check_round_trips::<ApiVersionsResponse>(64);
     }
 }

@@ -118,22 +118,6 @@ apis! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arbitrary::check_round_trips;
-
-    /// One round-trip test per message type, over every version in its range.
-    macro_rules! round_trips {
-        ($($test:ident: $ty:ty;)*) => {$(
-            #[test]
-            fn $test() {
-                check_round_trips::<$ty>(48);
-            }
-        )*};
-    }
-
-    round_trips! {
-        api_versions_request: ApiVersionsRequest;
-        api_versions_response: ApiVersionsResponse;
-    }
 
     #[test]
     fn every_implemented_api_has_versions() {
