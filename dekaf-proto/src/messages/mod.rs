@@ -8,6 +8,12 @@ use crate::wire::Reader;
 use crate::{ApiKey, Message, Request};
 
 pub mod api_versions;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod fetch;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
 
 macro_rules! apis {
     ($($api:ident => $module:ident :: { $req:ident, $resp:ident };)*) => {
@@ -112,7 +118,13 @@ macro_rules! apis {
 }
 
 apis! {
+    Produce => produce::{ProduceRequest, ProduceResponse};
+    Fetch => fetch::{FetchRequest, FetchResponse};
+    ListOffsets => list_offsets::{ListOffsetsRequest, ListOffsetsResponse};
+    Metadata => metadata::{MetadataRequest, MetadataResponse};
     ApiVersions => api_versions::{ApiVersionsRequest, ApiVersionsResponse};
+    CreateTopics => create_topics::{CreateTopicsRequest, CreateTopicsResponse};
+    DeleteTopics => delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
 }
 
 #[cfg(test)]
