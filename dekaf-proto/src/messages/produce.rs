@@ -157,7 +157,10 @@ mod tests {
         };
         let bytes = req.to_bytes(11).unwrap();
         let back = ProduceRequest::decode_exact(&bytes, 11).unwrap();
-        let records = back.topic_data[0].partition_data[0].records.clone().unwrap();
+        let records = back.topic_data[0].partition_data[0]
+            .records
+            .clone()
+            .unwrap();
         assert_eq!(&records[..], b"batch");
         let start = records.as_ptr() as usize - bytes.as_ptr() as usize;
         assert!(start < bytes.len());
