@@ -3,8 +3,9 @@
 //!
 //! kafka-protocol 0.18 follows a newer spec (Metadata to v13, Produce to v13, Fetch to v18,
 //! ListOffsets to v10); the versions checked here are dekaf's, where the two agree on every
-//! byte. The one difference found is not on the wire: kafka-protocol's default for the
-//! `records` of a fetched partition is an empty byte string, the spec's (and dekaf's) is null.
+//! byte. The one difference found is not on the wire: kafka-protocol's default for
+//! `records` (produced and fetched partitions) is an empty byte string; the spec's, and
+//! dekaf's, is null.
 
 use dekaf_proto::messages::*;
 use dekaf_tests::differential;
