@@ -7,13 +7,23 @@ use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::wire::Reader;
 use crate::{ApiKey, Message, Request};
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod api_versions;
+pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_cluster;
+pub mod end_txn;
 pub mod fetch;
+pub mod init_producer_id;
 pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
+pub mod sasl_authenticate;
+pub mod sasl_handshake;
+pub mod txn_offset_commit;
 
 macro_rules! apis {
     ($($api:ident => $module:ident :: { $req:ident, $resp:ident };)*) => {
@@ -125,6 +135,16 @@ apis! {
     ApiVersions => api_versions::{ApiVersionsRequest, ApiVersionsResponse};
     CreateTopics => create_topics::{CreateTopicsRequest, CreateTopicsResponse};
     DeleteTopics => delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
+    SaslHandshake => sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse};
+    DeleteRecords => delete_records::{DeleteRecordsRequest, DeleteRecordsResponse};
+    InitProducerId => init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
+    AddPartitionsToTxn => add_partitions_to_txn::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse};
+    AddOffsetsToTxn => add_offsets_to_txn::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
+    EndTxn => end_txn::{EndTxnRequest, EndTxnResponse};
+    TxnOffsetCommit => txn_offset_commit::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
+    SaslAuthenticate => sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse};
+    CreatePartitions => create_partitions::{CreatePartitionsRequest, CreatePartitionsResponse};
+    DescribeCluster => describe_cluster::{DescribeClusterRequest, DescribeClusterResponse};
 }
 
 #[cfg(test)]
