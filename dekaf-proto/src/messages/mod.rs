@@ -8,6 +8,18 @@ use crate::wire::Reader;
 use crate::{ApiKey, Message, Request};
 
 pub mod api_versions;
+pub mod consumer_group_heartbeat;
+pub mod delete_groups;
+pub mod describe_groups;
+pub mod find_coordinator;
+pub mod heartbeat;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
+pub mod offset_commit;
+pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
+pub mod sync_group;
 
 macro_rules! apis {
     ($($api:ident => $module:ident :: { $req:ident, $resp:ident };)*) => {
@@ -112,7 +124,19 @@ macro_rules! apis {
 }
 
 apis! {
+    OffsetCommit => offset_commit::{OffsetCommitRequest, OffsetCommitResponse};
+    OffsetFetch => offset_fetch::{OffsetFetchRequest, OffsetFetchResponse};
+    FindCoordinator => find_coordinator::{FindCoordinatorRequest, FindCoordinatorResponse};
+    JoinGroup => join_group::{JoinGroupRequest, JoinGroupResponse};
+    Heartbeat => heartbeat::{HeartbeatRequest, HeartbeatResponse};
+    LeaveGroup => leave_group::{LeaveGroupRequest, LeaveGroupResponse};
+    SyncGroup => sync_group::{SyncGroupRequest, SyncGroupResponse};
+    DescribeGroups => describe_groups::{DescribeGroupsRequest, DescribeGroupsResponse};
+    ListGroups => list_groups::{ListGroupsRequest, ListGroupsResponse};
     ApiVersions => api_versions::{ApiVersionsRequest, ApiVersionsResponse};
+    OffsetForLeaderEpoch => offset_for_leader_epoch::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
+    DeleteGroups => delete_groups::{DeleteGroupsRequest, DeleteGroupsResponse};
+    ConsumerGroupHeartbeat => consumer_group_heartbeat::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
 }
 
 #[cfg(test)]
