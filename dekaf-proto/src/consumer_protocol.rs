@@ -74,11 +74,7 @@ structure! {
     }
 }
 
-fn encode_blob<T: Field>(
-    body: &T,
-    version: i16,
-    what: &'static str,
-) -> Result<Bytes, EncodeError> {
+fn encode_blob<T: Field>(body: &T, version: i16, what: &'static str) -> Result<Bytes, EncodeError> {
     if !(0..=MAX_VERSION).contains(&version) {
         return Err(EncodeError::UnsupportedVersion { api: what, version });
     }
@@ -408,14 +404,17 @@ mod tests {
         assert!(sub.encode_version(-1).is_err());
 
         for raw in [
-            &[][..],                            // empty
-            &[0x00],                            // half a version
+            &[][..],                               // empty
+            &[0x00],                               // half a version
             &[0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0], // negative version
-            &[0x00, 0x00, 0x00, 0x00, 0x00],   // cut inside the topic count
+            &[0x00, 0x00, 0x00, 0x00, 0x00],       // cut inside the topic count
             &[0x00, 0x00, 0x7f, 0xff, 0xff, 0xff], // count larger than the input
         ] {
             let raw = Bytes::copy_from_slice(raw);
-            assert!(ConsumerProtocolSubscription::decode(&raw).is_err(), "{raw:?}");
+            assert!(
+                ConsumerProtocolSubscription::decode(&raw).is_err(),
+                "{raw:?}"
+            );
             assert!(ConsumerProtocolAssignment::decode(&raw).is_err(), "{raw:?}");
         }
     }
