@@ -1,6 +1,10 @@
 //! Differential tests for the group coordination and offset messages, and for the consumer
 //! protocol blobs: dekaf-proto and the `kafka-protocol` crate must write and read the same
 //! bytes for every version both implement.
+//!
+//! No range had to be narrowed: over dekaf's ranges, kafka-protocol 0.18 agrees with the spec
+//! field for field. It knows a few newer versions (DescribeGroups v6, OffsetCommit and
+//! OffsetFetch responses v10) that the spec dekaf follows does not have yet.
 
 use bytes::{Bytes, BytesMut};
 use dekaf_proto::arbitrary::Arbitrary;

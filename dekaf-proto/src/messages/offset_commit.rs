@@ -1,7 +1,7 @@
 //! OffsetCommit (key 8): a consumer stores its committed offsets with the group coordinator.
 //!
-//! Versions 0 and 1 are not implemented: they are deprecated, and version 1's per-partition
-//! commit timestamp is the only field they have that later versions lack, so it is not declared.
+//! Versions 0 and 1 (deprecated) are not implemented. The one field they have that later
+//! versions lack, version 1's per-partition commit timestamp, is therefore not declared.
 
 use crate::{message, structure, ApiKey, ErrorCode, MessageSpec};
 

@@ -1,6 +1,6 @@
 //! OffsetFetch (key 9): the committed offsets of a group (v8+: of several groups at once).
 //!
-//! Version 0 (offsets kept in ZooKeeper) is not implemented.
+//! Version 0 (deprecated; offsets kept in ZooKeeper) is not implemented.
 
 use crate::{message, structure, ApiKey, ErrorCode, MessageSpec};
 

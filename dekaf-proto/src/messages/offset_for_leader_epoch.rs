@@ -1,7 +1,7 @@
 //! OffsetForLeaderEpoch (key 23): where a leader epoch ends in a partition's log, so that a
 //! consumer can detect log truncation after a leader change.
 //!
-//! Versions 0 and 1 are not implemented.
+//! Versions 0 and 1 (deprecated) are not implemented.
 
 use crate::{message, structure, ApiKey, ErrorCode, MessageSpec};
 
