@@ -2,7 +2,8 @@
 //!
 //! Bytes in, typed messages out, and back: primitives ([`wire`]), frames ([`frame`]), headers
 //! ([`header`]), request and response bodies for every version in range ([`messages`]), the
-//! correlation of responses to requests ([`correlation`]), and record batches ([`records`]).
+//! correlation of responses to requests ([`correlation`]), the consumer protocol blobs carried
+//! inside group messages ([`consumer_protocol`]), and record batches ([`records`]).
 //! Nothing here reads a clock, touches a socket or spawns a task.
 //!
 //! Decoding never panics on any input: malformed bytes are a [`DecodeError`] that says what
@@ -14,6 +15,7 @@
 mod api_key;
 #[cfg(any(test, feature = "arbitrary"))]
 pub mod arbitrary;
+pub mod consumer_protocol;
 pub mod correlation;
 mod error;
 mod error_code;

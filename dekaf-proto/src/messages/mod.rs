@@ -10,19 +10,31 @@ use crate::{ApiKey, Message, Request};
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod api_versions;
+pub mod consumer_group_heartbeat;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
+pub mod describe_groups;
 pub mod end_txn;
 pub mod fetch;
+pub mod find_coordinator;
+pub mod heartbeat;
 pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
+pub mod sync_group;
 pub mod txn_offset_commit;
 
 macro_rules! apis {
@@ -145,6 +157,19 @@ apis! {
     SaslAuthenticate => sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse};
     CreatePartitions => create_partitions::{CreatePartitionsRequest, CreatePartitionsResponse};
     DescribeCluster => describe_cluster::{DescribeClusterRequest, DescribeClusterResponse};
+    OffsetCommit => offset_commit::{OffsetCommitRequest, OffsetCommitResponse};
+    OffsetFetch => offset_fetch::{OffsetFetchRequest, OffsetFetchResponse};
+    FindCoordinator => find_coordinator::{FindCoordinatorRequest, FindCoordinatorResponse};
+    JoinGroup => join_group::{JoinGroupRequest, JoinGroupResponse};
+    Heartbeat => heartbeat::{HeartbeatRequest, HeartbeatResponse};
+    LeaveGroup => leave_group::{LeaveGroupRequest, LeaveGroupResponse};
+    SyncGroup => sync_group::{SyncGroupRequest, SyncGroupResponse};
+    DescribeGroups => describe_groups::{DescribeGroupsRequest, DescribeGroupsResponse};
+    ListGroups => list_groups::{ListGroupsRequest, ListGroupsResponse};
+    ApiVersions => api_versions::{ApiVersionsRequest, ApiVersionsResponse};
+    OffsetForLeaderEpoch => offset_for_leader_epoch::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
+    DeleteGroups => delete_groups::{DeleteGroupsRequest, DeleteGroupsResponse};
+    ConsumerGroupHeartbeat => consumer_group_heartbeat::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
 }
 
 #[cfg(test)]
