@@ -81,6 +81,8 @@ macro_rules! structure {
                     }
                 })*
                 if cx.flexible {
+                    // The wire wants tags in ascending order, whatever the declaration order.
+                    tagged.sort_unstable_by_key(|(tag, _)| *tag);
                     write_tagged(buf, &tagged, &self.unknown_tagged_fields);
                 }
                 Ok(())

@@ -144,19 +144,6 @@ apis! {
     Fetch => fetch::{FetchRequest, FetchResponse};
     ListOffsets => list_offsets::{ListOffsetsRequest, ListOffsetsResponse};
     Metadata => metadata::{MetadataRequest, MetadataResponse};
-    ApiVersions => api_versions::{ApiVersionsRequest, ApiVersionsResponse};
-    CreateTopics => create_topics::{CreateTopicsRequest, CreateTopicsResponse};
-    DeleteTopics => delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
-    SaslHandshake => sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse};
-    DeleteRecords => delete_records::{DeleteRecordsRequest, DeleteRecordsResponse};
-    InitProducerId => init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
-    AddPartitionsToTxn => add_partitions_to_txn::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse};
-    AddOffsetsToTxn => add_offsets_to_txn::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
-    EndTxn => end_txn::{EndTxnRequest, EndTxnResponse};
-    TxnOffsetCommit => txn_offset_commit::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
-    SaslAuthenticate => sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse};
-    CreatePartitions => create_partitions::{CreatePartitionsRequest, CreatePartitionsResponse};
-    DescribeCluster => describe_cluster::{DescribeClusterRequest, DescribeClusterResponse};
     OffsetCommit => offset_commit::{OffsetCommitRequest, OffsetCommitResponse};
     OffsetFetch => offset_fetch::{OffsetFetchRequest, OffsetFetchResponse};
     FindCoordinator => find_coordinator::{FindCoordinatorRequest, FindCoordinatorResponse};
@@ -166,9 +153,21 @@ apis! {
     SyncGroup => sync_group::{SyncGroupRequest, SyncGroupResponse};
     DescribeGroups => describe_groups::{DescribeGroupsRequest, DescribeGroupsResponse};
     ListGroups => list_groups::{ListGroupsRequest, ListGroupsResponse};
+    SaslHandshake => sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse};
     ApiVersions => api_versions::{ApiVersionsRequest, ApiVersionsResponse};
+    CreateTopics => create_topics::{CreateTopicsRequest, CreateTopicsResponse};
+    DeleteTopics => delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
+    DeleteRecords => delete_records::{DeleteRecordsRequest, DeleteRecordsResponse};
+    InitProducerId => init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
     OffsetForLeaderEpoch => offset_for_leader_epoch::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
+    AddPartitionsToTxn => add_partitions_to_txn::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse};
+    AddOffsetsToTxn => add_offsets_to_txn::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
+    EndTxn => end_txn::{EndTxnRequest, EndTxnResponse};
+    TxnOffsetCommit => txn_offset_commit::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
+    SaslAuthenticate => sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse};
+    CreatePartitions => create_partitions::{CreatePartitionsRequest, CreatePartitionsResponse};
     DeleteGroups => delete_groups::{DeleteGroupsRequest, DeleteGroupsResponse};
+    DescribeCluster => describe_cluster::{DescribeClusterRequest, DescribeClusterResponse};
     ConsumerGroupHeartbeat => consumer_group_heartbeat::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
 }
 
