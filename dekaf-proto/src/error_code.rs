@@ -58,6 +58,21 @@ error_codes! {
     UNKNOWN_SERVER_ERROR = -1, false, "The broker hit an unexpected error.";
     NONE = 0, false, "No error.";
     OFFSET_OUT_OF_RANGE = 1, false, "The requested offset is outside the partition's log.";
+    UNKNOWN_TOPIC_OR_PARTITION = 3, true, "The broker does not host this topic or partition.";
+    NOT_LEADER_OR_FOLLOWER = 6, true, "The broker is not the leader or a follower of this partition: refresh metadata.";
+    REQUEST_TIMED_OUT = 7, true, "The request timed out on the broker.";
+    OFFSET_METADATA_TOO_LARGE = 12, false, "The metadata string of the committed offset is too large.";
+    COORDINATOR_LOAD_IN_PROGRESS = 14, true, "The coordinator is still loading its state: retry later.";
+    COORDINATOR_NOT_AVAILABLE = 15, true, "The coordinator is not available: find it again.";
+    NOT_COORDINATOR = 16, true, "This broker is not the coordinator: find it again.";
+    ILLEGAL_GENERATION = 22, false, "The generation in the request is not the group's current one.";
+    UNKNOWN_MEMBER_ID = 25, false, "The coordinator does not know this member id.";
+    REBALANCE_IN_PROGRESS = 27, false, "The group is rebalancing: rejoin before committing.";
+    INVALID_COMMIT_OFFSET_SIZE = 28, false, "The committed offset request is too large.";
+    TOPIC_AUTHORIZATION_FAILED = 29, false, "Not authorized to access the topic.";
+    GROUP_AUTHORIZATION_FAILED = 30, false, "Not authorized to access the group.";
+    FENCED_INSTANCE_ID = 82, false, "Another member with the same group instance id replaced this one.";
+    STALE_MEMBER_EPOCH = 110, false, "The member epoch is stale: the member must catch up with the group.";
 }
 
 impl ErrorCode {
