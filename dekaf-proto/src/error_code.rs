@@ -72,6 +72,7 @@ error_codes! {
     TOPIC_AUTHORIZATION_FAILED = 29, false, "Not authorized to access the topic.";
     GROUP_AUTHORIZATION_FAILED = 30, false, "Not authorized to access the group.";
     FENCED_INSTANCE_ID = 82, false, "Another member with the same group instance id replaced this one.";
+    UNSTABLE_OFFSET_COMMIT = 88, true, "Offsets of a pending transaction are not settled yet: retry later.";
     STALE_MEMBER_EPOCH = 110, false, "The member epoch is stale: the member must catch up with the group.";
 }
 

@@ -1,6 +1,6 @@
 //! Exponential backoff with deterministic jitter.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Exponential backoff: `initial`, doubling per attempt up to `max`, each delay multiplied by a
 /// factor drawn uniformly from `[1 - jitter, 1 + jitter]`.
@@ -41,13 +41,25 @@ impl Backoff {
             .checked_mul(1u32 << attempt.min(20))
             .unwrap_or(self.max)
             .min(self.max);
-        let jitter = self.jitter.clamp(0.0, 1.0);
+        let jitter = if self.jitter.is_finite() {
+            self.jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         if jitter == 0.0 {
             return base;
         }
         let factor = 1.0 + jitter * (2.0 * rng.next_f64() - 1.0);
-        base.mul_f64(factor)
+        Duration::try_from_secs_f64(base.as_secs_f64() * factor).unwrap_or(base)
     }
+}
+
+/// `now + d`, saturating far in the future instead of overflowing (for huge configured
+/// timeouts).
+pub(crate) fn after(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
 }
 
 /// A small deterministic random number generator (SplitMix64), seeded at construction so that
@@ -103,5 +115,21 @@ mod tests {
             );
         }
         assert_ne!(Rng::new(1).next_u64(), Rng::new(2).next_u64());
+    }
+
+    #[test]
+    fn odd_settings_never_panic() {
+        let mut rng = Rng::new(3);
+        for jitter in [f64::NAN, f64::INFINITY, -1.0, 5.0] {
+            let b = Backoff {
+                initial: Duration::MAX,
+                max: Duration::MAX,
+                jitter,
+            };
+            let _ = b.delay(30, &mut rng);
+        }
+        #[allow(clippy::disallowed_methods)] // one base instant for the test
+        let now = Instant::now();
+        assert!(after(now, Duration::MAX) > now);
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
+use super::backoff::after;
 use super::commit::CommitOrigin;
 use super::config::{AckMode, CommitPolicy};
 use super::error::{LookupError, OffsetError};
@@ -102,7 +103,7 @@ impl OffsetManager {
         }
         if let CommitPolicy::Interval(every) = self.config.effective_policy() {
             if self.next_auto_commit.is_none() {
-                self.next_auto_commit = Some(now + every);
+                self.next_auto_commit = Some(after(now, every));
             }
         }
         Ok(commit)
@@ -304,7 +305,7 @@ impl OffsetManager {
     /// commits the committable offset of every assigned partition with a position (the
     /// position, "the offset of the next message to consume", unless explicit acks are
     /// missing). The offsets become the stored ones. The outcome arrives as
-    /// [`Event::CommitFinished`] with the returned id.
+    /// [`Event::CommitFinished`](super::Event::CommitFinished) with the returned id.
     pub fn commit(&mut self, now: Instant) -> Result<CommitId, OffsetError> {
         self.check_group()?;
         self.release(now);
@@ -444,7 +445,7 @@ impl OffsetManager {
         let query = Query {
             id,
             kind,
-            deadline: now + self.config.query_timeout,
+            deadline: after(now, self.config.query_timeout),
             last_error: None,
             parts,
         };
@@ -457,7 +458,7 @@ impl OffsetManager {
     }
 
     /// Looks up the committed offsets of partitions (assigned or not) at the coordinator; the
-    /// answer arrives as [`Event::Committed`] and refreshes [`committed`](Self::committed) for
+    /// answer arrives as [`Event::Committed`](super::Event::Committed) and refreshes [`committed`](Self::committed) for
     /// assigned ones.
     pub fn fetch_committed(
         &mut self,
@@ -475,7 +476,7 @@ impl OffsetManager {
     }
 
     /// Finds, per partition (assigned or not), the first offset whose timestamp is at or after
-    /// the given time, without seeking; the answer arrives as [`Event::OffsetsForTimes`].
+    /// the given time, without seeking; the answer arrives as [`Event::OffsetsForTimes`](super::Event::OffsetsForTimes).
     pub fn offsets_for_times(
         &mut self,
         now: Instant,

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use dekaf_proto::ErrorCode;
 
+use super::backoff::after;
 use super::commit::{settle, Batch, PartitionOutcome};
 use super::config::CommitPolicy;
 use super::coordinator::Coordinator;
@@ -96,7 +97,7 @@ impl OffsetManager {
             match self.config.effective_policy() {
                 CommitPolicy::Interval(every) if !self.closed => {
                     self.auto_commit(now);
-                    self.next_auto_commit = Some(now + every);
+                    self.next_auto_commit = Some(after(now, every));
                 }
                 _ => self.next_auto_commit = None,
             }
@@ -137,7 +138,7 @@ impl OffsetManager {
     fn coordinator_backoff(&mut self, now: Instant, attempt: u32) {
         let delay = self.backoff(attempt);
         self.coordinator = Coordinator::Unknown {
-            not_before: Some(now + delay),
+            not_before: Some(after(now, delay)),
             attempt: attempt.saturating_add(1),
         };
     }
@@ -313,7 +314,7 @@ impl OffsetManager {
             return;
         }
         let delay = self.backoff(retry.attempt.saturating_sub(1));
-        retry.not_before = Some(now + delay);
+        retry.not_before = Some(after(now, delay));
         self.commits.requeue_older(retry);
     }
 
@@ -346,7 +347,7 @@ impl OffsetManager {
             .and_then(|p| lookup_mut(&mut p.start))
         {
             l.intent = None;
-            l.not_before = Some(now + delay);
+            l.not_before = Some(after(now, delay));
             l.attempt = attempt.saturating_add(1);
         }
     }
@@ -385,7 +386,7 @@ impl OffsetManager {
             query.last_error = code.or(query.last_error);
             if let Some(part) = query.parts.get_mut(tp) {
                 part.lookup.intent = None;
-                part.lookup.not_before = Some(now + delay);
+                part.lookup.not_before = Some(after(now, delay));
                 part.lookup.attempt = attempt.saturating_add(1);
             }
         }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use dekaf_proto::ErrorCode;
 
-use super::backoff::Rng;
+use super::backoff::{after, Rng};
 use super::commit::{Batch, CommitOrigin, Commits, InFlight, Ticket};
 use super::config::{AutoOffsetReset, CommitPolicy, OffsetConfig};
 use super::coordinator::Coordinator;
@@ -533,7 +533,8 @@ impl OffsetManager {
     }
 
     /// With automatic stores on, moves the stored offset of `tp` to the end of the
-    /// acknowledged prefix (forward only, except once after a seek or reset).
+    /// acknowledged prefix: forward only, except once after a seek or reset, and only once
+    /// something was acknowledged beyond where the position was placed.
     pub(crate) fn refresh_stored(&mut self, tp: &TopicPartition) {
         if !self.config.auto_store {
             return;
@@ -542,6 +543,10 @@ impl OffsetManager {
             return;
         };
         let Some(c) = p.committable() else { return };
+        if p.moved && c.offset == p.placed_at {
+            // Nothing acknowledged since the position was placed: nothing to store.
+            return;
+        }
         let forward = p.stored.as_ref().is_none_or(|s| c.offset > s.offset);
         let changed = p.stored.as_ref().is_none_or(|s| c.offset != s.offset);
         if forward || (p.moved && changed) {
@@ -564,7 +569,7 @@ impl OffsetManager {
         let ticket = Ticket {
             id,
             origin,
-            deadline: now + self.config.commit_timeout,
+            deadline: after(now, self.config.commit_timeout),
             remaining: offsets.keys().cloned().collect(),
             failed: Vec::new(),
             rebalance: None,

@@ -81,6 +81,9 @@ pub(crate) struct PartitionState {
     pub(crate) stored: Option<OffsetAndMetadata>,
     /// Set by seeks and resets: the next automatic store may move the stored offset backwards.
     pub(crate) moved: bool,
+    /// Where the position was last placed (seek, reset, committed offset): while `moved`, an
+    /// automatic store needs acknowledged progress beyond it.
+    pub(crate) placed_at: i64,
     /// The last offset the coordinator acknowledged, or reported by a lookup.
     pub(crate) committed: Option<OffsetAndMetadata>,
     /// Sequence number of the coordinator request that set `committed` (older answers lose).
@@ -107,6 +110,7 @@ impl PartitionState {
             position: None,
             stored: None,
             moved: false,
+            placed_at: 0,
             committed: None,
             committed_seq: 0,
             outstanding: Outstanding::default(),
@@ -130,6 +134,7 @@ impl PartitionState {
         self.position = Some(position);
         self.start = Start::Ready;
         self.moved = true;
+        self.placed_at = position.offset;
         self.epoch = epoch;
         self.outstanding.clear()
     }

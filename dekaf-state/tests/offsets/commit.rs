@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use dekaf_proto::ErrorCode;
 use dekaf_state::offset::{
-    Backoff, CommitError, CommitOrigin, Event, Fault, Intent, OffsetAndMetadata,
-    OffsetCommitMode, OffsetConfig, OffsetError, TopicPartitionOffset,
+    Backoff, CommitError, CommitOrigin, Event, Fault, Intent, OffsetAndMetadata, OffsetCommitMode,
+    OffsetConfig, OffsetError, TopicPartitionOffset,
 };
 
 use crate::harness::{commit_offsets, started, the_commit, tp, Cluster, Sim};
@@ -45,14 +45,24 @@ fn one_commit_in_flight_and_newer_commits_coalesce() {
         .unwrap();
     assert!(sim.intents().is_empty(), "one commit in flight at a time");
 
-    sim.m
-        .handle_commit_response(sim.now, in_flight, [(tp(0), ErrorCode::NONE), (tp(1), ErrorCode::NONE)]);
+    sim.m.handle_commit_response(
+        sim.now,
+        in_flight,
+        [(tp(0), ErrorCode::NONE), (tp(1), ErrorCode::NONE)],
+    );
     assert_eq!(sim.commit_result(first), Some(Ok(())));
     assert_eq!(sim.committed(0), Some(1));
     let (merged, offsets) = commit_intent(&mut sim);
-    assert_eq!(offsets, [(0, 3), (1, 0)], "the newer offset of partition 0 wins");
-    sim.m
-        .handle_commit_response(sim.now, merged, [(tp(0), ErrorCode::NONE), (tp(1), ErrorCode::NONE)]);
+    assert_eq!(
+        offsets,
+        [(0, 3), (1, 0)],
+        "the newer offset of partition 0 wins"
+    );
+    sim.m.handle_commit_response(
+        sim.now,
+        merged,
+        [(tp(0), ErrorCode::NONE), (tp(1), ErrorCode::NONE)],
+    );
     assert_eq!(sim.commit_result(second), Some(Ok(())));
     assert_eq!(sim.commit_result(third), Some(Ok(())));
     assert_eq!(sim.committed(0), Some(3));
@@ -109,7 +119,8 @@ fn an_older_answer_never_overwrites_a_newer_committed_offset() {
     sim.deliver(&tp(0), [0, 1, 2]);
     sim.m.commit(sim.now).unwrap();
     let (commit, _) = commit_intent(&mut sim);
-    sim.m.handle_commit_response(sim.now, commit, [(tp(0), ErrorCode::NONE)]);
+    sim.m
+        .handle_commit_response(sim.now, commit, [(tp(0), ErrorCode::NONE)]);
     assert_eq!(sim.committed(0), Some(3));
     sim.m
         .handle_committed_response(sim.now, lookup[0].id(), Ok(vec![(tp(0), Ok(None))]));
@@ -140,10 +151,14 @@ fn retriable_errors_retry_after_a_backoff_within_the_deadline() {
     // The second failure waits twice as long.
     sim.m
         .handle_commit_response(sim.now, retry, [(tp(0), ErrorCode::REQUEST_TIMED_OUT)]);
-    assert_eq!(sim.m.poll_timeout().unwrap() - sim.now, Duration::from_millis(200));
+    assert_eq!(
+        sim.m.poll_timeout().unwrap() - sim.now,
+        Duration::from_millis(200)
+    );
     sim.advance(Duration::from_millis(200));
     let (retry, _) = commit_intent(&mut sim);
-    sim.m.handle_commit_response(sim.now, retry, [(tp(0), ErrorCode::NONE)]);
+    sim.m
+        .handle_commit_response(sim.now, retry, [(tp(0), ErrorCode::NONE)]);
     assert_eq!(sim.commit_result(id), Some(Ok(())));
 }
 
@@ -155,7 +170,10 @@ fn retries_end_at_the_deadline_with_a_timeout() {
     let id = sim.m.commit(sim.now).unwrap();
     for _ in 0..100 {
         let intents = sim.intents();
-        if let Some(i) = intents.iter().find(|i| matches!(i, Intent::CommitOffsets { .. })) {
+        if let Some(i) = intents
+            .iter()
+            .find(|i| matches!(i, Intent::CommitOffsets { .. }))
+        {
             sim.m.handle_commit_response(
                 sim.now,
                 i.id(),
@@ -191,8 +209,12 @@ fn not_coordinator_finds_the_coordinator_again_then_retries() {
     assert_eq!(sim.m.coordinator(), None);
     assert!(sim.m.needs_coordinator());
     let intents = sim.intents();
-    assert!(matches!(&intents[..], [Intent::FindCoordinator { .. }]), "{intents:?}");
-    sim.m.handle_coordinator_response(sim.now, intents[0].id(), Ok(2));
+    assert!(
+        matches!(&intents[..], [Intent::FindCoordinator { .. }]),
+        "{intents:?}"
+    );
+    sim.m
+        .handle_coordinator_response(sim.now, intents[0].id(), Ok(2));
     assert!(sim.intents().is_empty(), "the commit waits out its backoff");
     sim.advance(Duration::from_millis(100));
     let served = sim.serve(&mut cluster);
@@ -211,7 +233,8 @@ fn a_disconnect_rediscovers_and_resends() {
     // The driver may also report the request itself as failed: it changes nothing more.
     sim.m.handle_request_failed(sim.now, intent);
     let late = sim.now;
-    sim.m.handle_commit_response(late, intent, [(tp(0), ErrorCode::NONE)]);
+    sim.m
+        .handle_commit_response(late, intent, [(tp(0), ErrorCode::NONE)]);
     assert_eq!(sim.commit_result(id), None, "a stale answer is ignored");
     sim.advance(Duration::from_millis(100));
     let served = sim.serve(&mut cluster);
@@ -230,7 +253,9 @@ fn a_fatal_coordinator_lookup_fails_waiting_commits() {
         Err(ErrorCode::GROUP_AUTHORIZATION_FAILED),
     );
     let events = sim.take_events();
-    assert!(events.iter().any(|e| matches!(e, Event::PositionFailed { .. })));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::PositionFailed { .. })));
     let id = sim
         .m
         .commit_offsets(sim.now, [TopicPartitionOffset::new("my-topic", 0, 1)])
@@ -243,7 +268,10 @@ fn a_fatal_coordinator_lookup_fails_waiting_commits() {
         Err(ErrorCode::GROUP_AUTHORIZATION_FAILED),
     );
     let err = sim.commit_result(id).unwrap().unwrap_err();
-    assert_eq!(err, CommitError::Group(ErrorCode::GROUP_AUTHORIZATION_FAILED));
+    assert_eq!(
+        err,
+        CommitError::Group(ErrorCode::GROUP_AUTHORIZATION_FAILED)
+    );
     assert_eq!(err.fault(), Fault::Broker);
 }
 
@@ -269,12 +297,19 @@ fn rebalance_errors_keep_stored_offsets_and_recommit_after_the_group_settles() {
     sim.m.handle_commit_response(
         sim.now,
         intent,
-        [(tp(0), ErrorCode::ILLEGAL_GENERATION), (tp(1), ErrorCode::ILLEGAL_GENERATION)],
+        [
+            (tp(0), ErrorCode::ILLEGAL_GENERATION),
+            (tp(1), ErrorCode::ILLEGAL_GENERATION),
+        ],
     );
     let finished = sim.take_events();
     assert!(matches!(
         &finished[..],
-        [Event::CommitFinished { origin: CommitOrigin::Auto, result: Err(CommitError::Rebalance(ErrorCode::ILLEGAL_GENERATION)), .. }]
+        [Event::CommitFinished {
+            origin: CommitOrigin::Auto,
+            result: Err(CommitError::Rebalance(ErrorCode::ILLEGAL_GENERATION)),
+            ..
+        }]
     ));
     assert!(!sim.m.is_group_stable());
     assert_eq!((sim.stored(0), sim.stored(1)), (Some(2), Some(1)));
@@ -299,9 +334,14 @@ fn queued_commits_fail_when_the_group_starts_rebalancing() {
     sim.deliver(&tp(0), [0]);
     let queued = sim.m.commit(sim.now).unwrap();
     sim.m.handle_group_unstable(sim.now);
-    assert!(sim.commit_result(queued).unwrap().unwrap_err().is_rebalance());
+    assert!(sim
+        .commit_result(queued)
+        .unwrap()
+        .unwrap_err()
+        .is_rebalance());
     // The one in flight still gets its answer.
-    sim.m.handle_commit_response(sim.now, intent, [(tp(0), ErrorCode::NONE)]);
+    sim.m
+        .handle_commit_response(sim.now, intent, [(tp(0), ErrorCode::NONE)]);
     assert_eq!(sim.commit_result(first), Some(Ok(())));
     assert_eq!(sim.stored(0), Some(1));
 }
@@ -314,13 +354,22 @@ fn auto_commits_carry_only_partitions_whose_stored_offset_moved() {
     sim.deliver(&tp(1), [0]);
     sim.m.release(sim.now);
     sim.advance(Duration::from_secs(5));
-    assert_eq!(commit_offsets(the_commit(&sim.serve(&mut cluster))), [(0, 1), (1, 1)]);
+    assert_eq!(
+        commit_offsets(the_commit(&sim.serve(&mut cluster))),
+        [(0, 1), (1, 1)]
+    );
     sim.deliver(&tp(1), [1]);
     sim.m.release(sim.now);
     sim.advance(Duration::from_secs(5));
-    assert_eq!(commit_offsets(the_commit(&sim.serve(&mut cluster))), [(1, 2)]);
+    assert_eq!(
+        commit_offsets(the_commit(&sim.serve(&mut cluster))),
+        [(1, 2)]
+    );
     sim.advance(Duration::from_secs(5));
-    assert!(sim.serve(&mut cluster).is_empty(), "nothing moved, nothing sent");
+    assert!(
+        sim.serve(&mut cluster).is_empty(),
+        "nothing moved, nothing sent"
+    );
 }
 
 #[test]
@@ -332,7 +381,10 @@ fn close_releases_and_commits_in_auto_mode() {
     assert!(sim.m.has_pending_commits());
     sim.serve(&mut cluster);
     assert_eq!(sim.commit_result(id), Some(Ok(())));
-    assert_eq!(cluster.committed[&tp(0)], OffsetAndMetadata::new(3).with_leader_epoch(Some(0)));
+    assert_eq!(
+        cluster.committed[&tp(0)],
+        OffsetAndMetadata::new(3).with_leader_epoch(Some(0))
+    );
     assert!(!sim.m.has_pending_commits());
     assert_eq!(sim.m.commit(sim.now), Err(OffsetError::Closed));
     assert_eq!(sim.m.close(sim.now), None);

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use dekaf_state::offset::{
-    CommitPolicy, Event, Intent, OffsetCommitMode, OffsetConfig, OffsetError,
-    TopicPartitionOffset, TopicPartitionTimestamp,
+    CommitPolicy, Event, Intent, OffsetCommitMode, OffsetConfig, OffsetError, TopicPartitionOffset,
+    TopicPartitionTimestamp,
 };
 
 use crate::harness::{commit_offsets, started, the_commit, tp, Cluster};
@@ -26,7 +26,10 @@ fn offset_commit_modes_auto_mode() {
     // Record 9 is being processed: it is handed out but not released.
     assert_eq!(sim.position(0), Some(10));
     assert_eq!(sim.stored(0), Some(9));
-    assert!(sim.serve(&mut cluster).is_empty(), "nothing before the interval");
+    assert!(
+        sim.serve(&mut cluster).is_empty(),
+        "nothing before the interval"
+    );
     sim.advance(Duration::from_secs(5));
     let served = sim.serve(&mut cluster);
     assert_eq!(commit_offsets(the_commit(&served)), [(0, 9)]);
@@ -70,7 +73,10 @@ fn committing_offsets_commit_all_consumed_offsets() {
     // Partition 2 consumed nothing: its position (0) is committed too.
     let id = sim.m.commit(sim.now).unwrap();
     let served = sim.serve(&mut cluster);
-    assert_eq!(commit_offsets(the_commit(&served)), [(0, 3), (1, 1), (2, 0)]);
+    assert_eq!(
+        commit_offsets(the_commit(&served)),
+        [(0, 3), (1, 1), (2, 0)]
+    );
     assert_eq!(sim.commit_result(id), Some(Ok(())));
     for p in 0..3 {
         assert_eq!(sim.committed(p), sim.position(p));
@@ -111,7 +117,10 @@ fn committing_offsets_commit_specific_offsets() {
         .m
         .commit_offsets(sim.now, [TopicPartitionOffset::new("my-topic", 9, 1)]);
     assert_eq!(unassigned, Err(OffsetError::NotAssigned(tp(9))));
-    assert!(sim.serve(&mut cluster).is_empty(), "refused calls send nothing");
+    assert!(
+        sim.serve(&mut cluster).is_empty(),
+        "refused calls send nothing"
+    );
 }
 
 /// "Commit after each message": one commit (one round trip) per record, explicitly or by the
@@ -284,7 +293,10 @@ fn seek_by_timestamp() {
     assert_eq!(sim.position(0), Some(501));
     // The one-step form: seek by time, to the end when no record is that recent.
     sim.m
-        .seek_to_timestamp(sim.now, [TopicPartitionTimestamp::new("my-topic", 1, 2_000_000)])
+        .seek_to_timestamp(
+            sim.now,
+            [TopicPartitionTimestamp::new("my-topic", 1, 2_000_000)],
+        )
         .unwrap();
     sim.serve(&mut cluster);
     assert_eq!(sim.position(1), Some(1000));
@@ -341,7 +353,10 @@ fn best_practices_handle_rebalances() {
     assert!(error.to_string().contains("rebalance"));
     assert_eq!(sim.stored(0), Some(3), "still stored");
     sim.advance(Duration::from_secs(10));
-    assert!(sim.serve(&mut cluster).is_empty(), "nothing while rebalancing");
+    assert!(
+        sim.serve(&mut cluster).is_empty(),
+        "nothing while rebalancing"
+    );
     sim.m.handle_group_stable(sim.now);
     let served = sim.serve(&mut cluster);
     assert_eq!(commit_offsets(the_commit(&served)), [(0, 3)]);

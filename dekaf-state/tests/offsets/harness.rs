@@ -43,15 +43,16 @@ impl Sim {
     /// Moves the clock forward, firing every timeout on the way at its own time.
     pub fn advance(&mut self, d: Duration) {
         let until = self.now + d;
-        for _ in 0..10_000 {
-            match self.m.poll_timeout() {
-                Some(t) if t <= until => {
-                    self.now = self.now.max(t);
-                    self.m.handle_timeout(self.now);
-                    self.collect();
-                }
-                _ => break,
-            }
+        let mut fired = 0;
+        while let Some(t) = self.m.poll_timeout().filter(|t| *t <= until) {
+            self.now = self.now.max(t);
+            self.m.handle_timeout(self.now);
+            self.collect();
+            fired += 1;
+            assert!(
+                fired < 10_000,
+                "poll_timeout keeps returning a time already handled"
+            );
         }
         self.now = until;
     }
@@ -81,7 +82,10 @@ impl Sim {
     }
 
     /// The outcome of commit `id`, if it finished (and checks it finished only once).
-    pub fn commit_result(&mut self, id: CommitId) -> Option<Result<(), dekaf_state::offset::CommitError>> {
+    pub fn commit_result(
+        &mut self,
+        id: CommitId,
+    ) -> Option<Result<(), dekaf_state::offset::CommitError>> {
         self.collect();
         let mut found: Vec<_> = self
             .events
@@ -99,7 +103,9 @@ impl Sim {
     pub fn deliver(&mut self, tp: &TopicPartition, offsets: impl IntoIterator<Item = i64>) {
         let epoch = self.m.fetch_epoch(tp).expect("assigned");
         for o in offsets {
-            self.m.deliver(self.now, tp, epoch, o, Some(0)).expect("deliver");
+            self.m
+                .deliver(self.now, tp, epoch, o, Some(0))
+                .expect("deliver");
         }
     }
 
@@ -247,9 +253,8 @@ pub fn the_commit(intents: &[Intent]) -> &Intent {
 /// A consumer of "my-group" assigned partitions `ps`, all starting at their committed offsets
 /// in `cluster` (or the log start).
 pub fn started(config: OffsetConfig, cluster: &mut Cluster, ps: &[i32]) -> Sim {
-    let mut sim = Sim::group(
-        config.with_auto_offset_reset(dekaf_state::offset::AutoOffsetReset::Earliest),
-    );
+    let mut sim =
+        Sim::group(config.with_auto_offset_reset(dekaf_state::offset::AutoOffsetReset::Earliest));
     sim.m
         .assign(sim.now, ps.iter().map(|&p| tp(p)))
         .expect("assign");

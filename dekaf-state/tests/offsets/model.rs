@@ -112,6 +112,7 @@ struct MPart {
     outstanding: BTreeSet<i64>,
     stored: Option<i64>,
     moved: bool,
+    placed_at: i64,
     committed: Option<i64>,
     /// The largest offset ever stored or asked to commit.
     high: i64,
@@ -158,6 +159,9 @@ impl Model {
     fn refresh(&mut self, p: usize) {
         let c = self.committable(p);
         let part = &self.parts[p];
+        if part.moved && c == part.placed_at {
+            return;
+        }
         let forward = part.stored.is_none_or(|s| c > s);
         let changed = part.stored != Some(c);
         if forward || (part.moved && changed) {
@@ -271,7 +275,11 @@ impl Model {
                 }
                 for t in batch.tickets {
                     let failed = refused.is_some_and(|r| t.parts.contains(&r));
-                    let outcome = if failed { Outcome::Partitions } else { Outcome::Ok };
+                    let outcome = if failed {
+                        Outcome::Partitions
+                    } else {
+                        Outcome::Ok
+                    };
                     self.outcomes.insert(t.id, outcome);
                 }
             }
@@ -323,7 +331,9 @@ impl World {
             .with_commit_timeout(Duration::from_secs(3600))
             .with_auto_offset_reset(dekaf_state::offset::AutoOffsetReset::Earliest);
         let mut sim = Sim::new(config);
-        sim.m.assign(sim.now, (0..PARTITIONS as i32).map(tp)).unwrap();
+        sim.m
+            .assign(sim.now, (0..PARTITIONS as i32).map(tp))
+            .unwrap();
         // Start: no committed offsets, log start 0.
         for _ in 0..3 {
             for intent in sim.intents() {
@@ -331,16 +341,25 @@ impl World {
                     Intent::FindCoordinator { id } => {
                         sim.m.handle_coordinator_response(sim.now, id, Ok(1))
                     }
-                    Intent::FetchCommitted { id, partitions, .. } => sim.m.handle_committed_response(
-                        sim.now,
-                        id,
-                        Ok(partitions.into_iter().map(|p| (p, Ok(None))).collect()),
-                    ),
+                    Intent::FetchCommitted { id, partitions, .. } => {
+                        sim.m.handle_committed_response(
+                            sim.now,
+                            id,
+                            Ok(partitions.into_iter().map(|p| (p, Ok(None))).collect()),
+                        )
+                    }
                     Intent::ListOffsets { id, partitions } => sim.m.handle_list_offsets_response(
                         sim.now,
                         id,
                         partitions.into_iter().map(|(p, _)| {
-                            (p, Ok(ListedOffset { offset: 0, timestamp: -1, leader_epoch: None }))
+                            (
+                                p,
+                                Ok(ListedOffset {
+                                    offset: 0,
+                                    timestamp: -1,
+                                    leader_epoch: None,
+                                }),
+                            )
                         }),
                     ),
                     other => panic!("{other:?}"),
@@ -416,7 +435,11 @@ impl World {
                     let refused = matches!(result, Err(OffsetError::NotOutstanding { .. }));
                     prop_assert!(refused, "ack of nothing: {:?}", result);
                 } else {
-                    let offset = *part.outstanding.iter().nth(pick % part.outstanding.len()).unwrap();
+                    let offset = *part
+                        .outstanding
+                        .iter()
+                        .nth(pick % part.outstanding.len())
+                        .unwrap();
                     m.ack(now, &tp(p as i32), offset).unwrap();
                     model.parts[p].outstanding.remove(&offset);
                     model.acked += 1;
@@ -458,7 +481,8 @@ impl World {
                 model.by_count();
             }
             Op::Seek { p, to } => {
-                m.seek(now, TopicPartitionOffset::at(tp(p as i32), to)).unwrap();
+                m.seek(now, TopicPartitionOffset::at(tp(p as i32), to))
+                    .unwrap();
                 let part = &mut model.parts[p];
                 if to < part.high {
                     part.jumped = true;
@@ -466,6 +490,7 @@ impl World {
                 part.position = to;
                 part.outstanding.clear();
                 part.moved = true;
+                part.placed_at = to;
             }
             Op::Respond(response) => {
                 if let Some((id, offsets)) = self.in_flight.take() {
@@ -477,7 +502,9 @@ impl World {
                                     Response::Ok => ErrorCode::NONE,
                                     Response::Retriable => ErrorCode::REQUEST_TIMED_OUT,
                                     Response::Rebalance => ErrorCode::ILLEGAL_GENERATION,
-                                    Response::Fatal if i == 0 => ErrorCode::OFFSET_METADATA_TOO_LARGE,
+                                    Response::Fatal if i == 0 => {
+                                        ErrorCode::OFFSET_METADATA_TOO_LARGE
+                                    }
                                     _ => ErrorCode::NONE,
                                 };
                                 (tp(p as i32), code)
@@ -524,9 +551,15 @@ impl World {
             for intent in intents {
                 match intent {
                     Intent::FindCoordinator { id } => {
-                        self.sim.m.handle_coordinator_response(self.sim.now, id, Ok(1))
+                        self.sim
+                            .m
+                            .handle_coordinator_response(self.sim.now, id, Ok(1))
                     }
-                    Intent::CommitOffsets { id, offsets, commits } => {
+                    Intent::CommitOffsets {
+                        id,
+                        offsets,
+                        commits,
+                    } => {
                         prop_assert!(self.in_flight.is_none(), "two commits in flight");
                         let sent: Vec<(usize, i64)> = offsets
                             .iter()
@@ -568,7 +601,10 @@ impl World {
         for p in 0..PARTITIONS {
             let part = &self.model.parts[p];
             let tp = tp(p as i32);
-            prop_assert_eq!(self.sim.m.position(&tp).map(|x| x.offset), Some(part.position));
+            prop_assert_eq!(
+                self.sim.m.position(&tp).map(|x| x.offset),
+                Some(part.position)
+            );
             prop_assert_eq!(self.sim.m.stored(&tp).map(|x| x.offset), part.stored);
             prop_assert_eq!(self.sim.m.committed(&tp).map(|x| x.offset), part.committed);
             for o in &part.outstanding {

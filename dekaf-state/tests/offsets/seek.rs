@@ -23,16 +23,28 @@ fn a_seek_makes_buffered_and_in_flight_fetched_data_unwanted() {
     let mut cluster = Cluster::new(0, 1000);
     let mut sim = started(OffsetConfig::default(), &mut cluster, &[0]);
     let before = sim.m.fetch_epoch(&tp(0)).unwrap();
-    assert!(sim.m.handle_fetched(sim.now, &tp(0), before, fetched(50, 1000)));
+    assert!(sim
+        .m
+        .handle_fetched(sim.now, &tp(0), before, fetched(50, 1000)));
     assert_eq!(sim.m.fetch_position(&tp(0)).map(|f| f.offset), Some(50));
     assert_eq!(sim.m.high_watermark(&tp(0)), Some(1000));
     sim.deliver(&tp(0), [0, 1]);
     sim.m
-        .seek(sim.now, TopicPartitionOffset::new("my-topic", 0, 500).with_leader_epoch(Some(2)))
+        .seek(
+            sim.now,
+            TopicPartitionOffset::new("my-topic", 0, 500).with_leader_epoch(Some(2)),
+        )
         .unwrap();
-    assert!(!sim.m.is_wanted(&tp(0), before), "buffered records are dropped");
-    assert!(!sim.m.handle_fetched(sim.now, &tp(0), before, fetched(80, 1000)));
-    assert!(!sim.m.handle_fetch_error(sim.now, &tp(0), before, ErrorCode::OFFSET_OUT_OF_RANGE));
+    assert!(
+        !sim.m.is_wanted(&tp(0), before),
+        "buffered records are dropped"
+    );
+    assert!(!sim
+        .m
+        .handle_fetched(sim.now, &tp(0), before, fetched(80, 1000)));
+    assert!(!sim
+        .m
+        .handle_fetch_error(sim.now, &tp(0), before, ErrorCode::OFFSET_OUT_OF_RANGE));
     assert_eq!(sim.m.outstanding(), 0, "outstanding records are dropped");
     let f = sim.m.fetch_position(&tp(0)).unwrap();
     assert_eq!((f.offset, f.leader_epoch), (500, Some(2)));
@@ -55,7 +67,11 @@ fn a_seek_stores_nothing_until_records_from_there_are_acknowledged() {
     assert_eq!(sim.stored(0), Some(3));
     sim.deliver(&tp(0), [1]);
     sim.m.release(sim.now);
-    assert_eq!(sim.stored(0), Some(2), "after a seek back, the store follows");
+    assert_eq!(
+        sim.stored(0),
+        Some(2),
+        "after a seek back, the store follows"
+    );
 }
 
 #[test]
@@ -63,7 +79,8 @@ fn seeks_are_validated() {
     let mut cluster = Cluster::new(0, 1000);
     let mut sim = started(OffsetConfig::default(), &mut cluster, &[0]);
     assert!(matches!(
-        sim.m.seek(sim.now, TopicPartitionOffset::new("my-topic", 0, -5)),
+        sim.m
+            .seek(sim.now, TopicPartitionOffset::new("my-topic", 0, -5)),
         Err(OffsetError::NegativeOffset { offset: -5, .. })
     ));
     assert_eq!(
@@ -71,7 +88,8 @@ fn seeks_are_validated() {
         Err(OffsetError::NotAssigned(tp(4)))
     );
     assert!(matches!(
-        sim.m.seek_to_timestamp(sim.now, [TopicPartitionTimestamp::new("my-topic", 0, -1)]),
+        sim.m
+            .seek_to_timestamp(sim.now, [TopicPartitionTimestamp::new("my-topic", 0, -1)]),
         Err(OffsetError::NegativeTimestamp { .. })
     ));
     assert_eq!(sim.position(0), Some(0), "refused seeks change nothing");
@@ -112,7 +130,8 @@ fn reset_lookups_retry_and_split_answers_are_accepted() {
     };
     assert_eq!(partitions.len(), 3);
     // Leader of 0 answers; leader of 1 says NOT_LEADER_OR_FOLLOWER; leader of 2 is unreachable.
-    sim.m.handle_list_offsets_response(sim.now, *id, [(tp(0), listed(30))]);
+    sim.m
+        .handle_list_offsets_response(sim.now, *id, [(tp(0), listed(30))]);
     sim.m.handle_list_offsets_response(
         sim.now,
         *id,
@@ -131,7 +150,10 @@ fn reset_lookups_retry_and_split_answers_are_accepted() {
     sim.m.handle_list_offsets_response(
         sim.now,
         retry[0].id(),
-        [(tp(1), listed(31)), (tp(2), Err(ErrorCode::TOPIC_AUTHORIZATION_FAILED))],
+        [
+            (tp(1), listed(31)),
+            (tp(2), Err(ErrorCode::TOPIC_AUTHORIZATION_FAILED)),
+        ],
     );
     assert_eq!(sim.position(1), Some(31));
     assert!(matches!(
@@ -150,7 +172,10 @@ fn offsets_for_times_retry_then_time_out() {
     let mut cluster = Cluster::new(0, 1000);
     let config = OffsetConfig::default()
         .with_query_timeout(Duration::from_secs(1))
-        .with_retry_backoff(Backoff::fixed(Duration::from_millis(300), Duration::from_millis(300)));
+        .with_retry_backoff(Backoff::fixed(
+            Duration::from_millis(300),
+            Duration::from_millis(300),
+        ));
     let mut sim = started(config, &mut cluster, &[0]);
     // Any partition may be queried, assigned or not.
     let query = sim
@@ -159,7 +184,9 @@ fn offsets_for_times_retry_then_time_out() {
         .unwrap();
     for _ in 0..10 {
         for intent in sim.intents() {
-            let Intent::ListOffsets { id, partitions } = intent else { continue };
+            let Intent::ListOffsets { id, partitions } = intent else {
+                continue;
+            };
             let [(p, OffsetSpec::Timestamp(5))] = &partitions[..] else {
                 panic!("{partitions:?}")
             };
@@ -180,7 +207,9 @@ fn offsets_for_times_retry_then_time_out() {
     assert!(matches!(
         results[0],
         Event::OffsetsForTimes {
-            result: Err(LookupError::Timeout { last_error: Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) }),
+            result: Err(LookupError::Timeout {
+                last_error: Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
+            }),
             ..
         }
     ));
@@ -204,7 +233,10 @@ fn offsets_for_times_fail_on_a_fatal_partition_error() {
     sim.m.handle_list_offsets_response(
         sim.now,
         intents[0].id(),
-        [(tp(0), listed(3)), (tp(1), Err(ErrorCode::TOPIC_AUTHORIZATION_FAILED))],
+        [
+            (tp(0), listed(3)),
+            (tp(1), Err(ErrorCode::TOPIC_AUTHORIZATION_FAILED)),
+        ],
     );
     let events = sim.take_events();
     assert_eq!(
@@ -217,7 +249,10 @@ fn offsets_for_times_fail_on_a_fatal_partition_error() {
             })
         }]
     );
-    assert!(sim.m.poll_timeout().is_some_and(|t| t > sim.now), "nothing left due");
+    assert!(
+        sim.m.poll_timeout().is_some_and(|t| t > sim.now),
+        "nothing left due"
+    );
 }
 
 #[test]

@@ -13,7 +13,10 @@ use crate::harness::{started, tp, Cluster, Sim};
 fn config(reset: AutoOffsetReset) -> OffsetConfig {
     OffsetConfig::default()
         .with_auto_offset_reset(reset)
-        .with_retry_backoff(Backoff::fixed(Duration::from_millis(100), Duration::from_secs(1)))
+        .with_retry_backoff(Backoff::fixed(
+            Duration::from_millis(100),
+            Duration::from_secs(1),
+        ))
 }
 
 #[test]
@@ -24,7 +27,10 @@ fn the_committed_offset_is_the_starting_position() {
         .insert(tp(0), OffsetAndMetadata::new(42).with_leader_epoch(Some(3)));
     let mut sim = Sim::group(config(AutoOffsetReset::Latest));
     sim.m.assign(sim.now, [tp(0)]).unwrap();
-    assert_eq!(sim.m.position_state(&tp(0)), Some(PositionState::AwaitingCommitted));
+    assert_eq!(
+        sim.m.position_state(&tp(0)),
+        Some(PositionState::AwaitingCommitted)
+    );
     assert_eq!(sim.m.fetchable().count(), 0);
     let served = sim.serve(&mut cluster);
     assert!(matches!(served[0], Intent::FindCoordinator { .. }));
@@ -85,7 +91,8 @@ fn committed_lookups_retry_and_find_a_moved_coordinator() {
     let mut sim = Sim::group(config(AutoOffsetReset::Latest));
     sim.m.assign(sim.now, [tp(0), tp(1)]).unwrap();
     let find = sim.intents();
-    sim.m.handle_coordinator_response(sim.now, find[0].id(), Ok(1));
+    sim.m
+        .handle_coordinator_response(sim.now, find[0].id(), Ok(1));
     let lookup = sim.intents();
     sim.m
         .handle_committed_response(sim.now, lookup[0].id(), Err(ErrorCode::NOT_COORDINATOR));
@@ -107,9 +114,15 @@ fn a_retriable_coordinator_lookup_error_backs_off() {
         Err(ErrorCode::COORDINATOR_NOT_AVAILABLE),
     );
     assert!(sim.intents().is_empty());
-    assert_eq!(sim.m.poll_timeout(), Some(sim.now + Duration::from_millis(100)));
+    assert_eq!(
+        sim.m.poll_timeout(),
+        Some(sim.now + Duration::from_millis(100))
+    );
     sim.advance(Duration::from_millis(100));
-    assert!(matches!(&sim.intents()[..], [Intent::FindCoordinator { .. }]));
+    assert!(matches!(
+        &sim.intents()[..],
+        [Intent::FindCoordinator { .. }]
+    ));
 }
 
 #[test]
@@ -117,7 +130,8 @@ fn a_fatal_committed_lookup_error_fails_the_partition() {
     let mut sim = Sim::group(config(AutoOffsetReset::Latest));
     sim.m.assign(sim.now, [tp(0), tp(1)]).unwrap();
     let find = sim.intents();
-    sim.m.handle_coordinator_response(sim.now, find[0].id(), Ok(1));
+    sim.m
+        .handle_coordinator_response(sim.now, find[0].id(), Ok(1));
     let lookup = sim.intents();
     sim.m.handle_committed_response(
         sim.now,
@@ -193,7 +207,53 @@ fn reassignment_keeps_kept_partitions_and_starts_new_ones_fresh() {
     sim.serve(&mut cluster);
     assert_eq!(sim.commit_result(commit.unwrap()), Some(Ok(())));
     sim.m.assign(sim.now, [tp(0), tp(1)]).unwrap();
-    assert!(!sim.m.is_wanted(&tp(1), epoch1), "data from the earlier ownership is stale");
+    assert!(
+        !sim.m.is_wanted(&tp(1), epoch1),
+        "data from the earlier ownership is stale"
+    );
     sim.serve(&mut cluster);
     assert_eq!(sim.position(1), Some(0), "its committed offset");
+}
+
+#[test]
+fn unsettled_transactional_offsets_are_waited_out() {
+    let mut sim = Sim::group(config(AutoOffsetReset::Latest));
+    sim.m.assign(sim.now, [tp(0)]).unwrap();
+    let find = sim.intents();
+    sim.m
+        .handle_coordinator_response(sim.now, find[0].id(), Ok(1));
+    let lookup = sim.intents();
+    sim.m.handle_committed_response(
+        sim.now,
+        lookup[0].id(),
+        Ok(vec![(tp(0), Err(ErrorCode::UNSTABLE_OFFSET_COMMIT))]),
+    );
+    assert_eq!(
+        sim.m.position_state(&tp(0)),
+        Some(PositionState::AwaitingCommitted)
+    );
+    sim.advance(Duration::from_millis(100));
+    let again = sim.intents();
+    sim.m.handle_committed_response(
+        sim.now,
+        again[0].id(),
+        Ok(vec![(tp(0), Ok(Some(OffsetAndMetadata::new(77))))]),
+    );
+    assert_eq!(sim.position(0), Some(77));
+}
+
+#[test]
+fn fetch_responses_update_watermarks() {
+    let mut cluster = Cluster::new(0, 1000);
+    let mut sim = started(OffsetConfig::default(), &mut cluster, &[0]);
+    let epoch = sim.m.fetch_epoch(&tp(0)).unwrap();
+    let mut f = crate::harness::fetched(40, 900);
+    f.last_stable_offset = Some(880);
+    f.log_start_offset = Some(12);
+    assert!(sim.m.handle_fetched(sim.now, &tp(0), epoch, f));
+    assert_eq!(sim.m.high_watermark(&tp(0)), Some(900));
+    assert_eq!(sim.m.last_stable_offset(&tp(0)), Some(880));
+    assert_eq!(sim.m.log_start_offset(&tp(0)), Some(12));
+    assert_eq!(sim.m.fetch_position(&tp(0)).map(|p| p.offset), Some(40));
+    assert_eq!(sim.position(0), Some(0), "nothing handed out yet");
 }
