@@ -73,7 +73,8 @@ error_codes! {
     GROUP_AUTHORIZATION_FAILED = 30, false, "Not authorized to access the group.";
     FENCED_INSTANCE_ID = 82, false, "Another member with the same group instance id replaced this one.";
     UNSTABLE_OFFSET_COMMIT = 88, true, "Offsets of a pending transaction are not settled yet: retry later.";
-    STALE_MEMBER_EPOCH = 110, false, "The member epoch is stale: the member must catch up with the group.";
+    FENCED_MEMBER_EPOCH = 110, false, "The coordinator fenced this member's epoch: it must rejoin the group.";
+    STALE_MEMBER_EPOCH = 113, false, "The member epoch is stale: the member must catch up with the group.";
 }
 
 impl ErrorCode {

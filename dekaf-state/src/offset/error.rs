@@ -18,7 +18,9 @@ pub enum Fault {
 }
 
 /// Whether `code` says this member is out of step with its group: the group is rebalancing, or
-/// the generation, member id, instance id or member epoch is no longer current.
+/// the generation, member id, instance id or member epoch is no longer current
+/// (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID,
+/// FENCED_MEMBER_EPOCH, STALE_MEMBER_EPOCH).
 pub fn is_rebalance_code(code: ErrorCode) -> bool {
     matches!(
         code,
@@ -26,6 +28,7 @@ pub fn is_rebalance_code(code: ErrorCode) -> bool {
             | ErrorCode::ILLEGAL_GENERATION
             | ErrorCode::UNKNOWN_MEMBER_ID
             | ErrorCode::FENCED_INSTANCE_ID
+            | ErrorCode::FENCED_MEMBER_EPOCH
             | ErrorCode::STALE_MEMBER_EPOCH
     )
 }
@@ -164,8 +167,7 @@ pub enum CommitError {
 }
 
 impl CommitError {
-    /// Whether the commit failed because of a rebalance (REBALANCE_IN_PROGRESS,
-    /// ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, STALE_MEMBER_EPOCH).
+    /// Whether the commit failed because of a rebalance (see [`is_rebalance_code`]).
     pub fn is_rebalance(&self) -> bool {
         matches!(self, CommitError::Rebalance(_))
     }

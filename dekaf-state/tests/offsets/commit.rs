@@ -289,10 +289,11 @@ fn rebalance_errors_keep_stored_offsets_and_recommit_after_the_group_settles() {
         ErrorCode::ILLEGAL_GENERATION,
         ErrorCode::UNKNOWN_MEMBER_ID,
         ErrorCode::FENCED_INSTANCE_ID,
+        ErrorCode::FENCED_MEMBER_EPOCH,
         ErrorCode::STALE_MEMBER_EPOCH,
         ErrorCode::REBALANCE_IN_PROGRESS,
     ] {
-        assert!(CommitError::Rebalance(code).is_rebalance());
+        assert!(dekaf_state::offset::is_rebalance_code(code));
     }
     sim.m.handle_commit_response(
         sim.now,
