@@ -19,6 +19,8 @@ mod error;
 mod error_code;
 pub mod field;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod header;
 mod macros;
 mod message;
