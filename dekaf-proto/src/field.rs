@@ -1,6 +1,6 @@
 //! How each field type of a message is written and read, version by version.
 //!
-//! Messages are declared with [`message!`](crate::message) and [`structure!`](crate::structure):
+//! Messages are declared with the `message!` and `structure!` macros:
 //! one line per field with the field's Rust type and a [`FieldSpec`] (the versions that carry
 //! it, the versions where it may be null, its tag). The macros generate the encoder and the
 //! decoder; this module holds the pieces they call.

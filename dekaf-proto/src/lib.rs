@@ -2,7 +2,7 @@
 //!
 //! Bytes in, typed messages out, and back: primitives ([`wire`]), frames ([`frame`]), headers
 //! ([`header`]), request and response bodies for every version in range ([`messages`]), the
-//! correlation of responses to requests ([`correlation`]), and record batches ([`records`]).
+//! correlation of responses to requests ([`correlation`]), and record batches.
 //! Nothing here reads a clock, touches a socket or spawns a task.
 //!
 //! Decoding never panics on any input: malformed bytes are a [`DecodeError`] that says what

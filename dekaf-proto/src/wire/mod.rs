@@ -1,8 +1,8 @@
 //! Kafka's primitive types on the wire: fixed-width integers, varints, UUIDs.
 //!
 //! Reading goes through [`Reader`], a cursor over one complete frame (or record batch) held as
-//! [`Bytes`], so that byte fields come out as zero-copy slices of it. Writing is a handful of
-//! functions over [`BufMut`].
+//! [`Bytes`](bytes::Bytes), so that byte fields come out as zero-copy slices of it. Writing is a handful of
+//! functions over [`BufMut`](bytes::BufMut).
 
 mod reader;
 mod uuid;
