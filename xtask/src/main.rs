@@ -121,6 +121,10 @@ fn test(args: &[String]) -> Result<(), String> {
             .env("CI", "true"),
     )?;
     if fuzz {
+        step(
+            "fuzz build (sanitizers on)",
+            cargo(&["fuzz", "build"]).env("RUSTC_BOOTSTRAP", "1"),
+        )?;
         for target in fuzz_targets()? {
             let corpus = scratch_dir(&format!("fuzz-{target}"))?;
             let seeds = root().join("fuzz/corpus").join(&target);
