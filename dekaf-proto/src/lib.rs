@@ -3,7 +3,7 @@
 //! Bytes in, typed messages out, and back: primitives ([`wire`]), frames ([`frame`]), headers
 //! ([`header`]), request and response bodies for every version in range ([`messages`]), the
 //! correlation of responses to requests ([`correlation`]), the consumer protocol blobs carried
-//! inside group messages ([`consumer_protocol`]), and record batches ([`records`]).
+//! inside group messages ([`consumer_protocol`]), and record batches.
 //! Nothing here reads a clock, touches a socket or spawns a task.
 //!
 //! Decoding never panics on any input: malformed bytes are a [`DecodeError`] that says what
@@ -21,6 +21,8 @@ mod error;
 mod error_code;
 pub mod field;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod header;
 mod macros;
 mod message;

@@ -1,4 +1,9 @@
-//! Shared helpers for dekaf's cross-crate tests.
+//! Shared helpers for dekaf's cross-crate tests: the differential check against
+//! `kafka-protocol`, and a real broker with a small blocking client ([`broker`]).
+
+pub mod broker;
+
+pub use broker::{Broker, Build, CallError, Client, Engine};
 
 use bytes::{Bytes, BytesMut};
 use dekaf_proto::arbitrary::Arbitrary;

@@ -1,2 +1,242 @@
-//! `cargo xtask demo|test|bench|fuzz`.
-fn main() {}
+//! `cargo xtask <command>`: the project's tasks, with nothing but the standard library.
+//!
+//! - `install` puts what the tests need on the machine (both tansu builds, confluent-kafka,
+//!   cargo-fuzz), skipping whatever is already there.
+//! - `test` installs, then runs formatting, lints, docs, every test and a short fuzz run.
+//! - `demo` starts a broker, runs the demo program against it and stops the broker.
+//! - `bench` runs the benchmarks; `fuzz [TARGET] [SECONDS]` runs the fuzzers.
+//! - `env` prints where the broker binaries are, as shell `export` lines.
+
+mod broker;
+mod install;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  install                 install the brokers and tools the tests need (skips what is there)
+  test [--no-fuzz]        install, then fmt, clippy, doc, all tests and a short fuzz run
+  demo                    start tansu, run the demo against it, stop it
+  bench [ARGS...]         run the benchmarks (cargo bench -p dekaf-proto ARGS)
+  fuzz [TARGET] [SECS]    fuzz one target (or each in turn) for SECS seconds (default 60)
+  env                     print DEKAF_TANSU_W / DEKAF_TANSU_C as shell exports";
+
+/// How long each target runs in the smoke run of `cargo xtask test`.
+const SMOKE_FUZZ_SECS: u32 = 10;
+
+fn main() -> ExitCode {
+    install::extend_path();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let started = Instant::now();
+    let result = match args.first().map(String::as_str) {
+        Some("install") => install::install(true).map(|tools| tools.print()),
+        Some("test") => test(&args[1..]),
+        Some("demo") => demo(),
+        Some("bench") => bench(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
+        Some("env") => install::Tools::find().map(|tools| tools.print()),
+        Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(format!("unknown or missing command\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => {
+            eprintln!("xtask: done in {:.0?}", started.elapsed());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("xtask: FAILED: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// `cargo` run from the workspace root.
+fn cargo(args: &[&str]) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(args).current_dir(root());
+    cmd
+}
+
+/// Runs a command to completion as a named step; an error names the step.
+fn step(name: &str, cmd: &mut Command) -> Result<(), String> {
+    eprintln!("\n==> {name}");
+    let started = Instant::now();
+    let status = cmd
+        .status()
+        .map_err(|e| format!("step `{name}`: cannot run {:?}: {e}", cmd.get_program()))?;
+    if status.success() {
+        eprintln!("==> {name}: ok ({:.0?})", started.elapsed());
+        Ok(())
+    } else {
+        Err(format!("step `{name}` failed ({status})"))
+    }
+}
+
+fn test(args: &[String]) -> Result<(), String> {
+    let mut fuzz = true;
+    for arg in args {
+        match arg.as_str() {
+            "--no-fuzz" => fuzz = false,
+            other => return Err(format!("test: unknown argument {other}")),
+        }
+    }
+    let tools = install::install(fuzz)?;
+    tools.print();
+    step("format", &mut cargo(&["fmt", "--all", "--", "--check"]))?;
+    step(
+        "clippy",
+        &mut cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    step(
+        "doc",
+        cargo(&["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-Dwarnings"),
+    )?;
+    // Real-broker tests fail, rather than skip, when a broker is missing.
+    step(
+        "test (unit, property, differential, real broker, fuzz corpus replay)",
+        tools
+            .apply(&mut cargo(&["test", "--workspace"]))
+            .env("CI", "true"),
+    )?;
+    if fuzz {
+        step(
+            "fuzz build (sanitizers on)",
+            cargo(&["fuzz", "build"]).env("RUSTC_BOOTSTRAP", "1"),
+        )?;
+        for target in fuzz_targets()? {
+            let corpus = scratch_dir(&format!("fuzz-{target}"))?;
+            let seeds = root().join("fuzz/corpus").join(&target);
+            let mut cmd = cargo(&["fuzz", "run", &target]);
+            cmd.arg(&corpus)
+                .arg(&seeds)
+                .arg("--")
+                .arg(format!("-max_total_time={SMOKE_FUZZ_SECS}"))
+                .env("RUSTC_BOOTSTRAP", "1");
+            let result = step(&format!("fuzz smoke run: {target}"), &mut cmd);
+            let _ = std::fs::remove_dir_all(&corpus);
+            result
+                .map_err(|e| format!("{e}; the failing input is under fuzz/artifacts/{target}/"))?;
+        }
+    }
+    Ok(())
+}
+
+fn demo() -> Result<(), String> {
+    let tools = install::Tools::find()?;
+    let w = tools
+        .tansu_w
+        .ok_or("tansu build W is not installed: run `cargo xtask install`")?;
+    // Build first, so that the broker does not idle while the demo compiles.
+    step(
+        "build the demo",
+        &mut cargo(&["build", "--quiet", "-p", "dekaf-tests", "--example", "demo"]),
+    )?;
+    let broker = broker::Broker::start(&w)?;
+    eprintln!(
+        "tansu (build W, memory engine) listening on {}",
+        broker.addr()
+    );
+    let result = step(
+        "demo",
+        cargo(&[
+            "run",
+            "--quiet",
+            "-p",
+            "dekaf-tests",
+            "--example",
+            "demo",
+            "--",
+        ])
+        .arg(broker.addr().to_string()),
+    );
+    if result.is_err() {
+        eprintln!("--- broker log ---\n{}", broker.log());
+    }
+    drop(broker);
+    result
+}
+
+fn bench(args: &[String]) -> Result<(), String> {
+    step("bench", cargo(&["bench", "-p", "dekaf-proto"]).args(args))
+}
+
+fn fuzz(args: &[String]) -> Result<(), String> {
+    let (target, secs) = match args {
+        [] => (None, 60),
+        [t] => (Some(t.clone()), 60),
+        [t, s] => (
+            Some(t.clone()),
+            s.parse()
+                .map_err(|_| format!("fuzz: not a number of seconds: {s}"))?,
+        ),
+        _ => return Err("usage: cargo xtask fuzz [TARGET] [SECONDS]".into()),
+    };
+    install::ensure_cargo_fuzz()?;
+    let targets = match target {
+        Some(t) => vec![t],
+        None => fuzz_targets()?,
+    };
+    for target in targets {
+        // New inputs go to fuzz/corpus/<target>; minimise before committing any.
+        step(
+            &format!("fuzz {target} for {secs} s"),
+            cargo(&["fuzz", "run", &target, "--"])
+                .arg(format!("-max_total_time={secs}"))
+                .env("RUSTC_BOOTSTRAP", "1"),
+        )?;
+    }
+    Ok(())
+}
+
+/// The fuzz targets, as `cargo fuzz list` reports them.
+fn fuzz_targets() -> Result<Vec<String>, String> {
+    let out = cargo(&["fuzz", "list"])
+        .output()
+        .map_err(|e| format!("cargo fuzz list: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo fuzz list failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let targets: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    if targets.is_empty() {
+        return Err("cargo fuzz list found no targets".into());
+    }
+    Ok(targets)
+}
+
+/// A fresh directory under the system's temporary directory.
+fn scratch_dir(name: &str) -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("dekaf-xtask-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    Ok(dir)
+}
