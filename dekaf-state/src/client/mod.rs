@@ -8,7 +8,10 @@
 //! ([`ClientRequest::body`]), sends it, and returns the answer with the version it used
 //! ([`Response`]).
 
+mod machine;
 mod request;
+
+pub use machine::{BrokerAddress, ClientMachine};
 
 pub use request::{
     BrokerId, ClientRequest, Destination, Outgoing, RequestFailed, RequestId, Response,
