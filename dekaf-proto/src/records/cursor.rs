@@ -4,7 +4,7 @@
 //! record instead of once per batch, so this one avoids everything but the bounds checks.
 
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::wire::{parse_uvarint, parse_uvarlong, unzigzag32, unzigzag64, VarintError};
+use crate::wire::{unzigzag32, unzigzag64};
 
 /// A position in a borrowed buffer; errors carry offsets from the buffer's start.
 #[derive(Debug, Clone, Copy)]
@@ -50,10 +50,14 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     pub(crate) fn error(&self, what: &'static str, kind: DecodeErrorKind) -> DecodeError {
         DecodeError::new(what, self.pos, kind)
     }
 
+    #[cold]
+    #[inline(never)]
     fn invalid_length(&self, what: &'static str, length: i64) -> DecodeError {
         self.error(
             what,
@@ -76,60 +80,39 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Reads a zigzag varint.
-    #[inline]
-    pub(crate) fn varint(&mut self, what: &'static str) -> Result<i32, DecodeError> {
-        if let Some(&b) = self.buf.get(self.pos) {
+    /// Reads an unsigned LEB128 value of at most `BITS` bits, as the wire module does: the
+    /// last byte may only carry the bits that fit.
+    #[inline(always)]
+    fn leb128<const BITS: u32>(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+        let max_bytes = BITS.div_ceil(7) as usize;
+        let rest = self.buf.get(self.pos..).unwrap_or_default();
+        let mut value = 0u64;
+        for i in 0..max_bytes {
+            let Some(&b) = rest.get(i) else {
+                return Err(self.error(what, DecodeErrorKind::UnexpectedEnd { needed: 1 }));
+            };
+            value |= u64::from(b & 0x7f) << (7 * i);
             if b < 0x80 {
-                self.pos += 1;
-                return Ok(unzigzag32(u32::from(b)));
+                if i + 1 == max_bytes && u32::from(b) >> (BITS - 7 * i as u32) != 0 {
+                    break;
+                }
+                self.pos += i + 1;
+                return Ok(value);
             }
         }
-        self.varint_slow(what)
+        Err(self.error(what, DecodeErrorKind::VarintTooLong))
     }
 
-    #[cold]
-    fn varint_slow(&mut self, what: &'static str) -> Result<i32, DecodeError> {
-        let rest = self.buf.get(self.pos..).unwrap_or_default();
-        let r = parse_uvarint(rest).map(|(tail, v)| (tail.len(), unzigzag32(v)));
-        self.finish_varint(what, rest.len(), r)
+    /// Reads a zigzag varint.
+    #[inline(always)]
+    pub(crate) fn varint(&mut self, what: &'static str) -> Result<i32, DecodeError> {
+        self.leb128::<32>(what).map(|v| unzigzag32(v as u32))
     }
 
     /// Reads a zigzag varlong.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn varlong(&mut self, what: &'static str) -> Result<i64, DecodeError> {
-        if let Some(&b) = self.buf.get(self.pos) {
-            if b < 0x80 {
-                self.pos += 1;
-                return Ok(unzigzag64(u64::from(b)));
-            }
-        }
-        self.varlong_slow(what)
-    }
-
-    #[cold]
-    fn varlong_slow(&mut self, what: &'static str) -> Result<i64, DecodeError> {
-        let rest = self.buf.get(self.pos..).unwrap_or_default();
-        let r = parse_uvarlong(rest).map(|(tail, v)| (tail.len(), unzigzag64(v)));
-        self.finish_varint(what, rest.len(), r)
-    }
-
-    fn finish_varint<T>(
-        &mut self,
-        what: &'static str,
-        had: usize,
-        r: nom::IResult<usize, T, VarintError>,
-    ) -> Result<T, DecodeError> {
-        match r {
-            Ok((left, v)) => {
-                self.pos += had - left;
-                Ok(v)
-            }
-            Err(
-                nom::Err::Error(VarintError::TooLong) | nom::Err::Failure(VarintError::TooLong),
-            ) => Err(self.error(what, DecodeErrorKind::VarintTooLong)),
-            Err(_) => Err(self.error(what, DecodeErrorKind::UnexpectedEnd { needed: 1 })),
-        }
+        self.leb128::<64>(what).map(unzigzag64)
     }
 
     /// Borrows the next `len` bytes.
@@ -194,6 +177,31 @@ mod tests {
         assert_eq!(c.varlong("d").unwrap(), -34_359_738_368);
         assert_eq!(c.remaining(), 0);
         assert!(c.varint("e").is_err());
+    }
+
+    #[test]
+    fn varints_match_the_wire_module() {
+        let cases: [&[u8]; 7] = [
+            &[0xff, 0xff, 0xff, 0xff, 0x0f],
+            &[0xff, 0xff, 0xff, 0xff, 0x1f],
+            &[0x80, 0x80, 0x80, 0x80, 0x80, 0x01],
+            &[0x80],
+            &[],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02],
+        ];
+        for buf in cases {
+            let ours = Cursor::new(buf, 0).varint("v").ok();
+            let wire = crate::wire::parse_uvarint(buf)
+                .ok()
+                .map(|(_, v)| unzigzag32(v));
+            assert_eq!(ours, wire, "{buf:?}");
+            let ours = Cursor::new(buf, 0).varlong("v").ok();
+            let wire = crate::wire::parse_uvarlong(buf)
+                .ok()
+                .map(|(_, v)| unzigzag64(v));
+            assert_eq!(ours, wire, "{buf:?}");
+        }
     }
 
     #[test]

@@ -27,6 +27,7 @@ mod fuzz;
 mod header;
 mod options;
 mod owned;
+mod parse;
 mod record;
 #[cfg(test)]
 mod tests;

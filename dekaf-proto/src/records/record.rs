@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use super::cursor::Cursor;
 use super::owned::{OwnedHeader, OwnedRecord};
+use super::parse;
 use crate::error::{DecodeError, DecodeErrorKind};
 
 /// One record of a batch, borrowed from the batch's (decompressed) record bytes.
@@ -234,64 +235,31 @@ impl<'a> Records<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn read(&mut self) -> Result<Record<'a>, DecodeError> {
         let src: &'a Bytes = self.src;
-        let mut c = Cursor::new(src.as_ref(), self.pos);
-        let len = c.varint("Record.length")?;
-        if len < 0 {
-            return Err(c.error(
-                "Record.length",
-                DecodeErrorKind::InvalidLength {
-                    length: i64::from(len),
-                    remaining: c.remaining(),
-                },
-            ));
-        }
-        let mut body = c.window(len as usize, "Record.length")?;
-        let attributes = body.i8("Record.attributes")?;
-        let timestamp_delta = body.varlong("Record.timestampDelta")?;
-        let offset_delta = body.varint("Record.offsetDelta")?;
-        let key = body.nullable_bytes("Record.key")?;
-        let value = body.nullable_bytes("Record.value")?;
-        let header_count = body.varint("Record.headersCount")?;
-        if header_count < 0 {
-            return Err(body.error(
-                "Record.headersCount",
-                DecodeErrorKind::InvalidLength {
-                    length: i64::from(header_count),
-                    remaining: body.remaining(),
-                },
-            ));
-        }
-        let headers_start = body.pos();
-        for _ in 0..header_count {
-            body.bytes("Record.headerKey")?;
-            body.nullable_bytes("Record.headerValue")?;
-        }
-        let headers = body.since(headers_start);
-        if body.remaining() != 0 {
-            return Err(body.error(
-                "Record.length",
-                DecodeErrorKind::TrailingBytes(body.remaining()),
-            ));
-        }
-        self.pos = body.pos();
+        let Some(f) = parse::read_fast(src, self.pos) else {
+            return Err(parse::explain(src, self.pos));
+        };
+        self.pos = f.end;
         let timestamp = match self.base.log_append_time {
             Some(t) => t,
-            None => self.base.base_timestamp.wrapping_add(timestamp_delta),
+            None => self.base.base_timestamp.wrapping_add(f.timestamp_delta),
         };
         Ok(Record {
             src,
-            offset: self.base.base_offset.wrapping_add(i64::from(offset_delta)),
+            offset: self
+                .base
+                .base_offset
+                .wrapping_add(i64::from(f.offset_delta)),
             timestamp,
-            timestamp_delta,
-            offset_delta,
-            attributes,
-            header_count: header_count as u32,
-            key,
-            value,
-            headers,
+            timestamp_delta: f.timestamp_delta,
+            offset_delta: f.offset_delta,
+            attributes: f.attributes,
+            header_count: f.header_count,
+            key: f.key,
+            value: f.value,
+            headers: f.headers,
         })
     }
 }
@@ -299,7 +267,7 @@ impl<'a> Records<'a> {
 impl<'a> Iterator for Records<'a> {
     type Item = Result<Record<'a>, DecodeError>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 {
             if self.failed || self.pos >= self.src.len() {
