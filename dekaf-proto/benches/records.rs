@@ -11,7 +11,7 @@
 use std::hint::black_box;
 
 use bytes::Bytes;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 use dekaf_proto::records::{Compression, RecordBatchBuilder, RecordBatches};
 use kafka_protocol::records::{
     Compression as TheirCompression, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
@@ -126,5 +126,8 @@ fn decode(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode);
-criterion_main!(benches);
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    decode(&mut c);
+    c.final_summary();
+}

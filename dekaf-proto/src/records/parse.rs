@@ -210,6 +210,44 @@ mod tests {
         )
     }
 
+    /// The record bytes of a valid batch of one record, with a few bytes changed.
+    fn damaged_record() -> impl Strategy<Value = Vec<u8>> {
+        let header = (
+            proptest::collection::vec(any::<u8>(), 0..4),
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..4)),
+        );
+        let record = (
+            any::<i64>(),
+            any::<i32>(),
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..200)),
+            proptest::collection::vec(header, 0..3),
+        );
+        let edits =
+            proptest::collection::vec((any::<proptest::sample::Index>(), any::<u8>()), 0..3);
+        (record, edits).prop_map(|((ts, off, value, headers), edits)| {
+            let mut b = crate::records::RecordBatchBuilder::new();
+            b.push(crate::records::OwnedRecord {
+                offset_delta: off,
+                timestamp_delta: ts,
+                value: value.map(Into::into),
+                headers: headers
+                    .into_iter()
+                    .map(|(k, v)| crate::records::OwnedHeader {
+                        key: k.into(),
+                        value: v.map(Into::into),
+                    })
+                    .collect(),
+                ..Default::default()
+            });
+            let mut bytes = b.build().unwrap()[crate::records::BATCH_HEADER_LEN..].to_vec();
+            for (at, v) in edits {
+                let i = at.index(bytes.len());
+                bytes[i] = v;
+            }
+            bytes
+        })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
 
@@ -217,6 +255,13 @@ mod tests {
         fn both_paths_agree(bytes in record_bytes(), pos in 0usize..3) {
             let fast = read_fast(&bytes, pos);
             let detailed = read_detailed(&bytes, pos);
+            prop_assert_eq!(fast, detailed.clone().ok(), "{:?}", detailed);
+        }
+
+        #[test]
+        fn both_paths_agree_on_damaged_records(bytes in damaged_record()) {
+            let fast = read_fast(&bytes, 0);
+            let detailed = read_detailed(&bytes, 0);
             prop_assert_eq!(fast, detailed.clone().ok(), "{:?}", detailed);
         }
     }

@@ -214,7 +214,8 @@ pub(crate) struct RecordBase {
 ///
 /// Each record is checked as it is read: its length must match its fields, and lengths may
 /// not run past the batch. After the batch's `records_count` records, leftover bytes are an
-/// error. The first error ends the iteration.
+/// error. The first error ends the iteration; its offset counts from the start of the
+/// batch's record bytes ([`RecordBatch::record_bytes`](super::RecordBatch::record_bytes)).
 #[derive(Debug, Clone)]
 pub struct Records<'a> {
     src: &'a Bytes,
