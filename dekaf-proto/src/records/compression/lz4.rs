@@ -88,8 +88,11 @@ fn decompress_direct(input: &[u8], limit: usize) -> Option<Vec<u8>> {
         let mut capacity = first_capacity(input.len(), limit);
         if flg & FLG_CONTENT_SIZE != 0 {
             let (size, t) = r.split_first_chunk::<8>()?;
+            // lz4 cannot expand data more than 255 times: a larger claim is not believed
+            // (the buffer is zeroed, so it costs real memory).
             let declared = usize::try_from(u64::from_le_bytes(*size)).ok()?;
-            capacity = filled.saturating_add(declared).min(limit);
+            let credible = declared.min(input.len().saturating_mul(255));
+            capacity = filled.saturating_add(credible).min(limit);
             r = t;
         }
         // Header checksum byte.
