@@ -27,6 +27,7 @@ pub mod header;
 mod macros;
 mod message;
 pub mod messages;
+pub mod records;
 pub mod version;
 pub mod wire;
 
@@ -34,3 +35,5 @@ pub use api_key::ApiKey;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
 pub use error_code::ErrorCode;
 pub use message::{Message, MessageKind, MessageSpec, Request};
+#[doc(hidden)]
+pub use records::fuzz_record_batches;

@@ -10,6 +10,9 @@ mod varint;
 
 pub use reader::Reader;
 pub use uuid::Uuid;
+#[cfg(test)]
+pub(crate) use varint::{parse_uvarint, parse_uvarlong};
 pub use varint::{
     put_uvarint, put_uvarlong, put_varint, put_varlong, uvarint_len, varint_len, varlong_len,
 };
+pub(crate) use varint::{unzigzag32, unzigzag64};
