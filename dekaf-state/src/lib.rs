@@ -4,3 +4,4 @@
 //! argument, and requests and events leave as values for a driver to carry out.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+pub mod assignor;
