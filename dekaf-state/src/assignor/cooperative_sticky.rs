@@ -22,10 +22,16 @@ use super::{Assignor, Group, GroupAssignment, MemberSubscription, RebalanceProto
 /// a 4-byte big-endian integer in the user data (what [`Assignor::subscription_user_data`]
 /// writes, as the Java consumer does).
 ///
-/// Follows Java's `CooperativeStickyAssignor` without racks; where Java's choice depends on
-/// hash map order, dekaf decides by member id and partition order (see the docs of
-/// `sticky.rs`). Under the eager protocol members own nothing when they join and the
-/// assignor behaves as a plain balanced assignor.
+/// Follows Java's `CooperativeStickyAssignor` without racks, down to the choices Java makes by
+/// the iteration order of its hash maps: given the members in JoinGroup order, dekaf assigns
+/// what a Java leader would. Two deliberate differences, both on input a well-behaved group
+/// does not produce: owned partitions that do not exist are ignored (Java may hand them out,
+/// or hand a real partition to two members), and a partition is never moved back to an older
+/// owner that no longer subscribes to its topic (Java does, or fails when that owner cannot
+/// take part in balancing).
+///
+/// Under the eager protocol members own nothing when they join and the assignor behaves as a
+/// plain balanced assignor.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CooperativeStickyAssignor;
 

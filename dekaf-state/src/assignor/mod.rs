@@ -42,7 +42,17 @@
 //! When several members claim the same partition (a member that was cut off from the group and
 //! came back, say), the claim from the highest generation wins; if two members claim it in the
 //! same, highest, generation neither keeps it and both must revoke it before it is assigned
-//! again.
+//! again. (Java's exact rule also depends on the order it sees the claims in; dekaf follows it.)
+//!
+//! # Java and librdkafka
+//!
+//! librdkafka copies Java's `range` and `roundrobin`, except that it sorts a static member
+//! against a dynamic one by member id (Java puts static members first) and compares bytes
+//! rather than UTF-16 units. Its `cooperative-sticky` runs an older version of Java's general
+//! algorithm for every group, settles same-generation claims more strictly, and gives back to
+//! their claimant partitions the assignor left out. Where they differ dekaf follows Java. Each
+//! leader's result is valid for every member, so mixed groups work whoever leads; they only
+//! split partitions differently.
 //!
 //! # Ordering and bad input
 //!
@@ -55,6 +65,25 @@
 //! with the data of its last entry, as in Java's map of members), duplicate topics or owned
 //! partitions count once, owned partitions of unknown topics or out of range are ignored, and
 //! topics with a partition count of zero or less are left out.
+//!
+//! # Example
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use dekaf_state::assignor::{builtin, MemberSubscription};
+//!
+//! let member = |id: &str| MemberSubscription {
+//!     member_id: id.to_owned(),
+//!     topics: vec!["t0".to_owned(), "t1".to_owned()],
+//!     ..Default::default()
+//! };
+//! let topics = BTreeMap::from([("t0".to_owned(), 3), ("t1".to_owned(), 3)]);
+//! let range = builtin("range").unwrap();
+//! let assignment = range.assign(&[member("c0"), member("c1")], &topics);
+//! let t = |topic: &str, p: i32| (topic.to_owned(), p);
+//! assert_eq!(assignment["c0"], [t("t0", 0), t("t0", 1), t("t1", 0), t("t1", 1)]);
+//! assert_eq!(assignment["c1"], [t("t0", 2), t("t1", 2)]);
+//! ```
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -348,16 +377,25 @@ impl<'a> Group<'a> {
     }
 }
 
-/// Java's order of members for range and roundrobin: members with a group instance id first,
-/// by instance id, then the others by member id.
-pub(crate) fn member_info_cmp(a: &MemberSubscription, b: &MemberSubscription) -> Ordering {
+/// Java's order of members for range and roundrobin (`MemberInfo`): members with a group
+/// instance id first, by instance id, then the others by member id.
+fn member_info_cmp(a: &MemberSubscription, b: &MemberSubscription) -> Ordering {
     match (&a.group_instance_id, &b.group_instance_id) {
         (Some(x), Some(y)) => java::cmp_str(x, y),
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
         (None, None) => java::cmp_str(&a.member_id, &b.member_id),
     }
-    // Two members with the same instance id cannot both be in a group; the member id keeps the
-    // order total anyway.
-    .then_with(|| java::cmp_str(&a.member_id, &b.member_id))
+}
+
+impl Group<'_> {
+    /// Member indexes in Java's `MemberInfo` order. Two members with the same instance id
+    /// (which a coordinator does not let happen) stay in the order of Java's hash map of
+    /// members, as Java's stable sort leaves them.
+    pub(crate) fn member_info_order(&self) -> Vec<usize> {
+        let ids: Vec<&str> = self.members.iter().map(Member::id).collect();
+        let mut order = java::string_map_order(&ids);
+        order.sort_by(|&a, &b| member_info_cmp(self.members[a].input, self.members[b].input));
+        order
+    }
 }

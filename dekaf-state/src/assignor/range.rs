@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{member_info_cmp, Assignor, Group, GroupAssignment, MemberSubscription, Tp};
+use super::{Assignor, Group, GroupAssignment, MemberSubscription, Tp};
 
 /// Kafka's `range` assignor (eager): each topic on its own is cut into contiguous ranges.
 ///
@@ -29,12 +29,13 @@ impl Assignor for RangeAssignor {
     ) -> GroupAssignment {
         let group = Group::new(members, partitions_per_topic);
         let mut out: Vec<Vec<Tp>> = vec![Vec::new(); group.members.len()];
+        let order = group.member_info_order();
         for t in 0..group.topics.len() {
-            let mut subscribers: Vec<usize> = (0..group.members.len())
+            let subscribers: Vec<usize> = order
+                .iter()
+                .copied()
                 .filter(|&m| group.members[m].topics.contains(&t))
                 .collect();
-            subscribers
-                .sort_by(|&a, &b| member_info_cmp(group.members[a].input, group.members[b].input));
             let Ok(n) = i32::try_from(subscribers.len()) else {
                 continue;
             };

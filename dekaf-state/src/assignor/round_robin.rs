@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{member_info_cmp, Assignor, Group, GroupAssignment, MemberSubscription, Tp};
+use super::{Assignor, Group, GroupAssignment, MemberSubscription, Tp};
 
 /// Kafka's `roundrobin` assignor (eager): all partitions dealt to the members in turn.
 ///
@@ -30,8 +30,7 @@ impl Assignor for RoundRobinAssignor {
     ) -> GroupAssignment {
         let group = Group::new(members, partitions_per_topic);
         let mut out: Vec<Vec<Tp>> = vec![Vec::new(); group.members.len()];
-        let mut circle: Vec<usize> = (0..group.members.len()).collect();
-        circle.sort_by(|&a, &b| member_info_cmp(group.members[a].input, group.members[b].input));
+        let circle = group.member_info_order();
         let mut next = 0;
         for (t, p) in group.all_partitions() {
             // Every known topic has a subscriber, so one turn of the circle finds it.

@@ -15,7 +15,8 @@
 //!    partition counts over all pairs of members), undo them.
 //!
 //! Members are identified by rank (their position in member id order); topics by index (their
-//! position in name order).
+//! position in name order). The number of moves is bounded (far above what balancing needs) so
+//! that no input can keep the builder busy.
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use super::*;
 
 mod cooperative_sticky_cases;
+mod java_vectors;
 mod properties;
 mod range_cases;
 mod round_robin_cases;
