@@ -68,5 +68,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod assignor;
 pub mod client;
 pub mod offset;
