@@ -70,8 +70,11 @@ impl<M> std::fmt::Debug for Handle<M> {
 }
 
 impl<M: 'static> Handle<M> {
-    /// Runs `f` on the machine, on the driver's task, and returns what it returns. Requests
-    /// the machine queues in `f` are sent at once.
+    /// Runs `f` on the machine, on the driver's task, and returns what it returns.
+    ///
+    /// Commands run in the order sent. Requests the machine queues in `f` are written to
+    /// their connections (those already open) before any command sent after this call
+    /// returned runs.
     pub async fn call<R, F>(&self, f: F) -> Result<R, Error>
     where
         F: FnOnce(&mut M, Instant) -> R + Send + 'static,
@@ -209,11 +212,15 @@ impl<M: ClientMachine> Driver<M> {
         let now = Instant::now();
         let mut progress = false;
 
-        loop {
+        // Only the commands already waiting: one sent after an earlier one completed runs in
+        // a later step, after the requests the earlier one queued were written.
+        let mut budget = self.commands.len().max(1);
+        while budget > 0 {
             match self.commands.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Command::Run(job))) => {
                     job(&mut self.machine, now);
                     progress = true;
+                    budget -= 1;
                 }
                 Poll::Ready(Some(Command::Shutdown)) | Poll::Ready(None) => {
                     tracing::debug!("driver stopping");
@@ -223,7 +230,23 @@ impl<M: ClientMachine> Driver<M> {
             }
         }
 
+        if self.machine.poll_timeout().is_some_and(|t| t <= now) {
+            self.machine.handle_timeout(now);
+            progress = true;
+        }
+
         let mut outcome = Outcome::default();
+        while let Some(outgoing) = self.machine.poll_request(now) {
+            tracing::trace!(
+                request = %outgoing.id,
+                destination = ?outgoing.destination,
+                api = %outgoing.request.api_key(),
+                "request"
+            );
+            self.dispatch(outgoing, now, &mut outcome);
+            progress = true;
+        }
+
         let mut ctx = Ctx {
             config: &self.config,
             backoff: &self.backoff,
@@ -232,20 +255,8 @@ impl<M: ClientMachine> Driver<M> {
         for slot in self.slots.values_mut() {
             progress |= slot.poll(cx, now, &mut ctx, &mut outcome);
         }
+        // Answers fed now may make the machine ask for more: that is the next step.
         progress |= !outcome.is_empty();
-        self.apply(outcome, now);
-
-        if self.machine.poll_timeout().is_some_and(|t| t <= now) {
-            self.machine.handle_timeout(now);
-            progress = true;
-        }
-
-        let mut outcome = Outcome::default();
-        while let Some(outgoing) = self.machine.poll_request(now) {
-            tracing::trace!(request = %outgoing.id, destination = ?outgoing.destination, api = %outgoing.request.api_key(), "request");
-            self.dispatch(outgoing, now, &mut outcome);
-            progress = true;
-        }
         self.apply(outcome, now);
 
         if progress {
@@ -320,7 +331,8 @@ impl<M: ClientMachine> Driver<M> {
     /// Sends an `AnyBroker` request to the least busy open connection, else one being opened,
     /// else the next bootstrap address that is not backing off.
     fn route_any(&mut self, queued: Queued, now: Instant, outcome: &mut Outcome) {
-        if queued.hops > self.bootstrap.len() {
+        // Each bootstrap address gets one chance per request.
+        if queued.hops >= self.bootstrap.len().max(1) {
             outcome
                 .answers
                 .push((queued.id, Err(RequestFailed::Disconnected)));
