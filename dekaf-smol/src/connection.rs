@@ -550,3 +550,55 @@ impl Live {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn failed_attempts_back_off_exponentially_and_a_lost_connection_starts_over() {
+        let config = Arc::new(Config::new(["a:1"]));
+        let backoff = Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(1000),
+            jitter: 0.2,
+        };
+        let mut rng = Rng::new(7);
+        let mut ctx = Ctx {
+            config: &config,
+            backoff: &backoff,
+            rng: &mut rng,
+        };
+        let address = BrokerAddress {
+            host: "a".into(),
+            port: 1,
+        };
+        let mut slot = Slot::new(Endpoint::Bootstrap(0), address);
+        let now = Instant::now();
+        let mut out = Outcome::default();
+        let mut delays = Vec::new();
+        for _ in 0..6 {
+            let reason = Error::Closed { addr: "a:1".into() };
+            slot.close(now, reason, None, &mut ctx, &mut out);
+            assert!(!slot.can_connect(now));
+            delays.push(slot.retry_at().unwrap() - now);
+        }
+        for (delay, base) in delays.iter().zip([100u64, 200, 400, 800, 1000, 1000]) {
+            let base = Duration::from_millis(base);
+            assert!(
+                *delay >= base.mul_f64(0.8) && *delay <= base.mul_f64(1.2),
+                "{delay:?} vs {base:?}"
+            );
+        }
+        assert!(slot.can_connect(now + Duration::from_millis(1200)));
+        assert_eq!(out.disconnected, [None; 6]);
+        assert!(out.events.iter().all(|e| matches!(
+            e,
+            ConnectionEvent::Closed {
+                was_connected: false,
+                ..
+            }
+        )));
+    }
+}

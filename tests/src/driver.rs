@@ -40,6 +40,7 @@ pub struct Recorder {
     pub answered: Vec<(RequestId, Outcome)>,
     /// Every `handle_disconnected`.
     pub disconnected: Vec<Option<BrokerId>>,
+    timer: Option<(Instant, Sender<Instant>)>,
 }
 
 impl Recorder {
@@ -61,6 +62,13 @@ impl Recorder {
             request,
         });
         (id, rx)
+    }
+
+    /// Asks for `handle_timeout` at `at`; the receiver gets the `now` it was called with.
+    pub fn set_timer(&mut self, at: Instant) -> Receiver<Instant> {
+        let (tx, rx) = async_channel::bounded(1);
+        self.timer = Some((at, tx));
+        rx
     }
 }
 
@@ -95,10 +103,18 @@ impl ClientMachine for Recorder {
         self.disconnected.push(broker);
     }
 
-    fn handle_timeout(&mut self, _: Instant) {}
+    fn handle_timeout(&mut self, now: Instant) {
+        if let Some((at, tx)) = self.timer.take() {
+            if at <= now {
+                let _ = tx.try_send(now);
+            } else {
+                self.timer = Some((at, tx));
+            }
+        }
+    }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        None
+        self.timer.as_ref().map(|(at, _)| *at)
     }
 
     fn broker_address(&self, id: BrokerId) -> Option<BrokerAddress> {
