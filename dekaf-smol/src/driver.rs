@@ -127,6 +127,15 @@ impl<M: 'static> Handle<M> {
 /// fails its in-flight requests as [`RequestFailed::Disconnected`], and a malformed answer
 /// closes it and fails them as [`RequestFailed::Malformed`]. Reconnection waits an exponential
 /// backoff with jitter and happens when a request needs it.
+///
+/// Requests for [`Destination::AnyBroker`] go to the least busy open connection, else one being
+/// opened, else the next bootstrap address; one that was never written moves on to the next
+/// bootstrap address when its connection fails, until each address had one chance. Requests
+/// for [`Destination::Broker`] go to the address
+/// [`broker_address`](ClientMachine::broker_address) gives; without one they fail at once as
+/// [`RequestFailed::Disconnected`] (retriable: refresh the metadata). Requests that expect no
+/// answer are written and never reported. `handle_disconnected` is called both when an open
+/// connection closes and when an attempt to open one fails.
 pub struct Driver<M> {
     machine: M,
     config: Arc<Config>,
