@@ -7,7 +7,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_net::TcpStream;
 use bytes::{Buf, BytesMut};
@@ -32,6 +32,13 @@ const READ_CHUNK: usize = 64 * 1024;
 const READ_CHUNK_MAX: usize = 1024 * 1024;
 /// Reads per slot per driver step, so that one busy connection does not starve the others.
 const READS_PER_STEP: usize = 16;
+
+/// `now + d`, or a moment a century away when that overflows (a huge configured timeout).
+pub(crate) fn later(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}
 
 /// Which connection: one to a bootstrap address, or one to a broker known by its node id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -379,7 +386,7 @@ impl Slot {
         }
         let delay = ctx.backoff.delay(self.failures, ctx.rng);
         self.failures = self.failures.saturating_add(1);
-        self.retry_at = now.checked_add(delay);
+        self.retry_at = Some(later(now, delay));
         if was_connected {
             tracing::info!(endpoint = ?self.endpoint, broker = %self.label, reason = %reason, "connection closed");
         }
@@ -515,9 +522,7 @@ impl Live {
                         correlation_id,
                         id: queued.id,
                         api_key: queued.request.api_key(),
-                        deadline: now
-                            .checked_add(config.request_timeout)
-                            .unwrap_or(queued.deadline),
+                        deadline: later(now, config.request_timeout),
                     });
                 }
                 // Written and done: the broker will not answer, so nothing is reported.
@@ -554,7 +559,6 @@ impl Live {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn failed_attempts_back_off_exponentially_and_a_lost_connection_starts_over() {

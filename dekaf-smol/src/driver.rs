@@ -15,7 +15,7 @@ use dekaf_state::client::{BrokerAddress, ClientMachine, Destination, Outgoing, R
 use dekaf_state::offset::{Backoff, Rng};
 use futures_lite::Stream;
 
-use crate::connection::{ConnectionEvent, Ctx, Endpoint, Outcome, Queued, Slot};
+use crate::connection::{later, ConnectionEvent, Ctx, Endpoint, Outcome, Queued, Slot};
 use crate::{Config, Error};
 
 /// Driver steps per poll before the task yields to its executor, so that a flood of
@@ -302,7 +302,7 @@ impl<M: ClientMachine> Driver<M> {
 
     /// Hands a new request to the slot of its destination.
     fn dispatch(&mut self, outgoing: Outgoing, now: Instant, outcome: &mut Outcome) {
-        let deadline = now.checked_add(self.config.request_timeout).unwrap_or(now);
+        let deadline = later(now, self.config.request_timeout);
         match outgoing.destination {
             Destination::AnyBroker => self.route_any(Queued::new(outgoing, deadline), now, outcome),
             Destination::Broker(id) => {

@@ -447,6 +447,27 @@ fn a_broker_that_moves_is_reconnected_at_its_new_address() {
 }
 
 #[test]
+fn huge_timeouts_mean_no_timeout() {
+    let (addr, broker) = fake(|listener| {
+        let mut conn = Conn::accept(&listener);
+        conn.handshake(TABLE);
+        let (header, _) = conn.request().unwrap();
+        conn.respond(&header, &MetadataResponse::default());
+        conn.count_until_closed()
+    });
+    smol::block_on(async {
+        let client = TestClient::start(
+            config(addr)
+                .request_timeout(Duration::MAX)
+                .connect_timeout(Duration::MAX),
+        );
+        assert!(client.request(ANY, metadata(None)).await.is_ok());
+        client.stop().await;
+    });
+    assert_eq!(broker.join().unwrap(), 0);
+}
+
+#[test]
 fn the_machine_timer_fires_at_its_deadline_and_can_be_set_again() {
     smol::block_on(async {
         let (driver, handle) =
