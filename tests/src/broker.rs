@@ -168,6 +168,27 @@ impl Broker {
 
     /// Starts `build` with `engine`, reporting every failure as an error.
     pub fn try_start(build: Build, engine: Engine) -> Result<Broker, StartError> {
+        Broker::try_start_on(build, engine, None)
+    }
+
+    /// Like [`start`](Self::start), listening on `addr` (e.g. where a killed broker was, to
+    /// test reconnection); the port must be free.
+    pub fn start_at(build: Build, engine: Engine, addr: SocketAddr) -> Option<Broker> {
+        match Broker::try_start_on(build, engine, Some(addr)) {
+            Ok(b) => Some(b),
+            Err(e @ StartError::Missing { .. }) if !in_ci() => {
+                println!("skipped: {e}");
+                None
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn try_start_on(
+        build: Build,
+        engine: Engine,
+        at: Option<SocketAddr>,
+    ) -> Result<Broker, StartError> {
         let binary = build.binary().ok_or(StartError::Missing {
             build,
             var: build.env_var(),
@@ -180,7 +201,7 @@ impl Broker {
         // The port is free when picked but may be taken before the broker binds it: retry.
         let mut last = None;
         for _ in 0..3 {
-            match spawn(&binary, build, &engine, &dir, &log) {
+            match spawn(&binary, build, &engine, &dir, &log, at) {
                 Ok((child, addr)) => {
                     return Ok(Broker {
                         child,
@@ -272,8 +293,12 @@ fn spawn(
     engine: &Engine,
     dir: &Path,
     log: &Path,
+    at: Option<SocketAddr>,
 ) -> Result<(Child, SocketAddr), String> {
-    let addr = free_port().map_err(|e| format!("no free port: {e}"))?;
+    let addr = match at {
+        Some(addr) => addr,
+        None => free_port().map_err(|e| format!("no free port: {e}"))?,
+    };
     let url = format!("tcp://{addr}");
     let out = File::create(log).map_err(|e| format!("create {}: {e}", log.display()))?;
     let err = out.try_clone().map_err(|e| e.to_string())?;

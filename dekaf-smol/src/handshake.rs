@@ -1,0 +1,289 @@
+//! Opening a connection: TCP connect, then the ApiVersions handshake.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_io::Timer;
+use async_net::TcpStream;
+use bytes::{Bytes, BytesMut};
+use dekaf_proto::correlation::Correlator;
+use dekaf_proto::frame::FrameSplitter;
+use dekaf_proto::header::ResponseHeader;
+use dekaf_proto::messages::{ApiVersionsRequest, ApiVersionsResponse};
+use dekaf_proto::version::BrokerVersions;
+use dekaf_proto::wire::Reader;
+use dekaf_proto::{ApiKey, DecodeError, DecodeErrorKind, ErrorCode, Message};
+use dekaf_state::client::BrokerAddress;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+
+use crate::config::display_address;
+use crate::{Config, Error};
+
+/// The ApiVersions version asked first: the newest with the client software fields whose
+/// answer every broker since Kafka 2.4 can write.
+pub(crate) const HANDSHAKE_VERSION: i16 = 3;
+
+/// A connection ready for requests.
+pub(crate) struct Opened {
+    pub stream: TcpStream,
+    pub correlator: Correlator,
+    /// Holds any bytes the broker sent after the handshake answer.
+    pub splitter: FrameSplitter,
+    pub versions: BrokerVersions,
+    /// The ApiVersions version the broker answered.
+    pub handshake_version: i16,
+}
+
+/// Connects to `addr` within the connect timeout and does the ApiVersions handshake within
+/// the request timeout.
+pub(crate) async fn open(addr: BrokerAddress, config: Arc<Config>) -> Result<Opened, Error> {
+    let label = display_address(&addr);
+    let connect = TcpStream::connect((addr.host.as_str(), addr.port));
+    let mut stream = within(config.connect_timeout, connect)
+        .await
+        .ok_or_else(|| Error::ConnectTimeout {
+            addr: label.clone(),
+        })?
+        .map_err(|e| Error::io("connect", &label, e))?;
+    // Requests are written whole; Nagle's delay would only add latency.
+    stream
+        .set_nodelay(true)
+        .map_err(|e| Error::io("connect", &label, e))?;
+    within(
+        config.request_timeout,
+        handshake(&mut stream, &config, &label),
+    )
+    .await
+    .ok_or_else(|| Error::TimedOut {
+        addr: label.clone(),
+    })?
+    .map(
+        |(correlator, splitter, versions, handshake_version)| Opened {
+            stream,
+            correlator,
+            splitter,
+            versions,
+            handshake_version,
+        },
+    )
+}
+
+async fn handshake(
+    stream: &mut TcpStream,
+    config: &Config,
+    label: &str,
+) -> Result<(Correlator, FrameSplitter, BrokerVersions, i16), Error> {
+    let mut correlator = Correlator::new(config.client_id.clone());
+    let mut splitter = FrameSplitter::new(config.max_frame_size);
+    let mut version = HANDSHAKE_VERSION;
+    loop {
+        let request = ApiVersionsRequest {
+            client_software_name: "dekaf".into(),
+            client_software_version: env!("CARGO_PKG_VERSION").into(),
+            ..Default::default()
+        };
+        let mut buf = BytesMut::new();
+        let correlation_id = correlator
+            .encode(&request, version, &mut buf)
+            .map_err(|e| Error::Request(e.into()))?;
+        // Decoded here rather than by the correlator: the answer's body version depends on
+        // its error code.
+        correlator.forget(correlation_id);
+        stream
+            .write_all(&buf)
+            .await
+            .map_err(|e| Error::io("write", label, e))?;
+        let frame = read_frame(stream, &mut splitter, label).await?;
+        let malformed = |source| Error::Malformed {
+            addr: label.to_owned(),
+            source,
+        };
+        match read_answer(&frame, correlation_id, version).map_err(malformed)? {
+            Answer::Versions(response) => {
+                tracing::debug!(broker = label, version, "ApiVersions handshake done");
+                return Ok((
+                    correlator,
+                    splitter,
+                    BrokerVersions::from_response(&response),
+                    version,
+                ));
+            }
+            Answer::Retry(lower) => {
+                tracing::debug!(
+                    broker = label,
+                    refused = version,
+                    retry = lower,
+                    "broker refused the ApiVersions version"
+                );
+                version = lower;
+            }
+            Answer::Refused(code) => {
+                return Err(Error::Kafka {
+                    context: "ApiVersions handshake",
+                    code,
+                })
+            }
+        }
+    }
+}
+
+async fn read_frame(
+    stream: &mut TcpStream,
+    splitter: &mut FrameSplitter,
+    label: &str,
+) -> Result<Bytes, Error> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        let next = splitter.next_frame().map_err(|source| Error::Malformed {
+            addr: label.to_owned(),
+            source,
+        })?;
+        if let Some(frame) = next {
+            return Ok(frame);
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) => {
+                return Err(Error::Closed {
+                    addr: label.to_owned(),
+                })
+            }
+            Ok(n) => splitter.push(chunk.get(..n).unwrap_or_default()),
+            Err(e) => return Err(Error::io("read", label, e)),
+        }
+    }
+}
+
+/// What an ApiVersions answer says.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Answer {
+    /// The broker's version ranges.
+    Versions(ApiVersionsResponse),
+    /// The broker does not speak the version asked; ask again in this one.
+    Retry(i16),
+    /// The broker refused for another reason.
+    Refused(ErrorCode),
+}
+
+/// Reads the answer to an ApiVersions request sent as `correlation_id` in `version`.
+///
+/// The header is always v0. A broker that does not know `version` answers
+/// UNSUPPORTED_VERSION with a v0 body listing its own ApiVersions range, so the error code
+/// (the first field in every version) decides how the rest is read.
+pub(crate) fn read_answer(
+    frame: &Bytes,
+    correlation_id: i32,
+    version: i16,
+) -> Result<Answer, DecodeError> {
+    let mut r = Reader::new(frame);
+    let header = ResponseHeader::decode(&mut r, 0)?;
+    if header.correlation_id != correlation_id {
+        return Err(DecodeError::new(
+            "ResponseHeader.correlation_id",
+            0,
+            DecodeErrorKind::UnknownCorrelationId(header.correlation_id),
+        ));
+    }
+    let body = frame.slice(4..);
+    let code = ErrorCode(Reader::new(&body).i16("ApiVersionsResponse.error_code")?);
+    if code == ErrorCode::UNSUPPORTED_VERSION && version > 0 {
+        let response = ApiVersionsResponse::decode_exact(&body, 0)?;
+        let theirs = response
+            .api_keys
+            .iter()
+            .find(|k| k.api_key == ApiKey::ApiVersions.key())
+            .map(|k| k.max_version);
+        // Their newest version below ours, or v0 which every broker speaks.
+        let lower = theirs.filter(|&v| (0..version).contains(&v)).unwrap_or(0);
+        return Ok(Answer::Retry(lower));
+    }
+    let response = ApiVersionsResponse::decode_exact(&body, version)?;
+    if response.error_code.is_ok() {
+        Ok(Answer::Versions(response))
+    } else {
+        Ok(Answer::Refused(response.error_code))
+    }
+}
+
+/// `fut`'s output, or `None` if `limit` passes first.
+pub(crate) async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> Option<T> {
+    futures_lite::future::or(async { Some(fut.await) }, async {
+        Timer::after(limit).await;
+        None
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BufMut;
+    use dekaf_proto::messages::api_versions::ApiVersion;
+
+    fn frame(correlation_id: i32, body: &ApiVersionsResponse, version: i16) -> Bytes {
+        let mut buf = BytesMut::new();
+        buf.put_i32(correlation_id);
+        body.encode(&mut buf, version).unwrap();
+        buf.freeze()
+    }
+
+    fn ranges(api_versions_max: i16) -> ApiVersionsResponse {
+        ApiVersionsResponse {
+            api_keys: vec![ApiVersion {
+                api_key: ApiKey::ApiVersions.key(),
+                min_version: 0,
+                max_version: api_versions_max,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_normal_answer_gives_the_ranges() {
+        let body = ranges(4);
+        assert_eq!(
+            read_answer(&frame(7, &body, 3), 7, 3),
+            Ok(Answer::Versions(body))
+        );
+    }
+
+    #[test]
+    fn unsupported_version_is_read_as_v0_and_retried_lower() {
+        let refusal = |max| ApiVersionsResponse {
+            error_code: ErrorCode::UNSUPPORTED_VERSION,
+            ..ranges(max)
+        };
+        assert_eq!(
+            read_answer(&frame(1, &refusal(2), 0), 1, 3),
+            Ok(Answer::Retry(2))
+        );
+        // A range that does not help (or none at all) falls back to v0.
+        assert_eq!(
+            read_answer(&frame(1, &refusal(9), 0), 1, 3),
+            Ok(Answer::Retry(0))
+        );
+        let empty = ApiVersionsResponse {
+            error_code: ErrorCode::UNSUPPORTED_VERSION,
+            ..Default::default()
+        };
+        assert_eq!(
+            read_answer(&frame(1, &empty, 0), 1, 3),
+            Ok(Answer::Retry(0))
+        );
+        // At v0 there is nothing lower to try.
+        assert_eq!(
+            read_answer(&frame(1, &refusal(2), 0), 1, 0),
+            Ok(Answer::Refused(ErrorCode::UNSUPPORTED_VERSION))
+        );
+    }
+
+    #[test]
+    fn garbage_is_a_decode_error() {
+        let wrong_id = read_answer(&frame(2, &ranges(4), 3), 1, 3).unwrap_err();
+        assert_eq!(wrong_id.kind, DecodeErrorKind::UnknownCorrelationId(2));
+        assert!(read_answer(&Bytes::from_static(&[0, 0, 0, 1, 0]), 1, 3).is_err());
+        assert!(read_answer(&Bytes::from_static(&[0, 0, 0, 1, 0, 0, 9, 9, 9]), 1, 3).is_err());
+        assert!(read_answer(&Bytes::new(), 1, 3).is_err());
+    }
+}
