@@ -33,8 +33,8 @@ fn data_dir() -> PathBuf {
 
 fn read_expected(dir: &Path, codec: &str) -> Value {
     let path = dir.join(format!("{codec}.expected.json"));
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
@@ -76,7 +76,11 @@ fn check(dir: &Path, codec: &str, compression: Compression) {
     let blob = read_records(dir, codec);
     let what = format!("{codec}.records.bin");
 
-    assert_eq!(expected["codec"].as_str(), Some(codec), "{codec}.expected.json");
+    assert_eq!(
+        expected["codec"].as_str(),
+        Some(codec),
+        "{codec}.expected.json"
+    );
     let idempotent = expected["idempotent"]
         .as_bool()
         .unwrap_or_else(|| panic!("{codec}: no idempotent flag"));
@@ -134,7 +138,11 @@ fn check(dir: &Path, codec: &str, compression: Compression) {
                 .get(seen)
                 .unwrap_or_else(|| panic!("{what}: more records than expected"));
             let at = format!("{what} record {seen}");
-            assert_eq!(record.offset(), int(&want["offset"], "offset"), "{at}: offset");
+            assert_eq!(
+                record.offset(),
+                int(&want["offset"], "offset"),
+                "{at}: offset"
+            );
             let ts = int(&want["timestamp"], "timestamp");
             assert_eq!(record.timestamp(), ts, "{at}: timestamp");
             first_ts.get_or_insert(ts);
@@ -163,7 +171,9 @@ fn check(dir: &Path, codec: &str, compression: Compression) {
                 .unwrap_or_else(|| panic!("{at}: no headers"))
                 .iter()
                 .map(|pair| {
-                    let key = pair[0].as_str().unwrap_or_else(|| panic!("{at}: header key"));
+                    let key = pair[0]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{at}: header key"));
                     (key.to_owned(), hex_or_null(&pair[1], "header value"))
                 })
                 .collect();
@@ -171,8 +181,16 @@ fn check(dir: &Path, codec: &str, compression: Compression) {
             seen += 1;
         }
         // librdkafka takes the first record's timestamp as the base, so deltas can be negative.
-        assert_eq!(Some(batch.header().base_timestamp), first_ts, "{what}: base ts");
-        assert_eq!(batch.header().max_timestamp, max_ts, "{what}: max timestamp");
+        assert_eq!(
+            Some(batch.header().base_timestamp),
+            first_ts,
+            "{what}: base ts"
+        );
+        assert_eq!(
+            batch.header().max_timestamp,
+            max_ts,
+            "{what}: max timestamp"
+        );
     }
     assert_eq!(seen, records.len(), "{what}: record count");
 }
@@ -337,7 +355,11 @@ fn regenerate() {
 
         let path = dir.join(format!("{codec}.records.bin"));
         std::fs::write(&path, &blob).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-        println!("{topic}: Fetch v{version}, {} bytes -> {}", blob.len(), path.display());
+        println!(
+            "{topic}: Fetch v{version}, {} bytes -> {}",
+            blob.len(),
+            path.display()
+        );
         check(&dir, codec, compression);
     }
 }
