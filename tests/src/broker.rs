@@ -156,7 +156,22 @@ impl Broker {
     /// that a test can `let Some(broker) = Broker::start(..) else { return };`. Panics, with
     /// the broker's log, when the broker does not start, or when the binary is missing in CI.
     pub fn start(build: Build, engine: Engine) -> Option<Broker> {
-        match Broker::try_start(build, engine) {
+        Broker::start_inner(build, engine, None)
+    }
+
+    /// Like [`start`](Self::start), but the broker tells clients (in Metadata and
+    /// FindCoordinator) to connect to `advertised` instead of its own address: to put a
+    /// [`Proxy`](crate::proxy::Proxy) in front of it.
+    pub fn start_advertising(
+        build: Build,
+        engine: Engine,
+        advertised: SocketAddr,
+    ) -> Option<Broker> {
+        Broker::start_inner(build, engine, Some(advertised))
+    }
+
+    fn start_inner(build: Build, engine: Engine, advertised: Option<SocketAddr>) -> Option<Broker> {
+        match Broker::try_start_advertising(build, engine, advertised) {
             Ok(b) => Some(b),
             Err(e @ StartError::Missing { .. }) if !in_ci() => {
                 println!("skipped: {e}");
@@ -168,13 +183,13 @@ impl Broker {
 
     /// Starts `build` with `engine`, reporting every failure as an error.
     pub fn try_start(build: Build, engine: Engine) -> Result<Broker, StartError> {
-        Broker::try_start_on(build, engine, None)
+        Broker::try_start_on(build, engine, None, None)
     }
 
     /// Like [`start`](Self::start), listening on `addr` (e.g. where a killed broker was, to
     /// test reconnection); the port must be free.
     pub fn start_at(build: Build, engine: Engine, addr: SocketAddr) -> Option<Broker> {
-        match Broker::try_start_on(build, engine, Some(addr)) {
+        match Broker::try_start_on(build, engine, Some(addr), None) {
             Ok(b) => Some(b),
             Err(e @ StartError::Missing { .. }) if !in_ci() => {
                 println!("skipped: {e}");
@@ -184,10 +199,21 @@ impl Broker {
         }
     }
 
+    /// Starts `build` with `engine`, advertising `advertised` (its own address if `None`),
+    /// reporting every failure as an error.
+    pub fn try_start_advertising(
+        build: Build,
+        engine: Engine,
+        advertised: Option<SocketAddr>,
+    ) -> Result<Broker, StartError> {
+        Broker::try_start_on(build, engine, None, advertised)
+    }
+
     fn try_start_on(
         build: Build,
         engine: Engine,
         at: Option<SocketAddr>,
+        advertised: Option<SocketAddr>,
     ) -> Result<Broker, StartError> {
         let binary = build.binary().ok_or(StartError::Missing {
             build,
@@ -201,7 +227,7 @@ impl Broker {
         // The port is free when picked but may be taken before the broker binds it: retry.
         let mut last = None;
         for _ in 0..3 {
-            match spawn(&binary, build, &engine, &dir, &log, at) {
+            match spawn(&binary, build, &engine, advertised, &dir, &log, at) {
                 Ok((child, addr)) => {
                     return Ok(Broker {
                         child,
@@ -224,7 +250,8 @@ impl Broker {
         })
     }
 
-    /// The address the broker listens on (and advertises).
+    /// The address the broker listens on (and advertises, unless started with
+    /// [`start_advertising`](Self::start_advertising)).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -291,6 +318,7 @@ fn spawn(
     binary: &Path,
     build: Build,
     engine: &Engine,
+    advertised: Option<SocketAddr>,
     dir: &Path,
     log: &Path,
     at: Option<SocketAddr>,
@@ -300,11 +328,13 @@ fn spawn(
         None => free_port().map_err(|e| format!("no free port: {e}"))?,
     };
     let url = format!("tcp://{addr}");
+    let advertised_url = format!("tcp://{}", advertised.unwrap_or(addr));
     let out = File::create(log).map_err(|e| format!("create {}: {e}", log.display()))?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
     let mut cmd = Command::new(binary);
     cmd.arg("broker")
-        .args(["--listener-url", &url, "--advertised-listener-url", &url])
+        .args(["--listener-url", &url])
+        .args(["--advertised-listener-url", &advertised_url])
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);
