@@ -69,4 +69,5 @@
 #![deny(missing_docs)]
 
 pub mod client;
+pub mod consumer;
 pub mod offset;

@@ -1,0 +1,345 @@
+//! Fetched data of one partition, waiting to be handed out, and the read_committed filter.
+//!
+//! A fetch response's batches are decoded (and checked down to every record) when they
+//! arrive, and kept as entries in offset order. The front entry is turned into records when
+//! the application asks for them; skipped entries (control batches, aborted transactions)
+//! move the position past themselves.
+//!
+//! Under read_committed a transactional batch of producer P is *held* until P's transaction
+//! marker comes: COMMIT makes it deliverable, ABORT turns it into a skip. Records are handed
+//! out in offset order, so nothing behind a held batch is handed out either. A broker that
+//! lists aborted transactions in its answer (Apache Kafka does; tansu sends the list empty)
+//! lets aborted batches be dropped at once, as Java's consumer does; the markers decide
+//! everything else. Below the last stable offset every transaction is decided, so the marker
+//! of a held batch is always further in the log: the partition is fetched again while its
+//! front is held, until the marker arrives.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::time::Instant;
+
+use dekaf_proto::records::{ControlKind, RecordBatch, BATCH_HEADER_LEN};
+use dekaf_proto::DecodeError;
+
+use crate::offset::{FetchEpoch, OffsetError, OffsetManager, TopicPartition};
+
+use super::record::ConsumerRecord;
+use super::requests::epoch_or_none;
+
+/// One batch of the buffer.
+#[derive(Debug)]
+enum Entry {
+    /// Records to hand out: those of `batch` in `from..until`.
+    Data {
+        batch: RecordBatch,
+        from: i64,
+        until: i64,
+        /// Held until this producer's transaction marker arrives.
+        held_by: Option<i64>,
+        bytes: usize,
+    },
+    /// Offsets below `next_offset` are passed over without being handed out.
+    Skip { next_offset: i64, bytes: usize },
+}
+
+impl Entry {
+    fn bytes(&self) -> usize {
+        match self {
+            Entry::Data { bytes, .. } | Entry::Skip { bytes, .. } => *bytes,
+        }
+    }
+}
+
+/// Why records could not be taken from a buffer.
+#[derive(Debug)]
+pub(crate) enum TakeError {
+    /// The offset machine no longer wants this data (seek, reset, reassignment, close).
+    Stale,
+    /// A record could not be read (cannot happen for checked batches; handled anyway).
+    Corrupt { offset: i64, error: DecodeError },
+}
+
+/// What a fetch answer added.
+#[derive(Debug, Default)]
+pub(crate) struct Added {
+    /// Bytes added to the buffer.
+    pub(crate) bytes: usize,
+    /// Batches kept (data, control or skipped).
+    pub(crate) batches: usize,
+}
+
+/// The buffered data of one partition, for one fetch epoch.
+#[derive(Debug)]
+pub(crate) struct PartitionBuffer {
+    pub(crate) epoch: FetchEpoch,
+    read_committed: bool,
+    entries: VecDeque<Entry>,
+    /// Sequence number of `entries[0]`.
+    front_seq: u64,
+    /// Held entries, by producer id.
+    held: HashMap<i64, Vec<u64>>,
+    /// Producers inside a transaction the broker listed as aborted.
+    aborting: HashSet<i64>,
+    /// Aborted transactions listed by the broker and not reached yet: (first offset, producer).
+    hints: BinaryHeap<Reverse<(i64, i64)>>,
+    /// Records of the front batch, ready to hand out.
+    current: VecDeque<ConsumerRecord>,
+    /// Where the position goes once `current` is handed out (the end of its batch).
+    current_end: Option<i64>,
+    /// Bytes held by `entries`.
+    pub(crate) bytes: usize,
+}
+
+impl PartitionBuffer {
+    pub(crate) fn new(epoch: FetchEpoch, read_committed: bool) -> Self {
+        PartitionBuffer {
+            epoch,
+            read_committed,
+            entries: VecDeque::new(),
+            front_seq: 0,
+            held: HashMap::new(),
+            aborting: HashSet::new(),
+            hints: BinaryHeap::new(),
+            current: VecDeque::new(),
+            current_end: None,
+            bytes: 0,
+        }
+    }
+
+    /// Whether the front entry waits for a transaction marker.
+    pub(crate) fn is_blocked(&self) -> bool {
+        self.current.is_empty()
+            && self.current_end.is_none()
+            && matches!(
+                self.entries.front(),
+                Some(Entry::Data {
+                    held_by: Some(_),
+                    ..
+                })
+            )
+    }
+
+    /// Whether something can be handed out (or passed over) now.
+    pub(crate) fn has_deliverable(&self) -> bool {
+        !self.current.is_empty() || self.current_end.is_some() || {
+            !self.entries.is_empty() && !self.is_blocked()
+        }
+    }
+
+    /// Whether the buffer holds nothing at all.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.current.is_empty() && self.current_end.is_none() && self.entries.is_empty()
+    }
+
+    /// How many records are ready to hand out without another fetch (a lower bound).
+    pub(crate) fn ready_records(&self) -> usize {
+        self.current.len()
+    }
+
+    /// Adds the batches of one fetch answer, fetched from `fetch_offset`. Batches at or after
+    /// `cap` (the last stable offset under read_committed) are left out; `aborted` is the
+    /// broker's list of aborted transactions (producer id, first offset).
+    pub(crate) fn push(
+        &mut self,
+        batches: Vec<RecordBatch>,
+        fetch_offset: i64,
+        cap: Option<i64>,
+        aborted: impl IntoIterator<Item = (i64, i64)>,
+    ) -> Added {
+        if self.read_committed {
+            for (producer, first) in aborted {
+                self.hints.push(Reverse((first, producer)));
+            }
+        }
+        let mut added = Added::default();
+        for batch in batches {
+            if batch.next_offset() <= fetch_offset {
+                continue;
+            }
+            if cap.is_some_and(|c| batch.base_offset() >= c) {
+                break;
+            }
+            let until = cap.map_or(batch.next_offset(), |c| c.min(batch.next_offset()));
+            let bytes = batch.record_bytes().len() + BATCH_HEADER_LEN;
+            added.bytes += bytes;
+            added.batches += 1;
+            if batch.is_control() {
+                if self.read_committed {
+                    if let Ok(Some(marker)) = batch.control_record() {
+                        self.decide(batch.producer_id(), marker.kind);
+                    }
+                }
+                self.entries.push_back(Entry::Skip {
+                    next_offset: until,
+                    bytes,
+                });
+                continue;
+            }
+            let mut held_by = None;
+            if self.read_committed && batch.is_transactional() {
+                let producer = batch.producer_id();
+                while let Some(Reverse((first, p))) = self.hints.peek().copied() {
+                    if first > batch.last_offset() {
+                        break;
+                    }
+                    self.hints.pop();
+                    self.aborting.insert(p);
+                }
+                if self.aborting.contains(&producer) {
+                    self.entries.push_back(Entry::Skip {
+                        next_offset: until,
+                        bytes,
+                    });
+                    continue;
+                }
+                held_by = Some(producer);
+                let seq = self.front_seq + self.entries.len() as u64;
+                self.held.entry(producer).or_default().push(seq);
+            }
+            self.entries.push_back(Entry::Data {
+                batch,
+                from: fetch_offset,
+                until,
+                held_by,
+                bytes,
+            });
+        }
+        self.bytes += added.bytes;
+        added
+    }
+
+    /// A transaction marker of `producer`: its held batches become deliverable (commit) or
+    /// skipped (abort).
+    fn decide(&mut self, producer: i64, kind: ControlKind) {
+        self.aborting.remove(&producer);
+        for seq in self.held.remove(&producer).unwrap_or_default() {
+            let Some(index) = seq.checked_sub(self.front_seq) else {
+                continue;
+            };
+            let Some(entry) = self.entries.get_mut(index as usize) else {
+                continue;
+            };
+            match kind {
+                ControlKind::Commit => {
+                    if let Entry::Data { held_by, .. } = entry {
+                        *held_by = None;
+                    }
+                }
+                ControlKind::Abort => {
+                    if let Entry::Data { until, bytes, .. } = entry {
+                        *entry = Entry::Skip {
+                            next_offset: *until,
+                            bytes: *bytes,
+                        };
+                    }
+                }
+            }
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Entry> {
+        let entry = self.entries.pop_front()?;
+        self.front_seq += 1;
+        self.bytes = self.bytes.saturating_sub(entry.bytes());
+        Some(entry)
+    }
+
+    /// Hands out up to `max` records of `tp` into `out`, telling the offset machine about each
+    /// (and about offsets passed over). Stops early at the outstanding cap or a held batch.
+    pub(crate) fn take(
+        &mut self,
+        now: Instant,
+        tp: &TopicPartition,
+        offsets: &mut OffsetManager,
+        max: usize,
+        out: &mut Vec<ConsumerRecord>,
+    ) -> Result<(), TakeError> {
+        let stale = |e: OffsetError| match e {
+            OffsetError::Backpressure { .. } => None,
+            _ => Some(TakeError::Stale),
+        };
+        loop {
+            if let Some(record) = self.current.pop_front() {
+                if out.len() >= max || offsets.delivery_capacity() == 0 {
+                    self.current.push_front(record);
+                    return Ok(());
+                }
+                if let Err(e) =
+                    offsets.deliver(now, tp, self.epoch, record.offset, record.leader_epoch)
+                {
+                    self.current.push_front(record);
+                    return stale(e).map_or(Ok(()), Err);
+                }
+                out.push(record);
+                continue;
+            }
+            if let Some(end) = self.current_end.take() {
+                offsets
+                    .advance(now, tp, self.epoch, end)
+                    .map_err(|_| TakeError::Stale)?;
+            }
+            if self.is_blocked() {
+                return Ok(());
+            }
+            match self.pop_front() {
+                None => return Ok(()),
+                Some(Entry::Skip { next_offset, .. }) => {
+                    offsets
+                        .advance(now, tp, self.epoch, next_offset)
+                        .map_err(|_| TakeError::Stale)?;
+                }
+                Some(Entry::Data {
+                    batch, from, until, ..
+                }) => {
+                    self.materialize(tp, &batch, from, until)?;
+                    self.current_end = Some(until);
+                }
+            }
+        }
+    }
+
+    fn materialize(
+        &mut self,
+        tp: &TopicPartition,
+        batch: &RecordBatch,
+        from: i64,
+        until: i64,
+    ) -> Result<(), TakeError> {
+        let leader_epoch = epoch_or_none(batch.header().partition_leader_epoch);
+        let timestamp_type = batch.timestamp_type();
+        for record in batch.records() {
+            let record = record.map_err(|error| TakeError::Corrupt {
+                offset: batch.base_offset(),
+                error,
+            })?;
+            let offset = record.offset();
+            if offset < from || offset >= until {
+                continue;
+            }
+            self.current.push_back(ConsumerRecord {
+                topic_partition: tp.clone(),
+                offset,
+                leader_epoch,
+                timestamp: record.timestamp(),
+                timestamp_type,
+                key: record.key_bytes(),
+                value: record.value_bytes(),
+                headers: record.headers().map(|h| h.into_owned()).collect(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Checks every record of a batch (and the marker of a control batch), so that handing the
+/// batch out later cannot fail half way.
+pub(crate) fn check_batch(batch: &RecordBatch) -> Result<(), DecodeError> {
+    if batch.is_control() {
+        batch.control_record()?;
+        return Ok(());
+    }
+    for record in batch.records() {
+        record?;
+    }
+    Ok(())
+}
