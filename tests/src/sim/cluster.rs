@@ -7,9 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::{Bytes, BytesMut};
 use dekaf_proto::messages::fetch::{AbortedTransaction, FetchableTopicResponse, PartitionData};
 use dekaf_proto::messages::find_coordinator::Coordinator;
-use dekaf_proto::messages::list_offsets::{
-    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
-};
+use dekaf_proto::messages::list_offsets::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use dekaf_proto::messages::metadata::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
@@ -159,6 +157,9 @@ pub struct Faults {
     pub tansu_time_quirk: bool,
 }
 
+/// A committed offset as the cluster keeps it: offset, leader epoch, metadata.
+pub type CommittedEntry = (i64, i32, Option<String>);
+
 /// The cluster.
 #[derive(Debug)]
 pub struct Cluster {
@@ -167,7 +168,7 @@ pub struct Cluster {
     /// Topics by name.
     pub topics: BTreeMap<String, SimTopic>,
     /// Committed offsets: group → (topic, partition) → (offset, leader epoch, metadata).
-    pub committed: BTreeMap<String, BTreeMap<(String, i32), (i64, i32, Option<String>)>>,
+    pub committed: BTreeMap<String, BTreeMap<(String, i32), CommittedEntry>>,
     /// The group coordinator's broker id.
     pub coordinator: i32,
     /// The fault hooks.
@@ -241,11 +242,7 @@ impl Cluster {
     }
 
     fn partition_mut(&mut self, topic: &str, p: i32) -> &mut SimPartition {
-        &mut self
-            .topics
-            .get_mut(topic)
-            .expect("topic")
-            .partitions[p as usize]
+        &mut self.topics.get_mut(topic).expect("topic").partitions[p as usize]
     }
 
     fn value(topic: &str, p: i32, offset: i64) -> Bytes {
@@ -452,7 +449,10 @@ impl Cluster {
 
     fn metadata(&mut self, req: &MetadataRequest, version: i16) -> MetadataResponse {
         if version >= 4 {
-            assert!(!req.allow_auto_topic_creation, "a consumer never creates topics");
+            assert!(
+                !req.allow_auto_topic_creation,
+                "a consumer never creates topics"
+            );
         }
         let names: Vec<String> = match &req.topics {
             Some(ts) => ts.iter().filter_map(|t| t.name.clone()).collect(),
@@ -502,7 +502,11 @@ impl Cluster {
         }
     }
 
-    fn find_coordinator(&mut self, req: &FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+    fn find_coordinator(
+        &mut self,
+        req: &FindCoordinatorRequest,
+        version: i16,
+    ) -> FindCoordinatorResponse {
         let key = if version >= 4 {
             req.coordinator_keys.first().cloned().unwrap_or_default()
         } else {
@@ -555,7 +559,12 @@ impl Cluster {
         ErrorCode::NONE
     }
 
-    fn offset_commit(&mut self, broker: i32, req: &OffsetCommitRequest, version: i16) -> OffsetCommitResponse {
+    fn offset_commit(
+        &mut self,
+        broker: i32,
+        req: &OffsetCommitRequest,
+        version: i16,
+    ) -> OffsetCommitResponse {
         let fault = self.coordinator_fault(broker);
         if version <= 4 {
             assert_eq!(req.retention_time_ms, -1);
@@ -578,11 +587,18 @@ impl Cluster {
                         } else if !exists {
                             ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
                         } else {
-                            let epoch = if version >= 6 { p.committed_leader_epoch } else { -1 };
-                            self.committed.entry(req.group_id.clone()).or_default().insert(
-                                (t.name.clone(), p.partition_index),
-                                (p.committed_offset, epoch, p.committed_metadata.clone()),
-                            );
+                            let epoch = if version >= 6 {
+                                p.committed_leader_epoch
+                            } else {
+                                -1
+                            };
+                            self.committed
+                                .entry(req.group_id.clone())
+                                .or_default()
+                                .insert(
+                                    (t.name.clone(), p.partition_index),
+                                    (p.committed_offset, epoch, p.committed_metadata.clone()),
+                                );
                             self.commit_log.push((
                                 req.group_id.clone(),
                                 t.name.clone(),
@@ -615,7 +631,12 @@ impl Cluster {
             .unwrap_or((-1, -1, Some(String::new())))
     }
 
-    fn offset_fetch(&mut self, broker: i32, req: &OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+    fn offset_fetch(
+        &mut self,
+        broker: i32,
+        req: &OffsetFetchRequest,
+        version: i16,
+    ) -> OffsetFetchResponse {
         let fault = self.coordinator_fault(broker);
         if version >= 8 {
             let groups = req
@@ -673,7 +694,8 @@ impl Cluster {
                     .partition_indexes
                     .iter()
                     .map(|&p| {
-                        let (offset, epoch, metadata) = self.committed_of(&req.group_id, &t.name, p);
+                        let (offset, epoch, metadata) =
+                            self.committed_of(&req.group_id, &t.name, p);
                         OffsetFetchResponsePartition {
                             partition_index: p,
                             committed_offset: if fault.is_ok() { offset } else { -1 },
@@ -690,14 +712,24 @@ impl Cluster {
             })
             .collect();
         OffsetFetchResponse {
-            topics: if version >= 2 && !fault.is_ok() { vec![] } else { topics },
+            topics: if version >= 2 && !fault.is_ok() {
+                vec![]
+            } else {
+                topics
+            },
             error_code: if version >= 2 { fault } else { ErrorCode::NONE },
             ..Default::default()
         }
     }
 
     /// Checks leadership and the current leader epoch the request carries.
-    fn leader_check(&self, broker: i32, topic: &str, p: i32, epoch: i32) -> Result<&SimPartition, ErrorCode> {
+    fn leader_check(
+        &self,
+        broker: i32,
+        topic: &str,
+        p: i32,
+        epoch: i32,
+    ) -> Result<&SimPartition, ErrorCode> {
         let t = self
             .topics
             .get(topic)
@@ -718,7 +750,12 @@ impl Cluster {
         Ok(part)
     }
 
-    fn list_offsets(&mut self, broker: i32, req: &ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+    fn list_offsets(
+        &mut self,
+        broker: i32,
+        req: &ListOffsetsRequest,
+        version: i16,
+    ) -> ListOffsetsResponse {
         let read_committed = version >= 2 && req.isolation_level == 1;
         let quirk = self.faults.tansu_time_quirk;
         let topics = req
@@ -730,7 +767,11 @@ impl Cluster {
                     .partitions
                     .iter()
                     .map(|p| {
-                        let epoch = if version >= 4 { p.current_leader_epoch } else { -1 };
+                        let epoch = if version >= 4 {
+                            p.current_leader_epoch
+                        } else {
+                            -1
+                        };
                         let mut out = ListOffsetsPartitionResponse {
                             partition_index: p.partition_index,
                             ..Default::default()
@@ -752,7 +793,8 @@ impl Cluster {
                                 };
                                 out.offset = offset;
                                 out.timestamp = timestamp;
-                                out.leader_epoch = if version >= 4 { part.leader_epoch } else { -1 };
+                                out.leader_epoch =
+                                    if version >= 4 { part.leader_epoch } else { -1 };
                             }
                         }
                         out
@@ -777,10 +819,10 @@ impl Cluster {
         let mut responses = Vec::new();
         for t in &req.topics {
             let name = if version >= 13 {
-                match self.topics.iter().find(|(_, x)| x.id == t.topic_id) {
-                    Some((n, _)) => Some(n.clone()),
-                    None => None,
-                }
+                self.topics
+                    .iter()
+                    .find(|(_, x)| x.id == t.topic_id)
+                    .map(|(n, _)| n.clone())
             } else {
                 Some(t.topic.clone())
             };
@@ -795,7 +837,11 @@ impl Cluster {
                     partitions.push(out);
                     continue;
                 };
-                let epoch = if version >= 9 { p.current_leader_epoch } else { -1 };
+                let epoch = if version >= 9 {
+                    p.current_leader_epoch
+                } else {
+                    -1
+                };
                 let cut = self.chance(self.faults.partial_batch);
                 let list_aborted = self.faults.list_aborted;
                 let ignore_lso = self.faults.ignore_lso;
@@ -836,7 +882,9 @@ impl Cluster {
                             out.aborted_transactions = Some(if read_committed && list_aborted {
                                 part.aborted
                                     .iter()
-                                    .filter(|(_, first, last)| *last >= p.fetch_offset && *first < upper)
+                                    .filter(|(_, first, last)| {
+                                        *last >= p.fetch_offset && *first < upper
+                                    })
                                     .map(|(pid, first, _)| AbortedTransaction {
                                         producer_id: *pid,
                                         first_offset: *first,
@@ -852,8 +900,16 @@ impl Cluster {
                 partitions.push(out);
             }
             responses.push(FetchableTopicResponse {
-                topic: if version <= 12 { t.topic.clone() } else { String::new() },
-                topic_id: if version >= 13 { t.topic_id } else { Uuid::ZERO },
+                topic: if version <= 12 {
+                    t.topic.clone()
+                } else {
+                    String::new()
+                },
+                topic_id: if version >= 13 {
+                    t.topic_id
+                } else {
+                    Uuid::ZERO
+                },
                 partitions,
                 ..Default::default()
             });

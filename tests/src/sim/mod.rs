@@ -3,8 +3,10 @@
 //! request's version at random within the range the machine can write, with faults.
 
 mod cluster;
+mod consume;
 
 pub use cluster::{Cluster, Faults, SimPartition, SimRecord, SimTopic, Txn, T0};
+pub use consume::{check_exact, consume, keep_polling, Delivered};
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,9 @@ use dekaf_state::offset::Rng;
 
 /// How long a lost answer takes to be noticed (the driver's request timeout).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often the application gets a turn in [`Sim::run_until`].
+pub const TICK: Duration = Duration::from_millis(10);
 
 /// One answer on its way back.
 #[derive(Debug)]
@@ -82,7 +87,13 @@ impl Sim {
         }
     }
 
-    fn push(&mut self, at: Instant, id: RequestId, broker: i32, result: Result<Response, RequestFailed>) {
+    fn push(
+        &mut self,
+        at: Instant,
+        id: RequestId,
+        broker: i32,
+        result: Result<Response, RequestFailed>,
+    ) {
         self.seq += 1;
         self.flights.push(Flight {
             at,
@@ -132,7 +143,12 @@ impl Sim {
                 if f.responses.iter().all(|t| t.partitions.iter().all(|p| p.records.as_ref().is_none_or(|r| r.is_empty())))
         );
         if self.cluster.chance(self.cluster.faults.timeout) {
-            self.push(now + REQUEST_TIMEOUT, out.id, broker, Err(RequestFailed::TimedOut));
+            self.push(
+                now + REQUEST_TIMEOUT,
+                out.id,
+                broker,
+                Err(RequestFailed::TimedOut),
+            );
             return;
         }
         let delay = if empty_fetch {
@@ -171,7 +187,11 @@ impl Sim {
         let next_flight = self.flights.iter().map(|f| f.at).min();
         let next_disconnect = self.disconnects.iter().map(|d| d.0).min();
         let timer = self.consumer.poll_timeout();
-        let Some(next) = [next_flight, next_disconnect, timer].into_iter().flatten().min() else {
+        let Some(next) = [next_flight, next_disconnect, timer]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
             return false;
         };
         if next > limit {
@@ -179,7 +199,12 @@ impl Sim {
         }
         self.now = self.now.max(next);
         let now = self.now;
-        let due: Vec<(Instant, i32)> = self.disconnects.iter().copied().filter(|d| d.0 <= now).collect();
+        let due: Vec<(Instant, i32)> = self
+            .disconnects
+            .iter()
+            .copied()
+            .filter(|d| d.0 <= now)
+            .collect();
         self.disconnects.retain(|d| d.0 > now);
         for (_, broker) in due {
             self.consumer.handle_disconnected(now, Some(broker));
@@ -216,12 +241,13 @@ impl Sim {
             if done(self) {
                 return;
             }
-            if !self.step(until) {
-                // Nothing is scheduled: let time pass a little (the application's own pace).
+            // The application acts at least every tick, whatever the machine waits for.
+            let tick = (self.now + TICK).min(until);
+            if !self.step(tick) {
                 if self.now >= until {
                     panic!("not done after {max:?} of virtual time");
                 }
-                self.now = (self.now + Duration::from_millis(10)).min(until);
+                self.now = tick;
             }
             steps += 1;
             assert!(steps < 2_000_000, "the simulation does not settle");
