@@ -483,4 +483,30 @@ fn read_committed_on_build_w() {
         });
         check(&got, &tp, expected);
     }
+
+    // An open transaction: read_committed stops at its first record, even for plain records
+    // written after it, until it commits.
+    let consumer =
+        Consumer::new(config("rc-open").with_isolation_level(IsolationLevel::ReadCommitted));
+    let mut driver = Driver::new(consumer, broker.addr(), "dekaf-tests");
+    driver.machine.assign(Instant::now(), [tp.clone()]).unwrap();
+    let mut got = Delivered::default();
+    let mut events = Vec::new();
+    let want = BTreeMap::from([(tp.clone(), committed.len())]);
+    consume(&mut driver, &mut got, &want, &mut events);
+    let mut open = TxnProducer::init(&mut client, &versions, "tx-open");
+    open.add_partition(&mut client, &versions, topic, 0);
+    let pending = open.write(&mut client, &versions, topic, 0, 40, 2, Compression::None);
+    let after = write(&mut client, &versions, topic, 0, 50, 1, Compression::None);
+    let until = Instant::now() + Duration::from_secs(2);
+    driver.run_until(Duration::from_secs(3), |c, now| {
+        got.add(c.poll_records(now, 100));
+        now >= until
+    });
+    check(&got, &tp, &committed);
+    open.end(&mut client, &versions, true);
+    committed.extend(pending.iter().chain(&after).cloned());
+    let want = BTreeMap::from([(tp.clone(), committed.len())]);
+    consume(&mut driver, &mut got, &want, &mut events);
+    check(&got, &tp, &committed);
 }
