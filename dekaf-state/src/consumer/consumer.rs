@@ -2,6 +2,7 @@
 //! path in `fetch.rs`, offset listings and watermark queries in `lists.rs`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::ops::Bound;
 use std::time::Instant;
 
 use crate::client::{BrokerAddress, BrokerId, Outgoing, RequestId};
@@ -204,8 +205,10 @@ pub struct Consumer {
     pub(crate) next_watermarks: u64,
     /// Watermarks learned from watermark queries.
     pub(crate) watermark_cache: BTreeMap<TopicPartition, Watermarks>,
-    /// Where the next `poll_records` starts, for fairness between partitions.
-    pub(crate) rotation: usize,
+    /// The partition `poll_records` served last; the next call starts after it.
+    pub(crate) rotation: Option<TopicPartition>,
+    /// Something may have moved a position: check buffers before the next fetch.
+    pub(crate) needs_purge: bool,
 }
 
 impl Consumer {
@@ -235,7 +238,8 @@ impl Consumer {
             watermark_queries: BTreeMap::new(),
             next_watermarks: 0,
             watermark_cache: BTreeMap::new(),
-            rotation: 0,
+            rotation: None,
+            needs_purge: false,
         }
     }
 
@@ -407,51 +411,56 @@ impl Consumer {
             return out;
         }
         self.offsets.release(now);
-        self.purge_stale();
-        let tps: Vec<TopicPartition> = self.buffers.keys().cloned().collect();
-        if tps.is_empty() {
-            return out;
-        }
-        let start = self.rotation % tps.len();
-        self.rotation = self.rotation.wrapping_add(1);
-        for i in 0..tps.len() {
-            if out.len() >= max || self.offsets.delivery_capacity() == 0 {
-                break;
-            }
-            let Some(tp) = tps.get((start + i) % tps.len()) else {
-                continue;
+        // Take turns: start after the partition served last.
+        let mut cursor = self.rotation.take();
+        let mut visited = 0;
+        let total = self.buffers.len();
+        while visited < total && out.len() < max && self.offsets.delivery_capacity() > 0 {
+            let next = match &cursor {
+                Some(c) => self
+                    .buffers
+                    .range((Bound::Excluded(c), Bound::Unbounded))
+                    .next()
+                    .or_else(|| self.buffers.iter().next()),
+                None => self.buffers.iter().next(),
             };
-            if self.offsets.is_paused(tp) {
+            let Some(tp) = next.map(|(tp, _)| tp.clone()) else {
+                break;
+            };
+            visited += 1;
+            cursor = Some(tp.clone());
+            if self.offsets.is_paused(&tp) {
                 continue;
             }
-            let Some(buffer) = self.buffers.get_mut(tp) else {
+            let Some(buffer) = self.buffers.get_mut(&tp) else {
                 continue;
             };
             let before = buffer.bytes;
-            let result = buffer.take(now, tp, &mut self.offsets, max, &mut out);
+            let result = buffer.take(now, &tp, &mut self.offsets, max, &mut out);
             let after = buffer.bytes;
             self.buffered_bytes = self.buffered_bytes.saturating_sub(before - after);
             match result {
                 Ok(()) => {}
-                Err(TakeError::Stale) => self.drop_buffer(tp),
+                Err(TakeError::Stale) => self.drop_buffer(&tp),
                 Err(TakeError::Corrupt { offset, error }) => {
-                    self.drop_buffer(tp);
+                    self.drop_buffer(&tp);
                     self.push_event(ConsumerEvent::Fetch {
                         partition: tp.clone(),
                         error: FetchError::Corrupt { offset, error },
                     });
                     // Fetch again from the position (a backoff keeps it from spinning).
-                    if let Some(position) = self.offsets.position(tp) {
+                    if let Some(position) = self.offsets.position(&tp) {
                         let _ = self.offsets.seek(
                             now,
                             TopicPartitionOffset::at(tp.clone(), position.offset)
                                 .with_leader_epoch(position.leader_epoch),
                         );
                     }
-                    self.back_off(now, tp);
+                    self.back_off(now, &tp);
                 }
             }
         }
+        self.rotation = cursor;
         out
     }
 

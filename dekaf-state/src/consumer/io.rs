@@ -202,7 +202,9 @@ impl ClientMachine for Consumer {
         if let Some(out) = self.outbox.pop_front() {
             return Some(out);
         }
-        self.purge_stale();
+        if std::mem::take(&mut self.needs_purge) {
+            self.purge_stale();
+        }
         if let Some(out) = self.poll_metadata(now) {
             return Some(out);
         }
@@ -238,6 +240,8 @@ impl ClientMachine for Consumer {
         let Some(pending) = self.pending.remove(&id) else {
             return;
         };
+        // Answers can move positions (resets, committed offsets found).
+        self.needs_purge = true;
         match pending {
             Pending::Metadata { topics } => self.on_metadata(now, topics, result),
             Pending::FindCoordinator { intent, group } => match body(result, |b| match b {
@@ -319,6 +323,7 @@ impl ClientMachine for Consumer {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        self.needs_purge = true;
         self.offsets.handle_timeout(now);
         self.metadata
             .handle_timeout(now, self.config.metadata_max_age);
