@@ -343,3 +343,173 @@ pub(crate) fn check_batch(batch: &RecordBatch) -> Result<(), DecodeError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use dekaf_proto::records::{ControlRecord, RecordBatchBuilder};
+
+    use crate::offset::{OffsetConfig, TopicPartitionOffset};
+
+    #[allow(clippy::disallowed_methods)] // one base instant for the test
+    fn now() -> Instant {
+        Instant::now()
+    }
+
+    fn batch(base: i64, n: usize, producer: Option<i64>) -> RecordBatch {
+        let mut b = RecordBatchBuilder::new().base_offset(base);
+        if let Some(p) = producer {
+            b = b.transactional(true).producer(p, 0, 0);
+        }
+        for i in 0..n {
+            b.append(
+                1_000 + i as i64,
+                None,
+                Some(Bytes::from(format!("v{}", base + i as i64))),
+                vec![],
+            );
+        }
+        RecordBatch::decode(&b.build().unwrap()).unwrap()
+    }
+
+    fn marker(at: i64, producer: i64, kind: ControlKind) -> RecordBatch {
+        let b = RecordBatchBuilder::transaction_marker(
+            ControlRecord {
+                kind,
+                coordinator_epoch: 0,
+            },
+            5,
+        )
+        .base_offset(at)
+        .producer(producer, 0, -1);
+        RecordBatch::decode(&b.build().unwrap()).unwrap()
+    }
+
+    /// An offset machine with "t-0" at position `at`, and a buffer for its epoch.
+    fn setup(at: i64, read_committed: bool) -> (OffsetManager, TopicPartition, PartitionBuffer) {
+        let mut offsets = OffsetManager::new(OffsetConfig::default(), 0);
+        let tp = TopicPartition::new("t", 0);
+        offsets.assign(now(), [tp.clone()]).unwrap();
+        offsets
+            .seek(now(), TopicPartitionOffset::at(tp.clone(), at))
+            .unwrap();
+        let epoch = offsets.fetch_epoch(&tp).unwrap();
+        (offsets, tp, PartitionBuffer::new(epoch, read_committed))
+    }
+
+    fn take_all(b: &mut PartitionBuffer, o: &mut OffsetManager, tp: &TopicPartition) -> Vec<i64> {
+        let mut out = Vec::new();
+        b.take(now(), tp, o, usize::MAX, &mut out).unwrap();
+        out.iter().map(|r| r.offset).collect()
+    }
+
+    #[test]
+    fn records_below_the_fetch_offset_are_skipped() {
+        let (mut o, tp, mut b) = setup(3, false);
+        b.push(vec![batch(0, 5, None), batch(5, 2, None)], 3, None, []);
+        assert_eq!(take_all(&mut b, &mut o, &tp), [3, 4, 5, 6]);
+        assert_eq!(o.position(&tp).unwrap().offset, 7);
+        assert!(b.is_empty() && b.bytes == 0);
+    }
+
+    #[test]
+    fn read_committed_holds_a_transaction_until_its_marker() {
+        let (mut o, tp, mut b) = setup(0, true);
+        // 0-1 plain, 2-3 producer 7, 4 plain, then (in a later answer) 7's commit at 5.
+        b.push(
+            vec![batch(0, 2, None), batch(2, 2, Some(7)), batch(4, 1, None)],
+            0,
+            None,
+            [],
+        );
+        assert_eq!(take_all(&mut b, &mut o, &tp), [0, 1]);
+        assert!(b.is_blocked() && !b.has_deliverable());
+        assert_eq!(o.position(&tp).unwrap().offset, 2);
+        b.push(vec![marker(5, 7, ControlKind::Commit)], 5, None, []);
+        assert_eq!(take_all(&mut b, &mut o, &tp), [2, 3, 4]);
+        assert_eq!(o.position(&tp).unwrap().offset, 6);
+    }
+
+    #[test]
+    fn read_committed_drops_aborted_transactions_with_or_without_the_list() {
+        for listed in [false, true] {
+            let (mut o, tp, mut b) = setup(0, true);
+            let aborted: Vec<(i64, i64)> = if listed { vec![(8, 1)] } else { vec![] };
+            // 0 plain, 1-2 producer 8 (aborted), 3-4 producer 9 (committed), markers 5, 6.
+            b.push(
+                vec![
+                    batch(0, 1, None),
+                    batch(1, 2, Some(8)),
+                    batch(3, 2, Some(9)),
+                    marker(5, 9, ControlKind::Commit),
+                    marker(6, 8, ControlKind::Abort),
+                    batch(7, 1, None),
+                ],
+                0,
+                None,
+                aborted,
+            );
+            assert_eq!(
+                take_all(&mut b, &mut o, &tp),
+                [0, 3, 4, 7],
+                "listed {listed}"
+            );
+            assert_eq!(o.position(&tp).unwrap().offset, 8);
+        }
+    }
+
+    #[test]
+    fn read_uncommitted_hands_out_transactions_and_skips_markers() {
+        let (mut o, tp, mut b) = setup(0, false);
+        b.push(
+            vec![
+                batch(0, 2, Some(8)),
+                marker(2, 8, ControlKind::Abort),
+                batch(3, 1, None),
+            ],
+            0,
+            None,
+            [],
+        );
+        assert_eq!(take_all(&mut b, &mut o, &tp), [0, 1, 3]);
+        assert_eq!(o.position(&tp).unwrap().offset, 4);
+    }
+
+    #[test]
+    fn nothing_at_or_after_the_cap_is_kept() {
+        let (mut o, tp, mut b) = setup(0, true);
+        b.push(vec![batch(0, 2, None), batch(2, 3, None)], 0, Some(3), []);
+        assert_eq!(take_all(&mut b, &mut o, &tp), [0, 1, 2]);
+        assert_eq!(o.position(&tp).unwrap().offset, 3);
+    }
+
+    #[test]
+    fn the_outstanding_cap_and_max_stop_early_and_resume() {
+        let (mut o, tp, mut b) = setup(0, false);
+        b.push(vec![batch(0, 6, None)], 0, None, []);
+        let mut out = Vec::new();
+        b.take(now(), &tp, &mut o, 4, &mut out).unwrap();
+        assert_eq!(out.len(), 4);
+        assert!(b.has_deliverable());
+        b.take(now(), &tp, &mut o, 10, &mut out).unwrap();
+        assert_eq!(
+            out.iter().map(|r| r.offset).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4, 5]
+        );
+    }
+
+    #[test]
+    fn a_seek_makes_the_buffer_stale() {
+        let (mut o, tp, mut b) = setup(0, false);
+        b.push(vec![batch(0, 3, None)], 0, None, []);
+        o.seek(now(), TopicPartitionOffset::at(tp.clone(), 2))
+            .unwrap();
+        let mut out = Vec::new();
+        assert!(matches!(
+            b.take(now(), &tp, &mut o, 10, &mut out),
+            Err(TakeError::Stale)
+        ));
+        assert!(out.is_empty());
+    }
+}

@@ -362,3 +362,48 @@ impl Consumer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BytesMut;
+
+    fn part(topic: &str, id: Option<u128>) -> FetchPart {
+        FetchPart {
+            tp: TopicPartition::new(topic, 0),
+            epoch: FetchEpoch(1),
+            offset: 42,
+            leader_epoch: 3,
+            topic_id: id.map(Uuid::from),
+        }
+    }
+
+    #[test]
+    fn topic_ids_decide_the_highest_version() {
+        let config = ConsumerConfig::default().with_isolation_level(IsolationLevel::ReadCommitted);
+        let with_ids = fetch_request(&config, &[part("a", Some(1)), part("b", Some(2))]);
+        assert_eq!(with_ids.versions(), (4, 17));
+        let without = fetch_request(&config, &[part("a", Some(1)), part("b", None)]);
+        assert_eq!(without.versions(), (4, 12));
+        for request in [with_ids, without] {
+            let (lo, hi) = request.versions();
+            for v in lo..=hi {
+                let body = request.body(v);
+                let mut buf = BytesMut::new();
+                body.encode(&mut buf, v).unwrap();
+                let RequestBody::Fetch(f) = body else {
+                    panic!()
+                };
+                assert_eq!(
+                    (f.session_id, f.session_epoch, f.isolation_level),
+                    (0, -1, 1)
+                );
+                let p = &f.topics[0].partitions[0];
+                assert_eq!(p.fetch_offset, 42);
+                assert_eq!(p.current_leader_epoch, if v >= 9 { 3 } else { -1 });
+                assert_eq!(f.topics[0].topic_id.is_zero(), v < 13, "v{v}");
+                assert_eq!(f.topics[0].topic.is_empty(), v >= 13, "v{v}");
+            }
+        }
+    }
+}

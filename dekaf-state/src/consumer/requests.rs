@@ -370,3 +370,167 @@ pub(crate) fn parse_list_offsets(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BytesMut;
+    use dekaf_proto::messages::offset_fetch::{
+        OffsetFetchResponseGroup, OffsetFetchResponsePartitions, OffsetFetchResponseTopics,
+    };
+
+    /// Every version in the request's range writes without error.
+    fn writes_in_every_version(request: &ClientRequest) {
+        let (lo, hi) = request.versions();
+        assert!(lo <= hi, "{request:?}");
+        for v in lo..=hi {
+            let mut buf = BytesMut::new();
+            request
+                .body(v)
+                .encode(&mut buf, v)
+                .unwrap_or_else(|e| panic!("{request:?} v{v}: {e}"));
+        }
+    }
+
+    fn offset(tp: &str, p: i32, o: i64) -> TopicPartitionOffset {
+        TopicPartitionOffset::new(tp, p, o)
+            .with_leader_epoch(Some(3))
+            .with_metadata("m")
+    }
+
+    #[test]
+    fn every_request_writes_in_every_version_of_its_range() {
+        writes_in_every_version(&metadata(vec!["a".into(), "b".into()]));
+        writes_in_every_version(&find_coordinator("g".into()));
+        let plain = offset_commit(
+            "g".into(),
+            GroupGeneration::default(),
+            vec![offset("a", 0, 5), offset("b", 1, 6)],
+        );
+        assert_eq!(plain.versions(), (2, 9));
+        writes_in_every_version(&plain);
+        let static_member = offset_commit(
+            "g".into(),
+            GroupGeneration {
+                generation_id: 4,
+                member_id: "m-1".into(),
+                group_instance_id: Some("i-1".into()),
+            },
+            vec![offset("a", 0, 5)],
+        );
+        assert_eq!(static_member.versions(), (7, 9));
+        writes_in_every_version(&static_member);
+        let fetch = offset_fetch("g".into(), vec![TopicPartition::new("a", 0)], true);
+        assert_eq!(fetch.versions(), (1, 9));
+        writes_in_every_version(&fetch);
+        let part = ListPart {
+            tp: TopicPartition::new("a", 0),
+            timestamp: -2,
+            leader_epoch: 7,
+        };
+        let uncommitted = list_offsets(IsolationLevel::ReadUncommitted, vec![part.clone()]);
+        assert_eq!(uncommitted.versions(), (1, 9));
+        writes_in_every_version(&uncommitted);
+        let committed = list_offsets(IsolationLevel::ReadCommitted, vec![part]);
+        assert_eq!(committed.versions(), (2, 9));
+        writes_in_every_version(&committed);
+    }
+
+    #[test]
+    fn version_dependent_fields_follow_the_version() {
+        let req = metadata(vec!["a".into()]);
+        for (v, auto) in [(1, true), (3, true), (4, false), (12, false)] {
+            let RequestBody::Metadata(m) = req.body(v) else {
+                panic!()
+            };
+            assert_eq!(m.allow_auto_topic_creation, auto, "v{v}");
+        }
+        let req = offset_commit(
+            "g".into(),
+            GroupGeneration::default(),
+            vec![offset("a", 0, 5)],
+        );
+        for (v, epoch) in [(5, -1), (6, 3)] {
+            let RequestBody::OffsetCommit(m) = req.body(v) else {
+                panic!()
+            };
+            assert_eq!(m.generation_id_or_member_epoch, -1);
+            assert_eq!(m.topics[0].partitions[0].committed_leader_epoch, epoch);
+            assert_eq!(
+                m.topics[0].partitions[0].committed_metadata.as_deref(),
+                Some("m")
+            );
+        }
+        let req = offset_fetch("g".into(), vec![TopicPartition::new("a", 0)], true);
+        let RequestBody::OffsetFetch(m) = req.body(6) else {
+            panic!()
+        };
+        assert!(!m.require_stable && m.groups.is_empty() && m.group_id == "g");
+        let RequestBody::OffsetFetch(m) = req.body(8) else {
+            panic!()
+        };
+        assert!(m.require_stable && m.group_id.is_empty() && m.groups[0].group_id == "g");
+        let req = find_coordinator("g".into());
+        let RequestBody::FindCoordinator(m) = req.body(3) else {
+            panic!()
+        };
+        assert_eq!((m.key.as_str(), m.coordinator_keys.len()), ("g", 0));
+        let RequestBody::FindCoordinator(m) = req.body(4) else {
+            panic!()
+        };
+        assert_eq!(
+            (m.key.as_str(), &m.coordinator_keys[..]),
+            ("", &["g".to_string()][..])
+        );
+    }
+
+    #[test]
+    fn offset_fetch_answers_read_per_version() {
+        let v8 = OffsetFetchResponse {
+            groups: vec![OffsetFetchResponseGroup {
+                group_id: "g".into(),
+                topics: vec![OffsetFetchResponseTopics {
+                    name: "a".into(),
+                    partitions: vec![
+                        OffsetFetchResponsePartitions {
+                            partition_index: 0,
+                            committed_offset: 12,
+                            committed_leader_epoch: 2,
+                            metadata: Some(String::new()),
+                            ..Default::default()
+                        },
+                        OffsetFetchResponsePartitions {
+                            partition_index: 1,
+                            committed_offset: -1,
+                            ..Default::default()
+                        },
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let got = parse_offset_fetch(&v8, 8, "g").unwrap();
+        assert_eq!(
+            got,
+            [
+                (
+                    TopicPartition::new("a", 0),
+                    Ok(Some(OffsetAndMetadata::new(12).with_leader_epoch(Some(2))))
+                ),
+                (TopicPartition::new("a", 1), Ok(None)),
+            ]
+        );
+        let refused = OffsetFetchResponse {
+            error_code: ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+            ..Default::default()
+        };
+        assert_eq!(
+            parse_offset_fetch(&refused, 2, "g"),
+            Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)
+        );
+        // v1 has no group-level code.
+        assert_eq!(parse_offset_fetch(&refused, 1, "g"), Ok(vec![]));
+    }
+}
