@@ -806,3 +806,60 @@ fn a_time_past_the_last_record_seeks_to_the_end_on_tansu_too() {
         assert_eq!(sim.consumer.position(&tp(0)), Some(end), "quirk {quirk}");
     }
 }
+
+#[test]
+fn metadata_is_refreshed_when_it_gets_old() {
+    let mut cluster = Cluster::new(1, 14);
+    cluster.create_topic(TOPIC, 1);
+    let consumer = Consumer::new(config(14).with_metadata_max_age(Duration::from_secs(60)));
+    let mut sim = Sim::new(cluster, consumer, 14);
+    sim.consumer.assign(sim.now, [tp(0)]).unwrap();
+    sim.run_for(Duration::from_secs(30));
+    let key = ApiKey::Metadata.key();
+    assert_eq!(sim.cluster.counts[&key], 1);
+    sim.run_for(Duration::from_secs(60 * 5));
+    assert_eq!(sim.cluster.counts[&key], 6);
+}
+
+#[test]
+fn an_old_broker_is_spoken_to_in_old_versions() {
+    for cap in [4, 7] {
+        let mut cluster = Cluster::new(2, 15);
+        cluster.faults = faults();
+        cluster.create_topic(TOPIC, 2);
+        transactional_log(&mut cluster, 15);
+        let consumer = Consumer::new(
+            config(15)
+                .with_isolation_level(IsolationLevel::ReadCommitted)
+                .with_commit_mode(OffsetCommitMode::Manual),
+        );
+        let mut sim = Sim::new(cluster, consumer, 15);
+        sim.version_cap = Some(cap);
+        sim.consumer.assign(sim.now, (0..2).map(tp)).unwrap();
+        let want: BTreeMap<_, _> = (0..2)
+            .map(|p| {
+                (
+                    tp(p),
+                    sim.cluster.partition(TOPIC, p).committed_records().len(),
+                )
+            })
+            .collect();
+        let got = consume(&mut sim, &want, Duration::from_secs(600));
+        for p in 0..2 {
+            check_exact(
+                &got,
+                &tp(p),
+                &sim.cluster.partition(TOPIC, p).committed_records(),
+            );
+        }
+        let id = sim.consumer.commit(sim.now).unwrap();
+        sim.run_until(Duration::from_secs(120), |sim| {
+            sim.events.iter().any(|e| matches!(e, ConsumerEvent::Offset(Event::CommitFinished { id: i, result: Ok(()), .. }) if *i == id))
+        });
+        assert!(
+            sim.cluster.versions.iter().all(|(_, v)| *v <= cap.max(2)),
+            "{:?}",
+            sim.cluster.versions
+        );
+    }
+}

@@ -317,3 +317,27 @@ fn close_commits_what_was_processed_in_auto_mode() {
     );
     assert!(sim.consumer.poll_records(sim.now, 10).is_empty());
 }
+
+#[test]
+fn explicit_stores_are_what_auto_mode_commits() {
+    // librdkafka's enable.auto.offset.store = false: only stored offsets are committed.
+    let mut sim = sim(ConsumerConfig::new().with_auto_store(false), 9);
+    let mut taken = Vec::new();
+    for _ in 0..20 {
+        taken.push(next(&mut sim));
+    }
+    let done = taken
+        .iter()
+        .find(|r| r.partition() == 0 && r.offset == 4)
+        .cloned();
+    let done = done.expect("offset 4 of partition 0 was handed out");
+    sim.consumer.store(sim.now, &done).unwrap();
+    sim.run_for(Duration::from_secs(6));
+    assert_eq!(committed(&sim, 0), Some(5));
+    assert_eq!(committed(&sim, 1), None);
+    // Storing what was not handed out yet is refused.
+    assert!(sim
+        .consumer
+        .store_offsets(sim.now, [TopicPartitionOffset::new(TOPIC, 0, 119)])
+        .is_err());
+}
