@@ -245,22 +245,24 @@ fn a_restarted_consumer_resumes_at_the_committed_offset() {
 fn transactional_log(cluster: &mut Cluster, seed: u64) {
     let mut rng = Rng::new(seed);
     let mut open: Vec<i64> = Vec::new();
-    let mut next_pid = 100;
     for step in 0..80 {
         let p = (rng.next_u64() % 2) as i32;
         let codec = CODECS[step % CODECS.len()];
         match rng.next_u64() % 5 {
             0 => cluster.append(TOPIC, p, 1 + (rng.next_u64() % 4) as usize, codec, None),
             1 => {
-                open.push(next_pid);
+                // Producers run one transaction after another: ids come back.
+                let pid = 100 + (rng.next_u64() % 4) as i64;
+                if !open.contains(&pid) {
+                    open.push(pid);
+                }
                 cluster.append(
                     TOPIC,
                     p,
                     1 + (rng.next_u64() % 4) as usize,
                     codec,
-                    Some(next_pid),
+                    Some(pid),
                 );
-                next_pid += 1;
             }
             2 | 3 if !open.is_empty() => {
                 let i = (rng.next_u64() % open.len() as u64) as usize;
@@ -311,7 +313,9 @@ fn read_committed(list_aborted: bool, ignore_lso: bool) {
         let consumer = Consumer::new(
             config(seed)
                 .with_isolation_level(IsolationLevel::ReadCommitted)
-                .with_max_buffered_bytes(3_000),
+                .with_max_buffered_bytes(3_000)
+                // Small answers: transactions span several of them.
+                .with_max_partition_fetch_bytes(1 + (seed as usize % 3) * 150),
         );
         let mut sim = Sim::new(cluster, consumer, seed);
         sim.consumer.assign(sim.now, (0..2).map(tp)).unwrap();

@@ -147,6 +147,9 @@ impl PartitionBuffer {
         aborted: impl IntoIterator<Item = (i64, i64)>,
     ) -> Added {
         if self.read_committed {
+            // The broker lists the aborted transactions that overlap this answer; those of an
+            // earlier answer that were not reached are listed again if they still matter.
+            self.hints.clear();
             for (producer, first) in aborted {
                 self.hints.push(Reverse((first, producer)));
             }
@@ -163,6 +166,17 @@ impl PartitionBuffer {
             let bytes = batch.record_bytes().len() + BATCH_HEADER_LEN;
             added.bytes += bytes;
             added.batches += 1;
+            if self.read_committed && batch.producer_id() >= 0 {
+                // As Java's consumer does: every batch with a producer id (markers included)
+                // first takes in the listed transactions that started at or before it.
+                while let Some(Reverse((first, p))) = self.hints.peek().copied() {
+                    if first > batch.last_offset() {
+                        break;
+                    }
+                    self.hints.pop();
+                    self.aborting.insert(p);
+                }
+            }
             if batch.is_control() {
                 if self.read_committed {
                     if let Ok(Some(marker)) = batch.control_record() {
@@ -178,13 +192,6 @@ impl PartitionBuffer {
             let mut held_by = None;
             if self.read_committed && batch.is_transactional() {
                 let producer = batch.producer_id();
-                while let Some(Reverse((first, p))) = self.hints.peek().copied() {
-                    if first > batch.last_offset() {
-                        break;
-                    }
-                    self.hints.pop();
-                    self.aborting.insert(p);
-                }
                 if self.aborting.contains(&producer) {
                     self.entries.push_back(Entry::Skip {
                         next_offset: until,
@@ -457,6 +464,27 @@ mod tests {
             );
             assert_eq!(o.position(&tp).unwrap().offset, 8);
         }
+    }
+
+    #[test]
+    fn a_listed_abort_ends_at_its_marker_even_without_data_in_between() {
+        let (mut o, tp, mut b) = setup(0, true);
+        // Producer 8's aborted transaction started at 1, before this answer (fetched from 3):
+        // only its marker is here. Its next transaction (5-6) commits.
+        b.push(
+            vec![
+                batch(0, 3, None),
+                marker(3, 8, ControlKind::Abort),
+                batch(4, 1, None),
+                batch(5, 2, Some(8)),
+            ],
+            3,
+            None,
+            [(8, 1)],
+        );
+        b.push(vec![marker(7, 8, ControlKind::Commit)], 7, None, []);
+        assert_eq!(take_all(&mut b, &mut o, &tp), [4, 5, 6]);
+        assert_eq!(o.position(&tp).unwrap().offset, 8);
     }
 
     #[test]
