@@ -867,3 +867,41 @@ fn an_old_broker_is_spoken_to_in_old_versions() {
         );
     }
 }
+
+#[test]
+fn corrupt_answers_are_reported_and_fetched_again_without_a_gap() {
+    for seed in 0..6 {
+        let mut cluster = Cluster::new(2, seed);
+        cluster.faults = Faults {
+            corrupt: 0.3,
+            partial_batch: 0.3,
+            ..Faults::default()
+        };
+        cluster.create_topic(TOPIC, 2);
+        fill(&mut cluster, 2, 15);
+        let consumer = Consumer::new(config(seed).with_max_partition_fetch_bytes(300));
+        let mut sim = Sim::new(cluster, consumer, seed);
+        sim.consumer.assign(sim.now, (0..2).map(tp)).unwrap();
+        let want: BTreeMap<_, _> = (0..2)
+            .map(|p| (tp(p), sim.cluster.partition(TOPIC, p).records.len()))
+            .collect();
+        let got = consume(&mut sim, &want, Duration::from_secs(600));
+        for p in 0..2 {
+            check_exact(&got, &tp(p), &sim.cluster.partition(TOPIC, p).all_records());
+        }
+        let corrupt = sim
+            .events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    ConsumerEvent::Fetch {
+                        error: dekaf_state::consumer::FetchError::Corrupt { .. },
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert!(corrupt > 0, "seed {seed}: no corrupt answer was seen");
+    }
+}

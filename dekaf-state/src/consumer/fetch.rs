@@ -208,6 +208,9 @@ impl Consumer {
         resp: FetchResponse,
     ) {
         self.fetch_done(broker, &parts);
+        if self.offsets.is_closed() {
+            return;
+        }
         if version >= 7 && !resp.error_code.is_ok() {
             for p in &parts {
                 self.fetch_partition_error(now, p, resp.error_code);

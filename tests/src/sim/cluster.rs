@@ -155,6 +155,8 @@ pub struct Faults {
     pub ignore_lso: bool,
     /// ListOffsets by time with no match answers offset 0, timestamp -1 (tansu).
     pub tansu_time_quirk: bool,
+    /// A fetch answer has one byte of its first batch flipped (its CRC no longer matches).
+    pub corrupt: f64,
 }
 
 /// A committed offset as the cluster keeps it: offset, leader epoch, metadata.
@@ -843,6 +845,7 @@ impl Cluster {
                     -1
                 };
                 let cut = self.chance(self.faults.partial_batch);
+                let corrupt = self.chance(self.faults.corrupt);
                 let list_aborted = self.faults.list_aborted;
                 let ignore_lso = self.faults.ignore_lso;
                 match self.leader_check(broker, name, p.partition, epoch) {
@@ -876,6 +879,17 @@ impl Cluster {
                             if cut {
                                 if let Some(b) = rest.next() {
                                     data.extend_from_slice(&b.bytes[..b.bytes.len() / 2]);
+                                }
+                            }
+                            if corrupt && data.len() > 61 {
+                                // The last byte of the first batch, inside what its CRC covers.
+                                let first_len = part
+                                    .batches
+                                    .iter()
+                                    .find(|b| b.next > p.fetch_offset)
+                                    .map_or(0, |b| b.bytes.len());
+                                if let Some(byte) = data.get_mut(first_len.saturating_sub(1)) {
+                                    *byte ^= 0x5a;
                                 }
                             }
                             out.records = Some(data.freeze());
