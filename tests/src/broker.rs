@@ -427,11 +427,6 @@ impl Client {
         Client::from_stream(TcpStream::connect(addr)?, CALL_TIMEOUT)
     }
 
-    /// A client over an existing connection (a driver's handshake), 30 s per answer.
-    pub fn from_stream_for_driver(stream: TcpStream) -> io::Result<Client> {
-        Client::from_stream(stream, CALL_TIMEOUT)
-    }
-
     fn from_stream(stream: TcpStream, timeout: Duration) -> io::Result<Client> {
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(timeout))?;

@@ -1,10 +1,10 @@
 //! Shared helpers for dekaf's cross-crate tests: the differential check against
 //! `kafka-protocol`, a real broker with a small blocking client ([`broker`]), a blocking
-//! driver for any client machine ([`driver`]), and a
+//! driver for any client machine ([`blocking`]), and a
 //! deterministic simulated cluster ([`sim`]).
 
+pub mod blocking;
 pub mod broker;
-pub mod driver;
 pub mod sim;
 
 pub use broker::{Broker, Build, CallError, Client, Engine};

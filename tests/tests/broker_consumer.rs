@@ -21,8 +21,8 @@ use dekaf_state::consumer::{Consumer, ConsumerConfig, ConsumerEvent, IsolationLe
 use dekaf_state::offset::{
     AutoOffsetReset, CommitId, Event, OffsetCommitMode, TopicPartition, TopicPartitionOffset,
 };
+use dekaf_tests::blocking::BlockingDriver as Driver;
 use dekaf_tests::broker::temp_dir;
-use dekaf_tests::driver::Driver;
 use dekaf_tests::sim::Delivered;
 use dekaf_tests::{Broker, Build, Client, Engine};
 

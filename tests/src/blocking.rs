@@ -14,13 +14,11 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use dekaf_proto::correlation::Correlator;
 use dekaf_proto::frame::FrameSplitter;
-use dekaf_proto::messages::{ApiVersionsRequest, ApiVersionsResponse, RequestBody};
+use dekaf_proto::messages::{ApiVersionsRequest, RequestBody, ResponseBody};
 use dekaf_proto::version::BrokerVersions;
 use dekaf_state::client::{
     BrokerId, ClientMachine, Destination, Outgoing, RequestFailed, RequestId, Response,
 };
-
-use crate::broker::Client;
 
 /// Which connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -41,7 +39,7 @@ struct Conn {
 
 /// Runs a machine over blocking sockets.
 #[derive(Debug)]
-pub struct Driver<M> {
+pub struct BlockingDriver<M> {
     /// The machine.
     pub machine: M,
     bootstrap: SocketAddr,
@@ -50,10 +48,10 @@ pub struct Driver<M> {
     conns: HashMap<Key, Conn>,
 }
 
-impl<M: ClientMachine> Driver<M> {
+impl<M: ClientMachine> BlockingDriver<M> {
     /// A driver for `machine`, bootstrapping from `bootstrap`.
     pub fn new(machine: M, bootstrap: SocketAddr, client_id: &str) -> Self {
-        Driver {
+        BlockingDriver {
             machine,
             bootstrap,
             client_id: client_id.to_string(),
@@ -69,17 +67,40 @@ impl<M: ClientMachine> Driver<M> {
     }
 
     fn connect(&self, addr: SocketAddr) -> io::Result<Conn> {
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         stream.set_nodelay(true)?;
-        let mut client = Client::from_stream_for_driver(stream.try_clone()?)?;
-        let response: ApiVersionsResponse = client
-            .try_call(&ApiVersionsRequest::default(), 3)
-            .map_err(|e| io::Error::other(e.to_string()))?;
+        stream.set_read_timeout(Some(self.request_timeout))?;
+        stream.set_write_timeout(Some(self.request_timeout))?;
+        // The ApiVersions handshake, blocking.
+        let mut correlator = Correlator::new(Some(self.client_id.clone()));
+        let mut splitter = FrameSplitter::default();
+        let mut buf = BytesMut::new();
+        correlator
+            .encode(&ApiVersionsRequest::default(), 3, &mut buf)
+            .map_err(io::Error::other)?;
+        stream.write_all(&buf)?;
+        let mut chunk = [0u8; 16 * 1024];
+        let frame = loop {
+            if let Some(frame) = splitter.next_frame().map_err(io::Error::other)? {
+                break frame;
+            }
+            match stream.read(&mut chunk)? {
+                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                n => splitter.push(&chunk[..n]),
+            }
+        };
+        let ResponseBody::ApiVersions(response) = correlator
+            .decode_response(&frame)
+            .map_err(io::Error::other)?
+            .body
+        else {
+            return Err(io::Error::other("not an ApiVersions answer"));
+        };
         stream.set_nonblocking(true)?;
         Ok(Conn {
             stream,
-            correlator: Correlator::new(Some(self.client_id.clone())),
-            splitter: FrameSplitter::default(),
+            correlator,
+            splitter,
             versions: BrokerVersions::from_response(&response),
             in_flight: HashMap::new(),
         })
