@@ -689,10 +689,12 @@ impl Consumer {
 
     /// The topics metadata must cover.
     pub(crate) fn wanted_topics(&self) -> BTreeSet<String> {
-        let mut topics: BTreeSet<String> = self.extra_topics.clone();
-        if !self.offsets.is_closed() {
-            topics.extend(self.offsets.assignment().map(|tp| tp.topic().to_string()));
+        if self.offsets.is_closed() {
+            // Closing only commits, which needs the coordinator, not metadata.
+            return BTreeSet::new();
         }
+        let mut topics: BTreeSet<String> = self.extra_topics.clone();
+        topics.extend(self.offsets.assignment().map(|tp| tp.topic().to_string()));
         topics
     }
 
