@@ -38,6 +38,14 @@
 //! }
 //! ```
 //!
+//! # The consumer
+//!
+//! [`consumer::Consumer`] drives the offset machine with Kafka's requests: it implements
+//! [`client::ClientMachine`] (requests out with the versions it can write, answers in), keeps
+//! a metadata cache, fetches from partition leaders, filters transactions under
+//! read_committed, and hands records out in order through
+//! [`poll_records`](consumer::Consumer::poll_records). Its documentation has the driver loop.
+//!
 //! # Delivery semantics
 //!
 //! Kafka only knows committed offsets; what is lost or repeated after a crash depends on
@@ -70,4 +78,5 @@
 
 pub mod assignor;
 pub mod client;
+pub mod consumer;
 pub mod offset;

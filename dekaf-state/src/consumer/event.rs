@@ -1,0 +1,107 @@
+//! What the consumer tells the application, beyond records.
+
+use dekaf_proto::{ApiKey, DecodeError, ErrorCode};
+
+use crate::client::RequestFailed;
+use crate::offset::{Event, Fault, LookupError, TopicPartition};
+
+use super::record::Watermarks;
+
+/// Something the application should hear about. Events come out in the order they happened.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum ConsumerEvent {
+    /// From the offset machine: a commit finished, a committed-offsets or offsets-for-times
+    /// query answered, or a partition could not get a position.
+    Offset(Event),
+    /// A partition could not be fetched for a reason retrying will not fix by itself (the
+    /// consumer keeps retrying with a backoff, in case the cause goes away).
+    Fetch {
+        /// The partition.
+        partition: TopicPartition,
+        /// Why.
+        error: FetchError,
+    },
+    /// Metadata has a problem with a topic or partition the consumer needs: unknown topic,
+    /// no leader, not authorized. Reported once per problem until it clears; the consumer
+    /// keeps refreshing.
+    Metadata(MetadataProblem),
+    /// The answer to [`query_watermarks`](super::Consumer::query_watermarks).
+    Watermarks {
+        /// The query.
+        query: WatermarksId,
+        /// Low and high watermark per partition, or why the query failed.
+        result: Result<Vec<(TopicPartition, Watermarks)>, LookupError>,
+    },
+    /// A request failed in a way that retrying cannot fix: the broker speaks no version the
+    /// consumer can write, or a request could not be encoded.
+    RequestFailed {
+        /// The API.
+        api: ApiKey,
+        /// Why.
+        error: RequestFailed,
+    },
+}
+
+/// Names one watermarks query; it finishes with exactly one [`ConsumerEvent::Watermarks`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WatermarksId(pub(crate) u64);
+
+impl WatermarksId {
+    /// The number behind the id (increasing within one consumer).
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// Why a partition's fetch failed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The broker refused the partition with a non-retriable code (e.g.
+    /// TOPIC_AUTHORIZATION_FAILED).
+    #[error("fetch refused: {0}")]
+    Broker(ErrorCode),
+    /// The fetched records could not be decoded (CRC mismatch, bad compression, a codec that
+    /// is compiled out). The consumer fetches again from the same position after a backoff.
+    #[error("fetched records are corrupt at offset {offset}: {error}")]
+    Corrupt {
+        /// The position the records were read from.
+        offset: i64,
+        /// What was wrong.
+        error: DecodeError,
+    },
+}
+
+impl FetchError {
+    /// Whose fault it is.
+    pub fn fault(&self) -> Fault {
+        Fault::Broker
+    }
+}
+
+/// A problem metadata reported for something the consumer needs.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetadataProblem {
+    /// The topic is refused or unknown (UNKNOWN_TOPIC_OR_PARTITION,
+    /// TOPIC_AUTHORIZATION_FAILED, ...).
+    #[error("topic {topic}: {code}")]
+    Topic {
+        /// The topic.
+        topic: String,
+        /// The broker's code.
+        code: ErrorCode,
+    },
+    /// The topic exists but has no such partition.
+    #[error("{0} does not exist")]
+    UnknownPartition(TopicPartition),
+    /// The partition has no leader right now (or its error code says why).
+    #[error("{partition} has no leader: {code}")]
+    NoLeader {
+        /// The partition.
+        partition: TopicPartition,
+        /// The broker's code (LEADER_NOT_AVAILABLE when none was given).
+        code: ErrorCode,
+    },
+}

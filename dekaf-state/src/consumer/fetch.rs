@@ -1,0 +1,412 @@
+//! The fetch path: which partitions to fetch from which leader, the Fetch request per
+//! version, and the answer decoded into each partition's buffer.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use dekaf_proto::messages::fetch::{FetchPartition, FetchTopic, PartitionData};
+use dekaf_proto::messages::{FetchRequest, FetchResponse, RequestBody};
+use dekaf_proto::records::{RecordBatch, RecordBatches};
+use dekaf_proto::wire::Uuid;
+use dekaf_proto::{ApiKey, ErrorCode};
+
+use crate::client::{BrokerId, ClientRequest, Destination, Outgoing};
+use crate::offset::{FetchEpoch, FetchedPartition, TopicPartition};
+
+use super::buffer::{check_batch, PartitionBuffer};
+use super::config::{ConsumerConfig, IsolationLevel};
+use super::consumer::{Consumer, Pending};
+use super::event::{ConsumerEvent, FetchError};
+use super::lists::is_metadata_code;
+use super::requests::{by_topic, epoch_or_none};
+
+/// One partition of a fetch in flight.
+#[derive(Clone, Debug)]
+pub(crate) struct FetchPart {
+    pub(crate) tp: TopicPartition,
+    /// The fetch epoch the data will be tagged with.
+    pub(crate) epoch: FetchEpoch,
+    /// The offset fetched from.
+    pub(crate) offset: i64,
+    /// The leader epoch metadata gave (-1 if unknown).
+    pub(crate) leader_epoch: i32,
+    /// The topic id, if metadata gave one.
+    pub(crate) topic_id: Option<Uuid>,
+}
+
+/// A full Fetch (no fetch session: session id 0, epoch -1) for `parts`, v4–v17; v13+ names
+/// topics by id, so without an id for every topic the range stops at v12.
+pub(crate) fn fetch_request(config: &ConsumerConfig, parts: &[FetchPart]) -> ClientRequest {
+    let all_ids = parts.iter().all(|p| p.topic_id.is_some());
+    let max = if all_ids { 17 } else { 12 };
+    let ids: HashMap<Arc<str>, Uuid> = parts
+        .iter()
+        .filter_map(|p| Some((p.tp.topic_arc().clone(), p.topic_id?)))
+        .collect();
+    let topics = by_topic(
+        parts
+            .iter()
+            .map(|p| (p.tp.clone(), (p.offset, p.leader_epoch))),
+    );
+    let max_wait_ms = config.fetch_max_wait_ms();
+    let min_bytes = config.fetch_min_bytes;
+    let max_bytes = config.fetch_max_bytes;
+    let partition_max_bytes = config.max_partition_fetch_bytes;
+    let isolation_level = config.isolation_level.wire();
+    ClientRequest::new(ApiKey::Fetch, 4, max, move |v| {
+        RequestBody::Fetch(FetchRequest {
+            max_wait_ms,
+            min_bytes,
+            max_bytes,
+            isolation_level,
+            session_id: 0,
+            session_epoch: -1,
+            topics: topics
+                .iter()
+                .map(|(name, ps)| FetchTopic {
+                    topic: if v <= 12 {
+                        name.to_string()
+                    } else {
+                        String::new()
+                    },
+                    topic_id: if v >= 13 {
+                        ids.get(name).copied().unwrap_or_default()
+                    } else {
+                        Uuid::ZERO
+                    },
+                    partitions: ps
+                        .iter()
+                        .map(|(p, (offset, epoch))| FetchPartition {
+                            partition: *p,
+                            current_leader_epoch: if v >= 9 { *epoch } else { -1 },
+                            fetch_offset: *offset,
+                            last_fetched_epoch: -1,
+                            log_start_offset: -1,
+                            partition_max_bytes,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        })
+    })
+}
+
+impl Consumer {
+    /// Whether `tp` may be fetched at `now` (leader aside).
+    fn may_fetch(&self, now: Instant, tp: &TopicPartition) -> bool {
+        if self.fetching.contains(tp) {
+            return false;
+        }
+        if self
+            .backoffs
+            .get(tp)
+            .and_then(|r| r.not_before)
+            .is_some_and(|t| t > now)
+        {
+            return false;
+        }
+        match self.buffers.get(tp) {
+            // Held records wait for a marker further on: fetch on, whatever the bound.
+            Some(b) if b.is_blocked() => true,
+            Some(b) if b.has_deliverable() => false,
+            _ => self.buffered_bytes < self.config.max_buffered_bytes,
+        }
+    }
+
+    /// The next Fetch to send: to the first leader with fetchable partitions and no fetch in
+    /// flight.
+    pub(crate) fn poll_fetch(&mut self, now: Instant) -> Option<Outgoing> {
+        if self.offsets.is_closed() {
+            return None;
+        }
+        let mut by_leader: BTreeMap<BrokerId, Vec<FetchPart>> = BTreeMap::new();
+        let mut leaderless = false;
+        let candidates: Vec<TopicPartition> = self.offsets.fetchable().cloned().collect();
+        for tp in candidates {
+            if !self.may_fetch(now, &tp) {
+                continue;
+            }
+            let Some((leader, leader_epoch)) = self.metadata.leader(&tp) else {
+                leaderless = true;
+                continue;
+            };
+            if self.fetch_in_flight.contains_key(&leader) {
+                continue;
+            }
+            let (Some(position), Some(epoch)) = (
+                self.offsets.fetch_position(&tp),
+                self.offsets.fetch_epoch(&tp),
+            ) else {
+                continue;
+            };
+            let topic_id = self.metadata.topic_id(tp.topic());
+            by_leader.entry(leader).or_default().push(FetchPart {
+                tp,
+                epoch,
+                offset: position.offset,
+                leader_epoch,
+                topic_id,
+            });
+        }
+        if leaderless {
+            self.metadata.request_update();
+        }
+        let (leader, parts) = by_leader.into_iter().next()?;
+        let id = self.request_id();
+        let request = fetch_request(&self.config, &parts);
+        for p in &parts {
+            self.fetching.insert(p.tp.clone());
+        }
+        self.fetch_in_flight.insert(leader, id);
+        self.pending.insert(
+            id,
+            Pending::Fetch {
+                broker: leader,
+                parts,
+            },
+        );
+        Some(Outgoing {
+            id,
+            destination: Destination::Broker(leader),
+            request,
+        })
+    }
+
+    /// Clears the in-flight marks of a fetch.
+    pub(crate) fn fetch_done(&mut self, broker: BrokerId, parts: &[FetchPart]) {
+        self.fetch_in_flight.remove(&broker);
+        for p in parts {
+            self.fetching.remove(&p.tp);
+        }
+    }
+
+    /// A fetch got no answer: back off its partitions and check the leaders.
+    pub(crate) fn on_fetch_failed(
+        &mut self,
+        now: Instant,
+        broker: BrokerId,
+        parts: Vec<FetchPart>,
+    ) {
+        self.fetch_done(broker, &parts);
+        self.metadata.request_update();
+        for p in &parts {
+            self.back_off(now, &p.tp);
+        }
+    }
+
+    /// A fetch answer.
+    pub(crate) fn on_fetch(
+        &mut self,
+        now: Instant,
+        broker: BrokerId,
+        parts: Vec<FetchPart>,
+        version: i16,
+        resp: FetchResponse,
+    ) {
+        self.fetch_done(broker, &parts);
+        if self.offsets.is_closed() {
+            return;
+        }
+        if version >= 7 && !resp.error_code.is_ok() {
+            for p in &parts {
+                self.fetch_partition_error(now, p, resp.error_code);
+            }
+            return;
+        }
+        let mut asked: HashMap<TopicPartition, FetchPart> =
+            parts.into_iter().map(|p| (p.tp.clone(), p)).collect();
+        let names: HashMap<Uuid, Arc<str>> = asked
+            .values()
+            .filter_map(|p| Some((p.topic_id?, p.tp.topic_arc().clone())))
+            .collect();
+        for topic in resp.responses {
+            let name: Arc<str> = if version >= 13 {
+                match names.get(&topic.topic_id) {
+                    Some(n) => n.clone(),
+                    None => continue,
+                }
+            } else {
+                Arc::from(topic.topic.as_str())
+            };
+            for data in topic.partitions {
+                let tp = TopicPartition::new(name.clone(), data.partition_index);
+                let Some(part) = asked.remove(&tp) else {
+                    continue;
+                };
+                if data.error_code.is_ok() {
+                    self.ingest(now, &part, version, data);
+                } else {
+                    self.fetch_partition_error(now, &part, data.error_code);
+                }
+            }
+        }
+    }
+
+    fn fetch_partition_error(&mut self, now: Instant, part: &FetchPart, code: ErrorCode) {
+        if !self
+            .offsets
+            .handle_fetch_error(now, &part.tp, part.epoch, code)
+        {
+            return;
+        }
+        if code == ErrorCode::OFFSET_OUT_OF_RANGE {
+            // The offset machine resets the partition (or reports it failed).
+            self.purge_stale();
+            return;
+        }
+        if is_metadata_code(code) {
+            self.metadata.request_update();
+        } else if !code.is_retriable() {
+            self.push_event(ConsumerEvent::Fetch {
+                partition: part.tp.clone(),
+                error: FetchError::Broker(code),
+            });
+        }
+        self.back_off(now, &part.tp);
+    }
+
+    /// Decodes one partition's records into its buffer.
+    fn ingest(&mut self, now: Instant, part: &FetchPart, version: i16, data: PartitionData) {
+        let read_committed = self.config.isolation_level == IsolationLevel::ReadCommitted;
+        let last_stable_offset =
+            (version >= 4 && data.last_stable_offset >= 0).then_some(data.last_stable_offset);
+        let log_start_offset =
+            (version >= 5 && data.log_start_offset >= 0).then_some(data.log_start_offset);
+        // Under read_committed nothing at or after the last stable offset is read.
+        let cap = if read_committed {
+            last_stable_offset
+        } else {
+            None
+        };
+        let records = data.records.unwrap_or_default();
+        let had_records = !records.is_empty();
+        let mut batches: Vec<RecordBatch> = Vec::new();
+        let mut corrupt = None;
+        for batch in RecordBatches::new(records) {
+            match batch.and_then(|b| check_batch(&b).map(|()| b)) {
+                Ok(b) => {
+                    if cap.is_some_and(|c| b.base_offset() >= c) {
+                        break;
+                    }
+                    batches.push(b);
+                }
+                Err(e) => {
+                    corrupt = Some(e);
+                    break;
+                }
+            }
+        }
+        let next_offset = batches.last().map(|b| {
+            let end = b.next_offset();
+            cap.map_or(end, |c| c.min(end))
+        });
+        let leader_epoch = batches
+            .last()
+            .and_then(|b| epoch_or_none(b.header().partition_leader_epoch));
+        let fetched = FetchedPartition {
+            next_offset,
+            leader_epoch,
+            high_watermark: data.high_watermark,
+            last_stable_offset,
+            log_start_offset,
+        };
+        if !self
+            .offsets
+            .handle_fetched(now, &part.tp, part.epoch, fetched)
+        {
+            return;
+        }
+        let aborted: Vec<(i64, i64)> = data
+            .aborted_transactions
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| (a.producer_id, a.first_offset))
+            .collect();
+        let buffer = match self.buffers.get_mut(&part.tp) {
+            Some(b) if b.epoch == part.epoch => b,
+            _ => {
+                self.drop_buffer(&part.tp);
+                self.buffers
+                    .entry(part.tp.clone())
+                    .or_insert_with(|| PartitionBuffer::new(part.epoch, read_committed))
+            }
+        };
+        let added = buffer.push(batches, part.offset, cap, aborted);
+        self.buffered_bytes += added.bytes;
+        if added.batches > 0 {
+            if let Some(r) = self.backoffs.get_mut(&part.tp) {
+                r.attempt = 0;
+            }
+        }
+        if let Some(error) = corrupt {
+            if added.batches == 0 {
+                self.push_event(ConsumerEvent::Fetch {
+                    partition: part.tp.clone(),
+                    error: FetchError::Corrupt {
+                        offset: part.offset,
+                        error,
+                    },
+                });
+                self.back_off(now, &part.tp);
+            }
+        } else if had_records && added.batches == 0 && cap.is_some() {
+            // Everything fetched is past the last stable offset: wait as a long poll would.
+            let until = now.checked_add(self.config.fetch_max_wait);
+            self.idle(&part.tp, until);
+        }
+        // An empty buffer carries nothing under read_uncommitted; under read_committed it
+        // keeps the transaction state of the partition.
+        if !read_committed && self.buffers.get(&part.tp).is_some_and(|b| b.is_empty()) {
+            self.buffers.remove(&part.tp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BytesMut;
+
+    fn part(topic: &str, id: Option<u128>) -> FetchPart {
+        FetchPart {
+            tp: TopicPartition::new(topic, 0),
+            epoch: FetchEpoch(1),
+            offset: 42,
+            leader_epoch: 3,
+            topic_id: id.map(Uuid::from),
+        }
+    }
+
+    #[test]
+    fn topic_ids_decide_the_highest_version() {
+        let config = ConsumerConfig::default().with_isolation_level(IsolationLevel::ReadCommitted);
+        let with_ids = fetch_request(&config, &[part("a", Some(1)), part("b", Some(2))]);
+        assert_eq!(with_ids.versions(), (4, 17));
+        let without = fetch_request(&config, &[part("a", Some(1)), part("b", None)]);
+        assert_eq!(without.versions(), (4, 12));
+        for request in [with_ids, without] {
+            let (lo, hi) = request.versions();
+            for v in lo..=hi {
+                let body = request.body(v);
+                let mut buf = BytesMut::new();
+                body.encode(&mut buf, v).unwrap();
+                let RequestBody::Fetch(f) = body else {
+                    panic!()
+                };
+                assert_eq!(
+                    (f.session_id, f.session_epoch, f.isolation_level),
+                    (0, -1, 1)
+                );
+                let p = &f.topics[0].partitions[0];
+                assert_eq!(p.fetch_offset, 42);
+                assert_eq!(p.current_leader_epoch, if v >= 9 { 3 } else { -1 });
+                assert_eq!(f.topics[0].topic_id.is_zero(), v < 13, "v{v}");
+                assert_eq!(f.topics[0].topic.is_empty(), v >= 13, "v{v}");
+            }
+        }
+    }
+}
