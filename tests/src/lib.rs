@@ -1,7 +1,9 @@
 //! Shared helpers for dekaf's cross-crate tests: the differential check against
-//! `kafka-protocol`, and a real broker with a small blocking client ([`broker`]).
+//! `kafka-protocol`, a real broker with a small blocking client ([`broker`]) and the requests
+//! tests send it most ([`ops`]).
 
 pub mod broker;
+pub mod ops;
 
 pub use broker::{Broker, Build, CallError, Client, Engine};
 
