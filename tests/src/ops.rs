@@ -10,17 +10,25 @@ use dekaf_proto::messages::fetch::{FetchPartition, FetchTopic, PartitionData};
 use dekaf_proto::messages::list_offsets::{
     ListOffsetsPartition, ListOffsetsPartitionResponse, ListOffsetsTopic,
 };
+use dekaf_proto::messages::offset_fetch::{
+    OffsetFetchRequestGroup, OffsetFetchRequestTopics, OffsetFetchResponseGroup,
+};
 use dekaf_proto::messages::produce::{
     PartitionProduceData, PartitionProduceResponse, TopicProduceData,
 };
 use dekaf_proto::messages::{
-    CreateTopicsRequest, FetchRequest, ListOffsetsRequest, ProduceRequest,
+    CreateTopicsRequest, FetchRequest, FindCoordinatorRequest, ListOffsetsRequest,
+    OffsetFetchRequest, ProduceRequest,
 };
 use dekaf_proto::version::BrokerVersions;
 use dekaf_proto::wire::Uuid;
 use dekaf_proto::{ApiKey, ErrorCode, Request};
 
-use crate::Client;
+use crate::broker::temp_dir;
+use crate::{Broker, Client, Engine};
+
+/// The node id tansu gives its one broker.
+pub const NODE_ID: i32 = 111;
 
 /// ListOffsets' special timestamp for the first offset of a partition.
 pub const EARLIEST: i64 = -2;
@@ -218,4 +226,94 @@ pub fn list_offset(
     };
     assert_eq!(p.partition_index, partition);
     p.clone()
+}
+
+/// FindCoordinator for one key of `key_type` (0 group, 1 transaction), checked to name
+/// tansu's one node at the broker's address.
+pub fn find_coordinator(
+    client: &mut Client,
+    versions: &BrokerVersions,
+    broker: &Broker,
+    key: &str,
+    key_type: i8,
+) {
+    let request = FindCoordinatorRequest {
+        key_type,
+        coordinator_keys: vec![key.into()],
+        ..Default::default()
+    };
+    let answer = client.call(&request, version::<FindCoordinatorRequest>(versions));
+    let [c] = answer.coordinators.as_slice() else {
+        panic!("one key asked: {:?}", answer.coordinators);
+    };
+    assert_eq!(c.key, key);
+    assert_eq!(c.error_code, ErrorCode::NONE);
+    assert_eq!(c.error_message, None);
+    assert_eq!(c.node_id, NODE_ID);
+    assert_eq!(c.host, broker.addr().ip().to_string());
+    assert_eq!(c.port, i32::from(broker.addr().port()));
+}
+
+/// OffsetFetch (v8+ layout, `require_stable`) of `partitions` of `topic`, or of everything
+/// the group committed when `None`; returns the group's answer.
+pub fn offset_fetch(
+    client: &mut Client,
+    versions: &BrokerVersions,
+    group: &str,
+    topic: &str,
+    partitions: Option<Vec<i32>>,
+) -> OffsetFetchResponseGroup {
+    let request = OffsetFetchRequest {
+        groups: vec![OffsetFetchRequestGroup {
+            group_id: group.into(),
+            topics: partitions.map(|partition_indexes| {
+                vec![OffsetFetchRequestTopics {
+                    name: topic.into(),
+                    partition_indexes,
+                    ..Default::default()
+                }]
+            }),
+            ..Default::default()
+        }],
+        require_stable: true,
+        ..Default::default()
+    };
+    let answer = client.call(&request, version::<OffsetFetchRequest>(versions));
+    let [g] = answer.groups.as_slice() else {
+        panic!("one group asked: {:?}", answer.groups);
+    };
+    assert_eq!(g.group_id, group);
+    assert_eq!(g.error_code, ErrorCode::NONE);
+    g.clone()
+}
+
+/// The (partition, offset, leader epoch, metadata) entries of an OffsetFetch group answer,
+/// each checked to carry no error.
+pub fn committed(group: &OffsetFetchResponseGroup) -> Vec<(i32, i64, i32, Option<String>)> {
+    group
+        .topics
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .map(|p| {
+            assert_eq!(p.error_code, ErrorCode::NONE);
+            (
+                p.partition_index,
+                p.committed_offset,
+                p.committed_leader_epoch,
+                p.metadata.clone(),
+            )
+        })
+        .collect()
+}
+
+/// A sqlite engine in a new temporary directory named after `name`.
+pub fn temp_sqlite(name: &str) -> Engine {
+    Engine::Sqlite(temp_dir(name))
+}
+
+/// Removes the data directory of a sqlite engine (nothing for the memory engine).
+pub fn remove_data(engine: &Engine) {
+    if let Engine::Sqlite(dir) = engine {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

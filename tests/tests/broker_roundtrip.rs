@@ -15,11 +15,10 @@ use dekaf_proto::{ApiKey, ErrorCode};
 use dekaf_tests::broker::temp_dir;
 use dekaf_tests::ops::{
     create_topic, fetch, list_offset, now_ms, produce, unique_name, version, EARLIEST, LATEST,
+    NODE_ID,
 };
 use dekaf_tests::{Broker, Build, Client, Engine};
 
-/// tansu's one node id.
-const NODE_ID: i32 = 111;
 /// The first record's timestamp; the others are spread around it.
 const T0: i64 = 1_700_000_000_000;
 
