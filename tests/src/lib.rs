@@ -1,12 +1,13 @@
 //! Shared helpers for dekaf's cross-crate tests: the differential check against
-//! `kafka-protocol`, a real broker with a small blocking client ([`broker`]), a blocking
-//! driver for any client machine ([`blocking`]), a recording machine run by the dekaf-smol
-//! driver ([`driver`]), a recording proxy to put in front of a broker ([`proxy`]), and a
-//! deterministic simulated cluster ([`sim`]).
+//! `kafka-protocol`, a real broker with a small blocking client ([`broker`]) and the requests
+//! tests send it most ([`ops`]), a blocking driver for any client machine ([`blocking`]), a
+//! recording machine run by the dekaf-smol driver ([`driver`]), a recording proxy to put in
+//! front of a broker ([`proxy`]), and a deterministic simulated cluster ([`sim`]).
 
 pub mod blocking;
 pub mod broker;
 pub mod driver;
+pub mod ops;
 pub mod proxy;
 pub mod sim;
 

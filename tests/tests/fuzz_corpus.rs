@@ -2,15 +2,21 @@
 //! fuzz targets call, so every committed input is checked by `cargo test` on stable.
 //!
 //! `cargo test -p dekaf-tests --test fuzz_corpus -- --ignored write_seeds` rewrites the seed
-//! inputs (files named `seed-*`) from valid messages and frames.
+//! inputs (files named `seed-*`): valid frames, every version of every request and response
+//! dekaf implements, and record batches in every codec.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use bytes::Bytes;
 use dekaf_proto::arbitrary::Arbitrary;
 use dekaf_proto::frame::{begin_frame, end_frame};
 use dekaf_proto::fuzz::{fuzz_frames, fuzz_request, fuzz_response, message_input};
-use dekaf_proto::messages::{ApiVersionsRequest, ApiVersionsResponse};
+use dekaf_proto::fuzz_record_batches;
+use dekaf_proto::messages::*;
+use dekaf_proto::records::{
+    Compression, ControlKind, ControlRecord, OwnedHeader, RecordBatchBuilder, RecordBatches,
+};
 use dekaf_proto::Message;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
@@ -52,31 +58,199 @@ fn response() {
     replay("response", fuzz_response);
 }
 
-/// Writes a default and two random values of `M` for every version as seed inputs.
+#[test]
+fn record_batches() {
+    replay("record_batches", fuzz_record_batches);
+}
+
+/// The committed record batch seeds hold what their names say.
+#[test]
+fn record_batch_seeds_decode_as_named() {
+    let dir = corpus("record_batches");
+    for codec in Compression::ALL {
+        let name = format!("seed-{codec:?}").to_lowercase();
+        let data = fs::read(dir.join(&name)).unwrap();
+        let batches = RecordBatches::new(Bytes::from(data));
+        let batches: Vec<_> = batches.collect::<Result<_, _>>().unwrap();
+        let [batch] = batches.as_slice() else {
+            panic!("{name}: one batch expected");
+        };
+        assert_eq!(batch.compression(), codec, "{name}");
+        assert_eq!(batch.records().filter(|r| r.is_ok()).count(), 3, "{name}");
+    }
+    let read = |name: &str| {
+        let data = fs::read(dir.join(format!("seed-{name}"))).unwrap();
+        let mut batches = RecordBatches::new(Bytes::from(data));
+        let shapes: Vec<_> = batches
+            .by_ref()
+            .map(|b| b.map(|b| (b.is_control(), b.records_count())))
+            .collect();
+        (shapes, batches.position())
+    };
+    assert_eq!(read("control").0, [Ok((true, 1))]);
+    assert_eq!(
+        read("transaction-then-marker").0,
+        [Ok((false, 1)), Ok((true, 1))]
+    );
+    assert_eq!(read("truncated"), (vec![], 0));
+    let (shapes, position) = read("then-partial");
+    assert_eq!(shapes, [Ok((false, 3))]);
+    assert!(position > 0);
+    let (shapes, _) = read("bad-crc");
+    assert!(matches!(shapes.as_slice(), [Err(_)]), "{shapes:?}");
+}
+
+/// The seed file names of `target`.
+fn seed_names(target: &str) -> Vec<String> {
+    fs::read_dir(corpus(target))
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().into_string().ok())
+        .filter(|n| n.starts_with("seed-"))
+        .collect()
+}
+
+/// Every version of every implemented API has seeds in both message corpora, so that a new
+/// API or version cannot go unfuzzed (run `write_seeds` after adding one).
+#[test]
+fn every_message_version_has_seeds() {
+    for target in ["request", "response"] {
+        let names = seed_names(target);
+        for &api in IMPLEMENTED {
+            let (lo, hi) = supported_versions(api).unwrap();
+            for version in lo..=hi {
+                let prefix = format!("seed-{}-v{version}-", api.name());
+                assert!(
+                    names.iter().any(|n| n.starts_with(&prefix)),
+                    "{target}: no seed for {api} v{version}"
+                );
+            }
+        }
+    }
+}
+
+/// The committed corpora stay small.
+#[test]
+fn corpora_are_small() {
+    let mut total = 0;
+    for target in ["frame_splitter", "request", "response", "record_batches"] {
+        for entry in fs::read_dir(corpus(target)).unwrap() {
+            total += entry.unwrap().metadata().unwrap().len();
+        }
+    }
+    assert!(total < 1 << 20, "the fuzz corpora hold {total} bytes");
+}
+
+/// Random values larger than this are drawn again, to keep the corpus small.
+const MAX_SEED_BODY: usize = 512;
+
+/// Writes, for every version of `M`, its default value and up to two small random values as
+/// seed inputs.
 fn message_seeds<M: Message + Arbitrary>(target: &str) {
     let dir = corpus(target);
     let mut runner = TestRunner::deterministic();
     for version in M::SPEC.min_version..=M::SPEC.max_version {
-        let mut values = vec![M::default()];
-        for _ in 0..2 {
+        let mut bodies = vec![M::default().to_bytes(version).unwrap()];
+        for _ in 0..16 {
+            if bodies.len() == 3 {
+                break;
+            }
             let tree = M::arbitrary(M::SPEC.cx(version))
                 .new_tree(&mut runner)
                 .unwrap();
-            values.push(tree.current());
+            let body = tree.current().to_bytes(version).unwrap();
+            if body.len() <= MAX_SEED_BODY && !bodies.contains(&body) {
+                bodies.push(body);
+            }
         }
-        for (i, value) in values.iter().enumerate() {
-            let body = value.to_bytes(version).unwrap();
+        for (i, body) in bodies.iter().enumerate() {
             let name = format!("seed-{}-v{version}-{i}", M::SPEC.api_key.name());
-            let input = message_input(M::SPEC.api_key, version, &body);
+            let input = message_input(M::SPEC.api_key, version, body);
             fs::write(dir.join(name), input).unwrap();
         }
     }
 }
 
+/// Seeds for every request and response type.
+macro_rules! all_message_seeds {
+    ($($req:ident / $resp:ident),* $(,)?) => {
+        $(
+            message_seeds::<$req>("request");
+            message_seeds::<$resp>("response");
+        )*
+    };
+}
+
+/// Record batch seeds: a few records in every codec, a transaction marker, two batches in a
+/// row, and cut-short or damaged batches.
+fn record_batch_seeds() -> Vec<(String, Vec<u8>)> {
+    let text = |s: &'static str| Some(Bytes::from_static(s.as_bytes()));
+    let records = |codec: Compression| {
+        let mut b = RecordBatchBuilder::new()
+            .base_offset(100)
+            .compression(codec);
+        b.append(
+            1_700_000_000_000,
+            text("key"),
+            text("value"),
+            vec![
+                OwnedHeader::new("h", text("v")),
+                OwnedHeader::new("n", None),
+            ],
+        )
+        .append(1_699_999_999_000, None, None, vec![])
+        .append(
+            1_700_000_001_000,
+            text("k2"),
+            text("a longer value, a longer value"),
+            vec![],
+        );
+        b.build().unwrap().to_vec()
+    };
+    let mut seeds = Vec::new();
+    for codec in Compression::ALL {
+        seeds.push((format!("{codec:?}").to_lowercase(), records(codec)));
+    }
+    let marker = ControlRecord {
+        kind: ControlKind::Commit,
+        coordinator_epoch: 3,
+    };
+    let control = RecordBatchBuilder::transaction_marker(marker, 1_700_000_000_000)
+        .producer(7, 1, -1)
+        .base_offset(103)
+        .build()
+        .unwrap()
+        .to_vec();
+    seeds.push(("control".into(), control.clone()));
+    let transactional = {
+        let mut b = RecordBatchBuilder::new()
+            .transactional(true)
+            .producer(7, 1, 0);
+        b.append(1_700_000_000_000, None, text("in a transaction"), vec![]);
+        b.build().unwrap().to_vec()
+    };
+    seeds.push((
+        "transaction-then-marker".into(),
+        [transactional, control].concat(),
+    ));
+    let plain = records(Compression::None);
+    let cut = plain.len() - 9;
+    seeds.push(("truncated".into(), plain[..cut].to_vec()));
+    seeds.push((
+        "then-partial".into(),
+        [plain.clone(), plain[..30].to_vec()].concat(),
+    ));
+    let mut bad_crc = plain.clone();
+    if let Some(last) = bad_crc.last_mut() {
+        *last ^= 0xff;
+    }
+    seeds.push(("bad-crc".into(), bad_crc));
+    seeds
+}
+
 #[test]
 #[ignore = "rewrites the committed seed inputs"]
 fn write_seeds() {
-    for target in ["frame_splitter", "request", "response"] {
+    for target in ["frame_splitter", "request", "response", "record_batches"] {
         let dir = corpus(target);
         fs::create_dir_all(&dir).unwrap();
         for entry in fs::read_dir(&dir).unwrap() {
@@ -114,7 +288,41 @@ fn write_seeds() {
         fs::write(dir.join(format!("seed-{name}")), input).unwrap();
     }
 
-    // Messages: one line per request and response type.
-    message_seeds::<ApiVersionsRequest>("request");
-    message_seeds::<ApiVersionsResponse>("response");
+    // Messages: every API, in key order.
+    all_message_seeds! {
+        ProduceRequest / ProduceResponse,
+        FetchRequest / FetchResponse,
+        ListOffsetsRequest / ListOffsetsResponse,
+        MetadataRequest / MetadataResponse,
+        OffsetCommitRequest / OffsetCommitResponse,
+        OffsetFetchRequest / OffsetFetchResponse,
+        FindCoordinatorRequest / FindCoordinatorResponse,
+        JoinGroupRequest / JoinGroupResponse,
+        HeartbeatRequest / HeartbeatResponse,
+        LeaveGroupRequest / LeaveGroupResponse,
+        SyncGroupRequest / SyncGroupResponse,
+        DescribeGroupsRequest / DescribeGroupsResponse,
+        ListGroupsRequest / ListGroupsResponse,
+        SaslHandshakeRequest / SaslHandshakeResponse,
+        ApiVersionsRequest / ApiVersionsResponse,
+        CreateTopicsRequest / CreateTopicsResponse,
+        DeleteTopicsRequest / DeleteTopicsResponse,
+        DeleteRecordsRequest / DeleteRecordsResponse,
+        InitProducerIdRequest / InitProducerIdResponse,
+        OffsetForLeaderEpochRequest / OffsetForLeaderEpochResponse,
+        AddPartitionsToTxnRequest / AddPartitionsToTxnResponse,
+        AddOffsetsToTxnRequest / AddOffsetsToTxnResponse,
+        EndTxnRequest / EndTxnResponse,
+        TxnOffsetCommitRequest / TxnOffsetCommitResponse,
+        SaslAuthenticateRequest / SaslAuthenticateResponse,
+        CreatePartitionsRequest / CreatePartitionsResponse,
+        DeleteGroupsRequest / DeleteGroupsResponse,
+        DescribeClusterRequest / DescribeClusterResponse,
+        ConsumerGroupHeartbeatRequest / ConsumerGroupHeartbeatResponse,
+    }
+
+    let dir = corpus("record_batches");
+    for (name, input) in record_batch_seeds() {
+        fs::write(dir.join(format!("seed-{name}")), input).unwrap();
+    }
 }

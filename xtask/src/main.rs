@@ -21,7 +21,8 @@ commands:
   install                 install the brokers and tools the tests need (skips what is there)
   test [--no-fuzz]        install, then fmt, clippy, doc, all tests and a short fuzz run
   demo                    start tansu, run the demo against it, stop it
-  bench [ARGS...]         run the benchmarks (cargo bench -p dekaf-proto ARGS)
+  bench [ARGS...]         run the record benchmarks; ARGS go to criterion
+                          (default: --warm-up-time 1 --measurement-time 3)
   fuzz [TARGET] [SECS]    fuzz one target (or each in turn) for SECS seconds (default 60)
   env                     print DEKAF_TANSU_W / DEKAF_TANSU_C as shell exports";
 
@@ -178,8 +179,20 @@ fn demo() -> Result<(), String> {
     result
 }
 
+/// Criterion settings of a plain `cargo xtask bench`: short enough for the whole run to take
+/// about a minute and a half, long enough for stable figures.
+const BENCH_DEFAULTS: [&str; 4] = ["--warm-up-time", "1", "--measurement-time", "3"];
+
 fn bench(args: &[String]) -> Result<(), String> {
-    step("bench", cargo(&["bench", "-p", "dekaf-proto"]).args(args))
+    // Only the criterion target: the library's own test harness would reject criterion's
+    // options.
+    let mut cmd = cargo(&["bench", "-p", "dekaf-proto", "--bench", "records", "--"]);
+    if args.is_empty() {
+        cmd.args(BENCH_DEFAULTS);
+    } else {
+        cmd.args(args);
+    }
+    step("bench (records)", &mut cmd)
 }
 
 fn fuzz(args: &[String]) -> Result<(), String> {
