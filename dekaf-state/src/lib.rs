@@ -68,5 +68,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod assignor;
 pub mod client;
+pub mod group;
 pub mod offset;
