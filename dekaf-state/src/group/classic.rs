@@ -508,7 +508,8 @@ impl GroupMembership {
             }
             Reaction::Rediscover => {
                 self.forget_coordinator(now);
-                self.hb_next = Some(now);
+                self.backoff(now);
+                self.hb_next = self.not_before;
             }
             Reaction::Retry => {
                 self.backoff(now);
@@ -568,7 +569,8 @@ impl GroupMembership {
             }
             Kind::Heartbeat => {
                 self.forget_coordinator(now);
-                self.hb_next = Some(now);
+                self.backoff(now);
+                self.hb_next = self.not_before;
             }
             Kind::Leave => {
                 if let Phase::Leaving { reason, .. } = self.phase {

@@ -70,3 +70,6 @@ pub use config::{builtin_assignor, GroupConfig, GroupProtocol, Subscription, Top
 pub use error::{ConfigError, GroupError};
 pub use membership::{GroupMembership, MemberClosed};
 pub use types::{GroupEvent, GroupMetadata, LeaveReason, MemberState, MetadataTopics, TopicInfo};
+
+#[cfg(test)]
+mod tests;
