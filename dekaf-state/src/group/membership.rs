@@ -147,6 +147,7 @@ pub struct MemberClosed;
 /// # Inputs (from the driver)
 /// [`handle_response`](Self::handle_response) (the answer or failure of every request the
 /// machine handed out), [`handle_coordinator`](Self::handle_coordinator),
+/// [`handle_disconnected`](Self::handle_disconnected),
 /// [`handle_metadata`](Self::handle_metadata), [`handle_timeout`](Self::handle_timeout).
 ///
 /// # Outputs, and the order a driver polls them
@@ -514,6 +515,16 @@ impl GroupMembership {
         match coordinator {
             Some(id) => self.coordinator = Some(id),
             None => self.forget_coordinator(now),
+        }
+    }
+
+    /// A connection closed (`None`: a bootstrap connection whose broker id is unknown). If it
+    /// was the coordinator's, the member looks the coordinator up again, as Java's consumer
+    /// does; requests in flight on it are reported through
+    /// [`handle_response`](Self::handle_response) as usual.
+    pub fn handle_disconnected(&mut self, now: Instant, broker: Option<BrokerId>) {
+        if broker.is_some() && broker == self.coordinator {
+            self.forget_coordinator(now);
         }
     }
 

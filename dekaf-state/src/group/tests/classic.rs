@@ -852,3 +852,16 @@ fn timeouts_never_repeat_a_time_already_handled() {
     }
     assert_eq!(h.m.state(), MemberState::Stable);
 }
+
+#[test]
+fn losing_the_coordinators_connection_looks_it_up_again() {
+    let mut h = H::subscribed(config(), &["t"]);
+    to_stable(&mut h, 1, &[("t", 0)]);
+    h.m.handle_disconnected(h.now, Some(7));
+    assert!(!h.m.needs_coordinator(), "another broker");
+    h.m.handle_disconnected(h.now, None);
+    assert!(!h.m.needs_coordinator());
+    h.m.handle_disconnected(h.now, Some(1));
+    assert!(h.m.needs_coordinator());
+    assert_eq!(h.m.state(), MemberState::Stable, "the partitions stay");
+}
