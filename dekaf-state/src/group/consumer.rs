@@ -290,11 +290,17 @@ impl GroupMembership {
                 self.kip848.acked.owned = fields.owned;
             }
             self.hb_next = Some(after(now, self.hb_interval));
-            if response.member_epoch > 0 {
+            if response.member_epoch > 0 && response.member_epoch != self.generation {
                 self.generation = response.member_epoch;
-                if let Phase::Joining { .. } = self.phase {
-                    self.phase = Phase::Stable;
-                    self.set_stable();
+                match self.phase {
+                    Phase::Joining { .. } => {
+                        self.phase = Phase::Stable;
+                        self.set_stable();
+                    }
+                    // Commits carry the epoch: tell the consumer it moved on, so that a
+                    // commit refused for the old one can go again.
+                    Phase::Stable if self.stable => self.set_stable(),
+                    _ => {}
                 }
             }
             if let Some(a) = response.assignment {

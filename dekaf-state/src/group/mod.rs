@@ -23,6 +23,12 @@
 //! | `Lost(ps)` | `offsets.assign(now, group.assignment())` (nothing is committed: `Unstable` came first), then tells the application `ps` |
 //! | `Left(_)`, `Failed(_)` | tells the application |
 //!
+//! One more rule: a commit refused with a rebalance code although the group machine is stable
+//! and its generation is newer than the one the commit carried (the consumer protocol bumps
+//! the member epoch without a rebalance, so a commit can race the new epoch and get
+//! STALE_MEMBER_EPOCH) calls `offsets.handle_group_stable(now)` again, so that the stored
+//! offsets go out with the current epoch.
+//!
 //! The machine guarantees the order this relies on: `Stable` comes before the `Assigned` and
 //! `Revoked` of a rebalance, so a revoked partition can still be committed in its own
 //! generation; `Unstable` comes before every `Lost`, so a lost partition is never committed.

@@ -68,8 +68,8 @@ pub enum LeaveReason {
 #[non_exhaustive]
 pub enum GroupEvent {
     /// The member belongs to a generation of the group (classic: SyncGroup succeeded;
-    /// consumer protocol: the first heartbeat with an epoch). Commits are accepted from now
-    /// on: call `OffsetManager::handle_group_stable`.
+    /// consumer protocol: the first heartbeat with an epoch, and again whenever the epoch
+    /// changes). Commits are accepted from now on: call `OffsetManager::handle_group_stable`.
     Stable {
         /// The generation (classic) or member epoch (consumer protocol).
         generation: i32,

@@ -21,7 +21,8 @@
 //!   (whose waiting requests get FENCED_INSTANCE_ID), keeping its assignment; in a stable group
 //!   with unchanged metadata, without a rebalance (a returning leader gets `skip_assignment`);
 //! - OffsetCommit: UNKNOWN_MEMBER_ID for strangers, ILLEGAL_GENERATION for another generation,
-//!   REBALANCE_IN_PROGRESS while completing a rebalance; accepted while preparing one.
+//!   REBALANCE_IN_PROGRESS while completing a rebalance; accepted while preparing one (the
+//!   world keeps the committed offsets and checks they never go back).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -36,7 +37,6 @@ use dekaf_proto::messages::sync_group::{SyncGroupRequest, SyncGroupResponse};
 use dekaf_proto::messages::{RequestBody, ResponseBody};
 use dekaf_proto::ErrorCode;
 use dekaf_state::client::RequestId;
-use dekaf_state::offset::TopicPartition;
 
 /// Who sent a request: a member slot and the incarnation of its process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -103,8 +103,6 @@ pub struct Coordinator {
     deadline: Option<Instant>,
     initial_until: Option<Instant>,
     pub initial_delay: Duration,
-    pub committed: BTreeMap<TopicPartition, i64>,
-    pub violations: Vec<String>,
     pub rebalances: u32,
 }
 
@@ -142,8 +140,6 @@ impl Coordinator {
             deadline: None,
             initial_until: None,
             initial_delay,
-            committed: BTreeMap::new(),
-            violations: Vec::new(),
             rebalances: 0,
         }
     }
@@ -697,31 +693,14 @@ impl Coordinator {
         ));
     }
 
-    /// An OffsetCommit with the member's identity. Returns the code for every partition.
-    pub fn commit(
-        &mut self,
-        generation: i32,
-        member_id: &str,
-        offsets: &[(TopicPartition, i64)],
-    ) -> ErrorCode {
-        let code = match self.index(member_id) {
+    /// Checks an OffsetCommit's member and generation.
+    pub fn commit(&self, generation: i32, member_id: &str) -> ErrorCode {
+        match self.index(member_id) {
             None => ErrorCode::UNKNOWN_MEMBER_ID,
             Some(_) if generation != self.generation => ErrorCode::ILLEGAL_GENERATION,
             Some(_) if self.state == State::Completing => ErrorCode::REBALANCE_IN_PROGRESS,
             Some(_) => ErrorCode::NONE,
-        };
-        if code.is_ok() {
-            for (tp, offset) in offsets {
-                let before = self.committed.get(tp).copied().unwrap_or(0);
-                if *offset < before {
-                    self.violations.push(format!(
-                        "committed offset of {tp} went back from {before} to {offset} (by {member_id}, generation {generation})"
-                    ));
-                }
-                self.committed.insert(tp.clone(), *offset);
-            }
         }
-        code
     }
 }
 

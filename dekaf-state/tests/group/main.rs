@@ -3,6 +3,7 @@
 //! follows Kafka's classic rules, in virtual time.
 
 mod coordinator;
+mod kip848;
 mod prop;
 mod scenarios;
 mod sim;

@@ -110,6 +110,28 @@ fn run(setup: Setup, ops: &[Op], seed: u64) {
     w.settle(Duration::from_secs(600));
 }
 
+fn consumer_setup() -> impl Strategy<Value = Setup> {
+    (
+        any::<bool>(),
+        any::<bool>(),
+        prop_oneof![Just(2u64), Just(150)],
+    )
+        .prop_map(|(static_members, pattern, latency)| Setup {
+            consumer_protocol: true,
+            static_members,
+            pattern,
+            // A slow network makes commits race epoch changes (STALE_MEMBER_EPOCH).
+            latency: Duration::from_millis(latency),
+            ..Setup::default()
+        })
+}
+
+/// Operations for the consumer protocol: no network cuts, since a member of that protocol has
+/// no session check of its own and keeps its partitions while cut off (Kafka's zombie case).
+fn consumer_op() -> impl Strategy<Value = Op> {
+    op().prop_filter("no network cuts", |o| !matches!(o, Op::Disconnect(..)))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 48,
@@ -121,6 +143,23 @@ proptest! {
     fn random_groups_never_share_a_partition_and_always_settle(
         setup in setup(),
         ops in proptest::collection::vec(op(), 1..25),
+        seed in any::<u64>(),
+    ) {
+        run(setup, &ops, seed);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 32,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn random_consumer_protocol_groups_never_share_a_partition_and_always_settle(
+        setup in consumer_setup(),
+        ops in proptest::collection::vec(consumer_op(), 1..25),
         seed in any::<u64>(),
     ) {
         run(setup, &ops, seed);

@@ -234,3 +234,79 @@ fn the_first_join_waits_for_the_coordinators_initial_delay() {
         "one rebalance for three members"
     );
 }
+
+#[test]
+fn consumer_protocol_members_share_leave_crash_and_follow_topics() {
+    let s = Setup {
+        consumer_protocol: true,
+        ..Setup::default()
+    };
+    let mut w = World::new(s, 3, &[("t1", 6)], 11);
+    for i in 0..3 {
+        w.start(i);
+    }
+    w.settle(MIN);
+    assert_eq!(counts(&w), vec![2, 2, 2], "{}", w.describe());
+    w.run_for(Duration::from_secs(10));
+    assert!(w.commits > 0 && w.consumed > 0);
+    w.close(2);
+    w.settle(MIN);
+    let c = w.consumer(2).unwrap();
+    assert!(c.log.contains(&GroupEvent::Left(LeaveReason::Closed)));
+    w.crash(1);
+    w.settle(MIN);
+    assert_eq!(w.ownership()[&0].len(), 6);
+    w.grow("t1");
+    w.start(1);
+    w.settle(MIN);
+    assert_eq!(counts(&w)[..2], [4, 3]);
+    // Partitions move without anyone losing any: revoked first, then assigned.
+    let c = w.consumer(0).unwrap();
+    assert!(
+        !c.log.iter().any(|e| matches!(e, GroupEvent::Lost(_))),
+        "{:?}",
+        c.log
+    );
+}
+
+#[test]
+fn consumer_protocol_member_that_stops_polling_leaves() {
+    let s = Setup {
+        consumer_protocol: true,
+        static_members: true,
+        ..Setup::default()
+    };
+    let mut w = World::new(s, 2, &[("t1", 4)], 12);
+    w.start(0);
+    w.start(1);
+    w.settle(MIN);
+    w.consumer(1).unwrap().polling = false;
+    w.run_for(Duration::from_secs(40));
+    let c = w.consumer(1).unwrap();
+    assert!(c
+        .log
+        .contains(&GroupEvent::Left(LeaveReason::MaxPollExceeded)));
+    assert_eq!(w.ownership()[&0].len(), 4);
+    w.settle(MIN);
+    assert_eq!(counts(&w), vec![2, 2]);
+}
+
+#[test]
+fn consumer_protocol_commits_that_race_a_new_epoch_go_again() {
+    let s = Setup {
+        consumer_protocol: true,
+        latency: Duration::from_millis(150),
+        ..Setup::default()
+    };
+    let mut w = World::new(s, 3, &[("t1", 6)], 13);
+    for i in 0..3 {
+        w.start(i);
+        w.run_for(Duration::from_millis(700));
+    }
+    for _ in 0..6 {
+        w.grow("t1");
+        w.run_for(Duration::from_millis(1300));
+    }
+    w.settle(MIN);
+    assert!(w.stale_commits > 0, "the race did not happen");
+}

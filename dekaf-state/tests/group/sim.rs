@@ -13,15 +13,16 @@ use dekaf_proto::ErrorCode;
 use dekaf_state::assignor::Assignor;
 use dekaf_state::client::{RequestFailed, RequestId, Response};
 use dekaf_state::group::{
-    builtin_assignor, GroupConfig, GroupEvent, GroupMembership, MemberState, Subscription,
-    TopicInfo,
+    builtin_assignor, GroupConfig, GroupEvent, GroupMembership, GroupProtocol, MemberState,
+    Subscription, TopicInfo,
 };
 use dekaf_state::offset::{
-    AutoOffsetReset, Backoff, CommitPolicy, CommittedResult, Intent, IntentId, ListedOffset,
-    OffsetConfig, OffsetManager, OffsetSpec, TopicPartition,
+    AutoOffsetReset, Backoff, CommitId, CommitPolicy, CommittedResult, Event as OffsetEvent,
+    Intent, IntentId, ListedOffset, OffsetConfig, OffsetManager, OffsetSpec, TopicPartition,
 };
 
 use super::coordinator::{Conn, Coordinator, Reply};
+use super::kip848::{topic_id, ConsumerCoordinator};
 
 #[allow(clippy::disallowed_methods)] // one base instant; every other time is an offset from it
 pub fn base() -> Instant {
@@ -49,6 +50,8 @@ pub struct Setup {
     pub pattern: bool,
     /// The coordinator's delay before the first join of an empty group completes.
     pub initial_delay: Duration,
+    /// Speak the consumer protocol (KIP-848) instead of the classic one.
+    pub consumer_protocol: bool,
 }
 
 impl Default for Setup {
@@ -64,6 +67,7 @@ impl Default for Setup {
             request_timeout: Duration::from_secs(5),
             pattern: false,
             initial_delay: Duration::ZERO,
+            consumer_protocol: false,
         }
     }
 }
@@ -132,6 +136,8 @@ pub struct Consumer {
     /// Partitions this member lost (until assigned again).
     pub lost: BTreeSet<TopicPartition>,
     pub log: Vec<GroupEvent>,
+    /// The generation (or member epoch) each commit in flight carries.
+    commit_generation: BTreeMap<CommitId, i32>,
     /// Whether the network reaches the coordinator.
     pub connected: bool,
     /// Cut off from the coordinator during a cooperative rebalance: the member cannot know
@@ -153,6 +159,10 @@ pub struct World {
     start: Instant,
     pub setup: Setup,
     pub coordinator: Coordinator,
+    /// The coordinator of the consumer protocol, when the run speaks it.
+    pub kip848: ConsumerCoordinator,
+    /// Committed offsets of the group.
+    pub committed: BTreeMap<TopicPartition, i64>,
     pub topics: BTreeMap<String, i32>,
     metadata_version: u64,
     pub slots: Vec<Slot>,
@@ -167,6 +177,8 @@ pub struct World {
     pub commits: u64,
     /// Records handed to applications.
     pub consumed: u64,
+    /// Commits refused for a stale member epoch.
+    pub stale_commits: u64,
 }
 
 fn roundtrip_request(body: &RequestBody, version: i16) -> RequestBody {
@@ -194,6 +206,8 @@ impl World {
             now,
             start: now,
             coordinator: Coordinator::new(setup.initial_delay),
+            kip848: ConsumerCoordinator::new(setup.session),
+            committed: BTreeMap::new(),
             topics: topics.iter().map(|(t, n)| (t.to_string(), *n)).collect(),
             metadata_version: 1,
             slots: (0..slots)
@@ -211,6 +225,7 @@ impl World {
             seed,
             commits: 0,
             consumed: 0,
+            stale_commits: 0,
         }
     }
 
@@ -257,6 +272,9 @@ impl World {
         if let Some(i) = &self.slots[slot].instance {
             config = config.with_group_instance_id(i.clone());
         }
+        if self.setup.consumer_protocol {
+            config = config.with_protocol(GroupProtocol::Consumer);
+        }
         let seed = self.seed ^ ((slot as u64) << 32) ^ incarnation;
         let mut group = GroupMembership::new(config, seed).expect("valid config");
         let offsets = OffsetManager::new(
@@ -282,6 +300,7 @@ impl World {
             confirmed_revoked: BTreeSet::new(),
             lost: BTreeSet::new(),
             log: Vec::new(),
+            commit_generation: BTreeMap::new(),
             connected: true,
             zombie: false,
         });
@@ -366,6 +385,7 @@ impl World {
         };
         at(self.queue.keys().next().map(|k| k.0));
         at(self.coordinator.next_deadline());
+        at(self.kip848.next_deadline());
         for s in &self.slots {
             if let Some(c) = &s.consumer {
                 at(c.group.poll_timeout());
@@ -389,6 +409,8 @@ impl World {
             let msg = entry.remove();
             self.deliver(msg);
         }
+        self.kip848.set_topics(&self.topics);
+        self.kip848.tick(self.now);
         let replies = self.coordinator.tick(self.now);
         self.reply_all(replies);
         for slot in 0..self.slots.len() {
@@ -426,6 +448,20 @@ impl World {
         }
         match msg {
             Msg::ToCoordinator(conn, req) => match req {
+                ToCoordinator::Group {
+                    id,
+                    version,
+                    body: RequestBody::ConsumerGroupHeartbeat(r),
+                } => {
+                    self.kip848.set_topics(&self.topics);
+                    let body = self.kip848.heartbeat(now, r).into();
+                    self.reply_all(vec![Reply {
+                        conn,
+                        id,
+                        version,
+                        body,
+                    }]);
+                }
                 ToCoordinator::Group { id, version, body } => {
                     let replies = self.coordinator.handle(now, conn, id, version, body);
                     self.reply_all(replies);
@@ -452,9 +488,27 @@ impl World {
                             }
                         }
                     }
-                    let code = self.coordinator.commit(generation, &member_id, &offsets);
+                    let code = if self.setup.consumer_protocol {
+                        let code = self.kip848.commit(generation, &member_id);
+                        if code == ErrorCode::STALE_MEMBER_EPOCH {
+                            self.stale_commits += 1;
+                        }
+                        code
+                    } else {
+                        self.coordinator.commit(generation, &member_id)
+                    };
                     if code.is_ok() {
                         self.commits += 1;
+                        for (tp, offset) in &offsets {
+                            let before = self.committed.get(tp).copied().unwrap_or(0);
+                            if *offset < before {
+                                self.violations.push(format!(
+                                    "committed offset of {tp} went back from {before} to {offset} (slot {}, generation {generation})",
+                                    conn.slot
+                                ));
+                            }
+                            self.committed.insert(tp.clone(), *offset);
+                        }
                     }
                     let tps = offsets.into_iter().map(|(tp, _)| tp).collect();
                     self.send(
@@ -466,7 +520,7 @@ impl World {
                     let answers = partitions
                         .into_iter()
                         .map(|tp| {
-                            let o = self.coordinator.committed.get(&tp).copied();
+                            let o = self.committed.get(&tp).copied();
                             (tp, Ok(o.map(dekaf_state::offset::OffsetAndMetadata::new)))
                         })
                         .collect();
@@ -529,7 +583,7 @@ impl World {
         let metadata: Vec<TopicInfo> = self
             .topics
             .iter()
-            .map(|(t, n)| TopicInfo::new(t.as_str(), *n))
+            .map(|(t, n)| TopicInfo::new(t.as_str(), *n).with_id(topic_id(t)))
             .collect();
         let metadata_version = self.metadata_version;
         let mut outbox: Vec<(Conn, ToCoordinator)> = Vec::new();
@@ -715,8 +769,17 @@ impl World {
                     &mut outbox,
                 );
             }
-            while c.offsets.poll_event().is_some() {
+            while let Some(event) = c.offsets.poll_event() {
                 busy = true;
+                if let OffsetEvent::CommitFinished { id, result, .. } = event {
+                    let sent = c.commit_generation.remove(&id);
+                    let stale = matches!(&result, Err(e) if e.is_rebalance())
+                        && c.group.is_stable()
+                        && sent.is_some_and(|g| g < c.group.generation());
+                    if stale {
+                        c.offsets.handle_group_stable(now);
+                    }
+                }
             }
             if !busy {
                 break;
@@ -767,7 +830,6 @@ impl World {
                 }
             }
         }
-        self.violations.append(&mut self.coordinator.violations);
         assert!(
             self.violations.is_empty(),
             "invariant broken at {:?}: {:#?}",
@@ -787,6 +849,10 @@ impl World {
                 continue;
             }
             running += 1;
+            if self.setup.consumer_protocol && c.group.generation() != self.kip848.group_epoch {
+                // Still reconciling towards the latest target.
+                return false;
+            }
             if c.group.state() != MemberState::Stable
                 || c.group.revoking().next().is_some()
                 || c.hook.is_some()
@@ -819,15 +885,34 @@ impl World {
             );
             self.run_for(Duration::from_millis(500));
         }
+        // Once settled, commits flow: no offset machine is left waiting for a stable group.
+        self.run_for(Duration::from_secs(5));
+        for (i, s) in self.slots.iter().enumerate() {
+            if let Some(c) = &s.consumer {
+                assert!(
+                    c.group.is_closed() || c.offsets.is_group_stable(),
+                    "slot {i}: commits still held back after the group settled: {}",
+                    self.describe()
+                );
+            }
+        }
     }
 
     pub fn describe(&self) -> String {
-        let mut s = format!(
-            "coordinator {:?} generation {} members {:?}\n",
-            self.coordinator.state,
-            self.coordinator.generation,
-            self.coordinator.member_ids()
-        );
+        let mut s = if self.setup.consumer_protocol {
+            format!(
+                "consumer-protocol coordinator epoch {} members {:?}\n",
+                self.kip848.group_epoch,
+                self.kip848.member_ids()
+            )
+        } else {
+            format!(
+                "coordinator {:?} generation {} members {:?}\n",
+                self.coordinator.state,
+                self.coordinator.generation,
+                self.coordinator.member_ids()
+            )
+        };
         for (i, slot) in self.slots.iter().enumerate() {
             if let Some(c) = &slot.consumer {
                 s += &format!(
@@ -877,7 +962,14 @@ fn pump_intents(
                 c.offsets.handle_request_failed(now, id)
             }
             Intent::FindCoordinator { id } => c.offsets.handle_coordinator_response(now, id, Ok(1)),
-            Intent::CommitOffsets { id, offsets, .. } => {
+            Intent::CommitOffsets {
+                id,
+                offsets,
+                commits,
+            } => {
+                for commit in commits {
+                    c.commit_generation.insert(commit, c.group.generation());
+                }
                 let owned: BTreeSet<&TopicPartition> = c.group.assignment().collect();
                 for o in &offsets {
                     let tp = &o.topic_partition;

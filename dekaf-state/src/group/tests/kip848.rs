@@ -129,7 +129,19 @@ fn revokes_first_then_assigns_then_acknowledges() {
     h.advance(Duration::from_secs(2));
     let (id, v, _) = member(&mut h);
     h.respond(id, v, ok(2, Some(&[(A, &[1]), (B, &[0])])));
-    assert_eq!(h.take_events(), vec![GroupEvent::Revoked(tps(&[("a", 0)]))]);
+    let member_id = h.m.member_id().to_string();
+    assert_eq!(
+        h.take_events(),
+        vec![
+            GroupEvent::Stable {
+                generation: 2,
+                member_id,
+                leader: false
+            },
+            GroupEvent::Revoked(tps(&[("a", 0)]))
+        ],
+        "a new epoch is announced, so that commits carry it"
+    );
     assert!(
         h.m.is_stable(),
         "the revoked partition can still be committed"
@@ -159,7 +171,10 @@ fn unknown_topic_ids_wait_for_metadata() {
     let (id, v, _) = member(&mut h);
     let c = Uuid([3; 16]);
     h.respond(id, v, ok(2, Some(&[(A, &[0, 1]), (c, &[0])])));
-    assert!(h.take_events().is_empty());
+    assert!(matches!(
+        h.take_events()[..],
+        [GroupEvent::Stable { generation: 2, .. }]
+    ));
     assert!(h.m.needs_metadata());
     let mut md = metadata();
     md.push(TopicInfo::new("c", 1).with_id(c));
