@@ -2,6 +2,7 @@
 
 mod classic;
 mod kip848;
+mod robust;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
