@@ -79,4 +79,5 @@
 pub mod assignor;
 pub mod client;
 pub mod consumer;
+pub mod group;
 pub mod offset;

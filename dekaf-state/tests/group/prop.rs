@@ -1,0 +1,167 @@
+//! Random runs: members join, close, crash, come back, stall, revoke slowly, topics grow;
+//! the invariants are checked after every step, and the group must settle afterwards.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::sim::{Setup, World};
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// Let time pass (tenths of a second).
+    Wait(u16),
+    Start(usize),
+    Close(usize),
+    Crash(usize),
+    /// The application stops polling for this many seconds.
+    Stall(usize, u8),
+    /// The application's next revoke callbacks take this many seconds.
+    SlowRevoke(usize, u8),
+    Grow(usize),
+    Rejoin(usize),
+    /// The network between a member and the coordinator fails for this many seconds.
+    Disconnect(usize, u8),
+}
+
+const SLOTS: usize = 4;
+const TOPICS: [&str; 2] = ["t1", "t2"];
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (1u16..200).prop_map(Op::Wait),
+        3 => (0..SLOTS).prop_map(Op::Start),
+        1 => (0..SLOTS).prop_map(Op::Close),
+        1 => (0..SLOTS).prop_map(Op::Crash),
+        1 => ((0..SLOTS), 1u8..60).prop_map(|(s, d)| Op::Stall(s, d)),
+        1 => ((0..SLOTS), 1u8..50).prop_map(|(s, d)| Op::SlowRevoke(s, d)),
+        1 => (0..TOPICS.len()).prop_map(Op::Grow),
+        1 => (0..SLOTS).prop_map(Op::Rejoin),
+        1 => ((0..SLOTS), 1u8..30).prop_map(|(s, d)| Op::Disconnect(s, d)),
+    ]
+}
+
+fn setup() -> impl Strategy<Value = Setup> {
+    (
+        prop_oneof![
+            Just(vec!["range"]),
+            Just(vec!["roundrobin"]),
+            Just(vec!["cooperative-sticky"]),
+            Just(vec!["range", "cooperative-sticky"]),
+        ],
+        any::<bool>(),
+        any::<bool>(),
+        prop_oneof![Just(Duration::ZERO), Just(Duration::from_secs(3))],
+    )
+        .prop_map(
+            |(assignors, static_members, pattern, initial_delay)| Setup {
+                assignors,
+                static_members,
+                pattern,
+                initial_delay,
+                ..Setup::default()
+            },
+        )
+}
+
+fn run(setup: Setup, ops: &[Op], seed: u64) {
+    let mut w = World::new(setup, SLOTS, &[("t1", 3), ("t2", 2)], seed);
+    w.start(0);
+    for op in ops {
+        match *op {
+            Op::Wait(t) => w.run_for(Duration::from_millis(u64::from(t) * 100)),
+            Op::Start(s) => {
+                if w.consumer(s).is_some_and(|c| c.group.is_closed()) {
+                    w.crash(s);
+                }
+                w.start(s)
+            }
+            Op::Close(s) => w.close(s),
+            Op::Crash(s) => w.crash(s),
+            Op::Stall(s, secs) => {
+                if let Some(c) = w.consumer(s) {
+                    c.polling = false;
+                }
+                w.run_for(Duration::from_secs(u64::from(secs)));
+                if let Some(c) = w.consumer(s) {
+                    c.polling = true;
+                }
+            }
+            Op::SlowRevoke(s, secs) => {
+                if let Some(c) = w.consumer(s) {
+                    c.revoke_delay = Duration::from_secs(u64::from(secs));
+                }
+            }
+            Op::Grow(t) => w.grow(TOPICS[t]),
+            Op::Disconnect(s, secs) => {
+                w.disconnect(s);
+                w.run_for(Duration::from_secs(u64::from(secs)));
+                w.reconnect(s);
+            }
+            Op::Rejoin(s) => {
+                let now = w.now;
+                if let Some(c) = w.consumer(s) {
+                    c.group.rejoin(now);
+                }
+            }
+        }
+        w.run_for(Duration::from_millis(10));
+    }
+    w.settle(Duration::from_secs(600));
+}
+
+fn consumer_setup() -> impl Strategy<Value = Setup> {
+    (
+        any::<bool>(),
+        any::<bool>(),
+        prop_oneof![Just(2u64), Just(150)],
+    )
+        .prop_map(|(static_members, pattern, latency)| Setup {
+            consumer_protocol: true,
+            static_members,
+            pattern,
+            // A slow network makes commits race epoch changes (STALE_MEMBER_EPOCH).
+            latency: Duration::from_millis(latency),
+            ..Setup::default()
+        })
+}
+
+/// Operations for the consumer protocol: no network cuts, since a member of that protocol has
+/// no session check of its own and keeps its partitions while cut off (Kafka's zombie case).
+fn consumer_op() -> impl Strategy<Value = Op> {
+    op().prop_filter("no network cuts", |o| !matches!(o, Op::Disconnect(..)))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn random_groups_never_share_a_partition_and_always_settle(
+        setup in setup(),
+        ops in proptest::collection::vec(op(), 1..25),
+        seed in any::<u64>(),
+    ) {
+        run(setup, &ops, seed);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 32,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn random_consumer_protocol_groups_never_share_a_partition_and_always_settle(
+        setup in consumer_setup(),
+        ops in proptest::collection::vec(consumer_op(), 1..25),
+        seed in any::<u64>(),
+    ) {
+        run(setup, &ops, seed);
+    }
+}
