@@ -76,6 +76,9 @@ pub(crate) enum Pending {
         broker: BrokerId,
         parts: Vec<FetchPart>,
     },
+    Validate {
+        parts: Vec<super::validate::ValidatePart>,
+    },
 }
 
 /// A Kafka consumer as a sans-IO state machine: it fetches the partitions it is given, hands
@@ -209,6 +212,9 @@ pub struct Consumer {
     pub(crate) rotation: Option<TopicPartition>,
     /// Something may have moved a position: check buffers before the next fetch.
     pub(crate) needs_purge: bool,
+    /// The leader and leader epoch each assigned partition was last seen with in metadata:
+    /// a change sends its position to validation.
+    pub(crate) seen_leaders: BTreeMap<TopicPartition, (BrokerId, i32)>,
 }
 
 impl Consumer {
@@ -233,6 +239,7 @@ impl Consumer {
             next_request: 0,
             events: VecDeque::new(),
             problems: HashSet::new(),
+            seen_leaders: BTreeMap::new(),
             extra_topics: BTreeSet::new(),
             deferred: Vec::new(),
             watermark_queries: BTreeMap::new(),

@@ -12,7 +12,7 @@ use dekaf_proto::wire::Uuid;
 use dekaf_proto::{ApiKey, ErrorCode};
 
 use crate::client::{BrokerId, ClientRequest, Destination, Outgoing};
-use crate::offset::{FetchEpoch, FetchedPartition, TopicPartition};
+use crate::offset::{FetchEpoch, FetchPosition, FetchedPartition, TopicPartition};
 
 use super::buffer::{check_batch, PartitionBuffer};
 use super::config::{ConsumerConfig, IsolationLevel};
@@ -33,6 +33,9 @@ pub(crate) struct FetchPart {
     pub(crate) leader_epoch: i32,
     /// The topic id, if metadata gave one.
     pub(crate) topic_id: Option<Uuid>,
+    /// The leader epoch of the last record before `offset` (-1 if unknown), sent from v12 so
+    /// that the leader can say where its log diverges.
+    pub(crate) last_fetched_epoch: i32,
 }
 
 /// A full Fetch (no fetch session: session id 0, epoch -1) for `parts`, v4–v17; v13+ names
@@ -44,11 +47,12 @@ pub(crate) fn fetch_request(config: &ConsumerConfig, parts: &[FetchPart]) -> Cli
         .iter()
         .filter_map(|p| Some((p.tp.topic_arc().clone(), p.topic_id?)))
         .collect();
-    let topics = by_topic(
-        parts
-            .iter()
-            .map(|p| (p.tp.clone(), (p.offset, p.leader_epoch))),
-    );
+    let topics = by_topic(parts.iter().map(|p| {
+        (
+            p.tp.clone(),
+            (p.offset, p.leader_epoch, p.last_fetched_epoch),
+        )
+    }));
     let max_wait_ms = config.fetch_max_wait_ms();
     let min_bytes = config.fetch_min_bytes;
     let max_bytes = config.fetch_max_bytes;
@@ -77,11 +81,11 @@ pub(crate) fn fetch_request(config: &ConsumerConfig, parts: &[FetchPart]) -> Cli
                     },
                     partitions: ps
                         .iter()
-                        .map(|(p, (offset, epoch))| FetchPartition {
+                        .map(|(p, (offset, epoch, last))| FetchPartition {
                             partition: *p,
                             current_leader_epoch: if v >= 9 { *epoch } else { -1 },
                             fetch_offset: *offset,
-                            last_fetched_epoch: -1,
+                            last_fetched_epoch: if v >= 12 { *last } else { -1 },
                             log_start_offset: -1,
                             partition_max_bytes,
                             ..Default::default()
@@ -150,6 +154,7 @@ impl Consumer {
                 offset: position.offset,
                 leader_epoch,
                 topic_id,
+                last_fetched_epoch: position.leader_epoch.unwrap_or(-1),
             });
         }
         if leaderless {
@@ -237,7 +242,26 @@ impl Consumer {
                 let Some(part) = asked.remove(&tp) else {
                     continue;
                 };
-                if data.error_code.is_ok() {
+                let diverging = &data.diverging_epoch;
+                if version >= 12
+                    && data.error_code.is_ok()
+                    && (diverging.epoch >= 0 || diverging.end_offset >= 0)
+                {
+                    let fetched = FetchPosition {
+                        offset: part.offset,
+                        leader_epoch: epoch_or_none(part.last_fetched_epoch),
+                    };
+                    if self.offsets.handle_diverging_epoch(
+                        now,
+                        &part.tp,
+                        part.epoch,
+                        fetched,
+                        diverging.epoch,
+                        diverging.end_offset,
+                    ) {
+                        self.purge_stale();
+                    }
+                } else if data.error_code.is_ok() {
                     self.ingest(now, &part, version, data);
                 } else {
                     self.fetch_partition_error(now, &part, data.error_code);
@@ -378,6 +402,7 @@ mod tests {
             offset: 42,
             leader_epoch: 3,
             topic_id: id.map(Uuid::from),
+            last_fetched_epoch: 2,
         }
     }
 

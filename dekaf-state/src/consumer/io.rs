@@ -130,6 +130,7 @@ impl Consumer {
             Ok((_, resp)) => {
                 self.metadata.apply(now, &topics, &resp);
                 self.check_problems(now);
+                self.check_leaders();
             }
             Err(e) => {
                 self.report_failure(ApiKey::Metadata, &e);
@@ -221,6 +222,7 @@ impl ClientMachine for Consumer {
             }
         }
         self.poll_watermarks(now);
+        self.poll_validations(now);
         if let Some(out) = self.outbox.pop_front() {
             return Some(out);
         }
@@ -307,6 +309,18 @@ impl ClientMachine for Consumer {
                 Err(e) => {
                     self.report_failure(ApiKey::Fetch, &e);
                     self.on_fetch_failed(now, broker, parts);
+                }
+            },
+            Pending::Validate { parts } => match body(result, |b| match b {
+                ResponseBody::OffsetForLeaderEpoch(r) => Some(r),
+                _ => None,
+            }) {
+                Ok((_, resp)) => self.on_validate(now, parts, Ok(resp)),
+                Err(e) => {
+                    if !matches!(e, RequestFailed::Unsupported(_)) {
+                        self.report_failure(ApiKey::OffsetForLeaderEpoch, &e);
+                    }
+                    self.on_validate(now, parts, Err(e));
                 }
             },
         }

@@ -17,7 +17,8 @@
 //! | OffsetCommit | 2–9 (7–9 with an instance id) | coordinator | generation, member id, instance id; leader epoch from v6 |
 //! | OffsetFetch | 1–9 | coordinator | v8+ through the groups array; `require_stable` from v7 |
 //! | ListOffsets | 1–9 (2–9 under read_committed) | each partition's leader | current leader epoch from v4 |
-//! | Fetch | 4–17 (4–12 without topic ids) | each partition's leader | no fetch session: every fetch is a full one |
+//! | Fetch | 4–17 (4–12 without topic ids) | each partition's leader | no fetch session: every fetch is a full one; last fetched epoch from v12 |
+//! | OffsetForLeaderEpoch | 2–4 | each partition's leader | replica id -2 (a consumer) from v3; validates positions after a leader change |
 //!
 //! # The fetch path
 //!
@@ -40,6 +41,17 @@
 //! FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH and the like refresh metadata; every error backs
 //! the partition off (exponential, jittered from the configured seed); errors retrying will
 //! not fix are reported as [`ConsumerEvent::Fetch`].
+//!
+//! # Leader changes and log truncation
+//!
+//! When metadata shows a partition with a new leader or a higher leader epoch, and its
+//! position carries the leader epoch it was read under, the partition stops fetching and
+//! asks the new leader where that epoch ends (OffsetForLeaderEpoch). An end below the
+//! position means the log was truncated: the position moves back to that end, with an
+//! `Offset(Event::Truncated)` event, or, with `auto_offset_reset = none`, the partition fails
+//! with [`PositionError::Truncation`](crate::offset::PositionError). A broker without
+//! OffsetForLeaderEpoch (tansu) leaves positions as they are. Fetch v12+ sends the last
+//! fetched epoch, and a diverging epoch in the answer is handled the same way.
 //!
 //! # read_committed
 //!
@@ -74,6 +86,7 @@ mod lists;
 mod metadata;
 mod record;
 mod requests;
+mod validate;
 
 pub use config::{ConsumerConfig, IsolationLevel};
 pub use consumer::{Consumer, GroupGeneration};

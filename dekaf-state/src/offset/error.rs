@@ -2,7 +2,7 @@
 
 use dekaf_proto::ErrorCode;
 
-use super::types::TopicPartition;
+use super::types::{FetchPosition, TopicPartition};
 
 /// Whose fault an error is, so that callers know whether to fix their code, their cluster, or
 /// simply try again later.
@@ -270,6 +270,18 @@ pub enum PositionError {
         /// The position that was out of range.
         offset: i64,
     },
+    /// The log was truncated below the position after a leader change and
+    /// `auto_offset_reset` is `None`. `divergence` is where the new leader's log departs
+    /// (None when the leader could not say): seek there, or elsewhere, to go on.
+    #[error("log truncated below position {} (diverges at {:?}) and auto_offset_reset is none", .position.offset, .divergence.map(|d| d.offset))]
+    Truncation {
+        /// The partition.
+        partition: TopicPartition,
+        /// The position that was no longer in the log.
+        position: FetchPosition,
+        /// Where the new leader's log departs from what was read, if known.
+        divergence: Option<FetchPosition>,
+    },
     /// Looking up the committed offset or listing offsets failed for good.
     #[error("finding a position failed: {0}")]
     Broker(ErrorCode),
@@ -280,7 +292,9 @@ impl PositionError {
     pub fn fault(&self) -> Fault {
         match self {
             PositionError::NoCommittedOffset => Fault::Application,
-            PositionError::OutOfRange { .. } | PositionError::Broker(_) => Fault::Broker,
+            PositionError::OutOfRange { .. }
+            | PositionError::Truncation { .. }
+            | PositionError::Broker(_) => Fault::Broker,
         }
     }
 }

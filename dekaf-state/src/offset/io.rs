@@ -6,8 +6,8 @@ use super::commit::CommitOrigin;
 use super::error::{CommitError, LookupError, PositionError};
 use super::partition::OffsetSpec;
 use super::types::{
-    CommitId, IntentId, OffsetAndMetadata, OffsetAndTimestamp, QueryId, TopicPartition,
-    TopicPartitionOffset,
+    CommitId, FetchPosition, IntentId, OffsetAndMetadata, OffsetAndTimestamp, QueryId,
+    TopicPartition, TopicPartitionOffset,
 };
 
 /// Something the driver should ask a broker. Every intent's id comes back exactly once, with a
@@ -100,6 +100,18 @@ pub enum Event {
         partition: TopicPartition,
         /// Why.
         error: PositionError,
+    },
+    /// The partition's log was truncated below the position after a leader change (the
+    /// records past `divergence` are gone from the new leader's log), and `auto_offset_reset`
+    /// allowed a reset: the position moved back to `divergence`. Records handed out between
+    /// the two were lost with the old leader; what the new leader wrote there is delivered.
+    Truncated {
+        /// The partition.
+        partition: TopicPartition,
+        /// The position before the reset.
+        position: FetchPosition,
+        /// Where the new leader's log departs from what was read: the new position.
+        divergence: FetchPosition,
     },
 }
 

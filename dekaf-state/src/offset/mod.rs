@@ -17,6 +17,7 @@ mod outstanding;
 mod partition;
 mod query;
 mod types;
+mod validation;
 
 pub use backoff::{Backoff, Rng};
 pub use commit::CommitOrigin;
@@ -32,3 +33,4 @@ pub use types::{
     CommitId, FetchEpoch, FetchPosition, IntentId, OffsetAndMetadata, OffsetAndTimestamp, QueryId,
     TopicPartition, TopicPartitionOffset, TopicPartitionTimestamp,
 };
+pub use validation::EpochAnswer;

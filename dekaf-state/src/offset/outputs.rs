@@ -56,7 +56,9 @@ impl OffsetManager {
             _ => None,
         };
         let lookups = self.partitions.values().filter_map(|p| match &p.start {
-            Start::AwaitingCommitted(l) | Start::AwaitingReset(_, l) => l.not_before,
+            Start::AwaitingCommitted(l)
+            | Start::AwaitingReset(_, l)
+            | Start::AwaitingValidation(l, false) => l.not_before,
             _ => None,
         });
         let queries = self.queries.values().map(Query::next_timeout);

@@ -24,6 +24,9 @@ pub enum PositionState {
     AwaitingCommitted,
     /// Waiting for a ListOffsets answer (a reset or a seek to beginning, end or timestamp).
     AwaitingReset(OffsetSpec),
+    /// Has a position, but the partition's leader changed since it was read: not fetched
+    /// until the new leader confirms the log still holds it (OffsetForLeaderEpoch).
+    AwaitingValidation,
     /// Has a position: it may be fetched and its records handed out.
     Ready,
     /// Could not get a position; not fetched until a seek or a new assignment.
@@ -53,6 +56,8 @@ impl Lookup {
 pub(crate) enum Start {
     AwaitingCommitted(Lookup),
     AwaitingReset(OffsetSpec, Lookup),
+    /// The lookup's retry state, and whether a question is out.
+    AwaitingValidation(Lookup, bool),
     Ready,
     Failed(PositionError),
 }
@@ -62,6 +67,7 @@ impl Start {
         match self {
             Start::AwaitingCommitted(_) => PositionState::AwaitingCommitted,
             Start::AwaitingReset(spec, _) => PositionState::AwaitingReset(*spec),
+            Start::AwaitingValidation(..) => PositionState::AwaitingValidation,
             Start::Ready => PositionState::Ready,
             Start::Failed(e) => PositionState::Failed(e.clone()),
         }

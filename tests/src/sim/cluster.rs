@@ -4,6 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use dekaf_proto::messages::offset_for_leader_epoch::{
+    EpochEndOffset, OffsetForLeaderEpochResponse, OffsetForLeaderTopicResult,
+};
+use dekaf_proto::messages::OffsetForLeaderEpochRequest;
+
 use bytes::{Bytes, BytesMut};
 use dekaf_proto::messages::fetch::{AbortedTransaction, FetchableTopicResponse, PartitionData};
 use dekaf_proto::messages::find_coordinator::Coordinator;
@@ -83,6 +88,17 @@ pub struct SimPartition {
     open: BTreeMap<i64, i64>,
     /// Aborted transactions: (producer id, first offset, marker offset).
     aborted: Vec<(i64, i64, i64)>,
+    /// Each leader epoch with the offset it starts at, in order.
+    pub epochs: Vec<(i32, i64)>,
+}
+
+/// Where epoch `asked` ends in `part` (see [`Cluster::epoch_end`]).
+fn epoch_end_of(part: &SimPartition, asked: i32) -> (i32, i64) {
+    let Some(i) = part.epochs.iter().rposition(|(e, _)| *e <= asked) else {
+        return (-1, -1);
+    };
+    let end = part.epochs.get(i + 1).map_or(part.end, |(_, start)| *start);
+    (part.epochs[i].0, end)
 }
 
 impl SimPartition {
@@ -96,6 +112,7 @@ impl SimPartition {
             end: 0,
             open: BTreeMap::new(),
             aborted: Vec::new(),
+            epochs: vec![(0, 0)],
         }
     }
 
@@ -183,6 +200,8 @@ pub struct Cluster {
     pub commit_log: Vec<(String, String, i32, i64)>,
     /// Record timestamps start here and grow by `ts_step` per record.
     pub next_timestamp: i64,
+    /// Acts as a broker without OffsetForLeaderEpoch (as tansu): the driver fails the request.
+    pub without_offset_for_leader_epoch: bool,
     rng: Rng,
     next_id: u128,
 }
@@ -203,6 +222,7 @@ impl Cluster {
             counts: BTreeMap::new(),
             commit_log: Vec::new(),
             next_timestamp: T0,
+            without_offset_for_leader_epoch: false,
             rng: Rng::new(seed ^ 0xC1C1),
             next_id: 0x1000,
         }
@@ -365,6 +385,66 @@ impl Cluster {
         let others: Vec<i32> = brokers.into_iter().filter(|b| *b != part.leader).collect();
         part.leader = others[pick % others.len()];
         part.leader_epoch += 1;
+        let start = (part.leader_epoch, part.end);
+        part.epochs.push(start);
+    }
+
+    /// Moves the leader of a partition to a replica whose log ends at `offset` (a batch
+    /// boundary at or below the end): the records past it are lost, and the new leader writes
+    /// from there under a higher epoch.
+    pub fn truncate_and_move_leader(&mut self, topic: &str, p: i32, offset: i64) {
+        let part = self.partition_mut(topic, p);
+        part.batches.retain(|b| b.next <= offset);
+        let end = part.batches.last().map_or(part.log_start, |b| b.next);
+        part.records.retain(|r| r.offset < end);
+        part.end = end;
+        part.epochs.retain(|(_, start)| *start <= end);
+        self.move_leader(topic, p);
+    }
+
+    /// Where epoch `asked` ends in the partition's log: the largest epoch not above it and
+    /// the start of the next one (or the log end); (-1, -1) when the log has no such epoch.
+    pub fn epoch_end(&self, topic: &str, p: i32, asked: i32) -> (i32, i64) {
+        epoch_end_of(self.partition(topic, p), asked)
+    }
+
+    fn offset_for_leader_epoch(
+        &mut self,
+        broker: i32,
+        req: &OffsetForLeaderEpochRequest,
+        version: i16,
+    ) -> OffsetForLeaderEpochResponse {
+        if version >= 3 {
+            assert_eq!(req.replica_id, -2, "a consumer's replica id");
+        }
+        let mut topics = Vec::new();
+        for t in &req.topics {
+            let mut partitions = Vec::new();
+            for p in &t.partitions {
+                let mut out = EpochEndOffset {
+                    partition: p.partition,
+                    ..Default::default()
+                };
+                match self.leader_check(broker, &t.topic, p.partition, p.current_leader_epoch) {
+                    Err(code) => out.error_code = code,
+                    Ok(_) => {
+                        let (e, end) = self.epoch_end(&t.topic, p.partition, p.leader_epoch);
+                        out.leader_epoch = e;
+                        out.end_offset = end;
+                    }
+                }
+                partitions.push(out);
+            }
+            topics.push(OffsetForLeaderTopicResult {
+                topic: t.topic.clone(),
+                partitions,
+                ..Default::default()
+            });
+        }
+        OffsetForLeaderEpochResponse {
+            topics,
+            ..Default::default()
+        }
     }
 
     /// Removes records below `offset` (retention): the log start moves there.
@@ -436,6 +516,9 @@ impl Cluster {
                 ResponseBody::ListOffsets(self.list_offsets(broker, &req, version))
             }
             RequestBody::Fetch(req) => ResponseBody::Fetch(self.fetch(broker, &req, version)),
+            RequestBody::OffsetForLeaderEpoch(req) => ResponseBody::OffsetForLeaderEpoch(
+                self.offset_for_leader_epoch(broker, &req, version),
+            ),
             other => panic!("the sim cluster does not answer {}", other.api_key()),
         };
         let mut buf = BytesMut::new();
@@ -854,7 +937,19 @@ impl Cluster {
                         out.high_watermark = part.end;
                         out.last_stable_offset = part.last_stable_offset();
                         out.log_start_offset = if version >= 5 { part.log_start } else { -1 };
-                        if p.fetch_offset < part.log_start || p.fetch_offset > part.end {
+                        let last = if version >= 12 {
+                            p.last_fetched_epoch
+                        } else {
+                            -1
+                        };
+                        let diverging = (last >= 0)
+                            .then(|| epoch_end_of(part, last))
+                            .filter(|(e, end)| *e != last || *end < p.fetch_offset);
+                        if let Some((e, end)) = diverging {
+                            out.diverging_epoch.epoch = e;
+                            out.diverging_epoch.end_offset = end;
+                            out.records = Some(Bytes::new());
+                        } else if p.fetch_offset < part.log_start || p.fetch_offset > part.end {
                             out.error_code = ErrorCode::OFFSET_OUT_OF_RANGE;
                             out.records = None;
                         } else {

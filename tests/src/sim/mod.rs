@@ -132,6 +132,17 @@ impl Sim {
             return;
         }
         self.cluster.maybe_move_leader();
+        if self.cluster.without_offset_for_leader_epoch
+            && out.request.api_key() == dekaf_proto::ApiKey::OffsetForLeaderEpoch
+        {
+            let error = dekaf_proto::version::UnsupportedVersion {
+                api: dekaf_proto::ApiKey::OffsetForLeaderEpoch,
+                broker: None,
+                ours: Some(out.request.versions()),
+            };
+            self.push(now, out.id, broker, Err(RequestFailed::Unsupported(error)));
+            return;
+        }
         let (lo, hi) = out.request.versions();
         let hi = self.version_cap.map_or(hi, |c| hi.min(c).max(lo));
         let version = lo + self.below((hi - lo + 1) as u64) as i16;
