@@ -17,8 +17,9 @@ use super::consumer::{Consumer, Pending};
 use super::lists::{is_metadata_code, transport_code};
 use super::requests::by_topic;
 
-/// The replica id of a consumer in OffsetForLeaderEpoch v3+.
-const CONSUMER_REPLICA_ID: i32 = -2;
+/// The replica id of a consumer in OffsetForLeaderEpoch v3+ (the spec: "-1 if this request is
+/// from a consumer"; its default -2 is the debugging id, allowed past the high watermark).
+const CONSUMER_REPLICA_ID: i32 = -1;
 
 /// One partition of a validation in flight.
 #[derive(Clone, Debug)]

@@ -415,7 +415,7 @@ impl Cluster {
         version: i16,
     ) -> OffsetForLeaderEpochResponse {
         if version >= 3 {
-            assert_eq!(req.replica_id, -2, "a consumer's replica id");
+            assert_eq!(req.replica_id, -1, "a consumer's replica id");
         }
         let mut topics = Vec::new();
         for t in &req.topics {
