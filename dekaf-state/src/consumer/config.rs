@@ -1,7 +1,10 @@
 //! What a consumer is told up front: identity, offsets, fetch sizes, memory bound, metadata age.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::assignor::Assignor;
+use crate::group::{ConfigError, GroupConfig, GroupProtocol};
 use crate::offset::{
     AckMode, AutoOffsetReset, Backoff, CommitPolicy, OffsetCommitMode, OffsetConfig,
 };
@@ -60,6 +63,10 @@ pub struct ConsumerConfig {
     pub metadata_max_age: Duration,
     /// Seeds the jitter of every backoff, so that a run replays exactly (default 0).
     pub seed: u64,
+    /// The group membership settings used by [`subscribe`](super::Consumer::subscribe):
+    /// timeouts, static identity, assignors, protocol (Kafka's defaults). Its group id is
+    /// ignored: the consumer's group id (`offsets.group_id`) is the one used.
+    pub group: GroupConfig,
 }
 
 impl Default for ConsumerConfig {
@@ -75,6 +82,7 @@ impl Default for ConsumerConfig {
             max_buffered_bytes: 64 * 1024 * 1024,
             metadata_max_age: Duration::from_secs(300),
             seed: 0,
+            group: GroupConfig::new(""),
         }
     }
 }
@@ -95,10 +103,70 @@ impl ConsumerConfig {
         self
     }
 
-    /// Sets the group whose committed offsets this consumer uses.
+    /// Sets the group whose committed offsets this consumer uses, and that it joins when it
+    /// subscribes.
     pub fn with_group_id(mut self, group_id: impl Into<String>) -> Self {
+        let group_id = group_id.into();
+        self.group.group_id = group_id.clone();
         self.offsets = self.offsets.with_group_id(group_id);
         self
+    }
+
+    /// Replaces the group membership settings as a whole (its group id is ignored).
+    pub fn with_group(mut self, group: GroupConfig) -> Self {
+        self.group = group;
+        self
+    }
+
+    /// Sets the session timeout of the group membership (default 45 s).
+    pub fn with_session_timeout(mut self, timeout: Duration) -> Self {
+        self.group = self.group.with_session_timeout(timeout);
+        self
+    }
+
+    /// Sets the group heartbeat interval (default 3 s; below the session timeout).
+    pub fn with_heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.group = self.group.with_heartbeat_interval(interval);
+        self
+    }
+
+    /// Sets the max poll interval, and the rebalance timeout with it (default 5 min): the
+    /// member leaves its group when the application asks for no records for this long.
+    pub fn with_max_poll_interval(mut self, interval: Duration) -> Self {
+        self.group = self.group.with_max_poll_interval(interval);
+        self
+    }
+
+    /// Sets the rebalance timeout alone: how long the coordinator waits for members to rejoin,
+    /// and how long a revocation may take to be confirmed.
+    pub fn with_rebalance_timeout(mut self, timeout: Duration) -> Self {
+        self.group = self.group.with_rebalance_timeout(timeout);
+        self
+    }
+
+    /// Makes the member static (`group.instance.id`): no LeaveGroup on close.
+    pub fn with_group_instance_id(mut self, id: impl Into<String>) -> Self {
+        self.group = self.group.with_group_instance_id(id);
+        self
+    }
+
+    /// Sets the group protocol: classic (default) or the KIP-848 consumer protocol.
+    pub fn with_group_protocol(mut self, protocol: GroupProtocol) -> Self {
+        self.group = self.group.with_protocol(protocol);
+        self
+    }
+
+    /// Replaces the assignors offered to the group, most preferred first.
+    pub fn with_assignors(mut self, assignors: Vec<Arc<dyn Assignor>>) -> Self {
+        self.group = self.group.with_assignors(assignors);
+        self
+    }
+
+    /// Replaces the assignors by built-in ones, by name (`range`, `roundrobin`,
+    /// `cooperative-sticky`).
+    pub fn with_assignor_names(mut self, names: &[&str]) -> Result<Self, ConfigError> {
+        self.group = self.group.with_assignor_names(names)?;
+        Ok(self)
     }
 
     /// Replaces the offset machine's settings as a whole.

@@ -6,6 +6,7 @@ use std::ops::Bound;
 use std::time::Instant;
 
 use crate::client::{BrokerAddress, BrokerId, Outgoing, RequestId};
+use crate::group::GroupMembership;
 use crate::offset::{
     CommitId, IntentId, OffsetAndMetadata, OffsetError, OffsetManager, OffsetSpec, QueryId, Rng,
     TopicPartition, TopicPartitionOffset, TopicPartitionTimestamp,
@@ -15,6 +16,7 @@ use super::buffer::{PartitionBuffer, TakeError};
 use super::config::{ConsumerConfig, IsolationLevel};
 use super::event::{ConsumerEvent, FetchError, MetadataProblem, WatermarksId};
 use super::fetch::FetchPart;
+use super::group::Revocation;
 use super::lists::{ListJob, WatermarkQuery};
 use super::metadata::Metadata;
 use super::record::{ConsumerRecord, Watermarks};
@@ -56,6 +58,12 @@ pub(crate) struct Retry {
 pub(crate) enum Pending {
     Metadata {
         topics: Vec<String>,
+        /// Every topic was asked for (a pattern is subscribed).
+        all: bool,
+    },
+    /// A request of the group machine, under its own id.
+    Group {
+        id: RequestId,
     },
     FindCoordinator {
         intent: IntentId,
@@ -63,6 +71,8 @@ pub(crate) enum Pending {
     },
     Commit {
         intent: IntentId,
+        /// The generation (member epoch) the commit carried.
+        generation: i32,
     },
     Committed {
         intent: IntentId,
@@ -215,6 +225,16 @@ pub struct Consumer {
     /// The leader and leader epoch each assigned partition was last seen with in metadata:
     /// a change sends its position to validation.
     pub(crate) seen_leaders: BTreeMap<TopicPartition, (BrokerId, i32)>,
+    /// The group membership, once the application subscribed.
+    pub(crate) group: Option<GroupMembership>,
+    /// A revocation the application was told about and that is not finished.
+    pub(crate) revocation: Option<Revocation>,
+    /// The group machine's coordinator when last looked at (to notice it forgetting it).
+    pub(crate) group_coordinator: Option<BrokerId>,
+    /// Topics metadata flagged internal (patterns never match them).
+    pub(crate) internal_topics: BTreeSet<String>,
+    /// Whether the last metadata answer covered every topic.
+    pub(crate) metadata_all: bool,
 }
 
 impl Consumer {
@@ -247,6 +267,11 @@ impl Consumer {
             watermark_cache: BTreeMap::new(),
             rotation: None,
             needs_purge: false,
+            group: None,
+            revocation: None,
+            group_coordinator: None,
+            internal_topics: BTreeSet::new(),
+            metadata_all: false,
         }
     }
 
@@ -353,9 +378,12 @@ impl Consumer {
         self.offsets.is_closed()
     }
 
-    /// Whether the consumer is closed and its last commits have finished: the driver may stop.
+    /// Whether the consumer is closed, its last commits have finished (or can never go: the
+    /// group was not stable when it closed), and it left its group: the driver may stop.
     pub fn is_close_complete(&self) -> bool {
-        self.offsets.is_closed() && !self.offsets.has_pending_commits()
+        self.offsets.is_closed()
+            && (!self.offsets.has_pending_commits() || !self.offsets.is_group_stable())
+            && self.group.as_ref().is_none_or(GroupMembership::is_closed)
     }
 
     // ----- commands: the group machine's seam -----
@@ -418,6 +446,8 @@ impl Consumer {
             return out;
         }
         self.offsets.release(now);
+        // After the release, so that a revocation confirmed here commits what was handed out.
+        self.group_poll(now);
         // Take turns: start after the partition served last.
         let mut cursor = self.rotation.take();
         let mut visited = 0;
@@ -645,8 +675,20 @@ impl Consumer {
     /// Closes: what was handed out counts as processed, Auto mode commits what is stored (the
     /// id is returned), buffered records are dropped, queries fail and nothing more is
     /// fetched. The driver keeps running until [`is_close_complete`](Self::is_close_complete).
+    ///
+    /// A member of a group gives its partitions up first (Auto mode commits the stored
+    /// offsets of the revoked partitions), then leaves the group once the commits finished
+    /// (a static member does not send LeaveGroup).
     pub fn close(&mut self, now: Instant) -> Option<CommitId> {
+        if let Some(g) = &mut self.group {
+            g.close(now);
+            if let Some(r) = &mut self.revocation {
+                r.confirmed = true;
+            }
+        }
+        self.drive_group(now);
         let commit = self.offsets.close(now);
+        self.drive_group(now);
         self.buffers.clear();
         self.buffered_bytes = 0;
         self.deferred.clear();
@@ -702,6 +744,9 @@ impl Consumer {
         }
         let mut topics: BTreeSet<String> = self.extra_topics.clone();
         topics.extend(self.offsets.assignment().map(|tp| tp.topic().to_string()));
+        if let Some(Some(group)) = self.group_metadata_topics() {
+            topics.extend(group);
+        }
         topics
     }
 

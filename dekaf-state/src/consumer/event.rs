@@ -3,6 +3,7 @@
 use dekaf_proto::{ApiKey, DecodeError, ErrorCode};
 
 use crate::client::RequestFailed;
+use crate::group::GroupEvent;
 use crate::offset::{Event, Fault, LookupError, TopicPartition};
 
 use super::record::Watermarks;
@@ -33,6 +34,20 @@ pub enum ConsumerEvent {
         /// Low and high watermark per partition, or why the query failed.
         result: Result<Vec<(TopicPartition, Watermarks)>, LookupError>,
     },
+    /// From the group membership (after [`subscribe`](super::Consumer::subscribe)), after the
+    /// consumer applied it to its offsets:
+    /// - `Stable`/`Unstable`: commits go / wait;
+    /// - `Assigned(ps)`: `ps` were added; their committed offsets are being looked up
+    ///   (positions follow, or `auto_offset_reset`);
+    /// - `Revoked(ps)`: `ps` are being taken away; their records are no longer handed out.
+    ///   The application may commit them now (Manual mode), then confirms with
+    ///   [`rebalance_done`](super::Consumer::rebalance_done) or simply by asking for records
+    ///   again. The consumer then drops them (Auto mode commits their stored offsets first)
+    ///   and the group goes on. Unconfirmed within the rebalance timeout, they become `Lost`;
+    /// - `Lost(ps)`: `ps` were taken away without a chance to commit; nothing of them is
+    ///   committed;
+    /// - `Left`, `Failed`: the member is out of the group.
+    Rebalance(GroupEvent),
     /// A request failed in a way that retrying cannot fix: the broker speaks no version the
     /// consumer can write, or a request could not be encoded.
     RequestFailed {

@@ -16,7 +16,7 @@ use super::consumer::{Consumer, Pending};
 use super::event::{ConsumerEvent, MetadataProblem};
 use super::lists::transport_code;
 use super::requests::{
-    find_coordinator, metadata, offset_commit, offset_fetch, parse_find_coordinator,
+    find_coordinator, metadata, metadata_all, offset_commit, offset_fetch, parse_find_coordinator,
     parse_list_offsets, parse_offset_commit, parse_offset_fetch,
 };
 
@@ -50,17 +50,35 @@ impl Consumer {
 
     fn poll_metadata(&mut self, now: Instant) -> Option<Outgoing> {
         let wanted = self.wanted_topics();
-        if !self
-            .metadata
-            .is_due(now, &wanted, self.config.metadata_max_age)
-        {
+        // A pattern subscription asks for every topic.
+        let all = matches!(self.group_metadata_topics(), Some(None));
+        let due = if all {
+            let m = &self.metadata;
+            m.in_flight.is_none()
+                && m.not_before.is_none_or(|t| t <= now)
+                && (m.needed
+                    || !self.metadata_all
+                    || wanted.iter().any(|t| !m.asked.contains(t))
+                    || m.refreshed_at.is_none_or(|at| {
+                        at.checked_add(self.config.metadata_max_age)
+                            .is_none_or(|due| due <= now)
+                    }))
+        } else {
+            self.metadata
+                .is_due(now, &wanted, self.config.metadata_max_age)
+        };
+        if !due {
             return None;
         }
         let topics: Vec<String> = wanted.into_iter().collect();
         let id = self.request_id();
         self.metadata.in_flight = Some(id);
-        let request = metadata(topics.clone());
-        self.pending.insert(id, Pending::Metadata { topics });
+        let request = if all {
+            metadata_all()
+        } else {
+            metadata(topics.clone())
+        };
+        self.pending.insert(id, Pending::Metadata { topics, all });
         Some(Outgoing {
             id,
             destination: Destination::AnyBroker,
@@ -71,6 +89,7 @@ impl Consumer {
     /// Turns an intent of the offset machine into requests (in the outbox).
     fn translate(&mut self, now: Instant, intent: Intent) {
         let group = self.config.offsets.group_id.clone().unwrap_or_default();
+        let generation = self.generation.generation_id;
         let (intent_id, request, pending) = match intent {
             Intent::FindCoordinator { id } => {
                 let request = find_coordinator(group.clone());
@@ -87,7 +106,10 @@ impl Consumer {
             Intent::CommitOffsets { id, offsets, .. } => (
                 id,
                 offset_commit(group, self.generation.clone(), offsets),
-                Pending::Commit { intent: id },
+                Pending::Commit {
+                    intent: id,
+                    generation,
+                },
             ),
             Intent::FetchCommitted {
                 id,
@@ -119,7 +141,8 @@ impl Consumer {
     fn on_metadata(
         &mut self,
         now: Instant,
-        topics: Vec<String>,
+        mut topics: Vec<String>,
+        all: bool,
         result: Result<Response, RequestFailed>,
     ) {
         self.metadata.in_flight = None;
@@ -128,9 +151,27 @@ impl Consumer {
             _ => None,
         }) {
             Ok((_, resp)) => {
+                if all {
+                    // Every topic was asked for: those not in the answer are gone.
+                    topics.extend(self.metadata.topics.keys().cloned());
+                    topics.extend(resp.topics.iter().filter_map(|t| t.name.clone()));
+                    topics.sort();
+                    topics.dedup();
+                }
+                for t in &resp.topics {
+                    if let Some(name) = &t.name {
+                        if t.is_internal {
+                            self.internal_topics.insert(name.clone());
+                        } else {
+                            self.internal_topics.remove(name);
+                        }
+                    }
+                }
                 self.metadata.apply(now, &topics, &resp);
+                self.metadata_all = all;
                 self.check_problems(now);
                 self.check_leaders();
+                self.feed_group_metadata(now, all, &topics);
             }
             Err(e) => {
                 self.report_failure(ApiKey::Metadata, &e);
@@ -203,6 +244,9 @@ impl ClientMachine for Consumer {
         if let Some(out) = self.outbox.pop_front() {
             return Some(out);
         }
+        if let Some(out) = self.poll_group_request(now) {
+            return Some(out);
+        }
         if std::mem::take(&mut self.needs_purge) {
             self.purge_stale();
         }
@@ -245,7 +289,8 @@ impl ClientMachine for Consumer {
         // Answers can move positions (resets, committed offsets found).
         self.needs_purge = true;
         match pending {
-            Pending::Metadata { topics } => self.on_metadata(now, topics, result),
+            Pending::Metadata { topics, all } => self.on_metadata(now, topics, all, result),
+            Pending::Group { id } => self.on_group_response(now, id, result),
             Pending::FindCoordinator { intent, group } => match body(result, |b| match b {
                 ResponseBody::FindCoordinator(r) => Some(r),
                 _ => None,
@@ -255,6 +300,7 @@ impl ClientMachine for Consumer {
                         self.coordinator_address = Some((node_id, address));
                         self.offsets
                             .handle_coordinator_response(now, intent, Ok(node_id));
+                        self.group_coordinator_found(now, node_id);
                     }
                     Err(code) => self
                         .offsets
@@ -265,13 +311,23 @@ impl ClientMachine for Consumer {
                     self.offsets.handle_request_failed(now, intent);
                 }
             },
-            Pending::Commit { intent } => match body(result, |b| match b {
+            Pending::Commit { intent, generation } => match body(result, |b| match b {
                 ResponseBody::OffsetCommit(r) => Some(r),
                 _ => None,
             }) {
                 Ok((_, resp)) => {
-                    self.offsets
-                        .handle_commit_response(now, intent, parse_offset_commit(&resp));
+                    let answer = parse_offset_commit(&resp);
+                    let refused = answer.iter().any(|(_, code)| is_rebalance_code(*code));
+                    self.offsets.handle_commit_response(now, intent, answer);
+                    // The commit raced a new generation (or member epoch) the group machine
+                    // already has: what is stored goes out again with the current one.
+                    let newer = self
+                        .group
+                        .as_ref()
+                        .is_some_and(|g| g.is_stable() && g.generation() > generation);
+                    if refused && newer {
+                        self.offsets.handle_group_stable(now);
+                    }
                 }
                 Err(e) => {
                     self.report_failure(ApiKey::OffsetCommit, &e);
@@ -327,6 +383,7 @@ impl ClientMachine for Consumer {
     }
 
     fn handle_disconnected(&mut self, now: Instant, broker: Option<BrokerId>) {
+        self.group_disconnected(now, broker);
         let Some(broker) = broker else { return };
         if self.offsets.coordinator() == Some(broker) {
             self.offsets.handle_coordinator_disconnected(now);
@@ -339,6 +396,10 @@ impl ClientMachine for Consumer {
     fn handle_timeout(&mut self, now: Instant) {
         self.needs_purge = true;
         self.offsets.handle_timeout(now);
+        if let Some(g) = &mut self.group {
+            g.handle_timeout(now);
+        }
+        self.drive_group(now);
         self.metadata
             .handle_timeout(now, self.config.metadata_max_age);
         for r in self.backoffs.values_mut() {
@@ -353,6 +414,7 @@ impl ClientMachine for Consumer {
         let backoffs = self.backoffs.values().filter_map(|r| r.not_before);
         let queries = self.watermark_queries.values().map(|q| q.next_timeout());
         [
+            self.group.as_ref().and_then(|g| g.poll_timeout()),
             self.offsets.poll_timeout(),
             self.metadata.next_timeout(self.config.metadata_max_age),
         ]
@@ -371,4 +433,14 @@ impl ClientMachine for Consumer {
                 .map(|(_, a)| a.clone())
         })
     }
+}
+
+/// Whether an OffsetCommit code says the member's generation (or epoch) is not the current one.
+fn is_rebalance_code(code: ErrorCode) -> bool {
+    [
+        ErrorCode::ILLEGAL_GENERATION,
+        ErrorCode::REBALANCE_IN_PROGRESS,
+        ErrorCode::STALE_MEMBER_EPOCH,
+    ]
+    .contains(&code)
 }

@@ -75,6 +75,17 @@ pub(crate) fn metadata(topics: Vec<String>) -> ClientRequest {
     })
 }
 
+/// Metadata for every topic (v1–v12; a null topic list), never creating a topic.
+pub(crate) fn metadata_all() -> ClientRequest {
+    ClientRequest::new(ApiKey::Metadata, 1, 12, move |v| {
+        RequestBody::Metadata(MetadataRequest {
+            topics: None,
+            allow_auto_topic_creation: v < 4,
+            ..Default::default()
+        })
+    })
+}
+
 /// FindCoordinator for a consumer group (v0–v6; v4+ asks with a list of keys).
 pub(crate) fn find_coordinator(group: String) -> ClientRequest {
     ClientRequest::new(ApiKey::FindCoordinator, 0, 6, move |v| {

@@ -100,6 +100,8 @@ pub struct OffsetManager {
     pub(crate) events: VecDeque<Event>,
     pub(crate) group_stable: bool,
     pub(crate) closed: bool,
+    /// Someone else (the group machine) needs the coordinator too.
+    pub(crate) coordinator_wanted: bool,
     /// Records acknowledged (or stores) since the last commit, for count-based policies.
     pub(crate) acked_since_commit: u64,
     /// When the interval policy commits next.
@@ -128,6 +130,7 @@ impl OffsetManager {
             events: VecDeque::new(),
             group_stable: true,
             closed: false,
+            coordinator_wanted: false,
             acked_since_commit: 0,
             next_auto_commit: None,
             next_intent: 0,
@@ -257,7 +260,8 @@ impl OffsetManager {
     pub fn needs_coordinator(&self) -> bool {
         self.config.group_id.is_some()
             && self.coordinator.node_id().is_none()
-            && (self.commits.queued.is_some()
+            && (self.coordinator_wanted
+                || self.commits.queued.is_some()
                 || (!self.closed
                     && self
                         .partitions
@@ -267,6 +271,19 @@ impl OffsetManager {
                     .queries
                     .values()
                     .any(|q| q.kind == QueryKind::Committed))
+    }
+
+    /// Says whether someone else (a group machine sharing the lookup) needs the coordinator:
+    /// while `wanted`, the machine looks it up when it is not known, whether or not it has
+    /// anything to send there itself.
+    pub fn want_coordinator(&mut self, wanted: bool) {
+        self.coordinator_wanted = wanted;
+    }
+
+    /// The coordinator moved (someone else got NOT_COORDINATOR from it): look it up again.
+    /// Requests in flight there are answered as usual.
+    pub fn forget_coordinator(&mut self) {
+        self.coordinator.forget();
     }
 
     /// Whether the group is stable; commits wait for it (see

@@ -4,9 +4,13 @@
 
 mod cluster;
 mod consume;
+#[allow(missing_docs)]
+pub mod coordinator;
+mod group;
 
 pub use cluster::{Cluster, Faults, SimPartition, SimRecord, SimTopic, Txn, T0};
 pub use consume::{check_exact, consume, keep_polling, Delivered};
+pub use group::{GroupSim, Member, GROUP_TICK};
 
 use std::time::{Duration, Instant};
 

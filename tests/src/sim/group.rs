@@ -1,0 +1,397 @@
+//! Several [`Consumer`]s of one group against the simulated [`Cluster`] and an in-memory
+//! classic group coordinator ([`Coordinator`]), in virtual time. Every OffsetCommit is checked
+//! against the coordinator's generation and recorded, so that tests can check that committed
+//! offsets never go back and that no member commits a partition it gave up.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use dekaf_proto::messages::offset_commit::{
+    OffsetCommitResponse, OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use dekaf_proto::messages::{RequestBody, ResponseBody};
+use dekaf_state::client::{ClientMachine, Destination, RequestFailed, RequestId, Response};
+use dekaf_state::consumer::{Consumer, ConsumerEvent, ConsumerRecord};
+use dekaf_state::offset::TopicPartition;
+
+use super::coordinator::{Conn, Coordinator, Reply};
+use super::Cluster;
+
+/// One answer on its way to a member.
+#[derive(Debug)]
+struct Flight {
+    at: Instant,
+    conn: Conn,
+    id: RequestId,
+    result: Result<Response, RequestFailed>,
+}
+
+/// A member process.
+pub struct Member {
+    /// The consumer.
+    pub consumer: Consumer,
+    /// Who it is to the coordinator.
+    pub conn: Conn,
+    /// Whether the application asks for records.
+    pub polling: bool,
+    /// Every record it was handed.
+    pub records: Vec<ConsumerRecord>,
+    /// Every event it emitted.
+    pub events: Vec<ConsumerEvent>,
+    /// Partitions it held in its group assignment and gave up (until assigned again).
+    pub given_up: BTreeSet<TopicPartition>,
+    held: BTreeSet<TopicPartition>,
+}
+
+/// Consumers of one group, the cluster and virtual time.
+pub struct GroupSim {
+    /// The cluster (metadata, fetches, offsets).
+    pub cluster: Cluster,
+    /// The group coordinator.
+    pub coordinator: Coordinator,
+    /// The member slots.
+    pub members: Vec<Option<Member>>,
+    /// The virtual clock.
+    pub now: Instant,
+    /// The group.
+    pub group: String,
+    /// Invariants broken so far.
+    pub violations: Vec<String>,
+    /// Members whose close completed, in the order they stopped.
+    pub finished: Vec<Member>,
+    /// Accepted commits: (slot, partition, offset).
+    pub commits: Vec<(usize, TopicPartition, i64)>,
+    flights: Vec<Flight>,
+    incarnations: u64,
+    latency: Duration,
+}
+
+#[allow(clippy::disallowed_methods)] // one base instant; every other time is an offset from it
+fn base() -> Instant {
+    Instant::now()
+}
+
+/// How often the applications get a turn.
+pub const GROUP_TICK: Duration = Duration::from_millis(10);
+
+impl GroupSim {
+    /// A group `group` over `cluster`, with no member yet.
+    pub fn new(cluster: Cluster, group: &str) -> Self {
+        GroupSim {
+            cluster,
+            coordinator: Coordinator::new(Duration::ZERO),
+            members: Vec::new(),
+            now: base(),
+            group: group.to_string(),
+            violations: Vec::new(),
+            commits: Vec::new(),
+            finished: Vec::new(),
+            flights: Vec::new(),
+            incarnations: 0,
+            latency: Duration::from_millis(2),
+        }
+    }
+
+    /// Adds a member running `consumer` (already subscribed or not); returns its slot.
+    pub fn add(&mut self, consumer: Consumer) -> usize {
+        self.incarnations += 1;
+        let slot = self.members.len();
+        self.members.push(Some(Member {
+            consumer,
+            conn: Conn {
+                slot,
+                incarnation: self.incarnations,
+            },
+            polling: true,
+            records: Vec::new(),
+            events: Vec::new(),
+            given_up: BTreeSet::new(),
+            held: BTreeSet::new(),
+        }));
+        slot
+    }
+
+    /// The member in `slot`, running.
+    pub fn member(&mut self, slot: usize) -> &mut Member {
+        self.members[slot].as_mut().expect("a running member")
+    }
+
+    /// The process in `slot` dies: no commit, no leave; answers to it are lost.
+    pub fn crash(&mut self, slot: usize) -> Option<Member> {
+        self.members[slot].take()
+    }
+
+    /// The application in `slot` closes its consumer (the member keeps running until its
+    /// close is complete, then stops).
+    pub fn close(&mut self, slot: usize) {
+        let now = self.now;
+        self.member(slot).consumer.close(now);
+    }
+
+    /// The committed offset of `tp` for the group.
+    pub fn committed(&self, tp: &TopicPartition) -> Option<i64> {
+        self.cluster
+            .committed_offset(&self.group, tp.topic(), tp.partition())
+    }
+
+    /// Runs for `d` of virtual time.
+    pub fn run_for(&mut self, d: Duration) {
+        let until = self.now + d;
+        while self.now < until {
+            self.tick();
+            self.now += GROUP_TICK;
+        }
+    }
+
+    /// Runs until `done`, failing after `max` of virtual time.
+    pub fn run_until(&mut self, max: Duration, mut done: impl FnMut(&mut GroupSim) -> bool) {
+        let until = self.now + max;
+        while !done(self) {
+            assert!(
+                self.now < until,
+                "not done after {max:?}: {}",
+                self.describe()
+            );
+            self.tick();
+            self.now += GROUP_TICK;
+        }
+    }
+
+    /// Whether every running member is stable with nothing being revoked, and every partition
+    /// of `partitions` is owned by exactly one of them.
+    pub fn settled(&self, partitions: &BTreeSet<TopicPartition>) -> bool {
+        let mut owned = BTreeSet::new();
+        for m in self.members.iter().flatten() {
+            let Some(g) = m.consumer.group() else {
+                return false;
+            };
+            if g.state() != dekaf_state::group::MemberState::Stable
+                || g.revoking().next().is_some()
+                || !m.consumer.revoking().is_empty()
+            {
+                return false;
+            }
+            for tp in m.consumer.assignment() {
+                if !owned.insert(tp) {
+                    return false;
+                }
+            }
+        }
+        &owned == partitions
+    }
+
+    /// Who owns what, for failure messages.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "coordinator {:?} gen {}; ",
+            self.coordinator.state, self.coordinator.generation
+        );
+        for (i, m) in self.members.iter().enumerate() {
+            if let Some(m) = m {
+                s += &format!(
+                    "[{i}: {:?} {:?} revoking {:?}] ",
+                    m.consumer.member_state(),
+                    m.consumer.assignment(),
+                    m.consumer.revoking()
+                );
+            }
+        }
+        s
+    }
+
+    fn tick(&mut self) {
+        let now = self.now;
+        // Answers due now.
+        self.flights.sort_by_key(|f| f.at);
+        while self.flights.first().is_some_and(|f| f.at <= now) {
+            let f = self.flights.remove(0);
+            if let Some(m) = self.members[f.conn.slot]
+                .as_mut()
+                .filter(|m| m.conn == f.conn)
+            {
+                m.consumer.handle_response(now, f.id, f.result);
+            }
+        }
+        let replies = self.coordinator.tick(now);
+        self.deliver(replies);
+        for slot in 0..self.members.len() {
+            self.drive(slot);
+        }
+        self.check();
+    }
+
+    fn deliver(&mut self, replies: Vec<Reply>) {
+        let at = self.now + self.latency;
+        for r in replies {
+            self.flights.push(Flight {
+                at,
+                conn: r.conn,
+                id: r.id,
+                result: Ok(Response {
+                    version: r.version,
+                    body: r.body,
+                }),
+            });
+        }
+    }
+
+    fn drive(&mut self, slot: usize) {
+        let now = self.now;
+        let Some(m) = self.members[slot].as_mut() else {
+            return;
+        };
+        if m.consumer.poll_timeout().is_some_and(|t| t <= now) {
+            m.consumer.handle_timeout(now);
+        }
+        if m.polling && !m.consumer.is_closed() {
+            let records = m.consumer.poll_records(now, 50);
+            m.records.extend(records);
+        }
+        let mut outs = Vec::new();
+        while let Some(out) = m.consumer.poll_request(now) {
+            outs.push(out);
+            assert!(outs.len() < 10_000, "requests never stop");
+        }
+        while let Some(e) = m.consumer.poll_event() {
+            m.events.push(e);
+        }
+        let conn = m.conn;
+        let held: BTreeSet<TopicPartition> = m
+            .consumer
+            .group()
+            .map(|g| g.assignment().cloned().collect())
+            .unwrap_or_default();
+        for tp in m.held.difference(&held) {
+            m.given_up.insert(tp.clone());
+        }
+        for tp in &held {
+            m.given_up.remove(tp);
+        }
+        m.held = held;
+        let closed = m.consumer.is_close_complete();
+        for out in outs {
+            let (lo, hi) = out.request.versions();
+            let version = hi.max(lo);
+            let body = out.request.body(version);
+            let broker = match out.destination {
+                Destination::AnyBroker => self.cluster.brokers[0],
+                Destination::Broker(b) => b,
+            };
+            match body {
+                RequestBody::JoinGroup(_)
+                | RequestBody::SyncGroup(_)
+                | RequestBody::Heartbeat(_)
+                | RequestBody::LeaveGroup(_) => {
+                    let replies = self.coordinator.handle(now, conn, out.id, version, body);
+                    self.deliver(replies);
+                }
+                RequestBody::OffsetCommit(req) => {
+                    let answer = self.commit(slot, broker, &req, version);
+                    self.flights.push(Flight {
+                        at: now + self.latency,
+                        conn,
+                        id: out.id,
+                        result: Ok(Response {
+                            version,
+                            body: answer,
+                        }),
+                    });
+                }
+                body => {
+                    let answer = self.cluster.answer(broker, &body, version);
+                    self.flights.push(Flight {
+                        at: now + self.latency,
+                        conn,
+                        id: out.id,
+                        result: Ok(Response {
+                            version,
+                            body: answer,
+                        }),
+                    });
+                }
+            }
+        }
+        if closed {
+            self.finished.extend(self.members[slot].take());
+        }
+    }
+
+    fn commit(
+        &mut self,
+        slot: usize,
+        broker: i32,
+        req: &dekaf_proto::messages::OffsetCommitRequest,
+        version: i16,
+    ) -> ResponseBody {
+        let code = self
+            .coordinator
+            .commit(req.generation_id_or_member_epoch, &req.member_id);
+        if !code.is_ok() {
+            return ResponseBody::OffsetCommit(OffsetCommitResponse {
+                topics: req
+                    .topics
+                    .iter()
+                    .map(|t| OffsetCommitResponseTopic {
+                        name: t.name.clone(),
+                        partitions: t
+                            .partitions
+                            .iter()
+                            .map(|p| OffsetCommitResponsePartition {
+                                partition_index: p.partition_index,
+                                error_code: code,
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            });
+        }
+        for t in &req.topics {
+            for p in &t.partitions {
+                let tp = TopicPartition::new(t.name.as_str(), p.partition_index);
+                if let Some(m) = &self.members[slot] {
+                    if m.given_up.contains(&tp) {
+                        self.violations
+                            .push(format!("slot {slot} committed {tp} after giving it up"));
+                    }
+                }
+                if let Some(before) = self.committed(&tp) {
+                    if p.committed_offset < before {
+                        self.violations.push(format!(
+                            "committed offset of {tp} went back from {before} to {} (slot {slot})",
+                            p.committed_offset
+                        ));
+                    }
+                }
+                self.commits.push((slot, tp, p.committed_offset));
+            }
+        }
+        self.cluster
+            .answer(broker, &RequestBody::OffsetCommit(req.clone()), version)
+    }
+
+    fn check(&mut self) {
+        let mut owner: BTreeMap<TopicPartition, usize> = BTreeMap::new();
+        for (i, m) in self.members.iter().enumerate() {
+            let Some(m) = m else { continue };
+            let revoking: BTreeSet<TopicPartition> = m.consumer.revoking().into_iter().collect();
+            for tp in m.consumer.assignment() {
+                if revoking.contains(&tp) {
+                    continue;
+                }
+                if let Some(j) = owner.insert(tp.clone(), i) {
+                    self.violations
+                        .push(format!("{tp} fetched by slots {j} and {i} at once"));
+                }
+            }
+        }
+        assert!(
+            self.violations.is_empty(),
+            "invariant broken: {:#?}\n{}",
+            self.violations,
+            self.describe()
+        );
+    }
+}
