@@ -1,5 +1,5 @@
-//! An in-memory classic group coordinator (shared with dekaf-state's group simulation, whose
-//! copy it is) that follows the rules of Kafka's classic group coordinator,
+//! An in-memory classic group coordinator (used by the consumer-group simulation and by the
+//! group-membership tests) that follows the rules of Kafka's classic group coordinator,
 //! with the committed offsets of the group. It exists to drive real `GroupMembership` machines
 //! deterministically and to check, on every commit, that committed offsets never go back.
 //!
