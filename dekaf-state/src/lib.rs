@@ -71,3 +71,4 @@
 pub mod assignor;
 pub mod client;
 pub mod offset;
+pub mod producer;
