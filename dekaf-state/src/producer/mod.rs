@@ -69,6 +69,8 @@ mod producer;
 mod response;
 mod transactions;
 mod txn;
+mod txn_answers;
+mod txn_requests;
 mod types;
 
 pub use config::{Acks, ConfigError, ProducerConfig};

@@ -1,46 +1,27 @@
-//! Transactions: the commands, the coordinator requests they lead to, and their answers.
-//! The allowed state moves are in `txn.rs`.
+//! Transactions: their state, the commands, and the moves that need no answer. Requests are
+//! in `txn_requests.rs`, answers in `txn_answers.rs`, the allowed state moves in `txn.rs`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
-use dekaf_proto::messages::add_partitions_to_txn::AddPartitionsToTxnTopic;
-use dekaf_proto::messages::txn_offset_commit::{
-    TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
-};
-use dekaf_proto::messages::{
-    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, EndTxnRequest, FindCoordinatorRequest,
-    FindCoordinatorResponse, RequestBody, ResponseBody, TxnOffsetCommitRequest,
-};
-use dekaf_proto::{ApiKey, ErrorCode};
-
 use super::attempt::Attempt;
-use super::error::{
-    is_coordinator_busy, is_coordinator_moved, is_fatal_txn_code, AbortableError, DeliveryError,
-    FatalError, TransactionError,
-};
-use super::producer::{Pending, Producer};
+use super::error::{AbortableError, DeliveryError, FatalError, TransactionError};
+use super::producer::Producer;
 use super::txn::TransactionState;
 use super::types::{ConsumerGroupMetadata, Event, TxnOpId, TxnOperation};
-use crate::client::{
-    BrokerId, ClientRequest, Destination, Outgoing, RequestFailed, RequestId, Response,
-};
+use crate::client::BrokerId;
 use crate::offset::{OffsetAndMetadata, TopicPartition};
-
-/// FindCoordinator key types.
-const KEY_GROUP: i8 = 0;
-const KEY_TRANSACTION: i8 = 1;
 
 /// One `send_offsets_to_transaction` under way.
 #[derive(Debug)]
 pub(crate) struct OffsetsOp {
-    op: TxnOpId,
-    group: ConsumerGroupMetadata,
+    pub(crate) op: TxnOpId,
+    pub(crate) group: ConsumerGroupMetadata,
     /// Offsets not yet accepted by the group coordinator.
-    offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    pub(crate) offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
     /// AddOffsetsToTxn succeeded: the group's offsets now follow the transaction.
-    added: bool,
-    attempt: Attempt,
+    pub(crate) added: bool,
+    pub(crate) attempt: Attempt,
 }
 
 /// The transaction side of a transactional producer.
@@ -51,25 +32,25 @@ pub(crate) struct Transaction {
     /// Why the state is `AbortableError` or `FatalError`.
     pub(crate) error: Option<TransactionError>,
     pub(crate) coordinator: Option<BrokerId>,
-    lookup: Attempt,
-    group_coordinators: BTreeMap<String, BrokerId>,
-    group_lookup: Attempt,
-    init_ops: Vec<TxnOpId>,
+    pub(crate) lookup: Attempt,
+    pub(crate) group_coordinators: BTreeMap<String, BrokerId>,
+    pub(crate) group_lookup: Attempt,
+    pub(crate) init_ops: Vec<TxnOpId>,
     /// Partitions the coordinator added to the open transaction.
     pub(crate) partitions: BTreeSet<TopicPartition>,
     /// Partitions written to and not yet added.
-    pending: BTreeSet<TopicPartition>,
+    pub(crate) pending: BTreeSet<TopicPartition>,
     /// Partitions of the AddPartitionsToTxn in flight.
-    adding: Vec<TopicPartition>,
-    add: Attempt,
+    pub(crate) adding: Vec<TopicPartition>,
+    pub(crate) add: Attempt,
     /// The coordinator knows of the open transaction (a partition or a group was added):
     /// ending it needs an EndTxn.
-    started: bool,
-    offsets: VecDeque<OffsetsOp>,
+    pub(crate) started: bool,
+    pub(crate) offsets: VecDeque<OffsetsOp>,
     /// `Some(commit?)` while the transaction is being ended.
-    end: Option<bool>,
-    end_ops: Vec<TxnOpId>,
-    end_attempt: Attempt,
+    pub(crate) end: Option<bool>,
+    pub(crate) end_ops: Vec<TxnOpId>,
+    pub(crate) end_attempt: Attempt,
     /// Sequence numbers were lost: bump the epoch after the abort.
     pub(crate) bump_after_abort: bool,
 }
@@ -98,7 +79,7 @@ impl Transaction {
         }
     }
 
-    fn move_to(&mut self, next: TransactionState) {
+    pub(crate) fn move_to(&mut self, next: TransactionState) {
         debug_assert!(self.state.can_move_to(next), "{:?} -> {next:?}", self.state);
         if self.state.can_move_to(next) {
             self.state = next;
@@ -144,7 +125,7 @@ impl Transaction {
         .flatten()
     }
 
-    fn needs_coordinator(&self, pid_wanted: bool) -> bool {
+    pub(crate) fn needs_coordinator(&self, pid_wanted: bool) -> bool {
         self.coordinator.is_none()
             && (pid_wanted
                 || !self.pending.is_empty()
@@ -190,55 +171,22 @@ impl Transaction {
     }
 }
 
-fn end_operation(end: Option<bool>) -> TxnOperation {
+pub(crate) fn end_operation(end: Option<bool>) -> TxnOperation {
     match end {
         Some(false) => TxnOperation::Abort,
         _ => TxnOperation::Commit,
     }
 }
 
-fn op_event(id: TxnOpId, operation: TxnOperation, result: Result<(), TransactionError>) -> Event {
+pub(crate) fn op_event(
+    id: TxnOpId,
+    operation: TxnOperation,
+    result: Result<(), TransactionError>,
+) -> Event {
     Event::Transaction {
         id,
         operation,
         result,
-    }
-}
-
-fn find_coordinator(key_type: i8, key: String) -> ClientRequest {
-    ClientRequest::new(ApiKey::FindCoordinator, 1, 6, move |v| {
-        RequestBody::FindCoordinator(if v >= 4 {
-            FindCoordinatorRequest {
-                key_type,
-                coordinator_keys: vec![key.clone()],
-                ..Default::default()
-            }
-        } else {
-            FindCoordinatorRequest {
-                key: key.clone(),
-                key_type,
-                ..Default::default()
-            }
-        })
-    })
-}
-
-/// The coordinator named by a FindCoordinator answer (either layout), or the error.
-fn coordinator_of(r: &FindCoordinatorResponse, key: &str) -> Result<(i32, String, i32), ErrorCode> {
-    if let Some(c) = r.coordinators.iter().find(|c| c.key == key) {
-        return if c.error_code.is_ok() {
-            Ok((c.node_id, c.host.clone(), c.port))
-        } else {
-            Err(c.error_code)
-        };
-    }
-    if !r.coordinators.is_empty() {
-        return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
-    }
-    if r.error_code.is_ok() {
-        Ok((r.node_id, r.host.clone(), r.port))
-    } else {
-        Err(r.error_code)
     }
 }
 
@@ -469,7 +417,7 @@ impl Producer {
     }
 
     /// The coordinator ended the transaction (or had nothing to end).
-    fn transaction_ended(&mut self) {
+    pub(crate) fn transaction_ended(&mut self) {
         let Some(txn) = self.txn.as_mut() else { return };
         if txn.end == Some(false) && txn.bump_after_abort {
             txn.bump_after_abort = false;
@@ -529,544 +477,5 @@ impl Producer {
             }
         }
         txn.offsets = keep;
-    }
-
-    // ---- requests ----
-
-    pub(crate) fn poll_transaction_request(
-        &mut self,
-        now: Instant,
-        id: RequestId,
-    ) -> Option<Outgoing> {
-        let pid_wanted = self.pid.is_wanted();
-        let pid = self.pid.current();
-        let txn = self.txn.as_mut()?;
-        if matches!(
-            txn.state,
-            TransactionState::Uninitialized | TransactionState::FatalError
-        ) {
-            return None;
-        }
-        if txn.needs_coordinator(pid_wanted) && txn.lookup.can_send(now) {
-            txn.lookup.sent(id);
-            self.requests.insert(id, Pending::FindTxnCoordinator);
-            return Some(Outgoing {
-                id,
-                destination: Destination::AnyBroker,
-                request: find_coordinator(KEY_TRANSACTION, txn.transactional_id.clone()),
-            });
-        }
-        // Offsets go to the group coordinator once the group is in the transaction.
-        if let Some(o) = txn.offsets.front() {
-            if o.added && !txn.group_coordinators.contains_key(&o.group.group_id) {
-                if txn.group_lookup.can_send(now) {
-                    txn.group_lookup.sent(id);
-                    self.requests.insert(id, Pending::FindGroupCoordinator);
-                    let key = o.group.group_id.clone();
-                    return Some(Outgoing {
-                        id,
-                        destination: Destination::AnyBroker,
-                        request: find_coordinator(KEY_GROUP, key),
-                    });
-                }
-            } else if o.added && o.attempt.can_send(now) {
-                let node = *txn.group_coordinators.get(&o.group.group_id)?;
-                let (producer_id, producer_epoch) = pid?;
-                let request =
-                    txn_offset_commit(&txn.transactional_id, o, producer_id, producer_epoch);
-                let fenced_by_member = o.group.generation_id >= 0 || !o.group.member_id.is_empty();
-                if let Some(o) = txn.offsets.front_mut() {
-                    o.attempt.sent(id);
-                }
-                self.requests.insert(id, Pending::TxnOffsetCommit);
-                // Versions before 3 cannot carry the member's generation: without it the
-                // coordinator could not fence a zombie, so they are not used for it.
-                let min = if fenced_by_member { 3 } else { 0 };
-                return Some(Outgoing {
-                    id,
-                    destination: Destination::Broker(node),
-                    request: ClientRequest::new(ApiKey::TxnOffsetCommit, min, 4, move |_| {
-                        RequestBody::TxnOffsetCommit(request.clone())
-                    }),
-                });
-            }
-        }
-        let coordinator = txn.coordinator?;
-        let (producer_id, producer_epoch) = pid?;
-        if pid_wanted || txn.coordinator_busy() {
-            return None;
-        }
-        let transactional_id = txn.transactional_id.clone();
-        let open = matches!(
-            txn.state,
-            TransactionState::InTransaction | TransactionState::Committing
-        );
-        if open && !txn.pending.is_empty() && txn.add.can_send(now) {
-            txn.adding = std::mem::take(&mut txn.pending).into_iter().collect();
-            let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-            for tp in &txn.adding {
-                topics.entry(tp.topic()).or_default().push(tp.partition());
-            }
-            let request = AddPartitionsToTxnRequest {
-                transactional_id,
-                producer_id,
-                producer_epoch,
-                topics: topics
-                    .into_iter()
-                    .map(|(name, partitions)| AddPartitionsToTxnTopic {
-                        name: name.to_owned(),
-                        partitions,
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            };
-            txn.add.sent(id);
-            self.requests.insert(id, Pending::AddPartitions);
-            return Some(Outgoing {
-                id,
-                destination: Destination::Broker(coordinator),
-                request: ClientRequest::new(ApiKey::AddPartitionsToTxn, 0, 3, move |_| {
-                    RequestBody::AddPartitionsToTxn(request.clone())
-                }),
-            });
-        }
-        if let Some(o) = txn.offsets.front_mut() {
-            if open && !o.added && o.attempt.can_send(now) {
-                let request = AddOffsetsToTxnRequest {
-                    transactional_id,
-                    producer_id,
-                    producer_epoch,
-                    group_id: o.group.group_id.clone(),
-                    ..Default::default()
-                };
-                o.attempt.sent(id);
-                self.requests.insert(id, Pending::AddOffsets);
-                return Some(Outgoing {
-                    id,
-                    destination: Destination::Broker(coordinator),
-                    request: ClientRequest::new(ApiKey::AddOffsetsToTxn, 0, 4, move |_| {
-                        RequestBody::AddOffsetsToTxn(request.clone())
-                    }),
-                });
-            }
-        }
-        let commit = txn.end?;
-        if !txn.started || !txn.end_attempt.can_send(now) || !self.ready_to_end() {
-            return None;
-        }
-        let txn = self.txn.as_mut()?;
-        let request = EndTxnRequest {
-            transactional_id,
-            producer_id,
-            producer_epoch,
-            committed: commit,
-            ..Default::default()
-        };
-        txn.end_attempt.sent(id);
-        self.requests.insert(id, Pending::EndTxn);
-        Some(Outgoing {
-            id,
-            destination: Destination::Broker(coordinator),
-            request: ClientRequest::new(ApiKey::EndTxn, 0, 5, move |_| {
-                RequestBody::EndTxn(request.clone())
-            }),
-        })
-    }
-
-    /// Whether everything of the transaction is settled, so that EndTxn may go out.
-    fn ready_to_end(&self) -> bool {
-        let Some(txn) = &self.txn else { return false };
-        let nothing_in_flight =
-            txn.adding.is_empty() && txn.offsets.iter().all(|o| o.attempt.in_flight.is_none());
-        let data_left =
-            self.partitions.values().any(|q| !q.is_empty()) || !self.unrouted.is_empty();
-        match txn.state {
-            TransactionState::Committing => {
-                nothing_in_flight && txn.offsets.is_empty() && txn.pending.is_empty() && !data_left
-            }
-            TransactionState::Aborting => nothing_in_flight && !data_left,
-            _ => false,
-        }
-    }
-
-    // ---- answers ----
-
-    pub(crate) fn handle_find_txn_coordinator(
-        &mut self,
-        now: Instant,
-        id: RequestId,
-        result: Result<Response, RequestFailed>,
-    ) {
-        let Some(txn) = self.txn.as_mut() else { return };
-        if !txn.lookup.is(id) {
-            return;
-        }
-        let outcome = match &result {
-            Ok(Response {
-                body: ResponseBody::FindCoordinator(r),
-                ..
-            }) => coordinator_of(r, &txn.transactional_id),
-            Ok(_) => Err(ErrorCode::UNKNOWN_SERVER_ERROR),
-            Err(e) if e.is_retriable() => Err(ErrorCode::COORDINATOR_NOT_AVAILABLE),
-            Err(e) => {
-                let e = e.clone();
-                self.fail_fatally(FatalError::Request(e));
-                return;
-            }
-        };
-        match outcome {
-            Ok((node, host, port)) => {
-                txn.coordinator = Some(node);
-                txn.lookup.succeeded();
-                self.metadata.learn_broker(node, &host, port);
-            }
-            Err(code)
-                if is_fatal_txn_code(code)
-                    || code == ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED =>
-            {
-                self.fail_fatally(FatalError::Broker(code));
-            }
-            Err(_) => txn.lookup.failed(now, &self.config.backoff, &mut self.rng),
-        }
-    }
-
-    pub(crate) fn handle_find_group_coordinator(
-        &mut self,
-        now: Instant,
-        id: RequestId,
-        result: Result<Response, RequestFailed>,
-    ) {
-        let Some(txn) = self.txn.as_mut() else { return };
-        if !txn.group_lookup.is(id) {
-            return;
-        }
-        let Some(group) = txn.offsets.front().map(|o| o.group.group_id.clone()) else {
-            txn.group_lookup.succeeded();
-            return;
-        };
-        let outcome = match &result {
-            Ok(Response {
-                body: ResponseBody::FindCoordinator(r),
-                ..
-            }) => coordinator_of(r, &group),
-            Ok(_) => Err(ErrorCode::UNKNOWN_SERVER_ERROR),
-            Err(e) if e.is_retriable() => Err(ErrorCode::COORDINATOR_NOT_AVAILABLE),
-            Err(e) => {
-                let e = AbortableError::Request(e.clone());
-                txn.group_lookup.succeeded();
-                self.fail_offsets_op(e);
-                return;
-            }
-        };
-        match outcome {
-            Ok((node, host, port)) => {
-                txn.group_coordinators.insert(group, node);
-                txn.group_lookup.succeeded();
-                self.metadata.learn_broker(node, &host, port);
-            }
-            Err(code) if code.is_retriable() || is_coordinator_moved(code) => {
-                txn.group_lookup
-                    .failed(now, &self.config.backoff, &mut self.rng);
-            }
-            Err(code) => {
-                txn.group_lookup.succeeded();
-                self.fail_offsets_op(AbortableError::Broker(code));
-            }
-        }
-    }
-
-    /// The front `send_offsets_to_transaction` failed: report it, and the transaction can
-    /// no longer commit.
-    fn fail_offsets_op(&mut self, error: AbortableError) {
-        let Some(txn) = self.txn.as_mut() else { return };
-        let Some(o) = txn.offsets.pop_front() else {
-            return;
-        };
-        let e = TransactionError::Abortable(error.clone());
-        self.events
-            .push_back(op_event(o.op, TxnOperation::SendOffsets, Err(e)));
-        self.transaction_abortable(error);
-    }
-
-    pub(crate) fn handle_add_partitions(
-        &mut self,
-        now: Instant,
-        id: RequestId,
-        result: Result<Response, RequestFailed>,
-    ) {
-        let Some(txn) = self.txn.as_mut() else { return };
-        if !txn.add.is(id) {
-            return;
-        }
-        let adding = std::mem::take(&mut txn.adding);
-        let response = match result {
-            Ok(Response {
-                body: ResponseBody::AddPartitionsToTxn(r),
-                ..
-            }) => r,
-            Err(e) if !e.is_retriable() => {
-                self.fail_fatally(FatalError::Request(e));
-                return;
-            }
-            _ => {
-                txn.pending.extend(adding);
-                txn.coordinator = None;
-                txn.add.failed(now, &self.config.backoff, &mut self.rng);
-                return;
-            }
-        };
-        let mut codes: BTreeMap<(&str, i32), ErrorCode> = BTreeMap::new();
-        for t in &response.results_by_topic {
-            for p in &t.results_by_partition {
-                codes.insert((t.name.as_str(), p.partition_index), p.partition_error_code);
-            }
-        }
-        let mut retry = false;
-        let mut fatal = None;
-        let mut abortable = None;
-        for tp in adding {
-            let code = codes
-                .get(&(tp.topic(), tp.partition()))
-                .copied()
-                .unwrap_or(ErrorCode::OPERATION_NOT_ATTEMPTED);
-            if code.is_ok() {
-                txn.started = true;
-                txn.partitions.insert(tp);
-            } else if is_fatal_txn_code(code) {
-                fatal = Some(code);
-            } else if is_coordinator_moved(code) {
-                txn.coordinator = None;
-                txn.pending.insert(tp);
-                retry = true;
-            } else if is_coordinator_busy(code) || code.is_retriable() {
-                txn.pending.insert(tp);
-                retry = true;
-            } else {
-                abortable = Some(code);
-            }
-        }
-        if retry {
-            txn.add.failed(now, &self.config.backoff, &mut self.rng);
-        } else {
-            txn.add.succeeded();
-        }
-        if let Some(code) = fatal {
-            self.fail_fatally(FatalError::Broker(code));
-        } else if let Some(code) = abortable {
-            self.transaction_abortable(AbortableError::Broker(code));
-        }
-    }
-
-    pub(crate) fn handle_add_offsets(
-        &mut self,
-        now: Instant,
-        id: RequestId,
-        result: Result<Response, RequestFailed>,
-    ) {
-        let Some(txn) = self.txn.as_mut() else { return };
-        let Some(o) = txn.offsets.front_mut() else {
-            return;
-        };
-        if !o.attempt.is(id) {
-            return;
-        }
-        let code = match result {
-            Ok(Response {
-                body: ResponseBody::AddOffsetsToTxn(r),
-                ..
-            }) => r.error_code,
-            Ok(_) => ErrorCode::UNKNOWN_SERVER_ERROR,
-            Err(e) if e.is_retriable() => {
-                o.attempt.failed(now, &self.config.backoff, &mut self.rng);
-                txn.coordinator = None;
-                return;
-            }
-            Err(e) => {
-                self.fail_fatally(FatalError::Request(e));
-                return;
-            }
-        };
-        if code.is_ok() {
-            o.added = true;
-            o.attempt.succeeded();
-            txn.started = true;
-        } else if is_fatal_txn_code(code) {
-            self.fail_fatally(FatalError::Broker(code));
-        } else if is_coordinator_moved(code) {
-            o.attempt.failed(now, &self.config.backoff, &mut self.rng);
-            txn.coordinator = None;
-        } else if is_coordinator_busy(code) || code.is_retriable() {
-            o.attempt.failed(now, &self.config.backoff, &mut self.rng);
-        } else {
-            o.attempt.succeeded();
-            self.fail_offsets_op(AbortableError::Broker(code));
-        }
-    }
-
-    pub(crate) fn handle_txn_offset_commit(
-        &mut self,
-        now: Instant,
-        id: RequestId,
-        result: Result<Response, RequestFailed>,
-    ) {
-        let Some(txn) = self.txn.as_mut() else { return };
-        let Some(o) = txn.offsets.front_mut() else {
-            return;
-        };
-        if !o.attempt.is(id) {
-            return;
-        }
-        let response = match result {
-            Ok(Response {
-                body: ResponseBody::TxnOffsetCommit(r),
-                ..
-            }) => r,
-            Ok(_) => {
-                o.attempt.failed(now, &self.config.backoff, &mut self.rng);
-                return;
-            }
-            Err(e) if e.is_retriable() => {
-                o.attempt.failed(now, &self.config.backoff, &mut self.rng);
-                txn.group_coordinators.remove(&o.group.group_id);
-                return;
-            }
-            Err(e) => {
-                o.attempt.succeeded();
-                self.fail_offsets_op(AbortableError::Request(e));
-                return;
-            }
-        };
-        let mut retry = false;
-        let mut fatal = None;
-        let mut refused = None;
-        for t in &response.topics {
-            for p in &t.partitions {
-                let tp = TopicPartition::new(t.name.as_str(), p.partition_index);
-                if !o.offsets.contains_key(&tp) {
-                    continue;
-                }
-                let code = p.error_code;
-                if code.is_ok() {
-                    o.offsets.remove(&tp);
-                } else if is_fatal_txn_code(code) {
-                    fatal = Some(code);
-                } else if is_coordinator_moved(code) {
-                    txn.group_coordinators.remove(&o.group.group_id);
-                    retry = true;
-                } else if is_coordinator_busy(code) || code.is_retriable() {
-                    retry = true;
-                } else {
-                    refused = Some((tp, code));
-                }
-            }
-        }
-        if let Some(code) = fatal {
-            self.fail_fatally(FatalError::Broker(code));
-            return;
-        }
-        if let Some((partition, code)) = refused {
-            o.attempt.succeeded();
-            self.fail_offsets_op(AbortableError::Offsets { partition, code });
-            return;
-        }
-        if o.offsets.is_empty() {
-            let op = o.op;
-            txn.offsets.pop_front();
-            self.events
-                .push_back(op_event(op, TxnOperation::SendOffsets, Ok(())));
-        } else if retry {
-            o.attempt.failed(now, &self.config.backoff, &mut self.rng);
-        } else {
-            // Partitions the answer left out are sent again.
-            o.attempt.failed(now, &self.config.backoff, &mut self.rng);
-        }
-    }
-
-    pub(crate) fn handle_end_txn(
-        &mut self,
-        now: Instant,
-        id: RequestId,
-        result: Result<Response, RequestFailed>,
-    ) {
-        let Some(txn) = self.txn.as_mut() else { return };
-        if !txn.end_attempt.is(id) {
-            return;
-        }
-        let (code, new_pid) = match result {
-            Ok(Response {
-                body: ResponseBody::EndTxn(r),
-                ..
-            }) => (r.error_code, (r.producer_id, r.producer_epoch)),
-            Ok(_) => (ErrorCode::UNKNOWN_SERVER_ERROR, (-1, -1)),
-            Err(e) if e.is_retriable() => {
-                txn.end_attempt
-                    .failed(now, &self.config.backoff, &mut self.rng);
-                txn.coordinator = None;
-                return;
-            }
-            Err(e) => {
-                self.fail_fatally(FatalError::Request(e));
-                return;
-            }
-        };
-        if code.is_ok() {
-            txn.end_attempt.succeeded();
-            if new_pid.0 >= 0 && new_pid.1 >= 0 {
-                self.adopt_producer_id(new_pid.0, new_pid.1);
-            }
-            self.transaction_ended();
-        } else if is_coordinator_moved(code) {
-            txn.end_attempt
-                .failed(now, &self.config.backoff, &mut self.rng);
-            txn.coordinator = None;
-        } else if is_coordinator_busy(code) || code.is_retriable() {
-            txn.end_attempt
-                .failed(now, &self.config.backoff, &mut self.rng);
-        } else if code == ErrorCode::TRANSACTION_ABORTABLE && txn.end == Some(true) {
-            txn.end_attempt.succeeded();
-            self.transaction_abortable(AbortableError::Broker(code));
-        } else {
-            self.fail_fatally(FatalError::Broker(code));
-        }
-    }
-}
-
-fn txn_offset_commit(
-    transactional_id: &str,
-    o: &OffsetsOp,
-    producer_id: i64,
-    producer_epoch: i16,
-) -> TxnOffsetCommitRequest {
-    let mut topics: BTreeMap<&str, Vec<TxnOffsetCommitRequestPartition>> = BTreeMap::new();
-    for (tp, offset) in &o.offsets {
-        topics
-            .entry(tp.topic())
-            .or_default()
-            .push(TxnOffsetCommitRequestPartition {
-                partition_index: tp.partition(),
-                committed_offset: offset.offset,
-                committed_leader_epoch: offset.leader_epoch.unwrap_or(-1),
-                committed_metadata: offset.metadata.clone(),
-                ..Default::default()
-            });
-    }
-    TxnOffsetCommitRequest {
-        transactional_id: transactional_id.to_owned(),
-        group_id: o.group.group_id.clone(),
-        producer_id,
-        producer_epoch,
-        generation_id: o.group.generation_id,
-        member_id: o.group.member_id.clone(),
-        group_instance_id: o.group.group_instance_id.clone(),
-        topics: topics
-            .into_iter()
-            .map(|(name, partitions)| TxnOffsetCommitRequestTopic {
-                name: name.to_owned(),
-                partitions,
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
     }
 }
