@@ -50,8 +50,21 @@ impl Producer {
         if queue.in_flight >= self.config.max_in_flight {
             return None;
         }
+        // A retried batch travels alone: were it pipelined with later ones and lost again,
+        // more than five later batches could be written before it, and the broker, which
+        // remembers only the last five, would no longer see it as a duplicate.
+        if queue
+            .batches
+            .iter()
+            .any(|b| b.is_in_flight() && b.attempts > 1)
+        {
+            return None;
+        }
         let index = queue.batches.iter().position(|b| !b.is_in_flight())?;
         let batch = queue.batches.get(index)?;
+        if batch.was_sent() && queue.in_flight > 0 {
+            return None;
+        }
         if let BatchState::Backoff(t) = batch.state {
             if now < t {
                 return None;
