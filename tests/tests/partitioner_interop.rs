@@ -62,6 +62,9 @@ fn keys_land_where_librdkafka_puts_them() {
             );
             used[theirs as usize] += 1;
         }
-        assert!(used.iter().all(|n| *n > 0), "every partition gets keys: {used:?}");
+        assert!(
+            used.iter().all(|n| *n > 0),
+            "every partition gets keys: {used:?}"
+        );
     }
 }

@@ -44,7 +44,10 @@ impl Outcomes {
         while let Some(e) = p.poll_event() {
             match e {
                 Event::Delivered { id, result } => {
-                    assert!(self.delivered.insert(id, result).is_none(), "{id} reported twice");
+                    assert!(
+                        self.delivered.insert(id, result).is_none(),
+                        "{id} reported twice"
+                    );
                 }
                 Event::Flushed { .. } => self.flushed += 1,
                 Event::Transaction { id, result, .. } => {
@@ -117,7 +120,10 @@ fn check_idempotence(seed: u64, faults: Faults) {
     let sent = produce_all(&mut cluster, &mut link, &mut p, &mut now, &mut out, 400);
 
     for (id, key, i) in &sent {
-        let result = out.delivered.get(id).unwrap_or_else(|| panic!("{id} never reported"));
+        let result = out
+            .delivered
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} never reported"));
         let meta = result
             .as_ref()
             .unwrap_or_else(|e| panic!("seed {seed}: record {i} failed: {e}"));
@@ -125,7 +131,11 @@ fn check_idempotence(seed: u64, faults: Faults) {
         assert_eq!(meta.partition, TopicPartition::new("t", expected));
         if let Some(offset) = meta.offset {
             let entry = &cluster.partition("t", expected).log[offset as usize];
-            assert_eq!(value_index(&entry.value), *i, "seed {seed}: wrong offset for {i}");
+            assert_eq!(
+                value_index(&entry.value),
+                *i,
+                "seed {seed}: wrong offset for {i}"
+            );
         }
     }
     for part in 0..4 {
@@ -136,13 +146,19 @@ fn check_idempotence(seed: u64, faults: Faults) {
             .map(|e| value_index(&e.value))
             .collect();
         let unique: BTreeSet<_> = log.iter().collect();
-        assert_eq!(unique.len(), log.len(), "seed {seed}: duplicate in partition {part}: {log:?}");
+        assert_eq!(
+            unique.len(),
+            log.len(),
+            "seed {seed}: duplicate in partition {part}: {log:?}"
+        );
         assert!(
             log.windows(2).all(|w| w[0] < w[1]),
             "seed {seed}: out of order in partition {part}: {log:?}"
         );
     }
-    let total: usize = (0..4).map(|p| cluster.partition("t", p).records().len()).sum();
+    let total: usize = (0..4)
+        .map(|p| cluster.partition("t", p).records().len())
+        .sum();
     assert_eq!(total, sent.len(), "seed {seed}");
 }
 
@@ -187,14 +203,20 @@ fn acks_zero_reports_records_without_offsets() {
     let mut cluster = Cluster::new(1, 1);
     cluster.create_topic("t", 2);
     let mut link = Link::new(LATENCY, 2);
-    let config = fast(ProducerConfig::default().acks(Acks::None).idempotence(false));
+    let config = fast(
+        ProducerConfig::default()
+            .acks(Acks::None)
+            .idempotence(false),
+    );
     let mut p = Producer::new(config, 3).unwrap();
     let (mut now, mut out) = (start(), Outcomes::default());
     let sent = produce_all(&mut cluster, &mut link, &mut p, &mut now, &mut out, 50);
     for (id, ..) in &sent {
         assert_eq!(out.delivered[id].as_ref().unwrap().offset, None);
     }
-    let total: usize = (0..2).map(|i| cluster.partition("t", i).records().len()).sum();
+    let total: usize = (0..2)
+        .map(|i| cluster.partition("t", i).records().len())
+        .sum();
     assert_eq!(total, 50);
 }
 
@@ -207,10 +229,17 @@ fn records_for_a_missing_topic_time_out_with_the_reason() {
     let (mut now, mut out) = (start(), Outcomes::default());
     let t0 = now;
     let id = p.send(now, ProducerRecord::new("nope", "x")).unwrap();
-    assert!(drive(&mut cluster, &mut link, &mut p, &mut now, Duration::from_secs(60), |m| {
-        out.collect(m);
-        !out.delivered.is_empty()
-    }));
+    assert!(drive(
+        &mut cluster,
+        &mut link,
+        &mut p,
+        &mut now,
+        Duration::from_secs(60),
+        |m| {
+            out.collect(m);
+            !out.delivered.is_empty()
+        }
+    ));
     assert_eq!(
         out.delivered[&id],
         Err(DeliveryError::TimedOut {
@@ -228,14 +257,28 @@ fn explicit_partitions_are_kept_and_checked() {
     let mut link = Link::new(LATENCY, 2);
     let mut p = Producer::new(fast(ProducerConfig::default()), 3).unwrap();
     let (mut now, mut out) = (start(), Outcomes::default());
-    let good = p.send(now, ProducerRecord::new("t", "a").partition(2)).unwrap();
-    let bad = p.send(now, ProducerRecord::new("t", "b").partition(3)).unwrap();
+    let good = p
+        .send(now, ProducerRecord::new("t", "a").partition(2))
+        .unwrap();
+    let bad = p
+        .send(now, ProducerRecord::new("t", "b").partition(3))
+        .unwrap();
     p.flush(now);
-    assert!(drive(&mut cluster, &mut link, &mut p, &mut now, Duration::from_secs(10), |m| {
-        out.collect(m);
-        out.flushed == 1
-    }));
-    assert_eq!(out.delivered[&good].as_ref().unwrap().partition.partition(), 2);
+    assert!(drive(
+        &mut cluster,
+        &mut link,
+        &mut p,
+        &mut now,
+        Duration::from_secs(10),
+        |m| {
+            out.collect(m);
+            out.flushed == 1
+        }
+    ));
+    assert_eq!(
+        out.delivered[&good].as_ref().unwrap().partition.partition(),
+        2
+    );
     assert_eq!(
         out.delivered[&bad],
         Err(DeliveryError::InvalidPartition {
@@ -255,23 +298,44 @@ fn keyless_records_stick_to_a_partition_per_batch() {
     // Metadata first, so that records are partitioned as they are sent.
     p.send(now, ProducerRecord::new("t", "warm-up")).unwrap();
     p.flush(now);
-    drive(&mut cluster, &mut link, &mut p, &mut now, Duration::from_secs(10), |m| {
-        out.collect(m);
-        out.flushed == 1
-    });
+    drive(
+        &mut cluster,
+        &mut link,
+        &mut p,
+        &mut now,
+        Duration::from_secs(10),
+        |m| {
+            out.collect(m);
+            out.flushed == 1
+        },
+    );
     let ids: Vec<_> = (0..10)
-        .map(|i| p.send(now, ProducerRecord::new("t", format!("r{i}"))).unwrap())
+        .map(|i| {
+            p.send(now, ProducerRecord::new("t", format!("r{i}")))
+                .unwrap()
+        })
         .collect();
     p.flush(now);
-    drive(&mut cluster, &mut link, &mut p, &mut now, Duration::from_secs(10), |m| {
-        out.collect(m);
-        out.flushed == 2
-    });
+    drive(
+        &mut cluster,
+        &mut link,
+        &mut p,
+        &mut now,
+        Duration::from_secs(10),
+        |m| {
+            out.collect(m);
+            out.flushed == 2
+        },
+    );
     let partitions: BTreeSet<i32> = ids
         .iter()
         .map(|id| out.delivered[id].as_ref().unwrap().partition.partition())
         .collect();
-    assert_eq!(partitions.len(), 1, "one batch, one partition: {partitions:?}");
+    assert_eq!(
+        partitions.len(),
+        1,
+        "one batch, one partition: {partitions:?}"
+    );
 }
 
 #[test]
@@ -285,22 +349,42 @@ fn a_broker_that_forgot_the_producer_gets_a_new_epoch() {
     let before = p.producer_id_and_epoch().unwrap();
     // The partition loses its producer state (as after retention removed its batches).
     cluster.forget_producers("t", 0);
-    let id = p.send(now, ProducerRecord::new("t", "v100").key("k")).unwrap();
-    let id2 = p.send(now, ProducerRecord::new("t", "v101").key("k")).unwrap();
+    let id = p
+        .send(now, ProducerRecord::new("t", "v100").key("k"))
+        .unwrap();
+    let id2 = p
+        .send(now, ProducerRecord::new("t", "v101").key("k"))
+        .unwrap();
     p.flush(now);
-    assert!(drive(&mut cluster, &mut link, &mut p, &mut now, Duration::from_secs(60), |m| {
-        out.collect(m);
-        out.flushed == 2
-    }));
+    assert!(drive(
+        &mut cluster,
+        &mut link,
+        &mut p,
+        &mut now,
+        Duration::from_secs(60),
+        |m| {
+            out.collect(m);
+            out.flushed == 2
+        }
+    ));
     // The first batch after the loss is refused as out of order (records before it may be
     // missing); the producer bumps its epoch and later records go through.
     assert_eq!(out.delivered[&id], Err(DeliveryError::OutOfOrderSequence));
-    let id3 = p.send(now, ProducerRecord::new("t", "v102").key("k")).unwrap();
+    let id3 = p
+        .send(now, ProducerRecord::new("t", "v102").key("k"))
+        .unwrap();
     p.flush(now);
-    assert!(drive(&mut cluster, &mut link, &mut p, &mut now, Duration::from_secs(60), |m| {
-        out.collect(m);
-        out.flushed == 3
-    }));
+    assert!(drive(
+        &mut cluster,
+        &mut link,
+        &mut p,
+        &mut now,
+        Duration::from_secs(60),
+        |m| {
+            out.collect(m);
+            out.flushed == 3
+        }
+    ));
     let _ = id2;
     assert!(out.delivered[&id3].is_ok(), "{:?}", out.delivered[&id3]);
     let after = p.producer_id_and_epoch().unwrap();
@@ -414,7 +498,9 @@ fn copy_exactly_once(seed: u64, faults: Faults) {
             p.send(now, record).unwrap();
         }
         let offsets = [(TopicPartition::new("in", 0), OffsetAndMetadata::new(to))];
-        let send = p.send_offsets_to_transaction(now, offsets, group_meta()).unwrap();
+        let send = p
+            .send_offsets_to_transaction(now, offsets, group_meta())
+            .unwrap();
         let give_up = rng.next_f64() < 0.2;
         let result = if give_up {
             Err(())
@@ -429,7 +515,11 @@ fn copy_exactly_once(seed: u64, faults: Faults) {
             let abort = p.abort_transaction(now).unwrap();
             wait_op(&mut cluster, &mut link, &mut p, &mut now, &mut out, abort)
                 .unwrap_or_else(|e| panic!("seed {seed}: abort failed: {e}"));
-            assert_eq!(committed_input(&cluster), from, "seed {seed}: aborted offsets committed");
+            assert_eq!(
+                committed_input(&cluster),
+                from,
+                "seed {seed}: aborted offsets committed"
+            );
         } else {
             assert_eq!(out.ops[&send], Ok(()));
             assert_eq!(committed_input(&cluster), to, "seed {seed}");
@@ -473,13 +563,18 @@ fn offsets_from_a_replaced_consumer_are_refused_and_the_transaction_aborts() {
     p.begin_transaction().unwrap();
     p.send(now, ProducerRecord::new("out", "v0")).unwrap();
     let offsets = [(TopicPartition::new("in", 0), OffsetAndMetadata::new(1))];
-    let send = p.send_offsets_to_transaction(now, offsets, group_meta()).unwrap();
+    let send = p
+        .send_offsets_to_transaction(now, offsets, group_meta())
+        .unwrap();
     let result = wait_op(&mut cluster, &mut link, &mut p, &mut now, &mut out, send);
     let Err(TransactionError::Abortable(e)) = result else {
         panic!("expected an abortable error, got {result:?}");
     };
     assert!(e.to_string().contains("ILLEGAL_GENERATION"), "{e}");
-    assert_eq!(p.transaction_state(), Some(TransactionState::AbortableError));
+    assert_eq!(
+        p.transaction_state(),
+        Some(TransactionState::AbortableError)
+    );
     assert!(matches!(
         p.commit_transaction(now),
         Err(TransactionError::Abortable(_))
@@ -507,10 +602,12 @@ fn fencing(seed: u64, faults: Faults) {
     wait_op(&mut cluster, &mut la, &mut a, &mut now, &mut oa, init).unwrap();
     a.begin_transaction().unwrap();
     for i in 0..20 {
-        a.send(now, ProducerRecord::new("out", format!("a{i}"))).unwrap();
+        a.send(now, ProducerRecord::new("out", format!("a{i}")))
+            .unwrap();
     }
     let offsets = [(TopicPartition::new("in", 0), OffsetAndMetadata::new(5))];
-    a.send_offsets_to_transaction(now, offsets, group_meta()).unwrap();
+    a.send_offsets_to_transaction(now, offsets, group_meta())
+        .unwrap();
     // A runs for a random while, perhaps into its commit.
     let commit_early = rng.next_f64() < 0.5;
     let a_commit = commit_early.then(|| a.commit_transaction(now).unwrap());
@@ -524,8 +621,8 @@ fn fencing(seed: u64, faults: Faults) {
     // B takes the transactional id over.
     let init_b = b.init_transactions(now).unwrap();
     wait_op(&mut cluster, &mut lb, &mut b, &mut now, &mut ob, init_b).unwrap();
-    let a_committed_before_b = cluster.txns["same"].commits > commits_before
-        || (commits_before > 0);
+    let a_committed_before_b =
+        cluster.txns["same"].commits > commits_before || (commits_before > 0);
 
     // A goes on as if nothing happened.
     let a_commit = a_commit.unwrap_or_else(|| match a.commit_transaction(now) {
@@ -540,13 +637,23 @@ fn fencing(seed: u64, faults: Faults) {
         ),
         Err(e) => {
             assert!(e.is_fatal(), "seed {seed}: {e}");
-            assert!(!a_committed_before_b, "seed {seed}: A's commit happened but it got {e}");
+            assert!(
+                !a_committed_before_b,
+                "seed {seed}: A's commit happened but it got {e}"
+            );
             assert!(a.fatal_error().is_some_and(|f| f.is_fenced()));
             assert!(a.send(now, ProducerRecord::new("out", "late")).is_err());
         }
     }
     let a_records: Vec<_> = (0..3)
-        .flat_map(|p| cluster.partition("out", p).committed().into_iter().cloned().collect::<Vec<_>>())
+        .flat_map(|p| {
+            cluster
+                .partition("out", p)
+                .committed()
+                .into_iter()
+                .cloned()
+                .collect::<Vec<_>>()
+        })
         .filter(|e| e.value.as_ref().is_some_and(|v| v.starts_with(b"a")))
         .collect();
     assert_eq!(
@@ -554,12 +661,16 @@ fn fencing(seed: u64, faults: Faults) {
         if result.is_ok() { 20 } else { 0 },
         "seed {seed}"
     );
-    assert_eq!(committed_input(&cluster), if result.is_ok() { 5 } else { 0 });
+    assert_eq!(
+        committed_input(&cluster),
+        if result.is_ok() { 5 } else { 0 }
+    );
 
     // B works normally.
     b.begin_transaction().unwrap();
     for i in 0..5 {
-        b.send(now, ProducerRecord::new("out", format!("b{i}"))).unwrap();
+        b.send(now, ProducerRecord::new("out", format!("b{i}")))
+            .unwrap();
     }
     let commit = b.commit_transaction(now).unwrap();
     wait_op(&mut cluster, &mut lb, &mut b, &mut now, &mut ob, commit)

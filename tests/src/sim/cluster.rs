@@ -225,7 +225,11 @@ impl Cluster {
     /// Forgets every producer's sequence numbers in a partition (as when retention removed
     /// all of their batches).
     pub fn forget_producers(&mut self, topic: &str, partition: i32) {
-        if let Some(p) = self.topics.get_mut(topic).and_then(|ps| ps.get_mut(partition as usize)) {
+        if let Some(p) = self
+            .topics
+            .get_mut(topic)
+            .and_then(|ps| ps.get_mut(partition as usize))
+        {
             p.producers.clear();
         }
     }
@@ -243,7 +247,12 @@ impl Cluster {
     }
 
     fn other_broker(&mut self, than: i32) -> i32 {
-        let others: Vec<i32> = self.brokers.iter().copied().filter(|b| *b != than).collect();
+        let others: Vec<i32> = self
+            .brokers
+            .iter()
+            .copied()
+            .filter(|b| *b != than)
+            .collect();
         if others.is_empty() {
             than
         } else {
@@ -252,7 +261,12 @@ impl Cluster {
     }
 
     /// Answers `request` (sent to `broker` in `version`); `None` for a Produce with acks 0.
-    pub fn handle(&mut self, broker: i32, version: i16, request: RequestBody) -> Option<ResponseBody> {
+    pub fn handle(
+        &mut self,
+        broker: i32,
+        version: i16,
+        request: RequestBody,
+    ) -> Option<ResponseBody> {
         Some(match request {
             RequestBody::Metadata(r) => ResponseBody::Metadata(self.metadata(&r)),
             RequestBody::Produce(r) => {
@@ -272,10 +286,12 @@ impl Cluster {
             RequestBody::AddPartitionsToTxn(r) => {
                 ResponseBody::AddPartitionsToTxn(self.add_partitions(broker, &r))
             }
-            RequestBody::AddOffsetsToTxn(r) => ResponseBody::AddOffsetsToTxn(AddOffsetsToTxnResponse {
-                error_code: self.add_offsets(broker, &r),
-                ..Default::default()
-            }),
+            RequestBody::AddOffsetsToTxn(r) => {
+                ResponseBody::AddOffsetsToTxn(AddOffsetsToTxnResponse {
+                    error_code: self.add_offsets(broker, &r),
+                    ..Default::default()
+                })
+            }
             RequestBody::EndTxn(r) => ResponseBody::EndTxn(EndTxnResponse {
                 error_code: self.end_txn(broker, &r),
                 ..Default::default()
@@ -283,7 +299,10 @@ impl Cluster {
             RequestBody::TxnOffsetCommit(r) => {
                 ResponseBody::TxnOffsetCommit(self.txn_offset_commit(broker, &r))
             }
-            other => panic!("the simulated cluster does not answer {:?}", other.api_key()),
+            other => panic!(
+                "the simulated cluster does not answer {:?}",
+                other.api_key()
+            ),
         })
     }
 
@@ -385,7 +404,7 @@ impl Cluster {
         };
         let mut first_offset = -1;
         for batch in batches {
-            let h = batch.header().clone();
+            let h = *batch.header();
             if h.producer_id >= 0 && batch.is_transactional() {
                 let in_txn = self.txns.values().any(|m| {
                     m.producer_id == h.producer_id
@@ -469,7 +488,11 @@ impl Cluster {
         (ErrorCode::NONE, first_offset)
     }
 
-    fn find_coordinator(&mut self, version: i16, r: &FindCoordinatorRequest) -> FindCoordinatorResponse {
+    fn find_coordinator(
+        &mut self,
+        version: i16,
+        r: &FindCoordinatorRequest,
+    ) -> FindCoordinatorResponse {
         let node = if r.key_type == 1 {
             self.txn_coordinator
         } else {
@@ -517,7 +540,12 @@ impl Cluster {
         Ok(())
     }
 
-    fn init_producer_id(&mut self, broker: i32, version: i16, r: &InitProducerIdRequest) -> InitProducerIdResponse {
+    fn init_producer_id(
+        &mut self,
+        broker: i32,
+        version: i16,
+        r: &InitProducerIdRequest,
+    ) -> InitProducerIdResponse {
         let fail = |code| InitProducerIdResponse {
             error_code: code,
             ..Default::default()
@@ -534,7 +562,8 @@ impl Cluster {
         if let Err(code) = self.coordinator_check(broker) {
             return fail(code);
         }
-        let given = (version >= 3 && r.producer_id >= 0).then_some((r.producer_id, r.producer_epoch));
+        let given =
+            (version >= 3 && r.producer_id >= 0).then_some((r.producer_id, r.producer_epoch));
         let next_id = self.next_producer_id;
         let meta = self.txns.entry(txn_id).or_insert_with(|| TxnMeta {
             producer_id: next_id,
@@ -584,7 +613,11 @@ impl Cluster {
         Ok(())
     }
 
-    fn add_partitions(&mut self, broker: i32, r: &AddPartitionsToTxnRequest) -> AddPartitionsToTxnResponse {
+    fn add_partitions(
+        &mut self,
+        broker: i32,
+        r: &AddPartitionsToTxnRequest,
+    ) -> AddPartitionsToTxnResponse {
         let code = self
             .coordinator_check(broker)
             .and_then(|()| self.txn_check(&r.transactional_id, r.producer_id, r.producer_epoch));
@@ -663,7 +696,11 @@ impl Cluster {
 
     /// Writes the markers of `producer_id`'s open transaction and settles its offsets.
     fn complete(&mut self, producer_id: i64, commit: bool) {
-        let Some(meta) = self.txns.values_mut().find(|m| m.producer_id == producer_id) else {
+        let Some(meta) = self
+            .txns
+            .values_mut()
+            .find(|m| m.producer_id == producer_id)
+        else {
             return;
         };
         let kind = if commit {
@@ -682,7 +719,11 @@ impl Cluster {
         let partitions = std::mem::take(&mut meta.partitions);
         let groups = std::mem::take(&mut meta.groups);
         for (topic, index) in partitions {
-            if let Some(p) = self.topics.get_mut(&topic).and_then(|ps| ps.get_mut(index as usize)) {
+            if let Some(p) = self
+                .topics
+                .get_mut(&topic)
+                .and_then(|ps| ps.get_mut(index as usize))
+            {
                 p.write_marker(producer_id, epoch, kind);
             }
         }
@@ -696,7 +737,11 @@ impl Cluster {
         }
     }
 
-    fn txn_offset_commit(&mut self, broker: i32, r: &TxnOffsetCommitRequest) -> TxnOffsetCommitResponse {
+    fn txn_offset_commit(
+        &mut self,
+        broker: i32,
+        r: &TxnOffsetCommitRequest,
+    ) -> TxnOffsetCommitResponse {
         let code = if broker != self.group_coordinator {
             ErrorCode::NOT_COORDINATOR
         } else if self.chance(self.faults.coordinator_moves) {

@@ -7,9 +7,7 @@ mod cluster;
 use std::time::{Duration, Instant};
 
 use dekaf_proto::ErrorCode;
-use dekaf_state::client::{
-    ClientMachine, Destination, RequestFailed, RequestId, Response,
-};
+use dekaf_state::client::{ClientMachine, Destination, RequestFailed, RequestId, Response};
 use dekaf_state::offset::Rng;
 
 pub use cluster::{Cluster, Entry, Group, Partition, TxnMeta, TxnPhase};
@@ -97,7 +95,12 @@ impl Link {
 
     /// Feeds the answers due at `now` and the machine's timer, then sends every request it
     /// wants. Returns whether anything happened.
-    pub fn step<M: ClientMachine>(&mut self, cluster: &mut Cluster, machine: &mut M, now: Instant) -> bool {
+    pub fn step<M: ClientMachine>(
+        &mut self,
+        cluster: &mut Cluster,
+        machine: &mut M,
+        now: Instant,
+    ) -> bool {
         let mut progress = false;
         self.pending.sort_by_key(|(at, seq, _, _)| (*at, *seq));
         while self.pending.first().is_some_and(|(at, ..)| *at <= now) {
@@ -129,7 +132,10 @@ impl Link {
             let faults = cluster.faults.clone();
             if self.chance(faults.disconnect) {
                 if self.trace {
-                    eprintln!("{now:?} {} -> broker {broker}: disconnected before processing", out.id);
+                    eprintln!(
+                        "{now:?} {} -> broker {broker}: disconnected before processing",
+                        out.id
+                    );
                 }
                 if expects {
                     self.answer(now, out.id, Err(RequestFailed::Disconnected));
@@ -139,10 +145,17 @@ impl Link {
             }
             if self.chance(faults.timeout) {
                 if self.trace {
-                    eprintln!("{now:?} {} -> broker {broker}: times out unprocessed", out.id);
+                    eprintln!(
+                        "{now:?} {} -> broker {broker}: times out unprocessed",
+                        out.id
+                    );
                 }
                 if expects {
-                    self.answer(now + self.latency * 20, out.id, Err(RequestFailed::TimedOut));
+                    self.answer(
+                        now + self.latency * 20,
+                        out.id,
+                        Err(RequestFailed::TimedOut),
+                    );
                 }
                 continue;
             }
@@ -156,7 +169,10 @@ impl Link {
                     Some(dekaf_proto::messages::ResponseBody::Produce(r)) => {
                         for t in &r.responses {
                             for p in &t.partition_responses {
-                                eprintln!("    {}-{}: {} @{}", t.name, p.index, p.error_code, p.base_offset);
+                                eprintln!(
+                                    "    {}-{}: {} @{}",
+                                    t.name, p.index, p.error_code, p.base_offset
+                                );
                             }
                         }
                     }
