@@ -38,6 +38,13 @@
 //! }
 //! ```
 //!
+//! # The producer
+//!
+//! [`producer::Producer`] is a [`client::ClientMachine`]: records in (`send`), Produce and
+//! transaction requests out, one event per record outcome. It partitions like the Java client,
+//! batches per partition, retries without duplicates or reordering (idempotence, on by
+//! default) and runs Kafka transactions, offsets included, for consume-transform-produce.
+//!
 //! # Delivery semantics
 //!
 //! Kafka only knows committed offsets; what is lost or repeated after a crash depends on

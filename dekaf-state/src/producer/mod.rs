@@ -67,6 +67,8 @@ mod partitioner;
 #[allow(clippy::module_inception)]
 mod producer;
 mod response;
+#[cfg(test)]
+mod tests;
 mod transactions;
 mod txn;
 mod txn_answers;
