@@ -108,7 +108,7 @@ fn produce_all(
     sent
 }
 
-fn check_idempotence(seed: u64, faults: Faults) {
+fn check_idempotence(seed: u64, faults: Faults) -> BTreeMap<&'static str, u64> {
     let mut cluster = Cluster::new(3, seed);
     cluster.create_topic("t", 4);
     cluster.faults = faults;
@@ -160,25 +160,45 @@ fn check_idempotence(seed: u64, faults: Faults) {
         .map(|p| cluster.partition("t", p).records().len())
         .sum();
     assert_eq!(total, sent.len(), "seed {seed}");
+    cluster.injected
 }
 
-#[test]
-fn idempotence_writes_each_record_once_and_in_order_under_faults() {
-    for seed in seeds(0) {
-        check_idempotence(seed, Faults::chaos());
+/// Adds up the faults of several runs, and checks that every kind in `expected` happened.
+fn tally(runs: impl IntoIterator<Item = BTreeMap<&'static str, u64>>, expected: &[&str]) {
+    let mut all: BTreeMap<&str, u64> = BTreeMap::new();
+    for run in runs {
+        for (k, n) in run {
+            *all.entry(k).or_default() += n;
+        }
+    }
+    for kind in expected {
+        assert!(
+            all.get(kind).is_some_and(|n| *n > 0),
+            "no {kind} injected: {all:?}"
+        );
     }
 }
 
 #[test]
+fn idempotence_writes_each_record_once_and_in_order_under_faults() {
+    let runs = seeds(0).map(|seed| check_idempotence(seed, Faults::chaos()));
+    tally(
+        runs,
+        &["answer lost", "disconnected", "timed out", "not leader"],
+    );
+}
+
+#[test]
 fn duplicates_answered_with_duplicate_sequence_number_count_as_written() {
-    for seed in seeds(100) {
+    let runs = seeds(100).map(|seed| {
         let faults = Faults {
             lost_response: 0.15,
             duplicate_code: ErrorCode::DUPLICATE_SEQUENCE_NUMBER,
             ..Faults::default()
         };
-        check_idempotence(seed, faults);
-    }
+        check_idempotence(seed, faults)
+    });
+    tally(runs, &["answer lost"]);
 }
 
 #[test]
@@ -467,7 +487,7 @@ fn committed_output(cluster: &Cluster) -> Vec<u64> {
 
 /// Consume-transform-produce: each transaction copies a few input records and commits the
 /// input offset with them; some transactions are aborted on purpose.
-fn copy_exactly_once(seed: u64, faults: Faults) {
+fn copy_exactly_once(seed: u64, faults: Faults) -> BTreeMap<&'static str, u64> {
     const N: usize = 120;
     let mut cluster = Cluster::new(3, seed);
     fill_input(&mut cluster, N);
@@ -536,18 +556,29 @@ fn copy_exactly_once(seed: u64, faults: Faults) {
     output.sort_unstable();
     assert_eq!(output, (0..N as u64).collect::<Vec<_>>(), "seed {seed}");
     assert!(aborted > 0);
+    cluster.injected
 }
 
 #[test]
 fn consume_transform_produce_is_exactly_once_without_faults() {
-    copy_exactly_once(1, Faults::default());
+    let injected = copy_exactly_once(1, Faults::default());
+    assert!(injected.is_empty());
 }
 
 #[test]
 fn consume_transform_produce_is_exactly_once_under_faults() {
-    for seed in seeds(0) {
-        copy_exactly_once(seed, Faults::chaos());
-    }
+    let runs = seeds(0).map(|seed| copy_exactly_once(seed, Faults::chaos()));
+    tally(
+        runs,
+        &[
+            "answer lost",
+            "disconnected",
+            "not leader",
+            "transaction coordinator moved",
+            "group coordinator moved",
+            "concurrent transactions",
+        ],
+    );
 }
 
 #[test]
@@ -588,7 +619,7 @@ fn offsets_from_a_replaced_consumer_are_refused_and_the_transaction_aborts() {
 /// A second producer with the same transactional id starts at a random moment of the
 /// first one's transaction: the first is fenced and never reports a commit that did not
 /// happen; the second's transactions commit.
-fn fencing(seed: u64, faults: Faults) {
+fn fencing(seed: u64, faults: Faults) -> BTreeMap<&'static str, u64> {
     let mut cluster = Cluster::new(3, seed);
     fill_input(&mut cluster, 0);
     cluster.faults = faults;
@@ -675,20 +706,20 @@ fn fencing(seed: u64, faults: Faults) {
     let commit = b.commit_transaction(now).unwrap();
     wait_op(&mut cluster, &mut lb, &mut b, &mut now, &mut ob, commit)
         .unwrap_or_else(|e| panic!("seed {seed}: B could not commit: {e}"));
+    cluster.injected
 }
 
 #[test]
 fn a_fenced_producer_never_reports_a_commit() {
     for seed in seeds(0) {
-        fencing(seed, Faults::default());
+        assert!(fencing(seed, Faults::default()).is_empty());
     }
 }
 
 #[test]
 fn a_fenced_producer_never_reports_a_commit_under_faults() {
-    for seed in seeds(100) {
-        fencing(seed, Faults::chaos());
-    }
+    let runs = seeds(100).map(|seed| fencing(seed, Faults::chaos()));
+    tally(runs, &["answer lost", "transaction coordinator moved"]);
 }
 
 #[test]

@@ -145,6 +145,8 @@ pub struct TxnMeta {
     pub producer_id: i64,
     /// The current epoch.
     pub epoch: i16,
+    /// The epoch before the last bump: a retried bump that names it gets the current one.
+    last_epoch: i16,
     /// Where the transaction stands.
     pub phase: TxnPhase,
     partitions: BTreeSet<(String, i32)>,
@@ -185,6 +187,8 @@ pub struct Cluster {
     pub groups: BTreeMap<String, Group>,
     /// Faults the cluster injects into its answers.
     pub faults: Faults,
+    /// How many faults of each kind were injected (cluster and links together).
+    pub injected: BTreeMap<&'static str, u64>,
     next_producer_id: i64,
     rng: Rng,
 }
@@ -200,6 +204,7 @@ impl Cluster {
             txns: BTreeMap::new(),
             groups: BTreeMap::new(),
             faults: Faults::default(),
+            injected: BTreeMap::new(),
             next_producer_id: 1000,
             rng: Rng::new(seed),
         }
@@ -240,6 +245,11 @@ impl Cluster {
             generation: 1,
             ..Group::default()
         })
+    }
+
+    /// Counts one injected fault of `kind`.
+    pub fn count(&mut self, kind: &'static str) {
+        *self.injected.entry(kind).or_default() += 1;
     }
 
     fn chance(&mut self, p: f64) -> bool {
@@ -381,6 +391,9 @@ impl Cluster {
     /// sequence checks, duplicates answered with the first write's offset.
     fn append(&mut self, broker: i32, topic: &str, index: i32, records: Bytes) -> (ErrorCode, i64) {
         let move_leader = self.chance(self.faults.not_leader);
+        if move_leader {
+            self.count("not leader");
+        }
         let Some(partition) = self
             .topics
             .get(topic)
@@ -531,10 +544,12 @@ impl Cluster {
             return Err(ErrorCode::NOT_COORDINATOR);
         }
         if self.chance(self.faults.coordinator_moves) {
+            self.count("transaction coordinator moved");
             self.txn_coordinator = self.other_broker(broker);
             return Err(ErrorCode::NOT_COORDINATOR);
         }
         if self.chance(self.faults.concurrent_transactions) {
+            self.count("concurrent transactions");
             return Err(ErrorCode::CONCURRENT_TRANSACTIONS);
         }
         Ok(())
@@ -568,6 +583,7 @@ impl Cluster {
         let meta = self.txns.entry(txn_id).or_insert_with(|| TxnMeta {
             producer_id: next_id,
             epoch: -1,
+            last_epoch: -1,
             phase: TxnPhase::Empty,
             partitions: BTreeSet::new(),
             groups: BTreeSet::new(),
@@ -581,10 +597,19 @@ impl Cluster {
             if id != meta.producer_id {
                 return fail(ErrorCode::INVALID_PRODUCER_ID_MAPPING);
             }
+            if epoch == meta.last_epoch && meta.phase != TxnPhase::Ongoing {
+                // The answer to this bump was lost: the same answer again.
+                return InitProducerIdResponse {
+                    producer_id: meta.producer_id,
+                    producer_epoch: meta.epoch,
+                    ..Default::default()
+                };
+            }
             if epoch != meta.epoch {
                 return fail(ErrorCode::PRODUCER_FENCED);
             }
         }
+        meta.last_epoch = meta.epoch;
         meta.epoch += 1;
         let (pid, epoch) = (meta.producer_id, meta.epoch);
         if meta.phase == TxnPhase::Ongoing {
@@ -745,6 +770,7 @@ impl Cluster {
         let code = if broker != self.group_coordinator {
             ErrorCode::NOT_COORDINATOR
         } else if self.chance(self.faults.coordinator_moves) {
+            self.count("group coordinator moved");
             self.group_coordinator = self.other_broker(broker);
             ErrorCode::NOT_COORDINATOR
         } else {

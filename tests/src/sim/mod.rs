@@ -131,6 +131,7 @@ impl Link {
             let (_, version) = out.request.versions();
             let faults = cluster.faults.clone();
             if self.chance(faults.disconnect) {
+                cluster.count("disconnected");
                 if self.trace {
                     eprintln!(
                         "{now:?} {} -> broker {broker}: disconnected before processing",
@@ -144,6 +145,7 @@ impl Link {
                 continue;
             }
             if self.chance(faults.timeout) {
+                cluster.count("timed out");
                 if self.trace {
                     eprintln!(
                         "{now:?} {} -> broker {broker}: times out unprocessed",
@@ -187,6 +189,7 @@ impl Link {
                 continue;
             };
             if self.chance(faults.lost_response) {
+                cluster.count("answer lost");
                 if self.trace {
                     eprintln!("    (answer lost)");
                 }
