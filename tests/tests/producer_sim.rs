@@ -241,6 +241,27 @@ fn acks_zero_reports_records_without_offsets() {
 }
 
 #[test]
+fn acks_from_the_leader_alone_without_idempotence() {
+    let mut cluster = Cluster::new(2, 1);
+    cluster.create_topic("t", 4);
+    let mut link = Link::new(LATENCY, 2);
+    let config = fast(
+        ProducerConfig::default()
+            .acks(Acks::Leader)
+            .idempotence(false),
+    );
+    let mut p = Producer::new(config, 3).unwrap();
+    let (mut now, mut out) = (start(), Outcomes::default());
+    let sent = produce_all(&mut cluster, &mut link, &mut p, &mut now, &mut out, 100);
+    assert!(sent.iter().all(|(id, ..)| out.delivered[id].is_ok()));
+    assert_eq!(p.producer_id_and_epoch(), None);
+    let batches_without_producer = (0..4)
+        .flat_map(|i| cluster.partition("t", i).records())
+        .all(|e| e.producer_id == -1);
+    assert!(batches_without_producer);
+}
+
+#[test]
 fn records_for_a_missing_topic_time_out_with_the_reason() {
     let mut cluster = Cluster::new(1, 1);
     let mut link = Link::new(LATENCY, 2);

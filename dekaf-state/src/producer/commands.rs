@@ -31,7 +31,7 @@ impl Producer {
         if let Some(txn) = &self.txn {
             if !txn.state.accepts_records() {
                 let error = txn.error.clone().unwrap_or(TransactionError::InvalidState {
-                    operation: TxnOperation::Begin,
+                    operation: TxnOperation::Send,
                     state: txn.state,
                 });
                 return Err(SendError::Transaction(error));

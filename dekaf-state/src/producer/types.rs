@@ -129,6 +129,8 @@ pub enum TxnOperation {
     Init,
     /// `begin_transaction` (never reported as an event: it does no IO).
     Begin,
+    /// `send` (refused outside an open transaction; never reported as an event).
+    Send,
     /// `send_offsets_to_transaction`.
     SendOffsets,
     /// `commit_transaction`.
@@ -142,6 +144,7 @@ impl fmt::Display for TxnOperation {
         f.write_str(match self {
             TxnOperation::Init => "init_transactions",
             TxnOperation::Begin => "begin_transaction",
+            TxnOperation::Send => "send",
             TxnOperation::SendOffsets => "send_offsets_to_transaction",
             TxnOperation::Commit => "commit_transaction",
             TxnOperation::Abort => "abort_transaction",
