@@ -297,7 +297,9 @@ impl Producer {
     /// Sends every record of the transaction, waits for their outcomes and for pending
     /// offsets, then asks the coordinator to commit. Finishes with [`Event::Transaction`]: an
     /// abortable error if anything of the transaction failed (then abort), a fatal one if the
-    /// producer was fenced.
+    /// producer was fenced. Success means committed; a fatal error does not always mean the
+    /// opposite: when the answer to an earlier EndTxn was lost and a newer producer took over
+    /// before the retry, the commit happened and the retry reports the fencing.
     pub fn commit_transaction(&mut self, now: Instant) -> Result<TxnOpId, TransactionError> {
         self.end_transaction(now, true)
     }
