@@ -759,3 +759,63 @@ fn transaction_commands_refuse_the_wrong_state() {
     );
     assert!(plain.poll_timeout().is_none());
 }
+
+/// A broker that answers with random error codes, ids, offsets and coordinators: the producer
+/// never panics, never spins, reports each record and each operation at most once, and
+/// reports every record by the delivery timeout.
+#[test]
+fn lying_brokers_never_make_the_producer_panic_or_spin() {
+    for seed in seeds(500) {
+        let mut cluster = Cluster::new(3, seed);
+        cluster.create_topic("t", 3);
+        fill_input(&mut cluster, 0);
+        cluster.faults = Faults {
+            garbage: 0.15,
+            ..Faults::chaos()
+        };
+        let mut link = Link::new(LATENCY, seed ^ 3);
+        let transactional = seed % 2 == 0;
+        let config = if transactional {
+            txn_config("liar")
+        } else {
+            fast(ProducerConfig::default())
+        };
+        let timeout = Duration::from_secs(30);
+        let mut p = Producer::new(config.delivery_timeout(timeout), seed).unwrap();
+        let (mut now, mut out) = (start(), Outcomes::default());
+        let mut ids = Vec::new();
+        if transactional {
+            let init = p.init_transactions(now).unwrap();
+            drive(&mut cluster, &mut link, &mut p, &mut now, timeout, |m| {
+                out.collect(m);
+                out.ops.contains_key(&init)
+            });
+            let _ = p.begin_transaction();
+        }
+        for i in 0..60 {
+            if let Ok(id) = p.send(
+                now,
+                ProducerRecord::new("out", format!("v{i}")).key(format!("{i}")),
+            ) {
+                ids.push(id);
+            }
+        }
+        if transactional {
+            let offsets = [(TopicPartition::new("in", 0), OffsetAndMetadata::new(1))];
+            let _ = p.send_offsets_to_transaction(now, offsets, group_meta());
+            let _ = p.commit_transaction(now);
+        }
+        p.flush(now);
+        let limit = timeout * 3;
+        drive(&mut cluster, &mut link, &mut p, &mut now, limit, |m| {
+            out.collect(m);
+            ids.iter().all(|id| out.delivered.contains_key(id))
+        });
+        for id in &ids {
+            assert!(
+                out.delivered.contains_key(id),
+                "seed {seed}: {id} never reported"
+            );
+        }
+    }
+}

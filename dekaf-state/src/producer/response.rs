@@ -243,7 +243,7 @@ impl Producer {
                         Some(e) => Err(DeliveryError::Fatal(e.clone())),
                         None => Ok(RecordMetadata {
                             partition: tp.clone(),
-                            offset: base_offset.map(|o| o + i as i64),
+                            offset: base_offset.and_then(|o| o.checked_add(i as i64)),
                             timestamp: log_append_time.unwrap_or(r.timestamp),
                         }),
                     };

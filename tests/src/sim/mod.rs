@@ -31,6 +31,9 @@ pub struct Faults {
     /// The answer to a batch already written: NONE with the first write's offset (Kafka
     /// today) or DUPLICATE_SEQUENCE_NUMBER (older brokers).
     pub duplicate_code: ErrorCode,
+    /// The answer is mangled: random error codes, ids, offsets and node ids (a broker that
+    /// lies; the client must not panic or spin, whatever it decides).
+    pub garbage: f64,
 }
 
 impl Default for Faults {
@@ -43,6 +46,7 @@ impl Default for Faults {
             coordinator_moves: 0.0,
             concurrent_transactions: 0.0,
             duplicate_code: ErrorCode::NONE,
+            garbage: 0.0,
         }
     }
 }
@@ -58,6 +62,7 @@ impl Faults {
             coordinator_moves: 0.03,
             concurrent_transactions: 0.05,
             duplicate_code: ErrorCode::NONE,
+            garbage: 0.0,
         }
     }
 }
@@ -184,7 +189,7 @@ impl Link {
             if !expects {
                 continue;
             }
-            let Some(body) = answer else {
+            let Some(mut body) = answer else {
                 self.answer(now, out.id, Err(RequestFailed::Disconnected));
                 continue;
             };
@@ -195,6 +200,10 @@ impl Link {
                 }
                 self.answer(now + self.latency, out.id, Err(RequestFailed::Disconnected));
                 continue;
+            }
+            if self.chance(faults.garbage) {
+                cluster.count("garbage");
+                mangle(&mut body, &mut self.rng);
             }
             self.answer(now + self.latency, out.id, Ok(Response { version, body }));
         }
@@ -278,5 +287,65 @@ fn describe(body: &dekaf_proto::messages::RequestBody) -> String {
             .collect::<Vec<_>>()
             .join("; "),
         other => format!("{other:?}"),
+    }
+}
+
+/// Replaces the values of an answer that a client acts on with random ones.
+fn mangle(body: &mut dekaf_proto::messages::ResponseBody, rng: &mut Rng) {
+    use dekaf_proto::messages::ResponseBody;
+    let code = |rng: &mut Rng| {
+        let all = ErrorCode::ALL;
+        all[(rng.next_u64() % all.len() as u64) as usize]
+    };
+    let small = |rng: &mut Rng| (rng.next_u64() % 7) as i32 - 2;
+    match body {
+        ResponseBody::Produce(r) => {
+            for t in &mut r.responses {
+                for p in &mut t.partition_responses {
+                    p.error_code = code(rng);
+                    p.base_offset = rng.next_u64() as i64;
+                    p.index = small(rng);
+                }
+            }
+        }
+        ResponseBody::Metadata(r) => {
+            for t in &mut r.topics {
+                t.error_code = code(rng);
+                for p in &mut t.partitions {
+                    p.leader_id = small(rng);
+                    p.partition_index = small(rng);
+                }
+            }
+        }
+        ResponseBody::InitProducerId(r) => {
+            r.error_code = code(rng);
+            r.producer_id = small(rng) as i64;
+            r.producer_epoch = small(rng) as i16;
+        }
+        ResponseBody::FindCoordinator(r) => {
+            r.error_code = code(rng);
+            r.node_id = small(rng);
+            for c in &mut r.coordinators {
+                c.error_code = code(rng);
+                c.node_id = small(rng);
+            }
+        }
+        ResponseBody::AddPartitionsToTxn(r) => {
+            for t in &mut r.results_by_topic {
+                for p in &mut t.results_by_partition {
+                    p.partition_error_code = code(rng);
+                }
+            }
+        }
+        ResponseBody::AddOffsetsToTxn(r) => r.error_code = code(rng),
+        ResponseBody::EndTxn(r) => r.error_code = code(rng),
+        ResponseBody::TxnOffsetCommit(r) => {
+            for t in &mut r.topics {
+                for p in &mut t.partitions {
+                    p.error_code = code(rng);
+                }
+            }
+        }
+        _ => {}
     }
 }
