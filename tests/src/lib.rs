@@ -1,12 +1,12 @@
 //! Shared helpers for dekaf's cross-crate tests: the differential check against
 //! `kafka-protocol`, a real broker with a small blocking client ([`broker`]), and a recording
 //! machine run by the dekaf-smol driver ([`driver`]), and a recording proxy to put in front of
-//! a broker ([`proxy`]), and a simulated cluster in virtual time ([`sim`]).
+//! a broker ([`proxy`]), and a simulated cluster for producers in virtual time ([`producer_sim`]).
 
 pub mod broker;
 pub mod driver;
 pub mod proxy;
-pub mod sim;
+pub mod producer_sim;
 
 pub use broker::{Broker, Build, CallError, Client, Engine};
 

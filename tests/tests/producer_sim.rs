@@ -13,7 +13,7 @@ use dekaf_state::producer::{
     partition_for_key, Acks, ConsumerGroupMetadata, DeliveryError, DeliveryId, Event, Producer,
     ProducerConfig, ProducerRecord, RecordMetadata, TransactionError, TransactionState, TxnOpId,
 };
-use dekaf_tests::sim::{drive, Cluster, Faults, Link};
+use dekaf_tests::producer_sim::{drive, Cluster, Faults, Link};
 
 const LATENCY: Duration = Duration::from_millis(2);
 
@@ -463,7 +463,7 @@ fn fill_input(cluster: &mut Cluster, n: usize) {
     group.members.insert("m1".into());
     let p = cluster.topics.get_mut("in").unwrap();
     for i in 0..n {
-        p[0].log.push(dekaf_tests::sim::Entry {
+        p[0].log.push(dekaf_tests::producer_sim::Entry {
             offset: i as i64,
             producer_id: -1,
             epoch: -1,
