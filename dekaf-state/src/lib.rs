@@ -46,6 +46,13 @@
 //! read_committed, and hands records out in order through
 //! [`poll_records`](consumer::Consumer::poll_records). Its documentation has the driver loop.
 //!
+//! # The producer
+//!
+//! [`producer::Producer`] is a [`client::ClientMachine`]: records in (`send`), Produce and
+//! transaction requests out, one event per record outcome. It partitions like the Java client,
+//! batches per partition, retries without duplicates or reordering (idempotence, on by
+//! default) and runs Kafka transactions, offsets included, for consume-transform-produce.
+//!
 //! # Delivery semantics
 //!
 //! Kafka only knows committed offsets; what is lost or repeated after a crash depends on
@@ -81,3 +88,4 @@ pub mod client;
 pub mod consumer;
 pub mod group;
 pub mod offset;
+pub mod producer;

@@ -2,13 +2,15 @@
 //! `kafka-protocol`, a real broker with a small blocking client ([`broker`]) and the requests
 //! tests send it most ([`ops`]), a blocking driver for any client machine ([`blocking`]), a
 //! recording machine run by the dekaf-smol driver ([`driver`]), a recording proxy to put in
-//! front of a broker ([`proxy`]), and a deterministic simulated cluster ([`sim`]).
+//! front of a broker ([`proxy`]), a deterministic simulated cluster for consumers ([`sim`]),
+//! and one for producers and transactions ([`producer_sim`]).
 
 pub mod blocking;
 pub mod broker;
 pub mod driver;
 pub mod ops;
 pub mod proxy;
+pub mod producer_sim;
 pub mod sim;
 
 pub use broker::{Broker, Build, CallError, Client, Engine};

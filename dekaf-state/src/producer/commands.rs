@@ -1,0 +1,198 @@
+//! The application's commands that do not concern transactions: send, flush, close; and
+//! giving records their partition.
+
+use std::time::Instant;
+
+use super::attempt::after;
+use super::batch::{record_size, Batch, PendingRecord, BATCH_OVERHEAD};
+use super::error::{DeliveryError, SendError, TransactionError};
+use super::metadata::TopicInfo;
+use super::partitioner::partition_for_key;
+use super::producer::{Producer, Unrouted};
+use super::types::{DeliveryId, Event, FlushId, ProducerRecord, Topic, TxnOperation};
+use crate::offset::TopicPartition;
+
+impl Producer {
+    /// Queues a record. Its outcome comes later as [`Event::Delivered`] with the returned id
+    /// (even when the record fails before any request, e.g. for a partition that does not
+    /// exist).
+    ///
+    /// Refused at once, with nothing queued: a record larger than `max_request_size`, a full
+    /// buffer, a negative partition, a closed or failed producer, and for a transactional
+    /// producer a send outside an open transaction.
+    pub fn send(&mut self, now: Instant, record: ProducerRecord) -> Result<DeliveryId, SendError> {
+        self.observe(now);
+        if let Some(e) = &self.fatal {
+            return Err(SendError::Fatal(e.clone()));
+        }
+        if self.closed {
+            return Err(SendError::Closed);
+        }
+        if let Some(txn) = &self.txn {
+            if !txn.state.accepts_records() {
+                let error = txn.error.clone().unwrap_or(TransactionError::InvalidState {
+                    operation: TxnOperation::Send,
+                    state: txn.state,
+                });
+                return Err(SendError::Transaction(error));
+            }
+        }
+        if let Some(p) = record.partition.filter(|p| *p < 0) {
+            return Err(SendError::InvalidPartition(p));
+        }
+        let size = record_size(record.key.as_ref(), record.value.as_ref(), &record.headers);
+        if size + BATCH_OVERHEAD > self.config.max_request_size {
+            return Err(SendError::RecordTooLarge {
+                size: size + BATCH_OVERHEAD,
+                max: self.config.max_request_size,
+            });
+        }
+        if self.buffered > 0 && self.buffered + size > self.config.buffer_memory {
+            return Err(SendError::BufferFull);
+        }
+        let id = DeliveryId(self.next_delivery);
+        self.next_delivery += 1;
+        self.undelivered.insert(id, size);
+        self.buffered += size;
+        let topic = self.metadata.intern(&record.topic);
+        let pending = PendingRecord {
+            id,
+            timestamp: record.timestamp.unwrap_or(-1),
+            key: record.key,
+            value: record.value,
+            headers: record.headers,
+            size,
+        };
+        let unrouted = Unrouted {
+            record: pending,
+            partition: record.partition,
+            created: now,
+            deadline: after(now, self.config.delivery_timeout),
+        };
+        let waiting = self.unrouted.get(&topic).is_some_and(|q| !q.is_empty());
+        if waiting || self.metadata.partition_count(&topic).is_none() {
+            self.unrouted.entry(topic).or_default().push_back(unrouted);
+        } else {
+            self.route(&topic, unrouted);
+        }
+        Ok(id)
+    }
+
+    /// Asks for the outcome of every record sent so far: their batches go out without
+    /// waiting for the linger time, and [`Event::Flushed`] with the returned id follows the
+    /// last of their outcomes.
+    pub fn flush(&mut self, now: Instant) -> FlushId {
+        self.observe(now);
+        let id = FlushId(self.next_flush);
+        self.next_flush += 1;
+        let upto = DeliveryId(self.next_delivery.saturating_sub(1));
+        if self.next_delivery == 0 {
+            self.events.push_back(Event::Flushed { id });
+        } else {
+            self.flushes.push_back((id, upto));
+            self.complete_flushes();
+        }
+        id
+    }
+
+    /// Refuses further records and sends those held without waiting for the linger time.
+    /// The producer is done once [`is_idle`](Self::is_idle); an open transaction is left for
+    /// the coordinator to abort after its timeout.
+    pub fn close(&mut self, now: Instant) {
+        self.observe(now);
+        self.closed = true;
+    }
+
+    /// Gives records waiting for `topic`'s metadata their partitions, in send order, or
+    /// fails them when the topic cannot be written.
+    pub(crate) fn route_waiting(&mut self, topic: &Topic) {
+        match self.metadata.topic(topic) {
+            Some(TopicInfo::Known { .. }) => {
+                let queue = self.unrouted.remove(topic).unwrap_or_default();
+                for u in queue {
+                    self.route(topic, u);
+                }
+            }
+            Some(TopicInfo::Error(code)) if !code.is_retriable() && !is_missing(*code) => {
+                let code = *code;
+                let queue = self.unrouted.remove(topic).unwrap_or_default();
+                for u in queue {
+                    self.deliver(u.record.id, Err(DeliveryError::Rejected(code)));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Appends a record to its partition's last batch, or to a new one.
+    fn route(&mut self, topic: &Topic, u: Unrouted) {
+        let Some(count) = self.metadata.partition_count(topic) else {
+            self.unrouted.entry(topic.clone()).or_default().push_back(u);
+            return;
+        };
+        let partition = match (u.partition, u.record.key.as_ref()) {
+            (Some(p), _) => {
+                if usize::try_from(p).is_ok_and(|p| p < count) {
+                    Some(p)
+                } else {
+                    let error = DeliveryError::InvalidPartition {
+                        partition: p,
+                        partitions: count,
+                    };
+                    self.deliver(u.record.id, Err(error));
+                    return;
+                }
+            }
+            (None, Some(key)) => partition_for_key(key, count),
+            (None, None) => {
+                let available = match self.metadata.topic(topic) {
+                    Some(TopicInfo::Known { available, .. }) => available.as_slice(),
+                    _ => &[],
+                };
+                self.sticky.partition(topic, count, available)
+            }
+        };
+        let Some(partition) = partition else {
+            self.unrouted.entry(topic.clone()).or_default().push_back(u);
+            return;
+        };
+        let tp = TopicPartition::new(topic.clone(), partition);
+        if let Some(txn) = self.txn.as_mut() {
+            txn.register_partition(&tp);
+        }
+        let batch_size = self.config.batch_size;
+        let queue = self.partitions.entry(tp).or_default();
+        let fits = queue.batches.back().is_some_and(|b| {
+            !b.closed && b.sealed.is_none() && b.size + u.record.size <= batch_size
+        });
+        if !fits {
+            if let Some(last) = queue.batches.back_mut() {
+                if !last.closed {
+                    last.closed = true;
+                    self.sticky.batch_closed(topic, partition);
+                }
+            }
+            let id = self.next_batch;
+            self.next_batch += 1;
+            queue
+                .batches
+                .push_back(Batch::new(id, u.created, u.deadline));
+        }
+        if let Some(batch) = queue.batches.back_mut() {
+            batch.push(u.record);
+            if batch.size >= batch_size {
+                batch.closed = true;
+                self.sticky.batch_closed(topic, partition);
+            }
+        }
+    }
+}
+
+/// Codes that say a topic does not exist (yet): keep asking until the delivery timeout.
+pub(crate) fn is_missing(code: dekaf_proto::ErrorCode) -> bool {
+    use dekaf_proto::ErrorCode;
+    matches!(
+        code,
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION | ErrorCode::LEADER_NOT_AVAILABLE
+    )
+}
