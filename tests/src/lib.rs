@@ -9,8 +9,8 @@ pub mod blocking;
 pub mod broker;
 pub mod driver;
 pub mod ops;
-pub mod proxy;
 pub mod producer_sim;
+pub mod proxy;
 pub mod sim;
 
 pub use broker::{Broker, Build, CallError, Client, Engine};
