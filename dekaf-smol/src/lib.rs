@@ -43,13 +43,31 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod admin;
 mod config;
 mod connection;
+pub mod consumer;
 mod driver;
 mod error;
 mod handshake;
+pub mod producer;
+mod side;
+mod spawn;
 
+pub use admin::{Admin, NewTopic};
 pub use config::Config;
 pub use connection::{ConnectionEvent, Endpoint};
+pub use consumer::{Consumer, ConsumerBuilder, ConsumerRecord, GroupSettings, RecordStream};
 pub use driver::{Driver, Handle, Hooks};
 pub use error::Error;
+pub use producer::{DeliveryFuture, Producer, ProducerBuilder, ProducerRecord, RecordMetadata};
+pub use spawn::{DriverFuture, Spawner};
+
+pub use dekaf_proto::records::{OwnedHeader as Header, TimestampType};
+pub use dekaf_proto::ErrorCode;
+pub use dekaf_state::consumer::{FetchError, IsolationLevel, MetadataProblem, Watermarks};
+pub use dekaf_state::offset::{
+    AckMode, AutoOffsetReset, CommitError, CommitPolicy, Fault, LookupError, OffsetAndMetadata,
+    OffsetAndTimestamp, OffsetCommitMode, OffsetError, PositionError, TopicPartition,
+    TopicPartitionOffset, TopicPartitionTimestamp,
+};
