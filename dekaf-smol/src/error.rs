@@ -247,12 +247,9 @@ impl Error {
                 error: FetchError::Broker(code),
                 ..
             } => Some(*code),
-            Error::Metadata(problem) => match problem {
-                MetadataProblem::Topic { code, .. } | MetadataProblem::NoLeader { code, .. } => {
-                    Some(*code)
-                }
-                _ => None,
-            },
+            Error::Metadata(
+                MetadataProblem::Topic { code, .. } | MetadataProblem::NoLeader { code, .. },
+            ) => Some(*code),
             _ => None,
         }
     }

@@ -73,20 +73,16 @@ impl SideRequests {
         self.outbox.pop_front()
     }
 
-    /// Passes the outcome of `id` to its waiter, or gives it back when `id` is not a side
-    /// request.
-    pub(crate) fn handle_response_or_return(
-        &mut self,
-        id: RequestId,
-        result: Outcome,
-    ) -> Result<(), Outcome> {
-        match self.waiters.remove(&id) {
-            Some(tx) => {
-                // The caller may have stopped waiting.
-                let _ = tx.try_send(result);
-                Ok(())
-            }
-            None => Err(result),
+    /// Whether `id` names a side request.
+    pub(crate) fn owns(&self, id: RequestId) -> bool {
+        self.waiters.contains_key(&id)
+    }
+
+    /// Passes the outcome of side request `id` to its waiter.
+    pub(crate) fn handle_response(&mut self, id: RequestId, result: Outcome) {
+        if let Some(tx) = self.waiters.remove(&id) {
+            // The caller may have stopped waiting.
+            let _ = tx.try_send(result);
         }
     }
 }
@@ -98,7 +94,7 @@ impl ClientMachine for SideRequests {
     }
 
     fn handle_response(&mut self, _now: Instant, id: RequestId, result: Outcome) {
-        let _ = self.handle_response_or_return(id, result);
+        SideRequests::handle_response(self, id, result);
     }
 
     fn handle_timeout(&mut self, _now: Instant) {}

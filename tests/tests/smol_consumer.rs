@@ -3,7 +3,7 @@
 //! watermarks, key partitioning, and the driver on an application's executor.
 
 #[macro_use]
-#[allow(dead_code, unreachable_pub, missing_docs)]
+#[allow(unreachable_pub, missing_docs)]
 #[path = "../../dekaf-smol/examples/common/mod.rs"]
 mod common;
 
@@ -79,7 +79,13 @@ impl Drop for Crashing {
 }
 
 /// Starts the crash consumer and waits until it has processed `total` records.
-fn start_crashing(bootstrap: &str, topic: &str, group: &str, commit_after: i64, total: i64) -> Crashing {
+fn start_crashing(
+    bootstrap: &str,
+    topic: &str,
+    group: &str,
+    commit_after: i64,
+    total: i64,
+) -> Crashing {
     let mut child = Command::new(env!("CARGO_BIN_EXE_crash_consumer"))
         .args([bootstrap, topic, group])
         .args([commit_after.to_string(), total.to_string()])
@@ -105,9 +111,9 @@ fn start_crashing(bootstrap: &str, topic: &str, group: &str, commit_after: i64, 
     let deadline = Instant::now() + WAIT;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("crash_consumer stopped reporting: {:?}", crashing.processed));
+        let line = rx.recv_timeout(left).unwrap_or_else(|_| {
+            panic!("crash_consumer stopped reporting: {:?}", crashing.processed)
+        });
         match line.split_once(' ') {
             Some(("processed", n)) => crashing.processed.push(n.parse().expect("an offset")),
             Some(("committed", n)) => crashing.committed = Some(n.parse().expect("an offset")),
@@ -126,7 +132,12 @@ fn kill_9(mut crashing: Crashing) {
 
 /// Reads partition 0 with a new consumer of `group` until `last` arrives; returns the
 /// offsets read and the committed offset it found.
-async fn read_back(bootstrap: &str, topic: &str, group: &str, last: i64) -> Result<(Vec<i64>, Option<i64>)> {
+async fn read_back(
+    bootstrap: &str,
+    topic: &str,
+    group: &str,
+    last: i64,
+) -> Result<(Vec<i64>, Option<i64>)> {
     let tp = TopicPartition::new(topic, 0);
     let consumer = manual(bootstrap, group).build().await?;
     let committed = consumer.committed(&tp).await?.map(|c| c.offset);
@@ -157,7 +168,10 @@ fn killed_before_committing_redelivers_exactly_the_uncommitted_records() {
         // A record written after the crash marks the end of what there is to read.
         fill(&bootstrap, &topic, 0, 20, 1).await?;
         let (offsets, committed) = read_back(&bootstrap, &topic, &group, 20).await?;
-        check!(committed == Some(12), "committed offset {committed:?} after the crash");
+        check!(
+            committed == Some(12),
+            "committed offset {committed:?} after the crash"
+        );
         check!(
             offsets == (12..=20).collect::<Vec<_>>(),
             "after the crash a new consumer read {offsets:?}: want 12..=19 again, then 20"
@@ -173,12 +187,22 @@ fn killed_after_committing_resumes_right_after_the_last_committed_record() {
         create_topic(&bootstrap, &topic, 1).await?;
         fill(&bootstrap, &topic, 0, 0, 15).await?;
         let crashing = start_crashing(&bootstrap, &topic, &group, 15, 15);
-        check!(crashing.committed == Some(15), "committed {:?}", crashing.committed);
+        check!(
+            crashing.committed == Some(15),
+            "committed {:?}",
+            crashing.committed
+        );
         kill_9(crashing);
         fill(&bootstrap, &topic, 0, 15, 1).await?;
         let (offsets, committed) = read_back(&bootstrap, &topic, &group, 15).await?;
-        check!(committed == Some(15), "committed offset {committed:?} after the crash");
-        check!(offsets == [15], "after the crash a new consumer read {offsets:?}");
+        check!(
+            committed == Some(15),
+            "committed offset {committed:?} after the crash"
+        );
+        check!(
+            offsets == [15],
+            "after the crash a new consumer read {offsets:?}"
+        );
         Ok(())
     });
 }
@@ -228,7 +252,10 @@ fn misuse_is_refused_with_offset_errors() {
         let e = consumer
             .seek(TopicPartitionOffset::new(topic.as_str(), 0, -3))
             .expect_err("a negative seek");
-        check!(matches!(e, Error::Offset(OffsetError::NegativeOffset { .. })), "{e:?}");
+        check!(
+            matches!(e, Error::Offset(OffsetError::NegativeOffset { .. })),
+            "{e:?}"
+        );
         consumer.close().await?;
 
         let groupless = Consumer::builder()
@@ -237,7 +264,10 @@ fn misuse_is_refused_with_offset_errors() {
             .build()
             .await?;
         groupless.assign([TopicPartition::new(topic.as_str(), 0)])?;
-        let e = groupless.commit().await.expect_err("a commit without a group");
+        let e = groupless
+            .commit()
+            .await
+            .expect_err("a commit without a group");
         check!(matches!(e, Error::Offset(OffsetError::NoGroup)), "{e:?}");
         groupless.close().await?;
         Ok(())
@@ -330,7 +360,10 @@ fn explicit_acks_commit_the_acknowledged_prefix() {
         committed(2).await?; // 0 and 1 done; 2 is not, so 3 is not committed yet
         consumer.ack(&records[2])?;
         committed(4).await?;
-        check!(consumer.ack(&records[2]).is_err(), "a second ack of the same record");
+        check!(
+            consumer.ack(&records[2]).is_err(),
+            "a second ack of the same record"
+        );
         consumer.close().await?;
         Ok(())
     });
@@ -360,7 +393,10 @@ fn without_auto_store_only_stored_offsets_are_committed() {
         consumer.close().await?; // commits what is stored: offset 3
         let consumer = manual(&bootstrap, &group).build().await?;
         let committed = consumer.committed(&tp).await?.map(|c| c.offset);
-        check!(committed == Some(3), "committed {committed:?}, want 3 (stored)");
+        check!(
+            committed == Some(3),
+            "committed {committed:?}, want 3 (stored)"
+        );
         consumer.close().await?;
         Ok(())
     });
@@ -409,18 +445,29 @@ fn paused_partitions_hand_out_nothing_until_resumed() {
         let consumer = manual(&bootstrap, &unique("pause-group")).build().await?;
         consumer.assign([p0.clone(), p1.clone()])?;
         consumer.pause([p0.clone()])?;
-        check!(consumer.paused() == [p0.clone()], "paused {:?}", consumer.paused());
+        check!(
+            consumer.paused() == [p0.clone()],
+            "paused {:?}",
+            consumer.paused()
+        );
         // Partition 1 keeps flowing while 0 is paused.
         fill(&bootstrap, &topic, 1, 0, 1).await?;
         let record = within(WAIT, "a record of partition 1", consumer.recv()).await??;
-        check!(record.partition() == 1, "a record of paused partition 0 came: {record:?}");
+        check!(
+            record.partition() == 1,
+            "a record of paused partition 0 came: {record:?}"
+        );
         consumer.resume([p0.clone()])?;
         let record = within(WAIT, "a record of partition 0", consumer.recv()).await??;
         check!(
             record.partition() == 0 && record.offset() == 0,
             "after resume: {record:?}"
         );
-        check!(consumer.paused().is_empty(), "still paused: {:?}", consumer.paused());
+        check!(
+            consumer.paused().is_empty(),
+            "still paused: {:?}",
+            consumer.paused()
+        );
         consumer.close().await?;
         Ok(())
     });
@@ -434,7 +481,12 @@ fn write_one_batch(broker: &Broker, topic: &str, n: i64) {
     let versions = client.broker_versions();
     let mut batch = RecordBatchBuilder::new();
     for i in 0..n {
-        batch.append(1_700_000_000_000 + i, None, Some(Bytes::from(format!("{i}"))), vec![]);
+        batch.append(
+            1_700_000_000_000 + i,
+            None,
+            Some(Bytes::from(format!("{i}"))),
+            vec![],
+        );
     }
     let resp = client.call_negotiated(
         &versions,
@@ -453,7 +505,10 @@ fn write_one_batch(broker: &Broker, topic: &str, n: i64) {
             ..Default::default()
         },
     );
-    assert_eq!(resp.responses[0].partition_responses[0].error_code, ErrorCode::NONE);
+    assert_eq!(
+        resp.responses[0].partition_responses[0].error_code,
+        ErrorCode::NONE
+    );
 }
 
 /// Build C answers the high watermark after the last record; build W answers the last
@@ -471,7 +526,9 @@ fn watermarks_and_lag() {
         write_one_batch(&broker, &topic, 10);
         let result: Result = smol::block_on(async {
             let tp = TopicPartition::new(topic.as_str(), 0);
-            let consumer = manual(&bootstrap, &unique("watermarks-group")).build().await?;
+            let consumer = manual(&bootstrap, &unique("watermarks-group"))
+                .build()
+                .await?;
             let w = consumer.watermarks(&tp).await?;
             let high = match build {
                 Build::C => 10,
@@ -501,7 +558,10 @@ fn keyed_records_go_to_the_murmur2_partition_and_read_back_whole() {
     on_both_builds("keys", |_, bootstrap| async move {
         let topic = unique("keys");
         create_topic(&bootstrap, &topic, 4).await?;
-        let producer = Producer::builder().bootstrap_servers(&bootstrap).build().await?;
+        let producer = Producer::builder()
+            .bootstrap_servers(&bootstrap)
+            .build()
+            .await?;
         let mut written = Vec::new();
         for i in 0..20 {
             let key = format!("key-{i}");
@@ -550,7 +610,11 @@ fn keyed_records_go_to_the_murmur2_partition_and_read_back_whole() {
             );
             check!(
                 record.topic_partition_offset()
-                    == TopicPartitionOffset::new(topic.as_str(), record.partition(), record.offset())
+                    == TopicPartitionOffset::new(
+                        topic.as_str(),
+                        record.partition(),
+                        record.offset()
+                    )
                     && record.offset_to_commit().offset.offset == record.offset() + 1,
                 "{record:?}"
             );

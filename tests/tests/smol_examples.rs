@@ -5,6 +5,9 @@
 //! on build W (memory engine) the lookup compares the broker's write time per batch, and the
 //! test pins that deviation.
 
+// Each example brings its own copy of the shared helpers, as it does as a program.
+#![allow(clippy::duplicate_mod)]
+
 use dekaf_tests::broker::temp_dir;
 use dekaf_tests::{Broker, Build, Engine};
 
@@ -12,23 +15,23 @@ use dekaf_tests::{Broker, Build, Engine};
 #[path = "../../dekaf-smol/examples/auto_commit.rs"]
 mod auto_commit;
 #[allow(dead_code, unreachable_pub, missing_docs)]
-#[path = "../../dekaf-smol/examples/manual_commit.rs"]
-mod manual_commit;
-#[allow(dead_code, unreachable_pub, missing_docs)]
-#[path = "../../dekaf-smol/examples/commit_specific_offsets.rs"]
-mod commit_specific_offsets;
+#[path = "../../dekaf-smol/examples/commit_per_batch.rs"]
+mod commit_per_batch;
 #[allow(dead_code, unreachable_pub, missing_docs)]
 #[path = "../../dekaf-smol/examples/commit_per_record.rs"]
 mod commit_per_record;
 #[allow(dead_code, unreachable_pub, missing_docs)]
-#[path = "../../dekaf-smol/examples/commit_per_batch.rs"]
-mod commit_per_batch;
-#[allow(dead_code, unreachable_pub, missing_docs)]
 #[path = "../../dekaf-smol/examples/commit_periodically.rs"]
 mod commit_periodically;
 #[allow(dead_code, unreachable_pub, missing_docs)]
+#[path = "../../dekaf-smol/examples/commit_specific_offsets.rs"]
+mod commit_specific_offsets;
+#[allow(dead_code, unreachable_pub, missing_docs)]
 #[path = "../../dekaf-smol/examples/committed_and_position.rs"]
 mod committed_and_position;
+#[allow(dead_code, unreachable_pub, missing_docs)]
+#[path = "../../dekaf-smol/examples/manual_commit.rs"]
+mod manual_commit;
 #[allow(dead_code, unreachable_pub, missing_docs)]
 #[path = "../../dekaf-smol/examples/seek.rs"]
 mod seek;
@@ -47,9 +50,7 @@ fn engine(build: Build) -> Engine {
 fn run_on<F, Fut>(build: Build, run: F) -> Option<Result<(), String>>
 where
     F: FnOnce(String) -> Fut,
-    Fut: std::future::Future<
-        Output = Result<(), Box<dyn std::error::Error + Send + Sync>>,
-    >,
+    Fut: std::future::Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>>,
 {
     let broker = Broker::start(build, engine(build))?;
     let result = smol::block_on(run(broker.addr().to_string())).map_err(|e| e.to_string());
@@ -65,10 +66,8 @@ macro_rules! on_both_builds {
             #[test]
             fn $test() {
                 for build in Build::ALL {
-                    if let Some(result) = run_on(build, $example::run) {
-                        if let Err(e) = result {
-                            panic!("{} on {build}: {e}", stringify!($example));
-                        }
+                    if let Some(Err(e)) = run_on(build, $example::run) {
+                        panic!("{} on {build}: {e}", stringify!($example));
                     }
                 }
             }

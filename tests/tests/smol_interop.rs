@@ -4,7 +4,7 @@
 //! without it, except in CI.
 
 #[macro_use]
-#[allow(dead_code, unreachable_pub, missing_docs)]
+#[allow(unreachable_pub, missing_docs)]
 #[path = "../../dekaf-smol/examples/common/mod.rs"]
 mod common;
 
@@ -161,10 +161,17 @@ fn keyed_records_land_in_the_same_partitions_as_librdkafkas() {
         let keys: Vec<String> = (0..24).map(|i| format!("user-{i}")).collect();
         let result: common::Result = smol::block_on(async {
             create_topic(bootstrap, &topic, 6).await?;
-            let producer = Producer::builder().bootstrap_servers(bootstrap).build().await?;
+            let producer = Producer::builder()
+                .bootstrap_servers(bootstrap)
+                .build()
+                .await?;
             for key in &keys {
                 let meta = producer
-                    .send(ProducerRecord::new(topic.as_str()).key(key.clone()).value("dekaf"))
+                    .send(
+                        ProducerRecord::new(topic.as_str())
+                            .key(key.clone())
+                            .value("dekaf"),
+                    )
                     .await?;
                 check!(
                     meta.partition() == partition_for_key(key.as_bytes(), 6),

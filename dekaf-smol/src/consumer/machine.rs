@@ -222,7 +222,9 @@ impl ClientMachine for Machine {
     ) {
         let mut inner = self.0.lock();
         inner.fed = true;
-        if let Err(result) = inner.side.handle_response_or_return(id, result) {
+        if inner.side.owns(id) {
+            inner.side.handle_response(id, result);
+        } else {
             inner.consumer.handle_response(now, id, result);
         }
     }

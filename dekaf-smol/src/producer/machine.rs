@@ -589,9 +589,10 @@ impl ClientMachine for ProducerMachine {
         id: RequestId,
         result: Result<Response, RequestFailed>,
     ) {
-        let Err(result) = self.side.handle_response_or_return(id, result) else {
+        if self.side.owns(id) {
+            self.side.handle_response(id, result);
             return;
-        };
+        }
         match self.in_flight.remove(&id) {
             Some(InFlight::Metadata) => {
                 let result = result.and_then(|r| match r.body {
