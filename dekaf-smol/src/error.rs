@@ -312,4 +312,96 @@ mod tests {
         assert!(Error::Shutdown.is_fatal() && !Error::Shutdown.is_retriable());
         assert!(Error::Config("x".into()).is_fatal());
     }
+
+    #[test]
+    fn rebalances_are_recognised_by_kind_not_text() {
+        let commit = Error::from(CommitError::Rebalance(ErrorCode::REBALANCE_IN_PROGRESS));
+        assert!(commit.is_rebalance() && !commit.is_fatal());
+        assert_eq!(commit.error_code(), Some(ErrorCode::REBALANCE_IN_PROGRESS));
+        assert_eq!(commit.fault(), Fault::Transient);
+
+        let generation = Error::from(CommitError::Rebalance(ErrorCode::ILLEGAL_GENERATION));
+        assert!(generation.is_rebalance());
+
+        let lookup = Error::from(LookupError::Broker(ErrorCode::UNKNOWN_MEMBER_ID));
+        assert!(lookup.is_rebalance());
+
+        let raw = Error::Kafka {
+            context: "OffsetCommit",
+            code: ErrorCode::FENCED_INSTANCE_ID,
+        };
+        assert!(raw.is_rebalance());
+
+        let timeout = Error::from(CommitError::Timeout {
+            last_error: Some(ErrorCode::COORDINATOR_NOT_AVAILABLE),
+        });
+        assert!(!timeout.is_rebalance() && timeout.is_retriable());
+        assert_eq!(
+            timeout.error_code(),
+            Some(ErrorCode::COORDINATOR_NOT_AVAILABLE)
+        );
+        assert!(!Error::Shutdown.is_rebalance());
+    }
+
+    #[test]
+    fn each_kind_says_whose_fault_it_is() {
+        let misuse = Error::from(OffsetError::NoGroup);
+        assert_eq!(misuse.fault(), Fault::Application);
+        assert!(!misuse.is_retriable() && !misuse.is_fatal());
+
+        let refused = Error::from(CommitError::Group(ErrorCode::GROUP_AUTHORIZATION_FAILED));
+        assert_eq!(refused.fault(), Fault::Broker);
+        assert!(!refused.is_retriable());
+
+        let position = Error::Position {
+            partition: TopicPartition::new("t", 0),
+            error: PositionError::NoCommittedOffset,
+        };
+        assert_eq!(position.fault(), Fault::Application);
+
+        let unknown = Error::Metadata(MetadataProblem::Topic {
+            topic: "t".into(),
+            code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+        });
+        assert!(unknown.is_retriable());
+        assert_eq!(unknown.fault(), Fault::Transient);
+        assert_eq!(
+            unknown.error_code(),
+            Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
+        );
+
+        let produce = Error::Produce {
+            partition: TopicPartition::new("t", 0),
+            code: ErrorCode::NOT_LEADER_OR_FOLLOWER,
+        };
+        assert!(produce.is_retriable());
+
+        let nobody = Error::NoBrokerAvailable {
+            servers: "a:1".into(),
+            waited: Duration::from_secs(1),
+            last_error: Some(Box::new(Error::Closed { addr: "a:1".into() })),
+        };
+        assert!(nobody.is_retriable() && !nobody.is_fatal());
+        assert!(std::error::Error::source(&nobody).is_some());
+    }
+
+    #[test]
+    fn clients_and_their_futures_cross_threads() {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: T) {}
+        send_sync(&Error::Shutdown);
+        let _ = |c: crate::Consumer, p: crate::Producer| {
+            send_sync(&c);
+            send_sync(&p);
+            send(async move {
+                let _ = c.recv().await;
+                let _ = c.commit().await;
+                let _ = c.recv_batch(10).await;
+                let _ = c.committed(&TopicPartition::new("t", 0)).await;
+                let _ = p.send(crate::ProducerRecord::new("t")).await;
+                let _ = p.flush().await;
+                let _ = c.close().await;
+            });
+        };
+    }
 }

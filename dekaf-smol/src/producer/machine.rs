@@ -633,3 +633,359 @@ impl ClientMachine for ProducerMachine {
         self.brokers.get(&id).cloned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_channel::Receiver;
+    use bytes::Bytes;
+    use dekaf_proto::messages::metadata::{
+        MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+    };
+    use dekaf_proto::messages::produce::{PartitionProduceResponse, TopicProduceResponse};
+    use dekaf_proto::records::RecordBatch;
+
+    fn machine() -> ProducerMachine {
+        ProducerMachine::new(
+            ProducerSettings {
+                request_timeout: Duration::from_secs(30),
+                max_batch_bytes: 1024 * 1024,
+                delivery_timeout: Duration::from_secs(120),
+                retry_backoff: Backoff::default(),
+                metadata_max_age: Duration::from_secs(300),
+            },
+            7,
+        )
+    }
+
+    fn send(m: &mut ProducerMachine, now: Instant, record: ProducerRecord) -> Receiver<Delivery> {
+        let (tx, rx) = async_channel::bounded(1);
+        m.send(now, record.timestamp(1_000), tx);
+        rx
+    }
+
+    fn metadata(topic: &str, partitions: i32, error: ErrorCode) -> Response {
+        Response {
+            version: 12,
+            body: ResponseBody::Metadata(MetadataResponse {
+                brokers: vec![MetadataResponseBroker {
+                    node_id: 1,
+                    host: "b1".into(),
+                    port: 9092,
+                    ..Default::default()
+                }],
+                topics: vec![MetadataResponseTopic {
+                    error_code: error,
+                    name: Some(topic.into()),
+                    partitions: (0..partitions)
+                        .map(|p| MetadataResponsePartition {
+                            partition_index: p,
+                            leader_id: 1,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn produced(tp: &TopicPartition, code: ErrorCode, base_offset: i64) -> Response {
+        Response {
+            version: 9,
+            body: ResponseBody::Produce(ProduceResponse {
+                responses: vec![TopicProduceResponse {
+                    name: tp.topic().into(),
+                    partition_responses: vec![PartitionProduceResponse {
+                        index: tp.partition(),
+                        error_code: code,
+                        base_offset,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+        }
+    }
+
+    /// The partition and the values a Produce request carries.
+    fn contents(out: &Outgoing) -> (TopicPartition, Vec<Bytes>) {
+        let RequestBody::Produce(req) = out.request.body(9) else {
+            panic!("not a produce: {out:?}");
+        };
+        assert_eq!(req.acks, -1);
+        let topic = &req.topic_data[0];
+        let part = &topic.partition_data[0];
+        let batch = RecordBatch::decode(part.records.as_ref().unwrap()).unwrap();
+        let values = batch
+            .records()
+            .map(|r| r.unwrap().into_owned().value.unwrap())
+            .collect();
+        (TopicPartition::new(topic.name.as_str(), part.index), values)
+    }
+
+    fn delivered(rx: &Receiver<Delivery>) -> Option<Delivery> {
+        rx.try_recv().ok()
+    }
+
+    #[test]
+    fn records_wait_for_metadata_then_go_together_in_order() {
+        let mut m = machine();
+        let now = Instant::now();
+        let rx: Vec<_> = (0..3)
+            .map(|i| {
+                send(
+                    &mut m,
+                    now,
+                    ProducerRecord::new("t").partition(1).value(format!("v{i}")),
+                )
+            })
+            .collect();
+        let meta = m.poll_request(now).unwrap();
+        assert_eq!(meta.destination, Destination::AnyBroker);
+        assert!(m.poll_request(now).is_none(), "nothing before metadata");
+        m.handle_response(now, meta.id, Ok(metadata("t", 2, ErrorCode::NONE)));
+        let out = m.poll_request(now).unwrap();
+        assert_eq!(out.destination, Destination::Broker(1));
+        let (tp, values) = contents(&out);
+        assert_eq!(tp, TopicPartition::new("t", 1));
+        assert_eq!(values, ["v0", "v1", "v2"]);
+        assert!(delivered(&rx[0]).is_none());
+        m.handle_response(now, out.id, Ok(produced(&tp, ErrorCode::NONE, 40)));
+        for (i, rx) in rx.iter().enumerate() {
+            let meta = delivered(rx).unwrap().unwrap();
+            assert_eq!(
+                (meta.partition(), meta.offset(), meta.timestamp),
+                (1, 40 + i as i64, 1_000)
+            );
+        }
+    }
+
+    #[test]
+    fn one_write_in_flight_per_partition_and_the_next_batch_fills_meanwhile() {
+        let mut m = machine();
+        let now = Instant::now();
+        let first = send(
+            &mut m,
+            now,
+            ProducerRecord::new("t").partition(0).value("a"),
+        );
+        let meta = m.poll_request(now).unwrap();
+        m.handle_response(now, meta.id, Ok(metadata("t", 1, ErrorCode::NONE)));
+        let one = m.poll_request(now).unwrap();
+        let more: Vec<_> = ["b", "c"]
+            .iter()
+            .map(|v| send(&mut m, now, ProducerRecord::new("t").partition(0).value(*v)))
+            .collect();
+        assert!(
+            m.poll_request(now).is_none(),
+            "a second write while one is in flight"
+        );
+        let tp = TopicPartition::new("t", 0);
+        m.handle_response(now, one.id, Ok(produced(&tp, ErrorCode::NONE, 0)));
+        assert_eq!(delivered(&first).unwrap().unwrap().offset(), 0);
+        let two = m.poll_request(now).unwrap();
+        assert_eq!(contents(&two).1, ["b", "c"]);
+        m.handle_response(now, two.id, Ok(produced(&tp, ErrorCode::NONE, 1)));
+        let offsets: Vec<_> = more
+            .iter()
+            .map(|rx| delivered(rx).unwrap().unwrap().offset())
+            .collect();
+        assert_eq!(offsets, [1, 2]);
+    }
+
+    #[test]
+    fn retriable_errors_retry_the_same_records_in_order_after_a_backoff() {
+        let mut m = machine();
+        let now = Instant::now();
+        let rx = send(
+            &mut m,
+            now,
+            ProducerRecord::new("t").partition(0).value("a"),
+        );
+        let meta = m.poll_request(now).unwrap();
+        m.handle_response(now, meta.id, Ok(metadata("t", 1, ErrorCode::NONE)));
+        let tp = TopicPartition::new("t", 0);
+        let out = m.poll_request(now).unwrap();
+        m.handle_response(
+            now,
+            out.id,
+            Ok(produced(&tp, ErrorCode::NOT_LEADER_OR_FOLLOWER, -1)),
+        );
+        assert!(delivered(&rx).is_none());
+        // The leader is looked up again at once; the write waits for its backoff.
+        let refresh = m.poll_request(now).unwrap();
+        assert_eq!(refresh.destination, Destination::AnyBroker);
+        m.handle_response(now, refresh.id, Ok(metadata("t", 1, ErrorCode::NONE)));
+        assert!(m.poll_request(now).is_none());
+        let retry_at = m.poll_timeout().unwrap();
+        assert!(retry_at > now);
+        let again = m.poll_request(retry_at).unwrap();
+        assert_eq!(contents(&again).1, ["a"]);
+        m.handle_response(retry_at, again.id, Err(RequestFailed::Disconnected));
+        let (third, at) = next_produce(&mut m, retry_at);
+        assert!(at > retry_at);
+        assert_eq!(contents(&third).1, ["a"]);
+        m.handle_response(at, third.id, Ok(produced(&tp, ErrorCode::NONE, 7)));
+        assert_eq!(delivered(&rx).unwrap().unwrap().offset(), 7);
+    }
+
+    /// Steps time from `now` (answering metadata requests) until a Produce is sent.
+    fn next_produce(m: &mut ProducerMachine, mut now: Instant) -> (Outgoing, Instant) {
+        for _ in 0..20 {
+            match m.poll_request(now) {
+                Some(out) if out.destination == Destination::AnyBroker => {
+                    m.handle_response(now, out.id, Ok(metadata("t", 1, ErrorCode::NONE)));
+                }
+                Some(out) => return (out, now),
+                None => now = m.poll_timeout().expect("a timer while records wait"),
+            }
+        }
+        panic!("no Produce after 20 steps");
+    }
+
+    #[test]
+    fn refusals_fail_the_records_with_the_code() {
+        let mut m = machine();
+        let now = Instant::now();
+        let rx = send(
+            &mut m,
+            now,
+            ProducerRecord::new("t").partition(0).value("a"),
+        );
+        let meta = m.poll_request(now).unwrap();
+        m.handle_response(now, meta.id, Ok(metadata("t", 1, ErrorCode::NONE)));
+        let out = m.poll_request(now).unwrap();
+        let tp = TopicPartition::new("t", 0);
+        m.handle_response(
+            now,
+            out.id,
+            Ok(produced(&tp, ErrorCode::MESSAGE_TOO_LARGE, -1)),
+        );
+        let e = delivered(&rx).unwrap().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Produce {
+                    code: ErrorCode::MESSAGE_TOO_LARGE,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(!e.is_retriable());
+
+        // A partition the topic does not have.
+        let rx = send(
+            &mut m,
+            now,
+            ProducerRecord::new("t").partition(5).value("b"),
+        );
+        assert!(m.poll_request(now).is_none());
+        let e = delivered(&rx).unwrap().unwrap_err();
+        assert_eq!(e.error_code(), Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+    }
+
+    #[test]
+    fn records_for_a_missing_topic_time_out_with_the_last_error() {
+        let mut m = machine();
+        let now = Instant::now();
+        let rx = send(&mut m, now, ProducerRecord::new("nope").value("a"));
+        let meta = m.poll_request(now).unwrap();
+        m.handle_response(
+            now,
+            meta.id,
+            Ok(metadata("nope", 0, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)),
+        );
+        assert!(m.poll_request(now).is_none());
+        // Asked again after a backoff, not in a loop.
+        let again = m.poll_timeout().unwrap();
+        assert!(again > now);
+        assert!(m.poll_request(again).is_some());
+        let deadline = now + Duration::from_secs(120);
+        m.handle_timeout(deadline);
+        let e = delivered(&rx).unwrap().unwrap_err();
+        let Error::DeliveryTimeout { last_error, .. } = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(
+            last_error.as_ref().and_then(|e| e.error_code()),
+            Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
+        );
+    }
+
+    #[test]
+    fn flush_waits_for_what_was_sent_before() {
+        let mut m = machine();
+        let now = Instant::now();
+        let (done, flushed) = async_channel::bounded(1);
+        m.flush(done);
+        assert!(flushed.try_recv().is_ok(), "nothing to wait for");
+        let rx = send(
+            &mut m,
+            now,
+            ProducerRecord::new("t").partition(0).value("a"),
+        );
+        let (done, flushed) = async_channel::bounded(1);
+        m.flush(done);
+        let meta = m.poll_request(now).unwrap();
+        m.handle_response(now, meta.id, Ok(metadata("t", 1, ErrorCode::NONE)));
+        let out = m.poll_request(now).unwrap();
+        let later = send(
+            &mut m,
+            now,
+            ProducerRecord::new("t").partition(0).value("b"),
+        );
+        assert!(flushed.try_recv().is_err());
+        let tp = TopicPartition::new("t", 0);
+        m.handle_response(now, out.id, Ok(produced(&tp, ErrorCode::NONE, 0)));
+        assert!(delivered(&rx).is_some());
+        assert!(
+            flushed.try_recv().is_ok(),
+            "a record sent after the flush held it"
+        );
+        assert!(delivered(&later).is_none());
+    }
+
+    #[test]
+    fn keys_pick_their_murmur2_partition_and_keyless_records_take_turns() {
+        let mut m = machine();
+        let now = Instant::now();
+        let keyed: Vec<_> = (0..8)
+            .map(|i| {
+                let key = format!("k{i}");
+                (
+                    key.clone(),
+                    send(&mut m, now, ProducerRecord::new("t").key(key).value("v")),
+                )
+            })
+            .collect();
+        let keyless: Vec<_> = (0..6)
+            .map(|_| send(&mut m, now, ProducerRecord::new("t").value("v")))
+            .collect();
+        let meta = m.poll_request(now).unwrap();
+        m.handle_response(now, meta.id, Ok(metadata("t", 3, ErrorCode::NONE)));
+        let mut offsets = BTreeMap::new();
+        while let Some(out) = m.poll_request(now) {
+            let (tp, values) = contents(&out);
+            let base = *offsets.entry(tp.partition()).or_insert(0);
+            offsets.insert(tp.partition(), base + values.len() as i64);
+            m.handle_response(now, out.id, Ok(produced(&tp, ErrorCode::NONE, base)));
+        }
+        for (key, rx) in &keyed {
+            let meta = delivered(rx).unwrap().unwrap();
+            assert_eq!(
+                meta.partition(),
+                partition_for_key(key.as_bytes(), 3),
+                "{key}"
+            );
+        }
+        let turns: Vec<_> = keyless
+            .iter()
+            .map(|rx| delivered(rx).unwrap().unwrap().partition())
+            .collect();
+        assert_eq!(turns, [0, 1, 2, 0, 1, 2]);
+    }
+}
