@@ -20,13 +20,16 @@ use dekaf_state::client::{
     BrokerAddress, BrokerId, ClientMachine, Outgoing, RequestFailed, RequestId, Response,
 };
 use dekaf_state::consumer::{Consumer as StateConsumer, ConsumerEvent, Watermarks, WatermarksId};
-use dekaf_state::offset::{CommitError, Event, LookupError, QueryId, TopicPartition};
+use dekaf_state::offset::{CommitError, CommitPolicy, Event, LookupError, QueryId, TopicPartition};
 
 use crate::side::SideRequests;
 use crate::{ConnectionEvent, Error, Handle, Hooks};
 
 /// Errors kept for `recv` at most; older ones are dropped (and logged) beyond that.
 const MAX_QUEUED_ERRORS: usize = 1024;
+
+/// Records taken between two wake-ups of the driver at most, while records are still ready.
+const TAKES_PER_NUDGE: usize = 256;
 
 /// The answer to a watermarks query.
 pub(crate) type WatermarksResult = Result<Vec<(TopicPartition, Watermarks)>, LookupError>;
@@ -59,10 +62,18 @@ pub(crate) struct Inner {
     pub(crate) stop_when_closed: Option<Handle<Machine>>,
     /// The driver has stopped: nothing will be answered any more.
     pub(crate) stopped: bool,
+    /// Records taken since the driver was last woken for them.
+    takes: usize,
+    /// Auto mode commits after every record or every N records: each take may make one due.
+    commits_per_record: bool,
 }
 
 impl Shared {
     pub(crate) fn new(consumer: StateConsumer) -> Arc<Shared> {
+        let commits_per_record = matches!(
+            consumer.config().offsets.effective_policy(),
+            CommitPolicy::EveryRecord | CommitPolicy::EveryNRecords(_)
+        );
         Arc::new(Shared {
             inner: Mutex::new(Inner {
                 consumer,
@@ -76,6 +87,8 @@ impl Shared {
                 last_connection_error: None,
                 stop_when_closed: None,
                 stopped: false,
+                takes: 0,
+                commits_per_record,
             }),
             nudge_pending: AtomicBool::new(false),
         })
@@ -102,6 +115,20 @@ impl Shared {
 }
 
 impl Inner {
+    /// Counts `n` records taken; true when the driver should be woken for them: a fetch may
+    /// be due (nothing decoded is left, or many records went by) or a commit (per-record
+    /// policies). Waking it for every record would cost a thread switch each.
+    pub(crate) fn took(&mut self, n: usize) -> bool {
+        self.takes += n;
+        let due = self.commits_per_record
+            || self.takes >= TAKES_PER_NUDGE
+            || self.consumer.buffered_records() == 0;
+        if due {
+            self.takes = 0;
+        }
+        due
+    }
+
     /// Wakes every task waiting for records.
     pub(crate) fn wake_readers(&mut self) {
         for waker in self.readers.drain(..) {

@@ -211,24 +211,41 @@ impl Consumer {
     /// Polls for the next record: an error for the application first, then a buffered
     /// record; `None` once the consumer has stopped.
     pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<Result<ConsumerRecord, Error>>> {
+        match self.poll_take(cx, 1) {
+            Poll::Ready(Ok(mut records)) => Poll::Ready(records.pop().map(Ok)),
+            Poll::Ready(Err(Error::Shutdown)) => Poll::Ready(None),
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Up to `max` (at least 1) records, an error for the application, or `Shutdown`.
+    fn poll_take(
+        &self,
+        cx: &mut Context<'_>,
+        max: usize,
+    ) -> Poll<Result<Vec<ConsumerRecord>, Error>> {
         let mut inner = self.shared.lock();
         if let Some(e) = inner.errors.pop_front() {
-            return Poll::Ready(Some(Err(e)));
+            return Poll::Ready(Err(e));
         }
         if inner.stopped || inner.consumer.is_closed() {
-            return Poll::Ready(None);
+            return Poll::Ready(Err(Error::Shutdown));
         }
-        match inner.consumer.next_record(Instant::now()) {
-            Some(record) => {
-                drop(inner);
-                self.nudge();
-                Poll::Ready(Some(Ok(ConsumerRecord(record))))
-            }
-            None => {
-                inner.wait_for_records(cx.waker());
-                Poll::Pending
-            }
+        let records = inner.consumer.poll_records(Instant::now(), max);
+        if records.is_empty() {
+            inner.wait_for_records(cx.waker());
+            drop(inner);
+            // Whatever taking records made fetchable is fetched before this task sleeps.
+            self.nudge();
+            return Poll::Pending;
         }
+        let wake_driver = inner.took(records.len());
+        drop(inner);
+        if wake_driver {
+            self.nudge();
+        }
+        Poll::Ready(Ok(records.into_iter().map(ConsumerRecord).collect()))
     }
 
     /// The next record, waiting until one is fetched. Asking for it counts as having
@@ -245,25 +262,7 @@ impl Consumer {
     /// Up to `max` records, waiting until at least one is fetched: what is ready now, never
     /// waiting for more. Asking counts as having processed every record received before.
     pub async fn recv_batch(&self, max: usize) -> Result<Vec<ConsumerRecord>, Error> {
-        let max = max.max(1);
-        futures_lite::future::poll_fn(|cx| {
-            let mut inner = self.shared.lock();
-            if let Some(e) = inner.errors.pop_front() {
-                return Poll::Ready(Err(e));
-            }
-            if inner.stopped || inner.consumer.is_closed() {
-                return Poll::Ready(Err(Error::Shutdown));
-            }
-            let records = inner.consumer.poll_records(Instant::now(), max);
-            if records.is_empty() {
-                inner.wait_for_records(cx.waker());
-                return Poll::Pending;
-            }
-            drop(inner);
-            self.nudge();
-            Poll::Ready(Ok(records.into_iter().map(ConsumerRecord).collect()))
-        })
-        .await
+        futures_lite::future::poll_fn(|cx| self.poll_take(cx, max.max(1))).await
     }
 
     /// The records as a stream borrowing the consumer, so that it can commit, seek or pause
