@@ -2,18 +2,35 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use dekaf_proto::{DecodeError, ErrorCode};
 use dekaf_state::client::RequestFailed;
+use dekaf_state::consumer::{FetchError, MetadataProblem};
+use dekaf_state::offset::{
+    is_rebalance_code, CommitError, Fault, LookupError, OffsetError, PositionError, TopicPartition,
+};
 use thiserror::Error;
 
 /// Everything that can go wrong in dekaf-smol.
 ///
 /// Match on the variant, or ask the questions that decide what to do next:
-/// [`is_retriable`](Self::is_retriable) (trying again later may work),
-/// [`is_fatal`](Self::is_fatal) (this client can no longer be used) and
-/// [`error_code`](Self::error_code) (the Kafka error code, when a broker sent one). Never match
-/// on the message text.
+/// [`is_rebalance`](Self::is_rebalance) (the group is rebalancing or this member's generation
+/// is stale), [`is_retriable`](Self::is_retriable) (trying again later may work),
+/// [`is_fatal`](Self::is_fatal) (this client can no longer be used),
+/// [`error_code`](Self::error_code) (the Kafka error code, when a broker sent one) and
+/// [`fault`](Self::fault) (whose fault it is). Never match on the message text:
+///
+/// ```no_run
+/// # async fn example(consumer: &dekaf_smol::Consumer) -> Result<(), dekaf_smol::Error> {
+/// match consumer.commit().await {
+///     Ok(()) => {}
+///     // The offsets stay stored and are committed again once the group is stable.
+///     Err(e) if e.is_rebalance() => eprintln!("commit failed due to a rebalance: {e}"),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -82,21 +99,121 @@ pub enum Error {
     /// A request failed without an answer (see [`RequestFailed`]).
     #[error(transparent)]
     Request(#[from] RequestFailed),
+    /// No bootstrap server answered within the connect timeout; nothing was started.
+    #[error("no broker of {servers} answered within {waited:?}")]
+    NoBrokerAvailable {
+        /// The bootstrap servers tried, comma-separated.
+        servers: String,
+        /// How long the client tried.
+        waited: Duration,
+        /// The last connection failure seen, if any.
+        #[source]
+        last_error: Option<Box<Error>>,
+    },
+    /// The call was refused as it stands: a partition not assigned, a negative offset, an
+    /// offset beyond what was consumed, a closed consumer... The call changed nothing.
+    #[error(transparent)]
+    Offset(#[from] OffsetError),
+    /// A commit did not commit everything it carried.
+    #[error(transparent)]
+    Commit(#[from] CommitError),
+    /// A committed-offsets, offsets-for-times or watermarks query failed.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    /// A partition could not get a position (no committed offset and `auto_offset_reset` is
+    /// none, or the lookup failed for good); it is not fetched until a seek or reassignment.
+    #[error("{partition}: {error}")]
+    Position {
+        /// The partition.
+        partition: TopicPartition,
+        /// Why.
+        error: PositionError,
+    },
+    /// A partition could not be fetched for a reason retrying will not fix by itself; the
+    /// consumer keeps retrying with a backoff.
+    #[error("{partition}: {error}")]
+    Fetch {
+        /// The partition.
+        partition: TopicPartition,
+        /// Why.
+        error: FetchError,
+    },
+    /// Metadata reports a problem with a topic or partition the client needs (unknown topic,
+    /// no leader, not authorized); the client keeps refreshing.
+    #[error(transparent)]
+    Metadata(#[from] MetadataProblem),
+    /// The broker refused to append records to a partition.
+    #[error("producing to {partition}: {code}")]
+    Produce {
+        /// The partition.
+        partition: TopicPartition,
+        /// The broker's error code.
+        code: ErrorCode,
+    },
+    /// A record was not delivered within the delivery timeout.
+    #[error("record for {topic} not delivered within {timeout:?}")]
+    DeliveryTimeout {
+        /// The record's topic.
+        topic: String,
+        /// The delivery timeout.
+        timeout: Duration,
+        /// The last error seen while trying, if any.
+        #[source]
+        last_error: Option<Box<Error>>,
+    },
 }
 
 impl Error {
+    /// Whether the operation failed because the group is rebalancing or this member is out of
+    /// step with it (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, ...). A
+    /// commit refused so keeps its offsets stored: they are committed again once the group is
+    /// stable (Auto mode) or by the next `commit` (Manual mode).
+    pub fn is_rebalance(&self) -> bool {
+        match self {
+            Error::Commit(e) => e.is_rebalance(),
+            Error::Lookup(e) => e.is_rebalance(),
+            _ => self.error_code().is_some_and(is_rebalance_code),
+        }
+    }
+
     /// Whether trying the same operation again later may succeed.
     pub fn is_retriable(&self) -> bool {
         match self {
-            Error::Config(_) | Error::Shutdown => false,
+            Error::Config(_) | Error::Shutdown | Error::Offset(_) => false,
             Error::Io { .. }
             | Error::ConnectTimeout { .. }
             | Error::Closed { .. }
             | Error::TimedOut { .. }
             | Error::Malformed { .. }
-            | Error::AddressChanged { .. } => true,
-            Error::Kafka { code, .. } => code.is_retriable(),
+            | Error::AddressChanged { .. }
+            | Error::NoBrokerAvailable { .. }
+            | Error::DeliveryTimeout { .. } => true,
+            Error::Kafka { code, .. } | Error::Produce { code, .. } => code.is_retriable(),
             Error::Request(failed) => failed.is_retriable(),
+            Error::Commit(e) => e.is_retriable(),
+            Error::Lookup(e) => match e {
+                LookupError::Broker(code) | LookupError::Partition { code, .. } => {
+                    code.is_retriable()
+                }
+                LookupError::Timeout { .. } => true,
+                LookupError::Closed => false,
+                _ => false,
+            },
+            Error::Position { error, .. } => match error {
+                PositionError::Broker(code) => code.is_retriable(),
+                _ => false,
+            },
+            Error::Fetch { error, .. } => match error {
+                FetchError::Broker(code) => code.is_retriable(),
+                // The consumer fetches again from the same position.
+                _ => true,
+            },
+            Error::Metadata(problem) => match problem {
+                MetadataProblem::Topic { code, .. } | MetadataProblem::NoLeader { code, .. } => {
+                    code.is_retriable()
+                }
+                _ => false,
+            },
         }
     }
 
@@ -108,8 +225,49 @@ impl Error {
     /// The Kafka error code a broker sent, if this error is one.
     pub fn error_code(&self) -> Option<ErrorCode> {
         match self {
-            Error::Kafka { code, .. } | Error::Request(RequestFailed::Broker(code)) => Some(*code),
+            Error::Kafka { code, .. }
+            | Error::Request(RequestFailed::Broker(code))
+            | Error::Produce { code, .. } => Some(*code),
+            Error::Commit(e) => match e {
+                CommitError::Rebalance(code) | CommitError::Group(code) => Some(*code),
+                CommitError::Partitions(parts) => parts.first().map(|p| p.code),
+                CommitError::Timeout { last_error } => *last_error,
+                _ => None,
+            },
+            Error::Lookup(e) => match e {
+                LookupError::Broker(code) | LookupError::Partition { code, .. } => Some(*code),
+                LookupError::Timeout { last_error } => *last_error,
+                _ => None,
+            },
+            Error::Position {
+                error: PositionError::Broker(code),
+                ..
+            }
+            | Error::Fetch {
+                error: FetchError::Broker(code),
+                ..
+            } => Some(*code),
+            Error::Metadata(
+                MetadataProblem::Topic { code, .. } | MetadataProblem::NoLeader { code, .. },
+            ) => Some(*code),
             _ => None,
+        }
+    }
+
+    /// Whose fault it is: the application's (fix the code or the settings), the broker's or
+    /// cluster's (fix the cluster, or the data is gone), or nobody's (try again later).
+    pub fn fault(&self) -> Fault {
+        match self {
+            Error::Config(_) | Error::Shutdown | Error::Offset(_) => Fault::Application,
+            Error::Commit(e) => e.fault(),
+            Error::Lookup(e) => e.fault(),
+            Error::Position { error, .. } => error.fault(),
+            Error::Malformed { .. } => Fault::Broker,
+            _ if self.is_rebalance() => Fault::Transient,
+            Error::Request(RequestFailed::Encode(_)) => Fault::Application,
+            Error::Request(RequestFailed::Unsupported(_)) => Fault::Broker,
+            _ if self.is_retriable() => Fault::Transient,
+            _ => Fault::Broker,
         }
     }
 
@@ -153,5 +311,97 @@ mod tests {
 
         assert!(Error::Shutdown.is_fatal() && !Error::Shutdown.is_retriable());
         assert!(Error::Config("x".into()).is_fatal());
+    }
+
+    #[test]
+    fn rebalances_are_recognised_by_kind_not_text() {
+        let commit = Error::from(CommitError::Rebalance(ErrorCode::REBALANCE_IN_PROGRESS));
+        assert!(commit.is_rebalance() && !commit.is_fatal());
+        assert_eq!(commit.error_code(), Some(ErrorCode::REBALANCE_IN_PROGRESS));
+        assert_eq!(commit.fault(), Fault::Transient);
+
+        let generation = Error::from(CommitError::Rebalance(ErrorCode::ILLEGAL_GENERATION));
+        assert!(generation.is_rebalance());
+
+        let lookup = Error::from(LookupError::Broker(ErrorCode::UNKNOWN_MEMBER_ID));
+        assert!(lookup.is_rebalance());
+
+        let raw = Error::Kafka {
+            context: "OffsetCommit",
+            code: ErrorCode::FENCED_INSTANCE_ID,
+        };
+        assert!(raw.is_rebalance());
+
+        let timeout = Error::from(CommitError::Timeout {
+            last_error: Some(ErrorCode::COORDINATOR_NOT_AVAILABLE),
+        });
+        assert!(!timeout.is_rebalance() && timeout.is_retriable());
+        assert_eq!(
+            timeout.error_code(),
+            Some(ErrorCode::COORDINATOR_NOT_AVAILABLE)
+        );
+        assert!(!Error::Shutdown.is_rebalance());
+    }
+
+    #[test]
+    fn each_kind_says_whose_fault_it_is() {
+        let misuse = Error::from(OffsetError::NoGroup);
+        assert_eq!(misuse.fault(), Fault::Application);
+        assert!(!misuse.is_retriable() && !misuse.is_fatal());
+
+        let refused = Error::from(CommitError::Group(ErrorCode::GROUP_AUTHORIZATION_FAILED));
+        assert_eq!(refused.fault(), Fault::Broker);
+        assert!(!refused.is_retriable());
+
+        let position = Error::Position {
+            partition: TopicPartition::new("t", 0),
+            error: PositionError::NoCommittedOffset,
+        };
+        assert_eq!(position.fault(), Fault::Application);
+
+        let unknown = Error::Metadata(MetadataProblem::Topic {
+            topic: "t".into(),
+            code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+        });
+        assert!(unknown.is_retriable());
+        assert_eq!(unknown.fault(), Fault::Transient);
+        assert_eq!(
+            unknown.error_code(),
+            Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
+        );
+
+        let produce = Error::Produce {
+            partition: TopicPartition::new("t", 0),
+            code: ErrorCode::NOT_LEADER_OR_FOLLOWER,
+        };
+        assert!(produce.is_retriable());
+
+        let nobody = Error::NoBrokerAvailable {
+            servers: "a:1".into(),
+            waited: Duration::from_secs(1),
+            last_error: Some(Box::new(Error::Closed { addr: "a:1".into() })),
+        };
+        assert!(nobody.is_retriable() && !nobody.is_fatal());
+        assert!(std::error::Error::source(&nobody).is_some());
+    }
+
+    #[test]
+    fn clients_and_their_futures_cross_threads() {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: T) {}
+        send_sync(&Error::Shutdown);
+        let _ = |c: crate::Consumer, p: crate::Producer| {
+            send_sync(&c);
+            send_sync(&p);
+            send(async move {
+                let _ = c.recv().await;
+                let _ = c.commit().await;
+                let _ = c.recv_batch(10).await;
+                let _ = c.committed(&TopicPartition::new("t", 0)).await;
+                let _ = p.send(crate::ProducerRecord::new("t")).await;
+                let _ = p.flush().await;
+                let _ = c.close().await;
+            });
+        };
     }
 }

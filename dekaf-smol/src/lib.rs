@@ -1,5 +1,59 @@
 //! A Kafka client on smol, driving the `dekaf-state` machines over real sockets.
 //!
+//! # Clients
+//!
+//! - [`Consumer`] (built with [`Consumer::builder`]): reads assigned partitions as a
+//!   [`Stream`](futures_core::Stream) of [`ConsumerRecord`]s, with
+//!   [`recv`](Consumer::recv) and [`recv_batch`](Consumer::recv_batch); commits in Auto or
+//!   Manual mode ([`commit`](Consumer::commit), [`commit_offsets`](Consumer::commit_offsets)),
+//!   looks up committed offsets, offsets for times and watermarks, seeks, pauses, closes.
+//! - [`Producer`] (built with [`Producer::builder`]): a basic producer, acks = all, explicit or
+//!   key-hashed (Java's murmur2) partitions, [`flush`](Producer::flush).
+//! - [`Admin`]: creates topics.
+//!
+//! Every failure is an [`Error`] whose kind can be asked ([`Error::is_rebalance`],
+//! [`Error::is_retriable`], [`Error::is_fatal`], [`Error::error_code`], [`Error::fault`]).
+//! Each client's driver runs on a thread of its own unless a [`Spawner`] says otherwise, so the
+//! clients work under any executor.
+//!
+//! The guide's three commit strategies, in Manual mode:
+//!
+//! ```no_run
+//! use std::time::{Duration, Instant};
+//! use dekaf_smol::{Consumer, ConsumerRecord, Error, OffsetCommitMode, TopicPartition};
+//! use futures_lite::StreamExt;
+//!
+//! # async fn process(_: &ConsumerRecord) {}
+//! # async fn strategies(consumer: &mut Consumer) -> Result<(), Error> {
+//! // After each record: safest, one round trip per record.
+//! while let Some(record) = consumer.next().await {
+//!     process(&record?).await;
+//!     consumer.commit().await?;
+//! }
+//!
+//! // In batches of up to 100.
+//! loop {
+//!     let batch = consumer.recv_batch(100).await?;
+//!     for record in &batch {
+//!         process(record).await;
+//!     }
+//!     consumer.commit().await?;
+//! }
+//!
+//! // Periodically.
+//! let mut last_commit = Instant::now();
+//! while let Some(record) = consumer.next().await {
+//!     process(&record?).await;
+//!     if last_commit.elapsed() > Duration::from_secs(5) {
+//!         consumer.commit().await?;
+//!         last_commit = Instant::now();
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # The IO core
+//!
 //! The IO core is [`Driver`]: it owns any [`ClientMachine`](dekaf_state::client::ClientMachine)
 //! and does its IO — connections (one per broker, opened when needed, plus the bootstrap
 //! addresses), the ApiVersions handshake and version negotiation, pipelining, request
@@ -43,13 +97,31 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod admin;
 mod config;
 mod connection;
+pub mod consumer;
 mod driver;
 mod error;
 mod handshake;
+pub mod producer;
+mod side;
+mod spawn;
 
+pub use admin::{Admin, NewTopic};
 pub use config::Config;
 pub use connection::{ConnectionEvent, Endpoint};
+pub use consumer::{Consumer, ConsumerBuilder, ConsumerRecord, GroupSettings, RecordStream};
 pub use driver::{Driver, Handle, Hooks};
 pub use error::Error;
+pub use producer::{DeliveryFuture, Producer, ProducerBuilder, ProducerRecord, RecordMetadata};
+pub use spawn::{DriverFuture, Spawner};
+
+pub use dekaf_proto::records::{OwnedHeader as Header, TimestampType};
+pub use dekaf_proto::ErrorCode;
+pub use dekaf_state::consumer::{FetchError, IsolationLevel, MetadataProblem, Watermarks};
+pub use dekaf_state::offset::{
+    AckMode, AutoOffsetReset, CommitError, CommitPolicy, Fault, LookupError, OffsetAndMetadata,
+    OffsetAndTimestamp, OffsetCommitMode, OffsetError, PositionError, TopicPartition,
+    TopicPartitionOffset, TopicPartitionTimestamp,
+};

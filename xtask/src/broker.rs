@@ -1,4 +1,5 @@
-//! A tansu broker for the demo: memory engine, a free loopback port, killed when dropped.
+//! A tansu broker for the demo: memory or SQLite engine, a free loopback port, killed when
+//! dropped.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -10,34 +11,64 @@ use std::time::{Duration, Instant};
 /// How long the broker may take to answer its first request.
 const STARTUP_DEADLINE: Duration = Duration::from_secs(30);
 
+/// Where the broker keeps its data.
+pub enum Engine {
+    /// In memory (both builds).
+    Memory,
+    /// A SQLite file in a fresh directory, removed when the broker stops (build C only).
+    Sqlite,
+}
+
 /// A running broker.
 pub struct Broker {
     child: Child,
     addr: SocketAddr,
     log: PathBuf,
+    /// The SQLite engine's directory, if any.
+    data: Option<PathBuf>,
 }
 
 impl Broker {
-    /// Starts `binary` and waits until it answers ApiVersions.
-    pub fn start(binary: &Path) -> Result<Broker, String> {
+    /// Starts `binary` with `engine` and waits until it answers ApiVersions.
+    pub fn start(binary: &Path, engine: Engine) -> Result<Broker, String> {
         let addr = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?;
-        let log =
-            std::env::temp_dir().join(format!("dekaf-demo-broker-{}.log", std::process::id()));
+        let tag = format!("{}-{}", std::process::id(), addr.port());
+        let log = std::env::temp_dir().join(format!("dekaf-demo-broker-{tag}.log"));
         let out = File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
         let url = format!("tcp://{addr}");
-        let child = Command::new(binary)
-            .arg("broker")
+        let mut cmd = Command::new(binary);
+        cmd.arg("broker")
             .args(["--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "memory://tansu/"])
             .stdin(Stdio::null())
             .stdout(out)
-            .stderr(err)
+            .stderr(err);
+        let data = match engine {
+            Engine::Memory => {
+                cmd.args(["--storage-engine", "memory://tansu/"]);
+                None
+            }
+            Engine::Sqlite => {
+                // tansu takes the path after `sqlite://` relative to its working directory.
+                let dir = std::env::temp_dir().join(format!("dekaf-demo-sqlite-{tag}"));
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| format!("create {}: {e}", dir.display()))?;
+                cmd.args(["--storage-engine", "sqlite://tansu.db"])
+                    .current_dir(&dir);
+                Some(dir)
+            }
+        };
+        let child = cmd
             .spawn()
             .map_err(|e| format!("spawn {}: {e}", binary.display()))?;
-        let mut broker = Broker { child, addr, log };
+        let mut broker = Broker {
+            child,
+            addr,
+            log,
+            data,
+        };
         broker.wait_ready()?;
         Ok(broker)
     }
@@ -76,6 +107,9 @@ impl Drop for Broker {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log);
+        if let Some(dir) = &self.data {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //! - `install` puts what the tests need on the machine (both tansu builds, confluent-kafka,
 //!   cargo-fuzz), skipping whatever is already there.
 //! - `test` installs, then runs formatting, lints, docs, every test and a short fuzz run.
-//! - `demo` starts a broker, runs the demo program against it and stops the broker.
+//! - `demo` starts a broker, runs the protocol demo and then dekaf-smol's examples against it
+//!   (seek by timestamp against a second broker, build C with SQLite), and stops them.
 //! - `bench` runs the benchmarks; `fuzz [TARGET] [SECONDS]` runs the fuzzers.
 //! - `env` prints where the broker binaries are, as shell `export` lines.
 
@@ -20,7 +21,7 @@ usage: cargo xtask <command>
 commands:
   install                 install the brokers and tools the tests need (skips what is there)
   test [--no-fuzz]        install, then fmt, clippy, doc, all tests and a short fuzz run
-  demo                    start tansu, run the demo against it, stop it
+  demo                    start tansu, run the demo and the consumer examples, stop it
   bench [ARGS...]         run the record benchmarks; ARGS go to criterion
                           (default: --warm-up-time 1 --measurement-time 3)
   fuzz [TARGET] [SECS]    fuzz one target (or each in turn) for SECS seconds (default 60)
@@ -144,23 +145,86 @@ fn test(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// The examples `demo` runs after the protocol demo, in order, with what each shows. The
+/// last field says whether it needs build C (a per-record timestamp index).
+const DEMO_EXAMPLES: &[(&str, &str, bool)] = &[
+    (
+        "auto_commit",
+        "Auto mode: offsets are committed in the background, close() commits the rest",
+        false,
+    ),
+    (
+        "manual_commit",
+        "Manual mode: process, then commit; what was not committed is read again",
+        false,
+    ),
+    (
+        "commit_specific_offsets",
+        "commit_offsets: the group keeps exactly the offsets given, per partition",
+        false,
+    ),
+    (
+        "commit_per_record",
+        "strategy 1: a commit after each record",
+        false,
+    ),
+    (
+        "commit_per_batch",
+        "strategy 2: recv_batch(100), then one commit per batch",
+        false,
+    ),
+    (
+        "commit_periodically",
+        "strategy 3: at most one commit per interval",
+        false,
+    ),
+    (
+        "committed_and_position",
+        "committed offset (the group's) versus position (the next record here)",
+        false,
+    ),
+    (
+        "seek",
+        "seek to an offset, to the beginning, to the end",
+        false,
+    ),
+    (
+        "seek_by_timestamp",
+        "offsets_for_times, then seek: on build C, whose SQLite engine indexes record times",
+        true,
+    ),
+];
+
 fn demo() -> Result<(), String> {
     let tools = install::Tools::find()?;
     let w = tools
         .tansu_w
         .ok_or("tansu build W is not installed: run `cargo xtask install`")?;
-    // Build first, so that the broker does not idle while the demo compiles.
+    let c = tools
+        .tansu_c
+        .ok_or("tansu build C is not installed: run `cargo xtask install`")?;
+    // Build first, so that the brokers do not idle while the demo compiles.
     step(
-        "build the demo",
-        &mut cargo(&["build", "--quiet", "-p", "dekaf-tests", "--example", "demo"]),
+        "build the demo and the examples",
+        &mut cargo(&[
+            "build",
+            "--quiet",
+            "-p",
+            "dekaf-tests",
+            "--example",
+            "demo",
+            "-p",
+            "dekaf-smol",
+            "--examples",
+        ]),
     )?;
-    let broker = broker::Broker::start(&w)?;
+    let memory = broker::Broker::start(&w, broker::Engine::Memory)?;
     eprintln!(
         "tansu (build W, memory engine) listening on {}",
-        broker.addr()
+        memory.addr()
     );
-    let result = step(
-        "demo",
+    let mut result = step(
+        "demo: the protocol over a plain socket (ApiVersions, negotiated versions)",
         cargo(&[
             "run",
             "--quiet",
@@ -170,12 +234,34 @@ fn demo() -> Result<(), String> {
             "demo",
             "--",
         ])
-        .arg(broker.addr().to_string()),
+        .arg(memory.addr().to_string()),
     );
-    if result.is_err() {
-        eprintln!("--- broker log ---\n{}", broker.log());
+    let mut sqlite = None;
+    for (example, story, needs_c) in DEMO_EXAMPLES {
+        if result.is_err() {
+            break;
+        }
+        let broker = if *needs_c {
+            if sqlite.is_none() {
+                let b = broker::Broker::start(&c, broker::Engine::Sqlite)?;
+                eprintln!("tansu (build C, SQLite engine) listening on {}", b.addr());
+                sqlite = Some(b);
+            }
+            sqlite.as_ref().unwrap_or(&memory)
+        } else {
+            &memory
+        };
+        result = step(
+            &format!("{example}: {story}"),
+            cargo(&["run", "--quiet", "-p", "dekaf-smol", "--example", example])
+                .env("DEKAF_BOOTSTRAP", broker.addr().to_string()),
+        );
+        if result.is_err() {
+            eprintln!("--- broker log ---\n{}", broker.log());
+        }
     }
-    drop(broker);
+    drop(sqlite);
+    drop(memory);
     result
 }
 

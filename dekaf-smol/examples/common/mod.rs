@@ -1,0 +1,171 @@
+//! What the examples share: where the broker is, fresh names, topics filled with records, and
+//! checks that make an example fail (exit non-zero) when what it shows does not hold.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use dekaf_smol::{Admin, NewTopic, Producer, ProducerRecord};
+
+/// What an example returns: any error, with a message saying what did not hold.
+pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Fails the example with a message unless `cond` holds.
+macro_rules! check {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+).into());
+        }
+    };
+}
+
+/// The broker: `DEKAF_BOOTSTRAP`, else `localhost:9092`.
+pub fn bootstrap() -> String {
+    std::env::var("DEKAF_BOOTSTRAP").unwrap_or_else(|_| "localhost:9092".into())
+}
+
+/// Runs an example against [`bootstrap`] and turns its outcome into the exit code.
+pub fn main<F, Fut>(name: &str, run: F) -> ExitCode
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = Result>,
+{
+    match smol::block_on(run(bootstrap())) {
+        Ok(()) => {
+            println!("{name}: ok");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{name}: FAILED: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A name no earlier run used (topics and groups outlive a run on durable brokers).
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+/// Creates `topic` with `partitions` partitions.
+pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result {
+    let admin = Admin::connect(bootstrap).await?;
+    admin
+        .create_topic(NewTopic::new(topic, partitions).replication_factor(1))
+        .await?;
+    Ok(())
+}
+
+/// The value of record `i` of a partition.
+pub fn value(partition: i32, i: i64) -> String {
+    format!("p{partition}-record-{i}")
+}
+
+/// Writes `n` records to `partition` of `topic` (values from [`value`]), sent together, and
+/// checks they landed at offsets `first..first + n`.
+pub async fn fill(bootstrap: &str, topic: &str, partition: i32, first: i64, n: i64) -> Result {
+    let producer = Producer::builder()
+        .bootstrap_servers(bootstrap)
+        .build()
+        .await?;
+    let sent: Vec<_> = (first..first + n)
+        .map(|i| {
+            producer.send(
+                ProducerRecord::new(topic)
+                    .partition(partition)
+                    .value(value(partition, i)),
+            )
+        })
+        .collect();
+    for (i, delivery) in (first..).zip(sent) {
+        let written = delivery.await?;
+        check!(
+            written.offset() == i && written.partition() == partition,
+            "record {i} was written at {}:{}",
+            written.partition(),
+            written.offset()
+        );
+    }
+    producer.close().await?;
+    Ok(())
+}
+
+/// Writes records one at a time, each waiting for the previous, so that each is a batch of
+/// its own (tansu's memory engine answers "latest" per batch), with the given timestamps.
+pub async fn fill_one_by_one(
+    bootstrap: &str,
+    topic: &str,
+    partition: i32,
+    first: i64,
+    timestamps: &[i64],
+) -> Result {
+    let producer = Producer::builder()
+        .bootstrap_servers(bootstrap)
+        .build()
+        .await?;
+    for (i, ts) in (first..).zip(timestamps) {
+        let written = producer
+            .send(
+                ProducerRecord::new(topic)
+                    .partition(partition)
+                    .value(value(partition, i))
+                    .timestamp(*ts),
+            )
+            .await?;
+        check!(
+            written.offset() == i,
+            "record {i} was written at {}",
+            written.offset()
+        );
+    }
+    producer.close().await?;
+    Ok(())
+}
+
+/// The time now, in milliseconds since the Unix epoch.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Fails with "timed out: `what`" unless `future` finishes within `limit`.
+pub async fn within<T>(limit: Duration, what: &str, future: impl Future<Output = T>) -> Result<T> {
+    let timer = async {
+        smol::Timer::after(limit).await;
+        None
+    };
+    match smol::future::or(async { Some(future.await) }, timer).await {
+        Some(t) => Ok(t),
+        None => Err(format!("timed out after {limit:?}: {what}").into()),
+    }
+}
+
+/// Asks `probe` until it gives a value (a short pause between tries); fails with "timed out:
+/// `what`" after `limit`.
+pub async fn wait_for<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(t) = probe().await? {
+            return Ok(t);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("timed out after {limit:?}: {what}").into());
+        }
+        smol::Timer::after(Duration::from_millis(20)).await;
+    }
+}
+
+/// How long an example waits for any one thing before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(30);

@@ -1,0 +1,481 @@
+//! Settings of a consumer, checked by `build()`.
+
+use std::time::Duration;
+
+use dekaf_state::assignor;
+use dekaf_state::consumer::{ConsumerConfig, IsolationLevel};
+use dekaf_state::offset::{AckMode, AutoOffsetReset, CommitPolicy, OffsetCommitMode};
+
+use super::Consumer;
+use crate::{Config, Error, Spawner};
+
+/// Group membership settings. They are checked now and used by `subscribe`, which comes with
+/// the group machine; a consumer given partitions with [`Consumer::assign`] does not join the
+/// group and does not use them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GroupSettings {
+    /// How long the coordinator waits for a heartbeat before it removes the member
+    /// (`session.timeout.ms`, default 45 s).
+    pub session_timeout: Duration,
+    /// How often the member sends heartbeats (`heartbeat.interval.ms`, default 3 s); below
+    /// the session timeout.
+    pub heartbeat_interval: Duration,
+    /// How long the coordinator waits for every member to rejoin during a rebalance (default:
+    /// the max poll interval, as Java's consumer sends it).
+    pub rebalance_timeout: Duration,
+    /// How long the application may go without asking for records before the member leaves
+    /// the group (`max.poll.interval.ms`, default 5 min).
+    pub max_poll_interval: Duration,
+    /// A static member's identity (`group.instance.id`), kept across restarts.
+    pub group_instance_id: Option<String>,
+    /// The partition assignors offered, by protocol name, best first (`range`, `roundrobin`,
+    /// `cooperative-sticky`; default `range` then `cooperative-sticky`, as Java's consumer).
+    pub assignors: Vec<String>,
+}
+
+impl Default for GroupSettings {
+    fn default() -> Self {
+        GroupSettings {
+            session_timeout: Duration::from_secs(45),
+            heartbeat_interval: Duration::from_secs(3),
+            rebalance_timeout: Duration::from_secs(300),
+            max_poll_interval: Duration::from_secs(300),
+            group_instance_id: None,
+            assignors: vec!["range".into(), "cooperative-sticky".into()],
+        }
+    }
+}
+
+impl GroupSettings {
+    fn validate(&self, group_id: Option<&str>) -> Result<(), Error> {
+        if self.session_timeout.is_zero() || self.max_poll_interval.is_zero() {
+            return Err(Error::Config(
+                "session_timeout and max_poll_interval must be positive".into(),
+            ));
+        }
+        if self.rebalance_timeout.is_zero() {
+            return Err(Error::Config("rebalance_timeout must be positive".into()));
+        }
+        if self.heartbeat_interval.is_zero() || self.heartbeat_interval >= self.session_timeout {
+            return Err(Error::Config(format!(
+                "heartbeat_interval {:?} must be positive and below session_timeout {:?}",
+                self.heartbeat_interval, self.session_timeout
+            )));
+        }
+        for (what, d) in [
+            ("session_timeout", self.session_timeout),
+            ("rebalance_timeout", self.rebalance_timeout),
+            ("max_poll_interval", self.max_poll_interval),
+        ] {
+            if d.as_millis() > i32::MAX as u128 {
+                return Err(Error::Config(format!("{what} {d:?} is too long")));
+            }
+        }
+        if let Some(id) = &self.group_instance_id {
+            if id.is_empty() {
+                return Err(Error::Config("group_instance_id is empty".into()));
+            }
+            if group_id.is_none() {
+                return Err(Error::Config("group_instance_id needs a group_id".into()));
+            }
+        }
+        if self.assignors.is_empty() {
+            return Err(Error::Config("no assignor given".into()));
+        }
+        let mut found = Vec::new();
+        for name in &self.assignors {
+            let a = assignor::builtin(name)
+                .ok_or_else(|| Error::Config(format!("unknown assignor {name:?}")))?;
+            found.push(a);
+        }
+        if assignor::common_protocol(&found).is_none() {
+            return Err(Error::Config(format!(
+                "the assignors {:?} share no rebalance protocol",
+                self.assignors
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Builds a [`Consumer`]: start from [`Consumer::builder`], set what you need, then
+/// [`build`](Self::build)`.await`. Defaults follow Kafka's Java consumer.
+///
+/// ```no_run
+/// use dekaf_smol::{AutoOffsetReset, Consumer, OffsetCommitMode};
+/// # async fn example() -> Result<(), dekaf_smol::Error> {
+/// let consumer = Consumer::builder()
+///     .bootstrap_servers("localhost:9092")
+///     .group_id("my-group")
+///     .offset_commit_mode(OffsetCommitMode::Manual)
+///     .auto_offset_reset(AutoOffsetReset::Earliest)
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `build().await`"]
+pub struct ConsumerBuilder {
+    pub(crate) connection: Config,
+    pub(crate) consumer: ConsumerConfig,
+    pub(crate) group: GroupSettings,
+    /// The commit mode, if set explicitly (the default depends on the group id).
+    commit_mode: Option<OffsetCommitMode>,
+    auto_commit_interval: Duration,
+    commit_policy: Option<CommitPolicy>,
+    connect_timeout: Duration,
+    pub(crate) spawner: Spawner,
+}
+
+impl Default for ConsumerBuilder {
+    fn default() -> Self {
+        ConsumerBuilder {
+            connection: Config::default(),
+            consumer: ConsumerConfig::new(),
+            group: GroupSettings::default(),
+            commit_mode: None,
+            auto_commit_interval: Duration::from_secs(5),
+            commit_policy: None,
+            connect_timeout: Duration::from_secs(10),
+            spawner: Spawner::default(),
+        }
+    }
+}
+
+impl ConsumerBuilder {
+    /// The brokers to start from: `host:port`, several separated by commas
+    /// (`bootstrap.servers`). Tried in order until one answers.
+    pub fn bootstrap_servers(mut self, servers: impl AsRef<str>) -> Self {
+        self.connection.bootstrap_servers = servers
+            .as_ref()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        self
+    }
+
+    /// The consumer group whose committed offsets are used (`group.id`). Without one, nothing
+    /// can be committed and partitions start from `auto_offset_reset`.
+    pub fn group_id(mut self, group_id: impl Into<String>) -> Self {
+        self.consumer = self.consumer.with_group_id(group_id);
+        self
+    }
+
+    /// Sent with every request, for the broker's logs and quotas (`client.id`, default
+    /// `dekaf`).
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        let id = client_id.into();
+        self.connection.client_id = Some(id.clone());
+        self.consumer = self.consumer.with_client_id(id);
+        self
+    }
+
+    /// Auto (the default with a group id: commits in the background) or Manual (only
+    /// [`Consumer::commit`] and [`Consumer::commit_offsets`] commit).
+    pub fn offset_commit_mode(mut self, mode: OffsetCommitMode) -> Self {
+        self.commit_mode = Some(mode);
+        self
+    }
+
+    /// How often Auto mode commits (`auto.commit.interval.ms`, default 5 s).
+    pub fn auto_commit_interval(mut self, interval: Duration) -> Self {
+        self.auto_commit_interval = interval;
+        self.commit_policy = None;
+        self
+    }
+
+    /// When Auto mode commits, when a timer is not what you want: after every record, after
+    /// every N records, or only explicitly. Replaces
+    /// [`auto_commit_interval`](Self::auto_commit_interval).
+    pub fn commit_policy(mut self, policy: CommitPolicy) -> Self {
+        self.commit_policy = Some(policy);
+        self
+    }
+
+    /// Where a partition without a committed offset starts, and where one whose position
+    /// fell out of the log moves (`auto.offset.reset`, default latest).
+    pub fn auto_offset_reset(mut self, reset: AutoOffsetReset) -> Self {
+        self.consumer = self.consumer.with_auto_offset_reset(reset);
+        self
+    }
+
+    /// Read every record (default) or only those of committed transactions
+    /// (`isolation.level`).
+    pub fn isolation_level(mut self, level: IsolationLevel) -> Self {
+        self.consumer = self.consumer.with_isolation_level(level);
+        self
+    }
+
+    /// When a received record counts as processed: when the next one is asked for (default),
+    /// or only when [`Consumer::ack`] says so (for records processed concurrently).
+    pub fn ack_mode(mut self, mode: AckMode) -> Self {
+        self.consumer = self.consumer.with_ack_mode(mode);
+        self
+    }
+
+    /// Whether processed records move the offset the next commit sends by themselves
+    /// (default true; librdkafka's `enable.auto.offset.store`). When false, only
+    /// [`Consumer::store`] does.
+    pub fn auto_offset_store(mut self, enabled: bool) -> Self {
+        self.consumer = self.consumer.with_auto_store(enabled);
+        self
+    }
+
+    /// How many received records may be unacknowledged at once, over all partitions (default
+    /// 10 000); at the cap no more records are handed out.
+    pub fn max_outstanding_acks(mut self, max: usize) -> Self {
+        self.consumer = self.consumer.with_max_outstanding(max);
+        self
+    }
+
+    /// How much data a fetch waits for (`fetch.min.bytes`, default 1).
+    pub fn fetch_min_bytes(mut self, bytes: usize) -> Self {
+        self.consumer = self.consumer.with_fetch_min_bytes(bytes);
+        self
+    }
+
+    /// The most data one fetch asks for (`fetch.max.bytes`, default 50 MiB).
+    pub fn fetch_max_bytes(mut self, bytes: usize) -> Self {
+        self.consumer = self.consumer.with_fetch_max_bytes(bytes);
+        self
+    }
+
+    /// The most data one fetch asks for per partition (`max.partition.fetch.bytes`, default
+    /// 1 MiB). Some brokers ignore it: memory is bounded by
+    /// [`max_buffered_bytes`](Self::max_buffered_bytes).
+    pub fn max_partition_fetch_bytes(mut self, bytes: usize) -> Self {
+        self.consumer = self.consumer.with_max_partition_fetch_bytes(bytes);
+        self
+    }
+
+    /// How long the broker may hold a fetch waiting for data (`fetch.max.wait.ms`, default
+    /// 500 ms); below the request timeout.
+    pub fn fetch_max_wait(mut self, wait: Duration) -> Self {
+        self.consumer = self.consumer.with_fetch_max_wait(wait);
+        self
+    }
+
+    /// The most fetched data kept in memory waiting to be received (default 64 MiB).
+    pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
+        self.consumer = self.consumer.with_max_buffered_bytes(bytes);
+        self
+    }
+
+    /// How long a request may wait for its answer (`request.timeout.ms`, default 30 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.connection.request_timeout = timeout;
+        self
+    }
+
+    /// How long [`build`](Self::build) waits for a bootstrap server to answer, and the most
+    /// opening one TCP connection may take (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a commit may retry before it fails with a timeout (default 60 s).
+    pub fn commit_timeout(mut self, timeout: Duration) -> Self {
+        self.consumer = self.consumer.with_commit_timeout(timeout);
+        self
+    }
+
+    /// How long committed-offsets, offsets-for-times and watermarks queries may retry
+    /// (`default.api.timeout.ms`, default 60 s).
+    pub fn query_timeout(mut self, timeout: Duration) -> Self {
+        let offsets = self.consumer.offsets.clone().with_query_timeout(timeout);
+        self.consumer = self.consumer.with_offsets(offsets);
+        self
+    }
+
+    /// `session.timeout.ms` of the group membership (see [`GroupSettings`]).
+    pub fn session_timeout(mut self, timeout: Duration) -> Self {
+        self.group.session_timeout = timeout;
+        self
+    }
+
+    /// `heartbeat.interval.ms` of the group membership (see [`GroupSettings`]).
+    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.group.heartbeat_interval = interval;
+        self
+    }
+
+    /// The rebalance timeout of the group membership (see [`GroupSettings`]).
+    pub fn rebalance_timeout(mut self, timeout: Duration) -> Self {
+        self.group.rebalance_timeout = timeout;
+        self
+    }
+
+    /// `max.poll.interval.ms` of the group membership (see [`GroupSettings`]).
+    pub fn max_poll_interval(mut self, interval: Duration) -> Self {
+        self.group.max_poll_interval = interval;
+        self
+    }
+
+    /// Makes the member static (`group.instance.id`, see [`GroupSettings`]).
+    pub fn group_instance_id(mut self, id: impl Into<String>) -> Self {
+        self.group.group_instance_id = Some(id.into());
+        self
+    }
+
+    /// The partition assignors offered, best first (see [`GroupSettings`]).
+    pub fn assignors<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.group.assignors = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Where the driver runs (default: a thread of its own; see [`Spawner`]).
+    pub fn spawner(mut self, spawner: Spawner) -> Self {
+        self.spawner = spawner;
+        self
+    }
+
+    /// Checks the settings, starts the driver and waits until a bootstrap server answers.
+    ///
+    /// Fails with [`Error::Config`] for invalid settings and with
+    /// [`Error::NoBrokerAvailable`] when no broker answered within the connect timeout.
+    pub async fn build(self) -> Result<Consumer, Error> {
+        let (connection, consumer, group, connect_timeout, spawner) = self.validate()?;
+        Consumer::start(connection, consumer, group, connect_timeout, spawner).await
+    }
+
+    /// The settings as the driver and the machine take them.
+    pub(crate) fn validate(
+        mut self,
+    ) -> Result<(Config, ConsumerConfig, GroupSettings, Duration, Spawner), Error> {
+        let group_id = self.consumer.offsets.group_id.clone();
+        if group_id.as_deref() == Some("") {
+            return Err(Error::Config("group_id is empty".into()));
+        }
+        let mode = match (self.commit_mode, &group_id) {
+            (Some(OffsetCommitMode::Auto), None) => {
+                return Err(Error::Config(
+                    "Auto commit mode needs a group_id: set one, or choose Manual".into(),
+                ))
+            }
+            (Some(mode), _) => mode,
+            (None, Some(_)) => OffsetCommitMode::Auto,
+            (None, None) => OffsetCommitMode::Manual,
+        };
+        if self.auto_commit_interval.is_zero() {
+            return Err(Error::Config(
+                "auto_commit_interval must be positive".into(),
+            ));
+        }
+        let policy = self
+            .commit_policy
+            .unwrap_or(CommitPolicy::Interval(self.auto_commit_interval));
+        if matches!(policy, CommitPolicy::Interval(d) if d.is_zero()) {
+            return Err(Error::Config("the commit interval must be positive".into()));
+        }
+        self.consumer = self
+            .consumer
+            .with_commit_mode(mode)
+            .with_commit_policy(policy);
+        let c = &self.consumer;
+        if c.fetch_min_bytes < 1 || c.fetch_max_bytes < 1 || c.max_partition_fetch_bytes < 1 {
+            return Err(Error::Config("fetch sizes must be at least 1 byte".into()));
+        }
+        if c.fetch_min_bytes > c.fetch_max_bytes {
+            return Err(Error::Config(
+                "fetch_min_bytes is larger than fetch_max_bytes".into(),
+            ));
+        }
+        if c.fetch_max_wait >= self.connection.request_timeout {
+            return Err(Error::Config(format!(
+                "fetch_max_wait {:?} must stay below request_timeout {:?}",
+                c.fetch_max_wait, self.connection.request_timeout
+            )));
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(Error::Config("connect_timeout must be positive".into()));
+        }
+        if c.offsets.commit_timeout.is_zero() || c.offsets.query_timeout.is_zero() {
+            return Err(Error::Config(
+                "commit and query timeouts must be positive".into(),
+            ));
+        }
+        self.group.validate(group_id.as_deref())?;
+        self.connection.connect_timeout = self.connect_timeout;
+        self.connection.validate()?;
+        Ok((
+            self.connection,
+            self.consumer,
+            self.group,
+            self.connect_timeout,
+            self.spawner,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> ConsumerBuilder {
+        ConsumerBuilder::default().bootstrap_servers("localhost:9092")
+    }
+
+    #[test]
+    fn defaults_follow_the_group_id() {
+        let (_, c, _, _, _) = base().group_id("g").validate().unwrap();
+        assert_eq!(c.offsets.commit_mode, OffsetCommitMode::Auto);
+        let (_, c, _, _, _) = base().validate().unwrap();
+        assert_eq!(c.offsets.commit_mode, OffsetCommitMode::Manual);
+        assert!(base()
+            .offset_commit_mode(OffsetCommitMode::Auto)
+            .validate()
+            .is_err());
+    }
+
+    #[test]
+    fn bootstrap_list_is_split_on_commas() {
+        let (conn, _, _, _, _) = ConsumerBuilder::default()
+            .bootstrap_servers(" a:1, b:2 ,")
+            .validate()
+            .unwrap();
+        assert_eq!(conn.bootstrap_servers, vec!["a:1", "b:2"]);
+        assert!(ConsumerBuilder::default().validate().is_err());
+        assert!(ConsumerBuilder::default()
+            .bootstrap_servers("nohost")
+            .validate()
+            .is_err());
+    }
+
+    #[test]
+    fn unusable_settings_are_refused() {
+        let bad = [
+            base().group_id(""),
+            base().auto_commit_interval(Duration::ZERO),
+            base().fetch_min_bytes(10).fetch_max_bytes(5),
+            base().fetch_max_wait(Duration::from_secs(40)),
+            base().connect_timeout(Duration::ZERO),
+            base().heartbeat_interval(Duration::from_secs(50)),
+            base().session_timeout(Duration::ZERO),
+            base().group_instance_id("static-1"),
+            base().group_id("g").group_instance_id(""),
+            base().assignors(["nope"]),
+            base().assignors(Vec::<String>::new()),
+            base()
+                .assignors(["range", "roundrobin"])
+                .commit_timeout(Duration::ZERO),
+        ];
+        for (i, b) in bad.into_iter().enumerate() {
+            assert!(matches!(b.validate(), Err(Error::Config(_))), "case {i}");
+        }
+        let ok = base()
+            .group_id("g")
+            .group_instance_id("static-1")
+            .assignors(["cooperative-sticky"])
+            .session_timeout(Duration::from_secs(6))
+            .heartbeat_interval(Duration::from_secs(1));
+        assert!(ok.validate().is_ok());
+    }
+}

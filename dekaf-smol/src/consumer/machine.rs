@@ -1,0 +1,313 @@
+//! The consumer machine as the driver sees it, shared with the API behind one lock, and the
+//! hook that hands the machine's events to whoever awaits them.
+//!
+//! The driver task and the application's tasks both reach the machine: the driver to feed it
+//! answers and take its requests, the application for records, getters and commands. Getters
+//! and commands that need no answer from a broker run on the caller's side under the lock and
+//! return at once; the caller then wakes the driver ([`Shared::nudge`]) so that it sends
+//! whatever the command made due. Commands answered by a broker (commit, committed offsets,
+//! offsets for times, watermarks) leave a channel keyed by their id; the driver's
+//! [`after_step`](Hooks::after_step) hook drains the machine's events and completes them.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
+use std::time::Instant;
+
+use async_channel::Sender;
+use dekaf_state::client::{
+    BrokerAddress, BrokerId, ClientMachine, Outgoing, RequestFailed, RequestId, Response,
+};
+use dekaf_state::consumer::{Consumer as StateConsumer, ConsumerEvent, Watermarks, WatermarksId};
+use dekaf_state::offset::{CommitError, CommitPolicy, Event, LookupError, QueryId, TopicPartition};
+
+use crate::side::SideRequests;
+use crate::{ConnectionEvent, Error, Handle, Hooks};
+
+/// Errors kept for `recv` at most; older ones are dropped (and logged) beyond that.
+const MAX_QUEUED_ERRORS: usize = 1024;
+
+/// Records taken between two wake-ups of the driver at most, while records are still ready.
+const TAKES_PER_NUDGE: usize = 256;
+
+/// The answer to a watermarks query.
+pub(crate) type WatermarksResult = Result<Vec<(TopicPartition, Watermarks)>, LookupError>;
+
+/// What the driver and the API share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    inner: Mutex<Inner>,
+    /// A wake-up for the driver is on its way and has not run yet.
+    nudge_pending: AtomicBool,
+}
+
+/// The machine and the waiters of its answers.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) consumer: StateConsumer,
+    pub(crate) side: SideRequests,
+    pub(crate) commits: HashMap<dekaf_state::offset::CommitId, Sender<Result<(), CommitError>>>,
+    /// Committed-offsets and offsets-for-times queries (their ids share one space).
+    pub(crate) queries: HashMap<QueryId, Sender<Event>>,
+    pub(crate) watermarks: HashMap<WatermarksId, Sender<WatermarksResult>>,
+    /// Problems for the application, handed out by `recv` before records.
+    pub(crate) errors: VecDeque<Error>,
+    /// Tasks waiting for records.
+    pub(crate) readers: Vec<Waker>,
+    /// An answer, timeout or disconnection was fed since the last hook call.
+    pub(crate) fed: bool,
+    pub(crate) last_connection_error: Option<Error>,
+    /// Set by `close` and on drop: stop the driver once the machine's close is complete.
+    pub(crate) stop_when_closed: Option<Handle<Machine>>,
+    /// The driver has stopped: nothing will be answered any more.
+    pub(crate) stopped: bool,
+    /// Records taken since the driver was last woken for them.
+    takes: usize,
+    /// Auto mode commits after every record or every N records: each take may make one due.
+    commits_per_record: bool,
+}
+
+impl Shared {
+    pub(crate) fn new(consumer: StateConsumer) -> Arc<Shared> {
+        let commits_per_record = matches!(
+            consumer.config().offsets.effective_policy(),
+            CommitPolicy::EveryRecord | CommitPolicy::EveryNRecords(_)
+        );
+        Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                consumer,
+                side: SideRequests::default(),
+                commits: HashMap::new(),
+                queries: HashMap::new(),
+                watermarks: HashMap::new(),
+                errors: VecDeque::new(),
+                readers: Vec::new(),
+                fed: false,
+                last_connection_error: None,
+                stop_when_closed: None,
+                stopped: false,
+                takes: 0,
+                commits_per_record,
+            }),
+            nudge_pending: AtomicBool::new(false),
+        })
+    }
+
+    /// The machine and its waiters. Never held across an `.await`.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while locked leaves plain data behind, still usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes the driver take a step soon (send what a command made due), without queueing
+    /// more than one wake-up at a time.
+    pub(crate) fn nudge(&self, handle: &Handle<Machine>) {
+        if !self.nudge_pending.swap(true, Ordering::AcqRel) {
+            let sent = handle.execute(|m: &mut Machine, _| {
+                m.0.nudge_pending.store(false, Ordering::Release);
+            });
+            if sent.is_err() {
+                self.nudge_pending.store(false, Ordering::Release);
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// Counts `n` records taken; true when the driver should be woken for them: a fetch may
+    /// be due (nothing decoded is left, or many records went by) or a commit (per-record
+    /// policies). Waking it for every record would cost a thread switch each.
+    pub(crate) fn took(&mut self, n: usize) -> bool {
+        self.takes += n;
+        let due = self.commits_per_record
+            || self.takes >= TAKES_PER_NUDGE
+            || self.consumer.buffered_records() == 0;
+        if due {
+            self.takes = 0;
+        }
+        due
+    }
+
+    /// Wakes every task waiting for records.
+    pub(crate) fn wake_readers(&mut self) {
+        for waker in self.readers.drain(..) {
+            waker.wake();
+        }
+    }
+
+    /// Registers a task waiting for records.
+    pub(crate) fn wait_for_records(&mut self, waker: &Waker) {
+        if !self.readers.iter().any(|w| w.will_wake(waker)) {
+            self.readers.push(waker.clone());
+        }
+    }
+
+    /// Queues an error for `recv`.
+    fn push_error(&mut self, error: Error) {
+        if self.errors.len() >= MAX_QUEUED_ERRORS {
+            if let Some(old) = self.errors.pop_front() {
+                tracing::warn!(error = %old, "consumer error dropped: too many not taken");
+            }
+        }
+        self.errors.push_back(error);
+    }
+
+    /// Hands each event of the machine to its waiter, or to `recv`.
+    fn dispatch(&mut self, event: ConsumerEvent) {
+        match event {
+            ConsumerEvent::Offset(Event::CommitFinished { id, origin, result }) => {
+                match self.commits.remove(&id) {
+                    Some(tx) => {
+                        let _ = tx.try_send(result);
+                    }
+                    None => {
+                        if let Err(e) = result {
+                            tracing::warn!(commit = %id, ?origin, error = %e, "commit failed");
+                        }
+                    }
+                }
+            }
+            ConsumerEvent::Offset(
+                event @ (Event::Committed { .. } | Event::OffsetsForTimes { .. }),
+            ) => {
+                let query = match &event {
+                    Event::Committed { query, .. } | Event::OffsetsForTimes { query, .. } => *query,
+                    _ => return,
+                };
+                if let Some(tx) = self.queries.remove(&query) {
+                    let _ = tx.try_send(event);
+                }
+            }
+            ConsumerEvent::Offset(Event::PositionFailed { partition, error }) => {
+                self.push_error(Error::Position { partition, error });
+            }
+            ConsumerEvent::Watermarks { query, result } => {
+                if let Some(tx) = self.watermarks.remove(&query) {
+                    let _ = tx.try_send(result);
+                }
+            }
+            ConsumerEvent::Fetch { partition, error } => {
+                self.push_error(Error::Fetch { partition, error });
+            }
+            ConsumerEvent::Metadata(problem) => self.push_error(Error::Metadata(problem)),
+            ConsumerEvent::RequestFailed { api, error } => {
+                tracing::warn!(%api, %error, "request failed for good");
+                self.push_error(Error::Request(error));
+            }
+            other => tracing::debug!(event = ?other, "consumer event"),
+        }
+    }
+
+    /// After each driver step: events out, readers woken, the driver stopped once closed.
+    fn after_step(&mut self) {
+        let errors_before = self.errors.len();
+        while let Some(event) = self.consumer.poll_event() {
+            self.dispatch(event);
+        }
+        // Only what came from outside can make records appear: commands run by the API
+        // (which wakes its own readers when it must) do not wake them in a loop.
+        if std::mem::take(&mut self.fed) || self.errors.len() != errors_before {
+            self.wake_readers();
+        }
+        if self.consumer.is_close_complete() {
+            if let Some(handle) = self.stop_when_closed.take() {
+                handle.shutdown();
+            }
+        }
+    }
+
+    /// The driver stopped: every waiter learns it (their senders are dropped).
+    pub(crate) fn stop(&mut self) {
+        self.stopped = true;
+        self.commits.clear();
+        self.queries.clear();
+        self.watermarks.clear();
+        self.stop_when_closed = None;
+        self.wake_readers();
+    }
+}
+
+/// The machine the driver owns: the shared consumer, locked for each call.
+#[derive(Debug)]
+pub(crate) struct Machine(pub(crate) Arc<Shared>);
+
+impl ClientMachine for Machine {
+    fn poll_request(&mut self, now: Instant) -> Option<Outgoing> {
+        let mut inner = self.0.lock();
+        match inner.side.poll_request() {
+            Some(out) => Some(out),
+            None => inner.consumer.poll_request(now),
+        }
+    }
+
+    fn handle_response(
+        &mut self,
+        now: Instant,
+        id: RequestId,
+        result: Result<Response, RequestFailed>,
+    ) {
+        let mut inner = self.0.lock();
+        inner.fed = true;
+        if inner.side.owns(id) {
+            inner.side.handle_response(id, result);
+        } else {
+            inner.consumer.handle_response(now, id, result);
+        }
+    }
+
+    fn handle_disconnected(&mut self, now: Instant, broker: Option<BrokerId>) {
+        let mut inner = self.0.lock();
+        inner.fed = true;
+        inner.consumer.handle_disconnected(now, broker);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        let mut inner = self.0.lock();
+        inner.fed = true;
+        inner.consumer.handle_timeout(now);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.0.lock().consumer.poll_timeout()
+    }
+
+    fn broker_address(&self, id: BrokerId) -> Option<BrokerAddress> {
+        self.0.lock().consumer.broker_address(id)
+    }
+}
+
+/// Drains the machine's events after each driver step.
+#[derive(Debug)]
+pub(crate) struct ConsumerHooks;
+
+impl Hooks<Machine> for ConsumerHooks {
+    fn after_step(&mut self, machine: &mut Machine, _now: Instant) {
+        machine.0.lock().after_step();
+    }
+
+    fn connection_event(&mut self, machine: &mut Machine, event: &ConnectionEvent) {
+        match event {
+            ConnectionEvent::Closed { reason, .. } => {
+                tracing::debug!(%reason, "connection closed");
+                machine.0.lock().last_connection_error = Some(reason.clone());
+            }
+            ConnectionEvent::Connected { address, .. } => {
+                tracing::debug!(host = %address.host, port = address.port, "connected");
+            }
+        }
+    }
+}
+
+/// Marks the consumer stopped when the driver's future ends (or is dropped, or unwinds).
+pub(crate) struct StopGuard {
+    pub(crate) shared: Arc<Shared>,
+    /// Dropped with the guard: `close` awaits it.
+    pub(crate) _done: Sender<()>,
+}
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        self.shared.lock().stop();
+    }
+}

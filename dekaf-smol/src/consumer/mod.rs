@@ -1,0 +1,542 @@
+//! The async consumer: [`Consumer`], built with [`ConsumerBuilder`].
+
+mod builder;
+mod machine;
+mod record;
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use async_channel::Receiver;
+use dekaf_state::client::Destination;
+use dekaf_state::consumer::{Consumer as StateConsumer, ConsumerConfig, Watermarks};
+use dekaf_state::offset::{
+    Event, OffsetAndMetadata, OffsetAndTimestamp, TopicPartition, TopicPartitionOffset,
+    TopicPartitionTimestamp,
+};
+use futures_core::Stream;
+
+pub use builder::{ConsumerBuilder, GroupSettings};
+pub use record::ConsumerRecord;
+
+use machine::{ConsumerHooks, Inner, Machine, Shared, StopGuard};
+
+use crate::side::{probe_request, wait_for_broker};
+use crate::{Config, Driver, Error, Handle, Spawner};
+
+/// A Kafka consumer: reads records from the partitions it is given, in order per partition,
+/// and keeps their offsets (what was consumed, what is committed).
+///
+/// Build one with [`Consumer::builder`], give it partitions with [`assign`](Self::assign),
+/// then read records as a [`Stream`], one at a time with [`recv`](Self::recv), or in batches
+/// with [`recv_batch`](Self::recv_batch).
+///
+/// ```no_run
+/// use dekaf_smol::{Consumer, OffsetCommitMode, TopicPartition};
+/// use futures_lite::StreamExt;
+///
+/// # async fn process(_: &dekaf_smol::ConsumerRecord) {}
+/// # async fn example() -> Result<(), dekaf_smol::Error> {
+/// let mut consumer = Consumer::builder()
+///     .bootstrap_servers("localhost:9092")
+///     .group_id("my-group")
+///     .offset_commit_mode(OffsetCommitMode::Manual)
+///     .build()
+///     .await?;
+/// consumer.assign([TopicPartition::new("my-topic", 0)])?;
+/// while let Some(record) = consumer.next().await {
+///     let record = record?;
+///     process(&record).await; // process first,
+///     consumer.commit().await?; // then commit
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// # Offsets
+///
+/// The *position* of a partition is the offset of the next record to receive. A record
+/// counts as processed when the next record or batch is asked for, on `commit` and on `close`
+/// (or, with [`AckMode::Explicit`](crate::AckMode::Explicit), when [`ack`](Self::ack)ed).
+/// In [`OffsetCommitMode::Auto`](crate::OffsetCommitMode::Auto) the consumer commits what
+/// was processed in the background; in `Manual` mode only [`commit`](Self::commit) (every
+/// assigned partition's position) and [`commit_offsets`](Self::commit_offsets) (offsets you
+/// choose) commit. A committed offset is the next offset to read: committing 3 says "0, 1
+/// and 2 are done".
+///
+/// # Errors
+///
+/// Calls refused as they stand (a partition not assigned, an offset beyond the position)
+/// fail at once with [`Error::Offset`]. Problems found while fetching (an unknown topic, a
+/// partition without a position, a refused fetch) come out of `recv` and the stream as
+/// `Err` items, before the next records; they do not end the stream, which keeps trying.
+/// Commits refused by a rebalance fail with an error whose
+/// [`is_rebalance`](Error::is_rebalance) is true.
+///
+/// # Groups
+///
+/// Partitions are given with [`assign`](Self::assign); the group id is then used for
+/// committed offsets only. Subscribing to topics as a member of the group (`subscribe`,
+/// rebalances and their hooks) comes with the group machine; its settings are already
+/// checked by the builder ([`GroupSettings`]).
+///
+/// # The driver
+///
+/// A driver task owns the connections; `build` starts it with the builder's
+/// [`Spawner`] (a thread of its own by default). The consumer and the driver share the state
+/// machine behind a lock held only briefly: getters and commands that need no broker
+/// answer (`position`, `seek`, `pause`, `store`, ...) return at once.
+/// [`close`](Self::close) commits (in Auto mode) and stops the driver; dropping the consumer
+/// does the same in the background.
+#[derive(Debug)]
+pub struct Consumer {
+    shared: Arc<Shared>,
+    handle: Handle<Machine>,
+    /// Closed when the driver's task ends.
+    stopped: Receiver<()>,
+    group: GroupSettings,
+}
+
+impl Consumer {
+    /// A builder with the default settings.
+    pub fn builder() -> ConsumerBuilder {
+        ConsumerBuilder::default()
+    }
+
+    async fn start(
+        connection: Config,
+        config: ConsumerConfig,
+        group: GroupSettings,
+        connect_timeout: Duration,
+        spawner: Spawner,
+    ) -> Result<Consumer, Error> {
+        let servers = connection.bootstrap_servers.clone();
+        let shared = Shared::new(StateConsumer::new(config));
+        let (driver, handle) = Driver::new(connection, Machine(shared.clone()))?;
+        let driver = driver.with_hooks(ConsumerHooks);
+        let (done, stopped) = async_channel::bounded::<()>(1);
+        let guard = StopGuard {
+            shared: shared.clone(),
+            _done: done,
+        };
+        spawner.spawn(
+            "dekaf-consumer",
+            Box::pin(async move {
+                let _guard = guard;
+                driver.run().await;
+            }),
+        )?;
+        let consumer = Consumer {
+            shared,
+            handle,
+            stopped,
+            group,
+        };
+        let probe = wait_for_broker(
+            &servers,
+            connect_timeout,
+            || {
+                let rx = consumer
+                    .shared
+                    .lock()
+                    .side
+                    .submit(Destination::AnyBroker, probe_request());
+                consumer.nudge();
+                Ok(rx)
+            },
+            || consumer.shared.lock().last_connection_error.clone(),
+        )
+        .await;
+        match probe {
+            Ok(()) => Ok(consumer),
+            Err(e) => {
+                consumer.handle.shutdown();
+                Err(e)
+            }
+        }
+    }
+
+    fn nudge(&self) {
+        self.shared.nudge(&self.handle);
+    }
+
+    /// The machine, unless the driver has stopped.
+    fn lock_running(&self) -> Result<std::sync::MutexGuard<'_, Inner>, Error> {
+        let inner = self.shared.lock();
+        if inner.stopped {
+            return Err(Error::Shutdown);
+        }
+        Ok(inner)
+    }
+
+    /// Runs a command that needs no broker answer, then lets the driver send what it made due.
+    fn command<R>(
+        &self,
+        f: impl FnOnce(&mut Inner, Instant) -> Result<R, dekaf_state::offset::OffsetError>,
+    ) -> Result<R, Error> {
+        let result = {
+            let mut inner = self.lock_running()?;
+            f(&mut inner, Instant::now())?
+        };
+        self.nudge();
+        Ok(result)
+    }
+
+    // ----- assignment -----
+
+    /// Reads exactly these partitions from now on (no group membership). Partitions kept
+    /// keep their position; new ones start from their committed offset, or from
+    /// `auto_offset_reset` when there is none; removed ones are dropped. In Auto mode,
+    /// processed offsets not yet committed are committed first, in the background.
+    pub fn assign(
+        &self,
+        partitions: impl IntoIterator<Item = TopicPartition>,
+    ) -> Result<(), Error> {
+        self.command(|inner, now| inner.consumer.assign(now, partitions).map(drop))
+    }
+
+    /// The assigned partitions, in order.
+    pub fn assignment(&self) -> Vec<TopicPartition> {
+        self.shared.lock().consumer.assignment()
+    }
+
+    /// The group membership settings given to the builder.
+    pub fn group_settings(&self) -> &GroupSettings {
+        &self.group
+    }
+
+    // ----- records -----
+
+    /// Polls for the next record: an error for the application first, then a buffered
+    /// record; `None` once the consumer has stopped.
+    pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<Result<ConsumerRecord, Error>>> {
+        match self.poll_take(cx, 1) {
+            Poll::Ready(Ok(mut records)) => Poll::Ready(records.pop().map(Ok)),
+            Poll::Ready(Err(Error::Shutdown)) => Poll::Ready(None),
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Up to `max` (at least 1) records, an error for the application, or `Shutdown`.
+    fn poll_take(
+        &self,
+        cx: &mut Context<'_>,
+        max: usize,
+    ) -> Poll<Result<Vec<ConsumerRecord>, Error>> {
+        let mut inner = self.shared.lock();
+        if let Some(e) = inner.errors.pop_front() {
+            return Poll::Ready(Err(e));
+        }
+        if inner.stopped || inner.consumer.is_closed() {
+            return Poll::Ready(Err(Error::Shutdown));
+        }
+        let records = inner.consumer.poll_records(Instant::now(), max);
+        if records.is_empty() {
+            inner.wait_for_records(cx.waker());
+            drop(inner);
+            // Whatever taking records made fetchable is fetched before this task sleeps.
+            self.nudge();
+            return Poll::Pending;
+        }
+        let wake_driver = inner.took(records.len());
+        drop(inner);
+        if wake_driver {
+            self.nudge();
+        }
+        Poll::Ready(Ok(records.into_iter().map(ConsumerRecord).collect()))
+    }
+
+    /// The next record, waiting until one is fetched. Asking for it counts as having
+    /// processed the record received before (see [Offsets](Self#offsets)).
+    ///
+    /// Errors met while fetching come out here before the next records and do not end the
+    /// consumer; [`Error::Shutdown`] means it has stopped.
+    pub async fn recv(&self) -> Result<ConsumerRecord, Error> {
+        futures_lite::future::poll_fn(|cx| self.poll_recv(cx))
+            .await
+            .unwrap_or(Err(Error::Shutdown))
+    }
+
+    /// Up to `max` records, waiting until at least one is fetched: what is ready now, never
+    /// waiting for more. Asking counts as having processed every record received before.
+    pub async fn recv_batch(&self, max: usize) -> Result<Vec<ConsumerRecord>, Error> {
+        futures_lite::future::poll_fn(|cx| self.poll_take(cx, max.max(1))).await
+    }
+
+    /// The records as a stream borrowing the consumer, so that it can commit, seek or pause
+    /// while the stream is in use (`Consumer` is a stream itself too).
+    pub fn stream(&self) -> RecordStream<'_> {
+        RecordStream { consumer: self }
+    }
+
+    // ----- processed, stored and committed offsets -----
+
+    /// Marks `record` processed, in any order ([`AckMode::Explicit`](crate::AckMode)): the
+    /// offset commits carry moves to the end of the acknowledged prefix of its partition.
+    pub fn ack(&self, record: &ConsumerRecord) -> Result<(), Error> {
+        self.command(|inner, now| inner.consumer.ack(now, &record.0))
+    }
+
+    /// Stores `record` as done: the next commit of its partition (Auto mode's, or
+    /// [`commit`](Self::commit)) carries its offset + 1.
+    pub fn store(&self, record: &ConsumerRecord) -> Result<(), Error> {
+        self.command(|inner, now| inner.consumer.store(now, &record.0))
+    }
+
+    /// Stores offsets to be committed later (each the next offset to read, at most the
+    /// position); all or nothing.
+    pub fn store_offsets(
+        &self,
+        offsets: impl IntoIterator<Item = TopicPartitionOffset>,
+    ) -> Result<(), Error> {
+        self.command(|inner, now| inner.consumer.store_offsets(now, offsets))
+    }
+
+    /// Commits the position of every assigned partition — everything received counts as
+    /// processed — and waits for the coordinator's answer.
+    pub async fn commit(&self) -> Result<(), Error> {
+        self.commit_with(|inner, now| inner.consumer.commit(now))
+            .await
+    }
+
+    /// Commits exactly these offsets (each the next offset to read: commit 100 once 99 is
+    /// processed) and waits for the coordinator's answer. The partitions must be assigned.
+    pub async fn commit_offsets(
+        &self,
+        offsets: impl IntoIterator<Item = TopicPartitionOffset>,
+    ) -> Result<(), Error> {
+        self.commit_with(|inner, now| inner.consumer.commit_offsets(now, offsets))
+            .await
+    }
+
+    async fn commit_with(
+        &self,
+        f: impl FnOnce(
+            &mut Inner,
+            Instant,
+        )
+            -> Result<dekaf_state::offset::CommitId, dekaf_state::offset::OffsetError>,
+    ) -> Result<(), Error> {
+        let answer = self.command(|inner, now| {
+            let id = f(inner, now)?;
+            let (tx, rx) = async_channel::bounded(1);
+            inner.commits.insert(id, tx);
+            Ok(rx)
+        })?;
+        answer
+            .recv()
+            .await
+            .map_err(|_| Error::Shutdown)?
+            .map_err(Error::from)
+    }
+
+    /// The committed offset of `tp` (assigned or not), asked of the coordinator: `None` when
+    /// the group has committed none.
+    pub async fn committed(&self, tp: &TopicPartition) -> Result<Option<OffsetAndMetadata>, Error> {
+        let mut all = self.committed_many([tp.clone()]).await?;
+        Ok(all
+            .iter()
+            .position(|(p, _)| p == tp)
+            .and_then(|i| all.swap_remove(i).1))
+    }
+
+    /// The committed offsets of several partitions (assigned or not), asked of the
+    /// coordinator in one request.
+    pub async fn committed_many(
+        &self,
+        partitions: impl IntoIterator<Item = TopicPartition>,
+    ) -> Result<Vec<(TopicPartition, Option<OffsetAndMetadata>)>, Error> {
+        let answer = self.command(|inner, now| {
+            let id = inner.consumer.fetch_committed(now, partitions)?;
+            let (tx, rx) = async_channel::bounded(1);
+            inner.queries.insert(id, tx);
+            Ok(rx)
+        })?;
+        match answer.recv().await.map_err(|_| Error::Shutdown)? {
+            Event::Committed { result, .. } => result.map_err(Error::from),
+            _ => Err(Error::Shutdown),
+        }
+    }
+
+    // ----- positions -----
+
+    /// The offset of the next record to receive from `tp`; `None` while the partition has no
+    /// position yet (its committed offset or a reset is being looked up) or is not assigned.
+    pub fn position(&self, tp: &TopicPartition) -> Option<i64> {
+        self.shared.lock().consumer.position(tp)
+    }
+
+    /// Moves the position of an assigned partition; records buffered from before are
+    /// dropped. Nothing is committed until records from there are processed or
+    /// [`commit`](Self::commit) is called.
+    pub fn seek(&self, to: TopicPartitionOffset) -> Result<(), Error> {
+        self.command(|inner, now| inner.consumer.seek(now, to))
+    }
+
+    /// Moves partitions to the start of their log (its first offset still kept).
+    pub fn seek_to_beginning(
+        &self,
+        partitions: impl IntoIterator<Item = TopicPartition>,
+    ) -> Result<(), Error> {
+        self.command(|inner, now| inner.consumer.seek_to_beginning(now, partitions))
+    }
+
+    /// Moves partitions to the end of their log: only records written from now on are read.
+    pub fn seek_to_end(
+        &self,
+        partitions: impl IntoIterator<Item = TopicPartition>,
+    ) -> Result<(), Error> {
+        self.command(|inner, now| inner.consumer.seek_to_end(now, partitions))
+    }
+
+    /// Per partition (assigned or not), the first offset whose record's timestamp is at or
+    /// after the time given, and that record's timestamp; `None` when no record is that
+    /// recent. Seeks nothing: pass the offsets to [`seek`](Self::seek).
+    pub async fn offsets_for_times(
+        &self,
+        times: impl IntoIterator<Item = TopicPartitionTimestamp>,
+    ) -> Result<Vec<(TopicPartition, Option<OffsetAndTimestamp>)>, Error> {
+        let answer = self.command(|inner, now| {
+            let id = inner.consumer.offsets_for_times(now, times)?;
+            let (tx, rx) = async_channel::bounded(1);
+            inner.queries.insert(id, tx);
+            Ok(rx)
+        })?;
+        match answer.recv().await.map_err(|_| Error::Shutdown)? {
+            Event::OffsetsForTimes { result, .. } => result.map_err(Error::from),
+            _ => Err(Error::Shutdown),
+        }
+    }
+
+    /// The low and high watermarks of `tp` (assigned or not), asked of its leader: the first
+    /// offset still in the log and the offset after the last readable record (the last stable
+    /// offset under read_committed).
+    pub async fn watermarks(&self, tp: &TopicPartition) -> Result<Watermarks, Error> {
+        let answer = self.command(|inner, now| {
+            let id = inner.consumer.query_watermarks(now, [tp.clone()])?;
+            let (tx, rx) = async_channel::bounded(1);
+            inner.watermarks.insert(id, tx);
+            Ok(rx)
+        })?;
+        let all = answer
+            .recv()
+            .await
+            .map_err(|_| Error::Shutdown)?
+            .map_err(Error::from)?;
+        Ok(all
+            .into_iter()
+            .find(|(p, _)| p == tp)
+            .map(|(_, w)| w)
+            .unwrap_or_default())
+    }
+
+    /// How many records `tp` has after the position, as of the last fetch answer; `None` until
+    /// both are known.
+    pub fn lag(&self, tp: &TopicPartition) -> Option<i64> {
+        self.shared.lock().consumer.lag(tp)
+    }
+
+    // ----- flow control -----
+
+    /// Stops fetching and handing out records of these partitions; positions and buffered
+    /// records are kept.
+    pub fn pause(&self, partitions: impl IntoIterator<Item = TopicPartition>) -> Result<(), Error> {
+        self.command(|inner, _| inner.consumer.pause(partitions))
+    }
+
+    /// Fetches and hands out these partitions again.
+    pub fn resume(
+        &self,
+        partitions: impl IntoIterator<Item = TopicPartition>,
+    ) -> Result<(), Error> {
+        self.command(|inner, _| {
+            inner.consumer.resume(partitions)?;
+            // Records buffered while paused are ready now.
+            inner.wake_readers();
+            Ok(())
+        })
+    }
+
+    /// The paused partitions, in order.
+    pub fn paused(&self) -> Vec<TopicPartition> {
+        self.shared.lock().consumer.paused()
+    }
+
+    // ----- closing -----
+
+    /// Closes the consumer: what was received counts as processed, Auto mode commits it (the
+    /// result is returned), and the driver stops once commits in flight have finished (at
+    /// most the commit timeout).
+    pub async fn close(self) -> Result<(), Error> {
+        let commit = {
+            let mut inner = self.shared.lock();
+            if inner.stopped {
+                return Ok(());
+            }
+            let id = inner.consumer.close(Instant::now());
+            inner.stop_when_closed = Some(self.handle.clone());
+            inner.wake_readers();
+            id.map(|id| {
+                let (tx, rx) = async_channel::bounded(1);
+                inner.commits.insert(id, tx);
+                rx
+            })
+        };
+        self.nudge();
+        let result = match commit {
+            Some(rx) => rx
+                .recv()
+                .await
+                .map_err(|_| Error::Shutdown)
+                .and_then(|r| r.map_err(Error::from)),
+            None => Ok(()),
+        };
+        // Ends when the driver task has ended.
+        let _ = self.stopped.recv().await;
+        result
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        let mut inner = self.shared.lock();
+        if inner.stopped || inner.consumer.is_closed() {
+            return;
+        }
+        // As `close`, without waiting: the driver commits (Auto mode) and then stops.
+        let _ = inner.consumer.close(Instant::now());
+        inner.stop_when_closed = Some(self.handle.clone());
+        inner.wake_readers();
+        drop(inner);
+        self.nudge();
+    }
+}
+
+// No field is pinned: `poll_next` only takes `&self`.
+impl Unpin for Consumer {}
+
+impl Stream for Consumer {
+    type Item = Result<ConsumerRecord, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.poll_recv(cx)
+    }
+}
+
+/// The records of a [`Consumer`] as a [`Stream`] that borrows it (see
+/// [`Consumer::stream`]). Ends when the consumer has stopped.
+#[derive(Debug)]
+#[must_use = "streams do nothing unless polled"]
+pub struct RecordStream<'a> {
+    consumer: &'a Consumer,
+}
+
+impl Stream for RecordStream<'_> {
+    type Item = Result<ConsumerRecord, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.consumer.poll_recv(cx)
+    }
+}
