@@ -1,40 +1,13 @@
 //! Which partition a keyed record goes to: the hash Kafka's Java client uses, so that dekaf
 //! and Java (and librdkafka's `murmur2_random`) producers put a key in the same partition.
 
-/// Kafka's murmur2 hash of `data` (`org.apache.kafka.common.utils.Utils.murmur2`): MurmurHash2,
-/// 32 bits, seed `0x9747b28c`, little-endian words.
-pub fn murmur2(data: &[u8]) -> i32 {
-    const SEED: u32 = 0x9747_b28c;
-    const M: u32 = 0x5bd1_e995;
-    const R: u32 = 24;
-    // Java computes on `int`: the length wraps like any other int.
-    let mut h: u32 = SEED ^ (data.len() as u32);
-    let mut words = data.chunks_exact(4);
-    for word in &mut words {
-        let mut k = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
-        k = k.wrapping_mul(M);
-        k ^= k >> R;
-        k = k.wrapping_mul(M);
-        h = h.wrapping_mul(M);
-        h ^= k;
-    }
-    let rest = words.remainder();
-    if !rest.is_empty() {
-        for (i, b) in rest.iter().enumerate().rev() {
-            h ^= u32::from(*b) << (8 * i);
-        }
-        h = h.wrapping_mul(M);
-    }
-    h ^= h >> 13;
-    h = h.wrapping_mul(M);
-    h ^= h >> 15;
-    h as i32
-}
+pub use dekaf_state::producer::murmur2;
 
 /// The partition of `key` among `partitions` (at least 1), as Java's default partitioner
 /// picks it: `toPositive(murmur2(key)) % partitions`.
 pub fn partition_for_key(key: &[u8], partitions: i32) -> i32 {
-    (murmur2(key) & 0x7fff_ffff) % partitions.max(1)
+    let n = usize::try_from(partitions.max(1)).unwrap_or(1);
+    dekaf_state::producer::partition_for_key(key, n).unwrap_or(0)
 }
 
 #[cfg(test)]
