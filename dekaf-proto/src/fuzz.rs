@@ -53,51 +53,57 @@ pub fn fuzz_frames(data: &[u8]) {
 /// Decodes `data[4..]` as the response body of the API numbered by `data[0..2]` at the version
 /// in `data[2..4]` (both big-endian), and checks that a decoded body survives encode and decode.
 pub fn fuzz_response(data: &[u8]) {
-    let Some((api, version, body)) = split(data) else {
-        return;
-    };
-    let Ok(decoded) = ResponseBody::decode(api, version, &mut Reader::new(&body)) else {
-        return;
-    };
-    let encode = |b: &ResponseBody| {
-        let mut buf = BytesMut::new();
-        b.encode(&mut buf, version)
-            .unwrap_or_else(|e| panic!("{api} v{version}: a decoded response must encode: {e}"));
-        buf.freeze()
-    };
-    let first = encode(&decoded);
-    let mut r = Reader::new(&first);
-    let again = ResponseBody::decode(api, version, &mut r)
-        .unwrap_or_else(|e| panic!("{api} v{version}: an encoded response must decode: {e}"));
-    assert!(
-        r.is_empty(),
-        "{api} v{version}: bytes left after re-decoding"
-    );
-    assert_eq!(
-        first,
-        encode(&again),
-        "{api} v{version}: encoding is not stable"
-    );
+    round_trip::<ResponseBody>(data, "response");
 }
 
 /// Like [`fuzz_response`] for request bodies.
 pub fn fuzz_request(data: &[u8]) {
+    round_trip::<RequestBody>(data, "request");
+}
+
+/// A message body the fuzzers decode and encode again: requests and responses alike.
+trait Body: Sized {
+    fn decode_body(api: ApiKey, version: i16, r: &mut Reader<'_>) -> Result<Self, String>;
+    fn encode_body(&self, buf: &mut BytesMut, version: i16) -> Result<(), String>;
+}
+
+impl Body for RequestBody {
+    fn decode_body(api: ApiKey, version: i16, r: &mut Reader<'_>) -> Result<Self, String> {
+        RequestBody::decode(api, version, r).map_err(|e| e.to_string())
+    }
+    fn encode_body(&self, buf: &mut BytesMut, version: i16) -> Result<(), String> {
+        self.encode(buf, version).map_err(|e| e.to_string())
+    }
+}
+
+impl Body for ResponseBody {
+    fn decode_body(api: ApiKey, version: i16, r: &mut Reader<'_>) -> Result<Self, String> {
+        ResponseBody::decode(api, version, r).map_err(|e| e.to_string())
+    }
+    fn encode_body(&self, buf: &mut BytesMut, version: i16) -> Result<(), String> {
+        self.encode(buf, version).map_err(|e| e.to_string())
+    }
+}
+
+/// Decodes a fuzz input as a `B`; a decoded body must encode, decode again to the end of its
+/// bytes, and encode to the same bytes.
+fn round_trip<B: Body>(data: &[u8], what: &str) {
     let Some((api, version, body)) = split(data) else {
         return;
     };
-    let Ok(decoded) = RequestBody::decode(api, version, &mut Reader::new(&body)) else {
+    let Ok(decoded) = B::decode_body(api, version, &mut Reader::new(&body)) else {
         return;
     };
-    let encode = |b: &RequestBody| {
+    let encode = |b: &B| {
         let mut buf = BytesMut::new();
-        b.encode(&mut buf, version)
-            .unwrap_or_else(|e| panic!("{api} v{version}: a decoded request must encode: {e}"));
+        b.encode_body(&mut buf, version)
+            .unwrap_or_else(|e| panic!("{api} v{version}: a decoded {what} must encode: {e}"));
         buf.freeze()
     };
     let first = encode(&decoded);
     let mut r = Reader::new(&first);
-    let again = RequestBody::decode(api, version, &mut r)
-        .unwrap_or_else(|e| panic!("{api} v{version}: an encoded request must decode: {e}"));
+    let again = B::decode_body(api, version, &mut r)
+        .unwrap_or_else(|e| panic!("{api} v{version}: an encoded {what} must decode: {e}"));
     assert!(
         r.is_empty(),
         "{api} v{version}: bytes left after re-decoding"
