@@ -169,3 +169,37 @@ where
 
 /// How long an example waits for any one thing before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Reads `consumer`'s assigned partitions until each is at its end (no lag as of the last
+/// fetch answer: the high watermark, or the last stable offset under read_committed) and
+/// returns what it read. The end is the one fetch answers give: tansu's ListOffsets "latest"
+/// can be short of it (build W answers per batch).
+pub async fn read_to_end(
+    consumer: &dekaf_smol::Consumer,
+    limit: Duration,
+) -> Result<Vec<dekaf_smol::ConsumerRecord>> {
+    let deadline = Instant::now() + limit;
+    let mut out = Vec::new();
+    loop {
+        let partitions = consumer.assignment();
+        if partitions.iter().all(|tp| consumer.lag(tp) == Some(0)) {
+            return Ok(out);
+        }
+        if Instant::now() >= deadline {
+            let lags: Vec<_> = partitions.iter().map(|tp| consumer.lag(tp)).collect();
+            return Err(
+                format!("timed out after {limit:?} reading to the end: lags {lags:?}").into(),
+            );
+        }
+        // Asking again also moves positions past markers and aborted records at the end.
+        let wait = Duration::from_millis(200);
+        let batch = async { Some(consumer.recv_batch(1_000).await) };
+        let timer = async {
+            smol::Timer::after(wait).await;
+            None
+        };
+        if let Some(batch) = smol::future::or(batch, timer).await {
+            out.extend(batch?);
+        }
+    }
+}

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use async_channel::Sender;
+use async_channel::{Sender, TrySendError};
 use dekaf_state::client::{
     BrokerAddress, BrokerId, ClientMachine, Outgoing, RequestFailed, RequestId, Response,
 };
@@ -62,8 +62,9 @@ pub(crate) struct Inner {
     ops: HashMap<TxnOpId, Sender<Result<(), TransactionError>>>,
     /// The newest record accepted.
     last_sent: Option<DeliveryId>,
-    /// The first send refused since the last flush, for that flush to report.
-    refused: Option<Error>,
+    /// The first failure nobody awaited (a refused send, a failed record whose future was
+    /// dropped) that no flush has reported yet: the next flush reports it.
+    unread: Option<Error>,
     pub(crate) last_connection_error: Option<Error>,
     /// Set by `close` and on drop: stop the driver once every record has its outcome.
     pub(crate) stop_when_delivered: Option<Handle<Machine>>,
@@ -81,7 +82,7 @@ impl Shared {
                 flushes: HashMap::new(),
                 ops: HashMap::new(),
                 last_sent: None,
-                refused: None,
+                unread: None,
                 last_connection_error: None,
                 stop_when_delivered: None,
                 stopped: false,
@@ -117,16 +118,29 @@ impl Inner {
         self.deliveries.insert(id, Waiter { topic, tx });
     }
 
-    /// A send was refused at once: the next flush reports it too.
-    pub(crate) fn refused(&mut self, error: &Error) {
-        self.refused.get_or_insert_with(|| error.clone());
+    /// A failure nobody will read: record `id`'s (`None`: a send refused at once). The
+    /// flushes waiting for it report it, else the next flush does.
+    pub(crate) fn unread(&mut self, id: Option<DeliveryId>, error: Error) {
+        tracing::debug!(record = ?id, %error, "failure nobody awaited");
+        let mut reported = false;
+        if let Some(id) = id {
+            for f in self.flushes.values_mut() {
+                if f.upto.is_some_and(|upto| id <= upto) {
+                    f.first_error.get_or_insert_with(|| error.clone());
+                    reported = true;
+                }
+            }
+        }
+        if !reported {
+            self.unread.get_or_insert(error);
+        }
     }
 
     /// Remembers who waits for flush `id`.
     pub(crate) fn flushing(&mut self, id: FlushId, tx: Sender<Result<(), Error>>) {
         let waiter = FlushWaiter {
             upto: self.last_sent,
-            first_error: self.refused.take(),
+            first_error: self.unread.take(),
             tx,
         };
         self.flushes.insert(id, waiter);
@@ -152,16 +166,10 @@ impl Inner {
                 let result = result
                     .map(RecordMetadata::from)
                     .map_err(|e| Error::delivery(&waiter.topic, e));
-                if let Err(e) = &result {
-                    tracing::debug!(record = %id, error = %e, "record not written");
-                    for f in self.flushes.values_mut() {
-                        if f.upto.is_some_and(|upto| id <= upto) {
-                            f.first_error.get_or_insert_with(|| e.clone());
-                        }
-                    }
+                // Fire and forget: a failure nobody awaits goes to the flushes.
+                if let Err(TrySendError::Closed(Err(e))) = waiter.tx.try_send(result) {
+                    self.unread(Some(id), e);
                 }
-                // The caller may have stopped waiting (fire and forget).
-                let _ = waiter.tx.try_send(result);
             }
             Event::Flushed { id } => {
                 if let Some(f) = self.flushes.remove(&id) {

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use async_channel::Receiver;
 use dekaf_state::group::GroupMetadata;
 use dekaf_state::offset::TopicPartitionOffset;
-use dekaf_state::producer::TxnOpId;
+use dekaf_state::producer::{DeliveryId, TxnOpId};
+use futures_core::Stream;
 
 pub use builder::ProducerBuilder;
 pub use dekaf_state::producer::{
@@ -121,9 +122,22 @@ pub struct Producer {
 }
 
 /// The outcome of one [`Producer::send`]: where the record was written, or why it was not.
-/// The record is sent whether or not this is awaited.
+/// The record is sent whether or not this is awaited; a failure nobody awaited is reported
+/// by the next [`Producer::flush`].
 #[must_use = "the record is sent anyway; await this to learn where it was written"]
-pub struct DeliveryFuture(Pin<Box<dyn Future<Output = Delivery> + Send>>);
+pub struct DeliveryFuture {
+    outcome: Outcome,
+    shared: Arc<Shared>,
+}
+
+enum Outcome {
+    /// Refused at once.
+    Refused(Option<Error>),
+    /// Sent as record `id`; its outcome comes through the channel.
+    Waiting(DeliveryId, Pin<Box<Receiver<Delivery>>>),
+    /// Already handed out.
+    Done,
+}
 
 impl std::fmt::Debug for DeliveryFuture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -135,7 +149,31 @@ impl Future for DeliveryFuture {
     type Output = Result<RecordMetadata, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.0.as_mut().poll(cx)
+        let result = match &mut self.outcome {
+            Outcome::Refused(error) => Err(error.take().unwrap_or(Error::Shutdown)),
+            Outcome::Waiting(_, rx) => match rx.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(answer) => answer.unwrap_or(Err(Error::Shutdown)),
+            },
+            Outcome::Done => Err(Error::Shutdown),
+        };
+        self.outcome = Outcome::Done;
+        Poll::Ready(result)
+    }
+}
+
+impl Drop for DeliveryFuture {
+    fn drop(&mut self) {
+        // A failure nobody will read goes to the next flush.
+        match std::mem::replace(&mut self.outcome, Outcome::Done) {
+            Outcome::Refused(Some(e)) => self.shared.lock().unread(None, e),
+            Outcome::Waiting(id, rx) => {
+                if let Ok(Err(e)) = rx.try_recv() {
+                    self.shared.lock().unread(Some(id), e);
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -179,37 +217,34 @@ impl Producer {
     /// Refusals come out of the future too: [`Error::Send`] for a record too large, a full
     /// buffer ([`is_retriable`](Error::is_retriable)), a transactional producer outside a
     /// transaction, a closed or failed producer. A record whose future is dropped is still
-    /// sent; the next [`flush`](Self::flush) reports its failure.
+    /// sent; if it fails (or was refused), the next [`flush`](Self::flush) says so.
     pub fn send(&self, record: ProducerRecord) -> DeliveryFuture {
         let record = record.into_state(now_millis());
         let topic: Arc<str> = record.topic.as_str().into();
         let (tx, rx) = async_channel::bounded(1);
         let queued = self.lock_running().and_then(|mut inner| {
-            match inner.producer.send(Instant::now(), record) {
-                Ok(id) => {
-                    inner.sent(id, topic, tx);
-                    Ok(())
-                }
-                Err(e) => {
-                    let e = Error::Send(e);
-                    inner.refused(&e);
-                    Err(e)
-                }
-            }
+            let id = inner.producer.send(Instant::now(), record)?;
+            inner.sent(id, topic, tx);
+            Ok(id)
         });
-        if queued.is_ok() {
-            self.nudge();
+        let outcome = match queued {
+            Ok(id) => {
+                self.nudge();
+                Outcome::Waiting(id, Box::pin(rx))
+            }
+            Err(e) => Outcome::Refused(Some(e)),
+        };
+        DeliveryFuture {
+            outcome,
+            shared: self.shared.clone(),
         }
-        DeliveryFuture(Box::pin(async move {
-            queued?;
-            rx.recv().await.unwrap_or(Err(Error::Shutdown))
-        }))
     }
 
     /// Sends every record held without waiting for the linger time, and waits until each
     /// record sent before has been written or has failed. Fails with the first failure among
-    /// them (including sends refused at once since the previous flush), so that records sent
-    /// without awaiting their futures are not lost silently.
+    /// them that nobody awaited (a dropped [`DeliveryFuture`], including sends refused at once
+    /// since the previous flush), so that records sent without awaiting are never lost
+    /// silently.
     pub async fn flush(&self) -> Result<(), Error> {
         let rx = {
             let mut inner = self.lock_running()?;
