@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod supervisor;
+
 use std::future::Future;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -180,26 +182,45 @@ pub async fn read_to_end(
 ) -> Result<Vec<dekaf_smol::ConsumerRecord>> {
     let deadline = Instant::now() + limit;
     let mut out = Vec::new();
-    loop {
-        let partitions = consumer.assignment();
-        if partitions.iter().all(|tp| consumer.lag(tp) == Some(0)) {
-            return Ok(out);
-        }
+    while !at_end(consumer) {
         if Instant::now() >= deadline {
-            let lags: Vec<_> = partitions.iter().map(|tp| consumer.lag(tp)).collect();
+            let lags: Vec<_> = consumer
+                .assignment()
+                .iter()
+                .map(|tp| consumer.lag(tp))
+                .collect();
             return Err(
                 format!("timed out after {limit:?} reading to the end: lags {lags:?}").into(),
             );
         }
         // Asking again also moves positions past markers and aborted records at the end.
-        let wait = Duration::from_millis(200);
-        let batch = async { Some(consumer.recv_batch(1_000).await) };
-        let timer = async {
-            smol::Timer::after(wait).await;
-            None
-        };
-        if let Some(batch) = smol::future::or(batch, timer).await {
-            out.extend(batch?);
-        }
+        out.extend(recv_for(consumer, 1_000, Duration::from_millis(200)).await?);
     }
+    Ok(out)
+}
+
+/// Up to `max` records of `consumer`, or none if none came within `wait`.
+pub async fn recv_for(
+    consumer: &dekaf_smol::Consumer,
+    max: usize,
+    wait: Duration,
+) -> Result<Vec<dekaf_smol::ConsumerRecord>> {
+    let batch = async { Some(consumer.recv_batch(max).await) };
+    let timer = async {
+        smol::Timer::after(wait).await;
+        None
+    };
+    match smol::future::or(batch, timer).await {
+        Some(batch) => Ok(batch?),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Whether every assigned partition of `consumer` is at its end, as of the last fetch answer
+/// (the high watermark, or the last stable offset under read_committed).
+pub fn at_end(consumer: &dekaf_smol::Consumer) -> bool {
+    consumer
+        .assignment()
+        .iter()
+        .all(|tp| consumer.lag(tp) == Some(0))
 }
