@@ -118,7 +118,7 @@ pub use consumer::{Consumer, ConsumerBuilder, ConsumerRecord, GroupSettings, Rec
 pub use driver::{Driver, Handle, Hooks};
 pub use error::Error;
 pub use producer::{
-    Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord, RecordMetadata,
+    Acks, Delivery, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord, RecordMetadata,
     TransactionState,
 };
 pub use spawn::{DriverFuture, Spawner};

@@ -31,7 +31,7 @@ pub use dekaf_state::producer::{
 };
 pub use record::{ProducerRecord, RecordMetadata};
 
-use machine::{Delivery, Inner, Machine, Shared};
+use machine::{Inner, Machine, Shared};
 
 use crate::{Error, Handle};
 
@@ -121,11 +121,40 @@ pub struct Producer {
     max_block: Duration,
 }
 
-/// The outcome of one [`Producer::send`]: where the record was written, or why it was not.
-/// The record is sent whether or not this is awaited; a failure nobody awaited is reported
-/// by the next [`Producer::flush`].
+/// One record given to [`Producer::send`]: `.await` it to learn where the record was
+/// written, or why it was not; or drop it (fire and forget: the record is sent anyway, and if
+/// it fails the next [`Producer::flush`] says so).
+///
+/// It is not a [`Future`] itself but turns into one ([`DeliveryFuture`]) when awaited, so
+/// that `let _ = producer.send(record);` reads as what it is.
 #[must_use = "the record is sent anyway; await this to learn where it was written"]
-pub struct DeliveryFuture {
+#[derive(Debug)]
+pub struct Delivery(Pending);
+
+/// The future of a [`Delivery`]: resolves to where the record was written.
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct DeliveryFuture(Pending);
+
+impl std::future::IntoFuture for Delivery {
+    type Output = Result<RecordMetadata, Error>;
+    type IntoFuture = DeliveryFuture;
+
+    fn into_future(self) -> DeliveryFuture {
+        DeliveryFuture(self.0)
+    }
+}
+
+impl Future for DeliveryFuture {
+    type Output = Result<RecordMetadata, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.poll(cx)
+    }
+}
+
+/// What a send awaits, and who hears of a failure nobody read.
+struct Pending {
     outcome: Outcome,
     shared: Arc<Shared>,
 }
@@ -134,21 +163,23 @@ enum Outcome {
     /// Refused at once.
     Refused(Option<Error>),
     /// Sent as record `id`; its outcome comes through the channel.
-    Waiting(DeliveryId, Pin<Box<Receiver<Delivery>>>),
+    Waiting(DeliveryId, Pin<Box<Receiver<machine::Delivery>>>),
     /// Already handed out.
     Done,
 }
 
-impl std::fmt::Debug for DeliveryFuture {
+impl std::fmt::Debug for Pending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DeliveryFuture")
+        f.write_str(match self.outcome {
+            Outcome::Refused(_) => "Refused",
+            Outcome::Waiting(..) => "Waiting",
+            Outcome::Done => "Done",
+        })
     }
 }
 
-impl Future for DeliveryFuture {
-    type Output = Result<RecordMetadata, Error>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+impl Pending {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<RecordMetadata, Error>> {
         let result = match &mut self.outcome {
             Outcome::Refused(error) => Err(error.take().unwrap_or(Error::Shutdown)),
             Outcome::Waiting(_, rx) => match rx.as_mut().poll_next(cx) {
@@ -162,7 +193,7 @@ impl Future for DeliveryFuture {
     }
 }
 
-impl Drop for DeliveryFuture {
+impl Drop for Pending {
     fn drop(&mut self) {
         // A failure nobody will read goes to the next flush.
         match std::mem::replace(&mut self.outcome, Outcome::Done) {
@@ -210,15 +241,16 @@ impl Producer {
         Ok(inner)
     }
 
-    /// Sends `record` and returns at once; the returned future resolves when the broker has
-    /// written it or when it failed for good (after retries, at most the delivery timeout).
+    /// Sends `record` and returns at once; awaiting the returned [`Delivery`] gives where the
+    /// broker wrote it, or why it failed for good (after retries, at most the delivery
+    /// timeout).
     /// A record without a timestamp gets the wall clock's.
     ///
     /// Refusals come out of the future too: [`Error::Send`] for a record too large, a full
     /// buffer ([`is_retriable`](Error::is_retriable)), a transactional producer outside a
     /// transaction, a closed or failed producer. A record whose future is dropped is still
     /// sent; if it fails (or was refused), the next [`flush`](Self::flush) says so.
-    pub fn send(&self, record: ProducerRecord) -> DeliveryFuture {
+    pub fn send(&self, record: ProducerRecord) -> Delivery {
         let record = record.into_state(now_millis());
         let topic: Arc<str> = record.topic.as_str().into();
         let (tx, rx) = async_channel::bounded(1);
@@ -234,15 +266,15 @@ impl Producer {
             }
             Err(e) => Outcome::Refused(Some(e)),
         };
-        DeliveryFuture {
+        Delivery(Pending {
             outcome,
             shared: self.shared.clone(),
-        }
+        })
     }
 
     /// Sends every record held without waiting for the linger time, and waits until each
     /// record sent before has been written or has failed. Fails with the first failure among
-    /// them that nobody awaited (a dropped [`DeliveryFuture`], including sends refused at once
+    /// them that nobody awaited (a dropped [`Delivery`], including sends refused at once
     /// since the previous flush), so that records sent without awaiting are never lost
     /// silently.
     pub async fn flush(&self) -> Result<(), Error> {
