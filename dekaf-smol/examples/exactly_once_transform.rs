@@ -18,7 +18,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::supervisor::{self, Dice};
+use common::supervisor::{self, Dice, READY};
 use common::{create_topic, fill, read_to_end, recv_for, unique, value, Result, PATIENCE};
 use dekaf_smol::{
     AutoOffsetReset, Consumer, ConsumerRecord, GroupMetadata, IsolationLevel, OffsetCommitMode,
@@ -90,20 +90,21 @@ async fn worker(bootstrap: String) -> Result {
         .into_iter()
         .map(|(tp, c)| (tp, c.map(|c| c.offset)))
         .collect();
-    println!(
-        "  worker {}: resuming at {:?}",
-        std::process::id(),
-        resume.values().map(|o| o.unwrap_or(0)).collect::<Vec<_>>()
-    );
+    let resumed_at: Vec<i64> = resume.values().map(|o| o.unwrap_or(0)).collect();
     consumer.assign(partitions)?;
     // A consumer given its partitions has no membership: its group id alone goes with the
     // offsets (Java's `new ConsumerGroupMetadata(groupId)`).
     let group_metadata = GroupMetadata::new(group.as_str());
 
+    let mut announced = false;
     while !common::at_end(&consumer) {
         let batch = recv_for(&consumer, BATCH, Duration::from_millis(200)).await?;
         if batch.is_empty() {
             continue;
+        }
+        if !std::mem::replace(&mut announced, true) {
+            // Tells the supervisor that work has started: the kill comes from now on.
+            println!("{READY} {}: resumed at {resumed_at:?}", std::process::id());
         }
         match transact(&producer, &batch, &output, &group_metadata).await {
             Ok(offsets) => {

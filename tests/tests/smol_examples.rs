@@ -103,3 +103,43 @@ fn seek_by_timestamp_on_build_w_pins_its_lookup_by_write_time() {
         assert!(e.contains("found offset 0"), "{e}");
     }
 }
+
+/// Runs an exactly-once example as the program it is (supervisor and killed workers) against
+/// a fresh broker of `build`, with `kills` kills; its own checks decide.
+fn run_program(build: Build, program: &str, kills: usize) {
+    let Some(broker) = Broker::start(build, engine(build)) else {
+        return;
+    };
+    let out = std::process::Command::new(program)
+        .env("DEKAF_BOOTSTRAP", broker.addr().to_string())
+        .env("DEKAF_KILLS", kills.to_string())
+        .output()
+        .expect("run the example");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    assert!(
+        out.status.success(),
+        "{program} on {build}: {}\n{stdout}\n{}\n--- broker log ---\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        broker.log()
+    );
+    // The kills landed while workers were at work, not after the work was done.
+    assert!(
+        stdout.contains(&format!("{kills} workers killed mid-way")),
+        "{stdout}"
+    );
+}
+
+/// Transactions need build W (build C does not advertise EndTxn).
+#[test]
+fn exactly_once_transform_survives_workers_killed_mid_transaction() {
+    run_program(Build::W, env!("CARGO_BIN_EXE_exactly_once_transform"), 4);
+}
+
+#[test]
+fn exactly_once_sqlite_survives_workers_killed_mid_batch() {
+    for build in Build::ALL {
+        run_program(build, env!("CARGO_BIN_EXE_exactly_once_sqlite"), 4);
+    }
+}

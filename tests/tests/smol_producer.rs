@@ -4,7 +4,7 @@
 //! read_committed. Transactions need build W (build C does not advertise EndTxn).
 
 #[macro_use]
-#[allow(unreachable_pub, missing_docs, dead_code)]
+#[allow(unreachable_pub, missing_docs)]
 #[path = "../../dekaf-smol/examples/common/mod.rs"]
 mod common;
 

@@ -1,14 +1,26 @@
 //! What the exactly-once examples share: a program that is its own supervisor. Run without a
 //! role, it starts itself again as a worker (the same executable, `DEKAF_ROLE=worker`), kills
-//! each worker with SIGKILL at a random moment, and finally lets one worker finish.
+//! each worker with SIGKILL at a random moment once it has started working (received its
+//! first records), and finally lets one worker finish.
+//!
+//! A worker says it has started working by printing a line that begins with [`READY`].
 
-use std::process::{Child, Command};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::Result;
 
 /// The variable that makes the program a worker.
 pub const ROLE: &str = "DEKAF_ROLE";
+
+/// How a worker's line saying that it has started working (received its first records)
+/// begins.
+pub const READY: &str = "  worker";
+
+/// How long a worker may take to start working.
+const START_LIMIT: Duration = Duration::from_secs(60);
 
 /// Whether this process is a worker.
 pub fn is_worker() -> bool {
@@ -69,8 +81,9 @@ pub struct Kills {
     pub finished_first: usize,
 }
 
-/// Starts `count` workers one after the other and kills each with SIGKILL after a random
-/// time below `max_life` (a worker that finishes first ends the killing).
+/// Starts `count` workers one after the other and kills each with SIGKILL a random time
+/// below `max_life` after it started working (a worker that finishes first ends the
+/// killing).
 pub async fn kill_workers(
     env: &[(&str, String)],
     count: usize,
@@ -80,16 +93,25 @@ pub async fn kill_workers(
     let mut kills = Kills::default();
     for _ in 0..count {
         let life = Duration::from_millis(dice.below(max_life.as_millis() as u64 + 1));
-        let mut child = worker(env)?.spawn()?;
-        let deadline = Instant::now() + life;
+        let mut child = worker(env)?.stdout(Stdio::piped()).spawn()?;
+        let ready = forward_stdout(&mut child);
+        let mut deadline = None;
+        let start_by = Instant::now() + START_LIMIT;
         let ended = loop {
             if let Some(status) = child.try_wait()? {
                 break Some(status);
             }
-            if Instant::now() >= deadline {
+            if deadline.is_none() && ready.try_recv().is_ok() {
+                deadline = Some(Instant::now() + life);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 break None;
             }
-            smol::Timer::after(Duration::from_millis(5)).await;
+            if deadline.is_none() && Instant::now() >= start_by {
+                kill(&mut child)?;
+                return Err(format!("a worker did not start within {START_LIMIT:?}").into());
+            }
+            smol::Timer::after(Duration::from_millis(2)).await;
         };
         match ended {
             None => {
@@ -105,6 +127,25 @@ pub async fn kill_workers(
         }
     }
     Ok(kills)
+}
+
+/// Copies the worker's output to ours; the receiver hears when it started working.
+fn forward_stdout(child: &mut Child) -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel();
+    if let Some(out) = child.stdout.take() {
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                let mut stdout = std::io::stdout().lock();
+                let _ = writeln!(stdout, "{line}");
+                let _ = stdout.flush();
+                if line.starts_with(READY) {
+                    let _ = tx.send(());
+                }
+            }
+        });
+    }
+    rx
 }
 
 fn kill(child: &mut Child) -> Result {
