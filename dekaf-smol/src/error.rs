@@ -239,7 +239,10 @@ impl Error {
     /// Whether the client can no longer be used (as opposed to one operation failing): a
     /// producer that was fenced or refused for good is one.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, Error::Config(_) | Error::Shutdown) || self.producer_fatal().is_some()
+        matches!(
+            self,
+            Error::Config(_) | Error::Shutdown | Error::Send(SendError::Closed)
+        ) || self.producer_fatal().is_some()
     }
 
     /// Whether the current transaction cannot commit but the producer can go on: abort the

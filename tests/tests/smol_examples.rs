@@ -4,6 +4,10 @@
 //! Seek by timestamp needs per-record time lookups, which only build C's SQLite engine has;
 //! on build W (memory engine) the lookup compares the broker's write time per batch, and the
 //! test pins that deviation.
+//!
+//! The exactly-once recipes run whole, as the programs they are (`src/bin/` of this package
+//! includes them): each starts itself again as workers, kills them with SIGKILL and checks
+//! the result itself.
 
 // Each example brings its own copy of the shared helpers, as it does as a program.
 #![allow(clippy::duplicate_mod)]
