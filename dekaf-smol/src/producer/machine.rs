@@ -285,3 +285,78 @@ impl Drop for StopGuard {
         self.shared.lock().stop();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use dekaf_proto::ErrorCode;
+    use dekaf_state::producer::{DeliveryError, ProducerConfig, SendError};
+
+    use super::*;
+
+    fn inner() -> Arc<Shared> {
+        let producer = StateProducer::new(ProducerConfig::default(), 1).expect("valid settings");
+        Shared::new(producer)
+    }
+
+    fn failed(id: u64) -> Event {
+        Event::Delivered {
+            id: DeliveryId(id),
+            result: Err(DeliveryError::Rejected(ErrorCode::RECORD_LIST_TOO_LARGE)),
+        }
+    }
+
+    #[test]
+    fn a_flush_reports_the_first_failure_nobody_awaited_once() {
+        let shared = inner();
+        let mut inner = shared.lock();
+        // Record 0 is awaited, record 1 is not (its receiver is dropped).
+        let (tx0, rx0) = async_channel::bounded(1);
+        let (tx1, rx1) = async_channel::bounded(1);
+        inner.sent(DeliveryId(0), "t".into(), tx0);
+        inner.sent(DeliveryId(1), "t".into(), tx1);
+        drop(rx1);
+        let (ftx, frx) = async_channel::bounded(1);
+        inner.flushing(FlushId(0), ftx);
+        inner.dispatch(failed(0));
+        inner.dispatch(failed(1));
+        inner.dispatch(Event::Flushed { id: FlushId(0) });
+        assert!(matches!(rx0.try_recv(), Ok(Err(Error::Delivery { .. }))));
+        let Ok(Err(Error::Delivery { topic, .. })) = frx.try_recv() else {
+            panic!("the flush did not report record 1");
+        };
+        assert_eq!(topic, "t");
+
+        // A refusal nobody read goes to the next flush, and only to it.
+        inner.unread(None, Error::Send(SendError::BufferFull));
+        for (flush, reported) in [(1, true), (2, false)] {
+            let (ftx, frx) = async_channel::bounded(1);
+            inner.flushing(FlushId(flush), ftx);
+            inner.dispatch(Event::Flushed { id: FlushId(flush) });
+            assert_eq!(frx.try_recv().expect("flushed").is_err(), reported);
+        }
+
+        // A failure that came before the flush was asked for is reported by it.
+        let (tx2, rx2) = async_channel::bounded(1);
+        inner.sent(DeliveryId(2), "t".into(), tx2);
+        drop(rx2);
+        inner.dispatch(failed(2));
+        let (ftx, frx) = async_channel::bounded(1);
+        inner.flushing(FlushId(3), ftx);
+        inner.dispatch(Event::Flushed { id: FlushId(3) });
+        assert!(frx.try_recv().expect("flushed").is_err());
+    }
+
+    #[test]
+    fn a_stopped_driver_fails_every_waiter() {
+        let shared = inner();
+        let mut inner = shared.lock();
+        let (tx, rx) = async_channel::bounded(1);
+        inner.sent(DeliveryId(0), "t".into(), tx);
+        let (otx, orx) = async_channel::bounded(1);
+        inner.operating(TxnOpId(0), otx);
+        inner.stop();
+        assert!(inner.stopped);
+        assert!(rx.try_recv().is_err() && rx.is_closed());
+        assert!(orx.is_closed());
+    }
+}
