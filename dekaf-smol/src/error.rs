@@ -10,6 +10,9 @@ use dekaf_state::consumer::{FetchError, MetadataProblem};
 use dekaf_state::offset::{
     is_rebalance_code, CommitError, Fault, LookupError, OffsetError, PositionError, TopicPartition,
 };
+use dekaf_state::producer::{
+    AbortableError, DeliveryError, FatalError, SendError, TransactionError, TxnOperation,
+};
 use thiserror::Error;
 
 /// Everything that can go wrong in dekaf-smol.
@@ -142,24 +145,32 @@ pub enum Error {
     /// no leader, not authorized); the client keeps refreshing.
     #[error(transparent)]
     Metadata(#[from] MetadataProblem),
-    /// The broker refused to append records to a partition.
-    #[error("producing to {partition}: {code}")]
-    Produce {
-        /// The partition.
-        partition: TopicPartition,
-        /// The broker's error code.
-        code: ErrorCode,
-    },
-    /// A record was not delivered within the delivery timeout.
-    #[error("record for {topic} not delivered within {timeout:?}")]
-    DeliveryTimeout {
+    /// The producer refused a record at once (too large, buffer full, outside a transaction,
+    /// closed producer); nothing was sent.
+    #[error(transparent)]
+    Send(#[from] SendError),
+    /// A record was not written, or may not have been (see [`DeliveryError`]).
+    #[error("record for {topic}: {error}")]
+    Delivery {
         /// The record's topic.
         topic: String,
-        /// The delivery timeout.
+        /// Why.
+        error: DeliveryError,
+    },
+    /// A transaction operation failed: abort the transaction when
+    /// [`is_abortable`](Self::is_abortable), close the producer when
+    /// [`is_fatal`](Self::is_fatal).
+    #[error(transparent)]
+    Transaction(#[from] TransactionError),
+    /// A transaction operation did not finish within the producer's `max_block`. It goes on:
+    /// calling it again waits for the same work (a broker that closes the connection instead
+    /// of answering, as tansu does for a fenced producer's EndTxn, ends here too).
+    #[error("{operation} did not finish within {timeout:?}")]
+    TransactionTimeout {
+        /// The operation.
+        operation: TxnOperation,
+        /// How long it was waited for.
         timeout: Duration,
-        /// The last error seen while trying, if any.
-        #[source]
-        last_error: Option<Box<Error>>,
     },
 }
 
@@ -187,8 +198,16 @@ impl Error {
             | Error::Malformed { .. }
             | Error::AddressChanged { .. }
             | Error::NoBrokerAvailable { .. }
-            | Error::DeliveryTimeout { .. } => true,
-            Error::Kafka { code, .. } | Error::Produce { code, .. } => code.is_retriable(),
+            | Error::TransactionTimeout { .. } => true,
+            Error::Kafka { code, .. } => code.is_retriable(),
+            Error::Send(e) => matches!(e, SendError::BufferFull),
+            Error::Delivery { error, .. } => match error {
+                DeliveryError::TimedOut { .. } => true,
+                DeliveryError::Rejected(code) => code.is_retriable(),
+                DeliveryError::Request(failed) => failed.is_retriable(),
+                _ => false,
+            },
+            Error::Transaction(_) => false,
             Error::Request(failed) => failed.is_retriable(),
             Error::Commit(e) => e.is_retriable(),
             Error::Lookup(e) => match e {
@@ -217,17 +236,65 @@ impl Error {
         }
     }
 
-    /// Whether the client can no longer be used (as opposed to one operation failing).
+    /// Whether the client can no longer be used (as opposed to one operation failing): a
+    /// producer that was fenced or refused for good is one.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, Error::Config(_) | Error::Shutdown)
+        matches!(
+            self,
+            Error::Config(_) | Error::Shutdown | Error::Send(SendError::Closed)
+        ) || self.producer_fatal().is_some()
+    }
+
+    /// Whether the current transaction cannot commit but the producer can go on: abort the
+    /// transaction, then begin another.
+    pub fn is_abortable(&self) -> bool {
+        match self {
+            Error::Transaction(e) | Error::Send(SendError::Transaction(e)) => e.is_abortable(),
+            _ => false,
+        }
+    }
+
+    /// Whether a newer producer with the same transactional id took over: close this one.
+    pub fn is_fenced(&self) -> bool {
+        self.producer_fatal().is_some_and(FatalError::is_fenced)
+    }
+
+    /// The error that stopped a producer, if this is one.
+    fn producer_fatal(&self) -> Option<&FatalError> {
+        match self {
+            Error::Transaction(TransactionError::Fatal(e))
+            | Error::Send(SendError::Fatal(e))
+            | Error::Send(SendError::Transaction(TransactionError::Fatal(e)))
+            | Error::Delivery {
+                error: DeliveryError::Fatal(e),
+                ..
+            } => Some(e),
+            _ => None,
+        }
     }
 
     /// The Kafka error code a broker sent, if this error is one.
     pub fn error_code(&self) -> Option<ErrorCode> {
         match self {
-            Error::Kafka { code, .. }
-            | Error::Request(RequestFailed::Broker(code))
-            | Error::Produce { code, .. } => Some(*code),
+            Error::Kafka { code, .. } | Error::Request(RequestFailed::Broker(code)) => Some(*code),
+            Error::Delivery { error, .. } => match error {
+                DeliveryError::Rejected(code) => Some(*code),
+                DeliveryError::TimedOut { last_error, .. } => *last_error,
+                DeliveryError::OutOfOrderSequence => Some(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER),
+                DeliveryError::Request(RequestFailed::Broker(code)) => Some(*code),
+                _ => self.producer_fatal().and_then(fatal_code),
+            },
+            Error::Transaction(e) | Error::Send(SendError::Transaction(e)) => match e {
+                TransactionError::Abortable(
+                    AbortableError::Broker(code) | AbortableError::Offsets { code, .. },
+                ) => Some(*code),
+                TransactionError::Abortable(AbortableError::Delivery {
+                    error: DeliveryError::Rejected(code),
+                    ..
+                }) => Some(*code),
+                _ => self.producer_fatal().and_then(fatal_code),
+            },
+            Error::Send(SendError::Fatal(e)) => fatal_code(e),
             Error::Commit(e) => match e {
                 CommitError::Rebalance(code) | CommitError::Group(code) => Some(*code),
                 CommitError::Partitions(parts) => parts.first().map(|p| p.code),
@@ -262,6 +329,10 @@ impl Error {
             Error::Commit(e) => e.fault(),
             Error::Lookup(e) => e.fault(),
             Error::Position { error, .. } => error.fault(),
+            Error::Send(e) => e.fault(),
+            Error::Delivery { error, .. } => error.fault(),
+            Error::Transaction(e) => e.fault(),
+            Error::TransactionTimeout { .. } => Fault::Transient,
             Error::Malformed { .. } => Fault::Broker,
             _ if self.is_rebalance() => Fault::Transient,
             Error::Request(RequestFailed::Encode(_)) => Fault::Application,
@@ -271,12 +342,28 @@ impl Error {
         }
     }
 
+    /// The error a record's failed delivery is reported as.
+    pub(crate) fn delivery(topic: &str, error: DeliveryError) -> Self {
+        Error::Delivery {
+            topic: topic.to_owned(),
+            error,
+        }
+    }
+
     pub(crate) fn io(op: &'static str, addr: &str, source: io::Error) -> Self {
         Error::Io {
             op,
             addr: addr.to_owned(),
             source: Arc::new(source),
         }
+    }
+}
+
+/// The code a broker sent when it stopped a producer for good.
+fn fatal_code(e: &FatalError) -> Option<ErrorCode> {
+    match e {
+        FatalError::Broker(code) | FatalError::Request(RequestFailed::Broker(code)) => Some(*code),
+        _ => None,
     }
 }
 
@@ -370,11 +457,15 @@ mod tests {
             Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
         );
 
-        let produce = Error::Produce {
-            partition: TopicPartition::new("t", 0),
-            code: ErrorCode::NOT_LEADER_OR_FOLLOWER,
-        };
-        assert!(produce.is_retriable());
+        let produce = Error::delivery(
+            "t",
+            DeliveryError::Rejected(ErrorCode::NOT_LEADER_OR_FOLLOWER),
+        );
+        assert!(produce.is_retriable() && !produce.is_fatal() && !produce.is_abortable());
+        assert_eq!(
+            produce.error_code(),
+            Some(ErrorCode::NOT_LEADER_OR_FOLLOWER)
+        );
 
         let nobody = Error::NoBrokerAvailable {
             servers: "a:1".into(),
@@ -383,6 +474,61 @@ mod tests {
         };
         assert!(nobody.is_retriable() && !nobody.is_fatal());
         assert!(std::error::Error::source(&nobody).is_some());
+    }
+
+    #[test]
+    fn producer_errors_say_what_to_do_next() {
+        let fenced = Error::from(TransactionError::Fatal(FatalError::Broker(
+            ErrorCode::PRODUCER_FENCED,
+        )));
+        assert!(fenced.is_fatal() && fenced.is_fenced() && !fenced.is_abortable());
+        assert!(!fenced.is_retriable());
+        assert_eq!(fenced.error_code(), Some(ErrorCode::PRODUCER_FENCED));
+        assert_eq!(fenced.fault(), Fault::Broker);
+
+        let refused_offsets = Error::from(TransactionError::Abortable(AbortableError::Offsets {
+            partition: TopicPartition::new("in", 0),
+            code: ErrorCode::GROUP_AUTHORIZATION_FAILED,
+        }));
+        assert!(refused_offsets.is_abortable() && !refused_offsets.is_fatal());
+        assert!(!refused_offsets.is_fenced());
+        assert_eq!(
+            refused_offsets.error_code(),
+            Some(ErrorCode::GROUP_AUTHORIZATION_FAILED)
+        );
+
+        let outside = Error::from(SendError::Transaction(TransactionError::InvalidState {
+            operation: TxnOperation::Send,
+            state: dekaf_state::producer::TransactionState::Ready,
+        }));
+        assert!(!outside.is_abortable() && !outside.is_fatal());
+        assert_eq!(outside.fault(), Fault::Application);
+
+        let full = Error::from(SendError::BufferFull);
+        assert!(full.is_retriable() && !full.is_fatal());
+
+        let timeout = Error::TransactionTimeout {
+            operation: TxnOperation::Commit,
+            timeout: Duration::from_secs(1),
+        };
+        assert!(timeout.is_retriable() && !timeout.is_fatal() && !timeout.is_fenced());
+        assert!(timeout.to_string().contains("commit_transaction"));
+
+        let lost = Error::delivery(
+            "t",
+            DeliveryError::TimedOut {
+                maybe_written: true,
+                last_error: Some(ErrorCode::REQUEST_TIMED_OUT),
+            },
+        );
+        assert!(lost.is_retriable());
+        assert_eq!(lost.error_code(), Some(ErrorCode::REQUEST_TIMED_OUT));
+
+        let stopped = Error::delivery(
+            "t",
+            DeliveryError::Fatal(FatalError::Broker(ErrorCode::INVALID_PRODUCER_EPOCH)),
+        );
+        assert!(stopped.is_fatal() && stopped.is_fenced());
     }
 
     #[test]
@@ -400,6 +546,7 @@ mod tests {
                 let _ = c.committed(&TopicPartition::new("t", 0)).await;
                 let _ = p.send(crate::ProducerRecord::new("t")).await;
                 let _ = p.flush().await;
+                let _ = p.commit_transaction().await;
                 let _ = c.close().await;
             });
         };

@@ -7,12 +7,15 @@
 //!   [`recv`](Consumer::recv) and [`recv_batch`](Consumer::recv_batch); commits in Auto or
 //!   Manual mode ([`commit`](Consumer::commit), [`commit_offsets`](Consumer::commit_offsets)),
 //!   looks up committed offsets, offsets for times and watermarks, seeks, pauses, closes.
-//! - [`Producer`] (built with [`Producer::builder`]): a basic producer, acks = all, explicit or
-//!   key-hashed (Java's murmur2) partitions, [`flush`](Producer::flush).
+//! - [`Producer`] (built with [`Producer::builder`]): batching, compression, retries,
+//!   idempotence (on by default) and transactions, with the consumed offsets committed in the
+//!   transaction ([`send_offsets_to_transaction`](Producer::send_offsets_to_transaction)) for
+//!   exactly-once consume-transform-produce.
 //! - [`Admin`]: creates topics.
 //!
 //! Every failure is an [`Error`] whose kind can be asked ([`Error::is_rebalance`],
-//! [`Error::is_retriable`], [`Error::is_fatal`], [`Error::error_code`], [`Error::fault`]).
+//! [`Error::is_retriable`], [`Error::is_fatal`], [`Error::is_abortable`], [`Error::is_fenced`],
+//! [`Error::error_code`], [`Error::fault`]).
 //! Each client's driver runs on a thread of its own unless a [`Spawner`] says otherwise, so the
 //! clients work under any executor.
 //!
@@ -114,12 +117,16 @@ pub use connection::{ConnectionEvent, Endpoint};
 pub use consumer::{Consumer, ConsumerBuilder, ConsumerRecord, GroupSettings, RecordStream};
 pub use driver::{Driver, Handle, Hooks};
 pub use error::Error;
-pub use producer::{DeliveryFuture, Producer, ProducerBuilder, ProducerRecord, RecordMetadata};
+pub use producer::{
+    Acks, Delivery, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord, RecordMetadata,
+    TransactionState,
+};
 pub use spawn::{DriverFuture, Spawner};
 
-pub use dekaf_proto::records::{OwnedHeader as Header, TimestampType};
+pub use dekaf_proto::records::{Compression, OwnedHeader as Header, TimestampType};
 pub use dekaf_proto::ErrorCode;
 pub use dekaf_state::consumer::{FetchError, IsolationLevel, MetadataProblem, Watermarks};
+pub use dekaf_state::group::GroupMetadata;
 pub use dekaf_state::offset::{
     AckMode, AutoOffsetReset, CommitError, CommitPolicy, Fault, LookupError, OffsetAndMetadata,
     OffsetAndTimestamp, OffsetCommitMode, OffsetError, PositionError, TopicPartition,

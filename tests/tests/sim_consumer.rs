@@ -905,3 +905,55 @@ fn corrupt_answers_are_reported_and_fetched_again_without_a_gap() {
         assert!(corrupt > 0, "seed {seed}: no corrupt answer was seen");
     }
 }
+
+/// Kafka's read_committed rule with real record batches: a producer's aborted transaction
+/// hides its records from its first offset up to its ABORT marker and no further — the same
+/// producer's committed transaction before it and its next transaction after it are kept, and
+/// another producer's interleaved transaction is decided by its own marker. The same records
+/// come out with the broker's aborted-transaction list (Kafka) and without it (tansu), reading
+/// from the start or from inside the aborted transaction.
+#[test]
+fn an_aborted_transaction_hides_exactly_its_own_records() {
+    for list_aborted in [true, false] {
+        for (from, want) in [
+            (None, vec![0, 1, 2, 3, 4, 8, 9, 12, 15, 16]),
+            (Some(7), vec![8, 9, 12, 15, 16]),
+        ] {
+            let mut cluster = Cluster::new(1, 11);
+            cluster.faults = Faults {
+                list_aborted,
+                ..Faults::default()
+            };
+            cluster.create_topic(TOPIC, 1);
+            cluster.append(TOPIC, 0, 2, Compression::None, None); // 0-1
+            cluster.append(TOPIC, 0, 3, Compression::Gzip, Some(100)); // 2-4
+            cluster.end_txn(100, true); // 5
+            cluster.append(TOPIC, 0, 2, Compression::None, Some(100)); // 6-7
+            cluster.append(TOPIC, 0, 2, Compression::Zstd, Some(200)); // 8-9
+            cluster.append(TOPIC, 0, 1, Compression::Lz4, Some(100)); // 10
+            cluster.end_txn(100, false); // 11
+            cluster.append(TOPIC, 0, 1, Compression::None, Some(100)); // 12
+            cluster.end_txn(200, true); // 13
+            cluster.end_txn(100, true); // 14
+            cluster.append(TOPIC, 0, 2, Compression::None, None); // 15-16
+            let consumer =
+                Consumer::new(config(11).with_isolation_level(IsolationLevel::ReadCommitted));
+            let mut sim = Sim::new(cluster, consumer, 11);
+            sim.consumer.assign(sim.now, [tp(0)]).unwrap();
+            if let Some(offset) = from {
+                sim.consumer
+                    .seek(
+                        sim.now,
+                        dekaf_state::offset::TopicPartitionOffset::at(tp(0), offset),
+                    )
+                    .unwrap();
+            }
+            let wanted = BTreeMap::from([(tp(0), want.len())]);
+            let mut got = consume(&mut sim, &wanted, Duration::from_secs(60));
+            keep_polling(&mut sim, &mut got, Duration::from_secs(5));
+            let offsets: Vec<i64> = got.by_partition[&tp(0)].iter().map(|r| r.offset).collect();
+            assert_eq!(offsets, want, "list_aborted {list_aborted}, from {from:?}");
+            assert_eq!(sim.consumer.position(&tp(0)), Some(17));
+        }
+    }
+}

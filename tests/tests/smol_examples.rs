@@ -4,6 +4,10 @@
 //! Seek by timestamp needs per-record time lookups, which only build C's SQLite engine has;
 //! on build W (memory engine) the lookup compares the broker's write time per batch, and the
 //! test pins that deviation.
+//!
+//! The exactly-once recipes run whole, as the programs they are (`src/bin/` of this package
+//! includes them): each starts itself again as workers, kills them with SIGKILL and checks
+//! the result itself.
 
 // Each example brings its own copy of the shared helpers, as it does as a program.
 #![allow(clippy::duplicate_mod)]
@@ -101,5 +105,45 @@ fn seek_by_timestamp_on_build_w_pins_its_lookup_by_write_time() {
     if let Some(result) = run_on(Build::W, seek_by_timestamp::run) {
         let e = result.expect_err("build W now looks timestamps up per record: drop this pin");
         assert!(e.contains("found offset 0"), "{e}");
+    }
+}
+
+/// Runs an exactly-once example as the program it is (supervisor and killed workers) against
+/// a fresh broker of `build`, with `kills` kills; its own checks decide.
+fn run_program(build: Build, program: &str, kills: usize) {
+    let Some(broker) = Broker::start(build, engine(build)) else {
+        return;
+    };
+    let out = std::process::Command::new(program)
+        .env("DEKAF_BOOTSTRAP", broker.addr().to_string())
+        .env("DEKAF_KILLS", kills.to_string())
+        .output()
+        .expect("run the example");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    assert!(
+        out.status.success(),
+        "{program} on {build}: {}\n{stdout}\n{}\n--- broker log ---\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        broker.log()
+    );
+    // The kills landed while workers were at work, not after the work was done.
+    assert!(
+        stdout.contains(&format!("{kills} workers killed mid-way")),
+        "{stdout}"
+    );
+}
+
+/// Transactions need build W (build C does not advertise EndTxn).
+#[test]
+fn exactly_once_transform_survives_workers_killed_mid_transaction() {
+    run_program(Build::W, env!("CARGO_BIN_EXE_exactly_once_transform"), 4);
+}
+
+#[test]
+fn exactly_once_sqlite_survives_workers_killed_mid_batch() {
+    for build in Build::ALL {
+        run_program(build, env!("CARGO_BIN_EXE_exactly_once_sqlite"), 4);
     }
 }

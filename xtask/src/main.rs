@@ -21,7 +21,7 @@ usage: cargo xtask <command>
 commands:
   install                 install the brokers and tools the tests need (skips what is there)
   test [--no-fuzz]        install, then fmt, clippy, doc, all tests and a short fuzz run
-  demo                    start tansu, run the demo and the consumer examples, stop it
+  demo                    start tansu, run the demo and the examples, stop it
   bench [ARGS...]         run the record benchmarks; ARGS go to criterion
                           (default: --warm-up-time 1 --measurement-time 3)
   fuzz [TARGET] [SECS]    fuzz one target (or each in turn) for SECS seconds (default 60)
@@ -186,6 +186,16 @@ const DEMO_EXAMPLES: &[(&str, &str, bool)] = &[
     (
         "seek",
         "seek to an offset, to the beginning, to the end",
+        false,
+    ),
+    (
+        "exactly_once_transform",
+        "exactly once, Kafka to Kafka: each transaction carries the output and the consumed offsets; workers die by SIGKILL",
+        false,
+    ),
+    (
+        "exactly_once_sqlite",
+        "exactly once, Kafka to SQLite: rows and offsets in one database transaction; workers die by SIGKILL",
         false,
     ),
     (

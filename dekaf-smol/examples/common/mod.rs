@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod supervisor;
+
 use std::future::Future;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -169,3 +171,56 @@ where
 
 /// How long an example waits for any one thing before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Reads `consumer`'s assigned partitions until each is at its end (no lag as of the last
+/// fetch answer: the high watermark, or the last stable offset under read_committed) and
+/// returns what it read. The end is the one fetch answers give: tansu's ListOffsets "latest"
+/// can be short of it (build W answers per batch).
+pub async fn read_to_end(
+    consumer: &dekaf_smol::Consumer,
+    limit: Duration,
+) -> Result<Vec<dekaf_smol::ConsumerRecord>> {
+    let deadline = Instant::now() + limit;
+    let mut out = Vec::new();
+    while !at_end(consumer) {
+        if Instant::now() >= deadline {
+            let lags: Vec<_> = consumer
+                .assignment()
+                .iter()
+                .map(|tp| consumer.lag(tp))
+                .collect();
+            return Err(
+                format!("timed out after {limit:?} reading to the end: lags {lags:?}").into(),
+            );
+        }
+        // Asking again also moves positions past markers and aborted records at the end.
+        out.extend(recv_for(consumer, 1_000, Duration::from_millis(200)).await?);
+    }
+    Ok(out)
+}
+
+/// Up to `max` records of `consumer`, or none if none came within `wait`.
+pub async fn recv_for(
+    consumer: &dekaf_smol::Consumer,
+    max: usize,
+    wait: Duration,
+) -> Result<Vec<dekaf_smol::ConsumerRecord>> {
+    let batch = async { Some(consumer.recv_batch(max).await) };
+    let timer = async {
+        smol::Timer::after(wait).await;
+        None
+    };
+    match smol::future::or(batch, timer).await {
+        Some(batch) => Ok(batch?),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Whether every assigned partition of `consumer` is at its end, as of the last fetch answer
+/// (the high watermark, or the last stable offset under read_committed).
+pub fn at_end(consumer: &dekaf_smol::Consumer) -> bool {
+    consumer
+        .assignment()
+        .iter()
+        .all(|tp| consumer.lag(tp) == Some(0))
+}

@@ -63,7 +63,8 @@ impl ProducerRecord {
         self
     }
 
-    /// Sets the timestamp, in milliseconds since the Unix epoch (default: when sent).
+    /// Sets the timestamp, in milliseconds since the Unix epoch (default: the wall clock when
+    /// sent).
     pub fn timestamp(mut self, millis: i64) -> Self {
         self.timestamp = Some(millis);
         self
@@ -74,15 +75,17 @@ impl ProducerRecord {
         &self.topic
     }
 
-    /// Bytes the record takes in a batch, roughly (for batch sizes).
-    pub(crate) fn size(&self) -> usize {
-        let len = |b: &Option<Bytes>| b.as_ref().map_or(0, Bytes::len);
-        let headers: usize = self
-            .headers
-            .iter()
-            .map(|h| h.key.len() + len(&h.value) + 10)
-            .sum();
-        len(&self.key) + len(&self.value) + headers + 24
+    /// The record as the producer machine takes it, stamped with `now_millis` when it has no
+    /// timestamp of its own.
+    pub(crate) fn into_state(self, now_millis: i64) -> dekaf_state::producer::ProducerRecord {
+        dekaf_state::producer::ProducerRecord {
+            topic: self.topic,
+            partition: self.partition,
+            key: self.key,
+            value: self.value,
+            headers: self.headers,
+            timestamp: Some(self.timestamp.unwrap_or(now_millis)),
+        }
     }
 }
 
@@ -92,20 +95,41 @@ impl ProducerRecord {
 pub struct RecordMetadata {
     /// The partition it was written to.
     pub topic_partition: TopicPartition,
-    /// Its offset there.
+    /// Its offset there; -1 when the broker did not say (`acks` 0, or a retried batch the
+    /// broker recognised as already written).
     pub offset: i64,
     /// Its timestamp: the one sent, or the broker's append time when the topic uses it.
     pub timestamp: i64,
 }
 
 impl RecordMetadata {
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        self.topic_partition.topic()
+    }
+
     /// The partition index.
     pub fn partition(&self) -> i32 {
         self.topic_partition.partition()
     }
 
-    /// The offset.
+    /// The offset, -1 when unknown (see [`has_offset`](Self::has_offset)).
     pub fn offset(&self) -> i64 {
         self.offset
+    }
+
+    /// Whether the broker said at which offset the record is.
+    pub fn has_offset(&self) -> bool {
+        self.offset >= 0
+    }
+}
+
+impl From<dekaf_state::producer::RecordMetadata> for RecordMetadata {
+    fn from(m: dekaf_state::producer::RecordMetadata) -> Self {
+        RecordMetadata {
+            topic_partition: m.partition,
+            offset: m.offset.unwrap_or(-1),
+            timestamp: m.timestamp,
+        }
     }
 }

@@ -97,30 +97,9 @@ pub struct RecordMetadata {
 }
 
 /// A consumer's place in its group, sent with offsets to a transaction so that the group
-/// coordinator refuses them from a member that is no longer current (a "zombie").
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ConsumerGroupMetadata {
-    /// The group id.
-    pub group_id: String,
-    /// The group generation the consumer last joined, -1 when unknown.
-    pub generation_id: i32,
-    /// The consumer's member id, empty when unknown.
-    pub member_id: String,
-    /// The consumer's static instance id, if configured.
-    pub group_instance_id: Option<String>,
-}
-
-impl ConsumerGroupMetadata {
-    /// Metadata naming the group only: the coordinator then cannot fence stale members.
-    pub fn new(group_id: impl Into<String>) -> Self {
-        ConsumerGroupMetadata {
-            group_id: group_id.into(),
-            generation_id: -1,
-            member_id: String::new(),
-            group_instance_id: None,
-        }
-    }
-}
+/// coordinator refuses them from a member that is no longer current (a "zombie"): the group
+/// module's [`GroupMetadata`](crate::group::GroupMetadata) under the name Java's client gives it.
+pub type ConsumerGroupMetadata = crate::group::GroupMetadata;
 
 /// A transaction operation that reports through [`Event::Transaction`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

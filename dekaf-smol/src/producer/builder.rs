@@ -1,0 +1,243 @@
+//! Settings of a producer, checked by `build()`.
+
+use std::time::Duration;
+
+use dekaf_proto::records::Compression;
+use dekaf_state::client::Destination;
+use dekaf_state::offset::Backoff;
+use dekaf_state::producer::{Acks, Producer as StateProducer, ProducerConfig};
+
+use super::machine::{Machine, ProducerHooks, Shared, StopGuard};
+use super::{now_millis, Producer};
+use crate::side::{probe_request, wait_for_broker};
+use crate::{Config, Driver, Error, Spawner};
+
+/// Builds a [`Producer`]: start from [`Producer::builder`], set what you need, then
+/// [`build`](Self::build)`.await`. Defaults follow Kafka's Java producer: acks all,
+/// idempotence on, linger 5 ms, batches of 16 KiB, no compression, 5 requests in flight.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use dekaf_smol::{Compression, Producer};
+/// # async fn example() -> Result<(), dekaf_smol::Error> {
+/// let producer = Producer::builder()
+///     .bootstrap_servers("localhost:9092")
+///     .linger(Duration::from_millis(20))
+///     .compression(Compression::Zstd)
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `build().await`"]
+pub struct ProducerBuilder {
+    connection: Config,
+    connect_timeout: Duration,
+    config: ProducerConfig,
+    max_block: Duration,
+    spawner: Spawner,
+}
+
+impl Default for ProducerBuilder {
+    fn default() -> Self {
+        ProducerBuilder {
+            connection: Config::default(),
+            connect_timeout: Duration::from_secs(10),
+            config: ProducerConfig::default(),
+            max_block: Duration::from_secs(60),
+            spawner: Spawner::default(),
+        }
+    }
+}
+
+impl ProducerBuilder {
+    /// The brokers to start from: `host:port`, several separated by commas.
+    pub fn bootstrap_servers(mut self, servers: impl AsRef<str>) -> Self {
+        self.connection.bootstrap_servers = servers
+            .as_ref()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        self
+    }
+
+    /// Sent with every request (`client.id`, default `dekaf`).
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.connection.client_id = Some(client_id.into());
+        self
+    }
+
+    /// How long a request may wait for its answer, and the broker for its replicas
+    /// (`request.timeout.ms`, default 30 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.connection.request_timeout = timeout;
+        self
+    }
+
+    /// How long `build` waits for a bootstrap server to answer (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How many replicas must have a record before it counts as written (`acks`, default
+    /// [`Acks::All`]); [`Acks::Leader`] and [`Acks::None`] need idempotence off.
+    pub fn acks(mut self, acks: Acks) -> Self {
+        self.config.acks = acks;
+        self
+    }
+
+    /// Whether retries can never write a record twice or out of order
+    /// (`enable.idempotence`, default on; needs acks all and at most 5 requests in flight).
+    pub fn idempotence(mut self, on: bool) -> Self {
+        self.config.enable_idempotence = on;
+        self
+    }
+
+    /// How long a batch waits for more records before it is sent (`linger.ms`, default 5 ms).
+    pub fn linger(mut self, linger: Duration) -> Self {
+        self.config.linger = linger;
+        self
+    }
+
+    /// The most record bytes in one batch of a partition (`batch.size`, default 16 KiB; a
+    /// larger record goes alone).
+    pub fn batch_size(mut self, bytes: usize) -> Self {
+        self.config.batch_size = bytes;
+        self
+    }
+
+    /// The largest request, and so the largest record (`max.request.size`, default 1 MiB).
+    pub fn max_request_size(mut self, bytes: usize) -> Self {
+        self.config.max_request_size = bytes;
+        self
+    }
+
+    /// The most record bytes held before `send` refuses more (`buffer.memory`, default
+    /// 32 MiB).
+    pub fn buffer_memory(mut self, bytes: usize) -> Self {
+        self.config.buffer_memory = bytes;
+        self
+    }
+
+    /// The codec of every batch (`compression.type`, default none).
+    pub fn compression(mut self, codec: Compression) -> Self {
+        self.config.compression = codec;
+        self
+    }
+
+    /// How many Produce requests may await their answers per broker
+    /// (`max.in.flight.requests.per.connection`, default 5).
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.config.max_in_flight = max;
+        self
+    }
+
+    /// The wait before a failed request is tried again: `initial`, doubling up to `max`,
+    /// with 20 % jitter (`retry.backoff.ms`, `retry.backoff.max.ms`; default 100 ms, 1 s).
+    pub fn retry_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.config.backoff = Backoff {
+            initial,
+            max,
+            ..Backoff::default()
+        };
+        self
+    }
+
+    /// How long a record may take to be written, retries included (`delivery.timeout.ms`,
+    /// default 2 min). Retries go on until then.
+    pub fn delivery_timeout(mut self, timeout: Duration) -> Self {
+        self.config.delivery_timeout = timeout;
+        self
+    }
+
+    /// Makes the producer transactional under this id (`transactional.id`). Use one id per
+    /// unit of work that must never run twice at once (e.g. per input partition): a new
+    /// producer with the id fences the old one.
+    pub fn transactional_id(mut self, id: impl Into<String>) -> Self {
+        self.config.transactional_id = Some(id.into());
+        self
+    }
+
+    /// How long a transaction may stay open before the coordinator aborts it
+    /// (`transaction.timeout.ms`, default 60 s).
+    pub fn transaction_timeout(mut self, timeout: Duration) -> Self {
+        self.config.transaction_timeout = timeout;
+        self
+    }
+
+    /// How long each transaction operation (`init_transactions`,
+    /// `send_offsets_to_transaction`, `commit_transaction`, `abort_transaction`) waits for its
+    /// outcome before failing with [`Error::TransactionTimeout`] (`max.block.ms`, default
+    /// 60 s).
+    pub fn max_block(mut self, timeout: Duration) -> Self {
+        self.max_block = timeout;
+        self
+    }
+
+    /// Where the driver runs (default: a thread of its own; see [`Spawner`]).
+    pub fn spawner(mut self, spawner: Spawner) -> Self {
+        self.spawner = spawner;
+        self
+    }
+
+    /// Checks the settings, starts the driver and waits until a bootstrap server answers.
+    pub async fn build(mut self) -> Result<Producer, Error> {
+        if self.connect_timeout.is_zero() || self.max_block.is_zero() {
+            return Err(Error::Config(
+                "connect_timeout and max_block must be positive".into(),
+            ));
+        }
+        self.connection.connect_timeout = self.connect_timeout;
+        self.config.produce_timeout = self.connection.request_timeout;
+        // Validated here so that a bad setting fails before any connection is opened.
+        let machine = StateProducer::new(self.config, now_millis() as u64)
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let servers = self.connection.bootstrap_servers.clone();
+        let shared = Shared::new(machine);
+        let (driver, handle) = Driver::new(self.connection, Machine(shared.clone()))?;
+        let driver = driver.with_hooks(ProducerHooks);
+        let (done, stopped) = async_channel::bounded::<()>(1);
+        let guard = StopGuard {
+            shared: shared.clone(),
+            _done: done,
+        };
+        self.spawner.spawn(
+            "dekaf-producer",
+            Box::pin(async move {
+                let _guard = guard;
+                driver.run().await;
+            }),
+        )?;
+        let producer = Producer {
+            shared,
+            handle,
+            stopped,
+            max_block: self.max_block,
+        };
+        let probe = wait_for_broker(
+            &servers,
+            self.connect_timeout,
+            || {
+                let rx = producer
+                    .shared
+                    .lock()
+                    .side
+                    .submit(Destination::AnyBroker, probe_request());
+                producer.nudge();
+                Ok(rx)
+            },
+            || producer.shared.lock().last_connection_error.clone(),
+        )
+        .await;
+        match probe {
+            Ok(()) => Ok(producer),
+            Err(e) => {
+                producer.handle.shutdown();
+                Err(e)
+            }
+        }
+    }
+}
