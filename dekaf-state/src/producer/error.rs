@@ -240,23 +240,46 @@ pub(crate) fn is_fatal_txn_code(code: ErrorCode) -> bool {
     )
 }
 
-/// Codes that say the coordinator moved or is down: find it again, then retry.
-pub(crate) fn is_coordinator_moved(code: ErrorCode) -> bool {
-    matches!(
-        code,
-        ErrorCode::NOT_COORDINATOR | ErrorCode::COORDINATOR_NOT_AVAILABLE
-    )
+/// What a coordinator's error code asks of a producer, in the order the checks apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CoordinatorAnswer {
+    /// No error.
+    Ok,
+    /// The producer must close ([`is_fatal_txn_code`]).
+    Fatal,
+    /// The coordinator moved or is down: find it again, then retry.
+    Moved,
+    /// Retry the same request after a backoff.
+    Retry,
+    /// Refused for good: the operation fails (what that means depends on the request).
+    Refused,
 }
 
-/// Codes after which the same coordinator request is simply retried after a backoff.
-pub(crate) fn is_coordinator_busy(code: ErrorCode) -> bool {
-    matches!(
-        code,
-        ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
-            | ErrorCode::CONCURRENT_TRANSACTIONS
-            | ErrorCode::REQUEST_TIMED_OUT
-            | ErrorCode::NETWORK_EXCEPTION
-            | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
-            | ErrorCode::OPERATION_NOT_ATTEMPTED
-    )
+impl CoordinatorAnswer {
+    pub(crate) fn of(code: ErrorCode) -> Self {
+        if code.is_ok() {
+            Self::Ok
+        } else if is_fatal_txn_code(code) {
+            Self::Fatal
+        } else if matches!(
+            code,
+            ErrorCode::NOT_COORDINATOR | ErrorCode::COORDINATOR_NOT_AVAILABLE
+        ) {
+            Self::Moved
+        } else if code.is_retriable()
+            || matches!(
+                code,
+                ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+                    | ErrorCode::CONCURRENT_TRANSACTIONS
+                    | ErrorCode::REQUEST_TIMED_OUT
+                    | ErrorCode::NETWORK_EXCEPTION
+                    | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                    | ErrorCode::OPERATION_NOT_ATTEMPTED
+            )
+        {
+            Self::Retry
+        } else {
+            Self::Refused
+        }
+    }
 }

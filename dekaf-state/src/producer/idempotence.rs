@@ -7,7 +7,7 @@ use dekaf_proto::messages::{InitProducerIdRequest, RequestBody, ResponseBody};
 use dekaf_proto::{ApiKey, ErrorCode};
 
 use super::attempt::Attempt;
-use super::error::{is_coordinator_busy, is_coordinator_moved, FatalError};
+use super::error::{CoordinatorAnswer, FatalError};
 use super::producer::{Pending, Producer};
 use crate::client::{ClientRequest, Destination, Outgoing, RequestFailed, RequestId, Response};
 
@@ -194,12 +194,13 @@ impl Producer {
                 return;
             }
         };
-        if is_coordinator_moved(code) {
+        let answer = CoordinatorAnswer::of(code);
+        if answer == CoordinatorAnswer::Moved {
             self.coordinator_unreachable();
             self.pid
                 .attempt
                 .failed(now, &self.config.backoff, &mut self.rng);
-        } else if is_coordinator_busy(code) || code.is_retriable() {
+        } else if answer == CoordinatorAnswer::Retry {
             self.pid
                 .attempt
                 .failed(now, &self.config.backoff, &mut self.rng);

@@ -7,8 +7,7 @@ use dekaf_proto::messages::{FindCoordinatorResponse, ResponseBody};
 use dekaf_proto::ErrorCode;
 
 use super::error::{
-    is_coordinator_busy, is_coordinator_moved, is_fatal_txn_code, AbortableError, FatalError,
-    TransactionError,
+    is_fatal_txn_code, AbortableError, CoordinatorAnswer, FatalError, TransactionError,
 };
 use super::producer::Producer;
 use super::transactions::op_event;
@@ -109,7 +108,12 @@ impl Producer {
                 txn.group_lookup.succeeded();
                 self.metadata.learn_broker(node, &host, port);
             }
-            Err(code) if code.is_retriable() || is_coordinator_moved(code) => {
+            Err(code)
+                if matches!(
+                    CoordinatorAnswer::of(code),
+                    CoordinatorAnswer::Moved | CoordinatorAnswer::Retry
+                ) =>
+            {
                 txn.group_lookup
                     .failed(now, &self.config.backoff, &mut self.rng);
             }
@@ -174,20 +178,20 @@ impl Producer {
                 .get(&(tp.topic(), tp.partition()))
                 .copied()
                 .unwrap_or(ErrorCode::OPERATION_NOT_ATTEMPTED);
-            if code.is_ok() {
-                txn.started = true;
-                txn.partitions.insert(tp);
-            } else if is_fatal_txn_code(code) {
-                fatal = Some(code);
-            } else if is_coordinator_moved(code) {
-                txn.coordinator = None;
-                txn.pending.insert(tp);
-                retry = true;
-            } else if is_coordinator_busy(code) || code.is_retriable() {
-                txn.pending.insert(tp);
-                retry = true;
-            } else {
-                abortable = Some(code);
+            match CoordinatorAnswer::of(code) {
+                CoordinatorAnswer::Ok => {
+                    txn.started = true;
+                    txn.partitions.insert(tp);
+                }
+                CoordinatorAnswer::Fatal => fatal = Some(code),
+                answer @ (CoordinatorAnswer::Moved | CoordinatorAnswer::Retry) => {
+                    if answer == CoordinatorAnswer::Moved {
+                        txn.coordinator = None;
+                    }
+                    txn.pending.insert(tp);
+                    retry = true;
+                }
+                CoordinatorAnswer::Refused => abortable = Some(code),
             }
         }
         if retry {
@@ -231,20 +235,24 @@ impl Producer {
                 return;
             }
         };
-        if code.is_ok() {
-            o.added = true;
-            o.attempt.succeeded();
-            txn.started = true;
-        } else if is_fatal_txn_code(code) {
-            self.fail_fatally(FatalError::Broker(code));
-        } else if is_coordinator_moved(code) {
-            o.attempt.failed(now, &self.config.backoff, &mut self.rng);
-            txn.coordinator = None;
-        } else if is_coordinator_busy(code) || code.is_retriable() {
-            o.attempt.failed(now, &self.config.backoff, &mut self.rng);
-        } else {
-            o.attempt.succeeded();
-            self.fail_offsets_op(AbortableError::Broker(code));
+        match CoordinatorAnswer::of(code) {
+            CoordinatorAnswer::Ok => {
+                o.added = true;
+                o.attempt.succeeded();
+                txn.started = true;
+            }
+            CoordinatorAnswer::Fatal => self.fail_fatally(FatalError::Broker(code)),
+            CoordinatorAnswer::Moved => {
+                o.attempt.failed(now, &self.config.backoff, &mut self.rng);
+                txn.coordinator = None;
+            }
+            CoordinatorAnswer::Retry => {
+                o.attempt.failed(now, &self.config.backoff, &mut self.rng);
+            }
+            CoordinatorAnswer::Refused => {
+                o.attempt.succeeded();
+                self.fail_offsets_op(AbortableError::Broker(code));
+            }
         }
     }
 
@@ -291,17 +299,17 @@ impl Producer {
                     continue;
                 }
                 let code = p.error_code;
-                if code.is_ok() {
-                    o.offsets.remove(&tp);
-                } else if is_fatal_txn_code(code) {
-                    fatal = Some(code);
-                } else if is_coordinator_moved(code) {
-                    txn.group_coordinators.remove(&o.group.group_id);
-                    retry = true;
-                } else if is_coordinator_busy(code) || code.is_retriable() {
-                    retry = true;
-                } else {
-                    refused = Some((tp, code));
+                match CoordinatorAnswer::of(code) {
+                    CoordinatorAnswer::Ok => {
+                        o.offsets.remove(&tp);
+                    }
+                    CoordinatorAnswer::Fatal => fatal = Some(code),
+                    CoordinatorAnswer::Moved => {
+                        txn.group_coordinators.remove(&o.group.group_id);
+                        retry = true;
+                    }
+                    CoordinatorAnswer::Retry => retry = true,
+                    CoordinatorAnswer::Refused => refused = Some((tp, code)),
                 }
             }
         }
@@ -354,24 +362,32 @@ impl Producer {
                 return;
             }
         };
-        if code.is_ok() {
-            txn.end_attempt.succeeded();
-            if new_pid.0 >= 0 && new_pid.1 >= 0 {
-                self.adopt_producer_id(new_pid.0, new_pid.1);
+        match CoordinatorAnswer::of(code) {
+            CoordinatorAnswer::Ok => {
+                txn.end_attempt.succeeded();
+                if new_pid.0 >= 0 && new_pid.1 >= 0 {
+                    self.adopt_producer_id(new_pid.0, new_pid.1);
+                }
+                self.transaction_ended();
             }
-            self.transaction_ended();
-        } else if is_coordinator_moved(code) {
-            txn.end_attempt
-                .failed(now, &self.config.backoff, &mut self.rng);
-            txn.coordinator = None;
-        } else if is_coordinator_busy(code) || code.is_retriable() {
-            txn.end_attempt
-                .failed(now, &self.config.backoff, &mut self.rng);
-        } else if code == ErrorCode::TRANSACTION_ABORTABLE && txn.end == Some(true) {
-            txn.end_attempt.succeeded();
-            self.transaction_abortable(AbortableError::Broker(code));
-        } else {
-            self.fail_fatally(FatalError::Broker(code));
+            CoordinatorAnswer::Moved => {
+                txn.end_attempt
+                    .failed(now, &self.config.backoff, &mut self.rng);
+                txn.coordinator = None;
+            }
+            CoordinatorAnswer::Retry => {
+                txn.end_attempt
+                    .failed(now, &self.config.backoff, &mut self.rng);
+            }
+            CoordinatorAnswer::Refused
+                if code == ErrorCode::TRANSACTION_ABORTABLE && txn.end == Some(true) =>
+            {
+                txn.end_attempt.succeeded();
+                self.transaction_abortable(AbortableError::Broker(code));
+            }
+            CoordinatorAnswer::Fatal | CoordinatorAnswer::Refused => {
+                self.fail_fatally(FatalError::Broker(code));
+            }
         }
     }
 }
