@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use dekaf_proto::records::Compression;
-use dekaf_state::consumer::{Consumer, ConsumerConfig};
+use dekaf_state::consumer::{Consumer, ConsumerConfig, ConsumerEvent};
+use dekaf_state::group::{GroupEvent, LeaveReason};
 use dekaf_state::offset::{AutoOffsetReset, OffsetCommitMode, TopicPartition};
 use dekaf_tests::sim::{Cluster, GroupSim};
 
@@ -196,4 +197,36 @@ fn unsubscribe_gives_partitions_to_the_others() {
                 .as_ref()
                 .is_some_and(|m| m.consumer.assignment().is_empty())
     });
+}
+
+/// Close revokes (Auto mode commits), then leaves at once: it neither waits for the rebalance
+/// timeout nor reports its partitions lost.
+#[test]
+fn close_leaves_at_once_without_losing_partitions() {
+    let mut sim = world(2, OffsetCommitMode::Auto, 10);
+    sim.run_until(Duration::from_secs(60), |s| s.settled(&all()));
+    sim.run_for(Duration::from_secs(2));
+    let start = sim.now;
+    sim.close(0);
+    sim.run_until(Duration::from_secs(60), |s| s.members[0].is_none());
+    assert!(
+        sim.now - start < Duration::from_secs(1),
+        "close took {:?}",
+        sim.now - start
+    );
+    let gone = sim.finished.last().expect("closed");
+    let events = &gone.events;
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, ConsumerEvent::Rebalance(GroupEvent::Lost(_)))),
+        "{events:?}"
+    );
+    assert!(events.contains(&ConsumerEvent::Rebalance(GroupEvent::Left(
+        LeaveReason::Closed
+    ))));
+    for tp in all() {
+        assert_eq!(sim.committed(&tp), Some(10), "{tp}");
+    }
+    sim.run_until(Duration::from_secs(10), |s| s.settled(&all()));
 }

@@ -682,11 +682,13 @@ impl Consumer {
     pub fn close(&mut self, now: Instant) -> Option<CommitId> {
         if let Some(g) = &mut self.group {
             g.close(now);
-            if let Some(r) = &mut self.revocation {
-                r.confirmed = true;
-            }
         }
+        // The group machine's `Revoked` for the close is applied here; a closing consumer
+        // does not wait for the application to confirm it.
         self.drive_group(now);
+        if let Some(r) = &mut self.revocation {
+            r.confirmed = true;
+        }
         let commit = self.offsets.close(now);
         self.drive_group(now);
         self.buffers.clear();
