@@ -149,7 +149,12 @@ impl Consumer {
                         inner.drain_events();
                         let more = inner.rebalances.iter().any(|(k, _)| *k == HookKind::Revoked);
                         if !more {
-                            inner.consumer.rebalance_done(Instant::now());
+                            // Asking for records (or unsubscribing) says the application is
+                            // done with what it received: Auto mode commits it with the
+                            // revocation, so the next owner does not read it again.
+                            let now = Instant::now();
+                            inner.consumer.release(now);
+                            inner.consumer.rebalance_done(now);
                         }
                     }
                     inner.wake_readers();

@@ -501,6 +501,17 @@ impl Consumer {
         out
     }
 
+    /// The application is done with every record handed out so far, as asking for more
+    /// records says (see [`AckMode`](crate::offset::AckMode)): call it before
+    /// [`rebalance_done`](Self::rebalance_done) when the application confirms a revocation
+    /// without taking records, so that Auto mode commits what it processed of the revoked
+    /// partitions.
+    pub fn release(&mut self, now: Instant) {
+        if !self.offsets.is_closed() {
+            self.offsets.release(now);
+        }
+    }
+
     /// Takes the next buffered record, if any (see [`poll_records`](Self::poll_records)).
     pub fn next_record(&mut self, now: Instant) -> Option<ConsumerRecord> {
         self.poll_records(now, 1).pop()
