@@ -64,11 +64,15 @@ impl Recorder {
 
 impl RebalanceListener for Recorder {
     async fn on_assigned(&self, _consumer: &Consumer, partitions: &[TopicPartition]) {
-        lock(&self.log).hooks.push(Hook::Assigned(partitions.to_vec()));
+        lock(&self.log)
+            .hooks
+            .push(Hook::Assigned(partitions.to_vec()));
     }
 
     async fn on_revoked(&self, consumer: &Consumer, partitions: &[TopicPartition]) {
-        lock(&self.log).hooks.push(Hook::Revoked(partitions.to_vec()));
+        lock(&self.log)
+            .hooks
+            .push(Hook::Revoked(partitions.to_vec()));
         if self.commit_on_revoke {
             let positions: Vec<(TopicPartition, i64)> = partitions
                 .iter()
@@ -207,7 +211,11 @@ impl Drop for Member {
 }
 
 /// Waits until `done` holds, checking every 20 ms; an error naming `what` after `limit`.
-pub async fn until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -> Result<(), String> {
+pub async fn until(
+    limit: Duration,
+    what: &str,
+    mut done: impl FnMut() -> bool,
+) -> Result<(), String> {
     let deadline = Instant::now() + limit;
     loop {
         if done() {

@@ -134,7 +134,10 @@ fn subscribe_consume_commit_and_hand_over_on_close() {
         let b = builder(&bootstrap, &group, &lb).build().await?;
         b.subscribe([topic.as_str()])?;
         let b = Member::start(b, lb.clone(), true);
-        until(WAIT, "A and B split the 4 partitions", || split(&a, &b, &all)).await?;
+        until(WAIT, "A and B split the 4 partitions", || {
+            split(&a, &b, &all)
+        })
+        .await?;
         check!(
             a.assignment().len() == 2,
             "range splits 2/2: {:?}",

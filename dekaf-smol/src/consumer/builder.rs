@@ -553,10 +553,7 @@ mod tests {
             .assignors(["range", "range"])
             .validate()
             .is_err());
-        assert!(base()
-            .metadata_max_age(Duration::ZERO)
-            .validate()
-            .is_err());
+        assert!(base().metadata_max_age(Duration::ZERO).validate().is_err());
     }
 
     #[test]

@@ -118,10 +118,9 @@ impl Consumer {
                         tracing::debug!(?kind, ?partitions, "rebalance hook");
                         let listener = self.listener.clone();
                         let consumer = self.alias();
-                        let future: super::rebalance::HookFuture<'static> =
-                            Box::pin(async move {
-                                listener.call(&consumer, kind, &partitions).await;
-                            });
+                        let future: super::rebalance::HookFuture<'static> = Box::pin(async move {
+                            listener.call(&consumer, kind, &partitions).await;
+                        });
                         (future, kind)
                     }
                 },
@@ -147,7 +146,10 @@ impl Consumer {
                     inner.hook = HookState::Idle;
                     if kind == HookKind::Revoked {
                         inner.drain_events();
-                        let more = inner.rebalances.iter().any(|(k, _)| *k == HookKind::Revoked);
+                        let more = inner
+                            .rebalances
+                            .iter()
+                            .any(|(k, _)| *k == HookKind::Revoked);
                         if !more {
                             // Asking for records (or unsubscribing) says the application is
                             // done with what it received: Auto mode commits it with the
