@@ -18,7 +18,7 @@ use common::{create_topic, fill, unique, within};
 use dekaf_smol::{
     AutoOffsetReset, Consumer, ConsumerBuilder, Error, OffsetCommitMode, TopicPartition,
 };
-use dekaf_tests::smol_member::{lock, until, Hook, Member, MemberLog, Recorder, SharedLog};
+use dekaf_tests::smol_member::{lock, until, Hook, Member, Recorder, SharedLog};
 use dekaf_tests::{Broker, Build, Engine};
 
 type Result<T = ()> = common::Result<T>;
@@ -175,6 +175,237 @@ fn subscribe_consume_commit_and_hand_over_on_close() {
     });
 }
 
-/// What `MemberLog` a test inspects, for the unused-import lint.
-#[allow(dead_code)]
-fn _log_type(_: &MemberLog, _: &Error) {}
+#[test]
+fn a_pattern_subscription_picks_up_a_topic_created_later() {
+    on_build_w("pattern", |bootstrap| async move {
+        let prefix = unique("pattern");
+        let (first, second) = (format!("{prefix}-a"), format!("{prefix}-b"));
+        let other = unique("elsewhere");
+        create_topic(&bootstrap, &first, 2).await?;
+        create_topic(&bootstrap, &other, 1).await?;
+        fill_all(&bootstrap, &first, 2, 0, 5).await?;
+        fill_all(&bootstrap, &other, 1, 0, 5).await?;
+
+        let log = new_log();
+        let consumer = builder(&bootstrap, &unique("pattern-g"), &log)
+            .metadata_max_age(Duration::from_millis(500))
+            .build()
+            .await?;
+        consumer.subscribe_pattern(&format!("{prefix}-.*"))?;
+        let member = Member::start(consumer, log.clone(), true);
+        let firsts = partitions(&first, 2);
+        until(WAIT, "the first topic's partitions and 10 records", || {
+            member.assignment() == firsts && count(&[&log]) == 10
+        })
+        .await?;
+
+        create_topic(&bootstrap, &second, 2).await?;
+        fill_all(&bootstrap, &second, 2, 0, 5).await?;
+        let both: BTreeSet<TopicPartition> = &firsts | &partitions(&second, 2);
+        until(WAIT, "the new topic joins the subscription", || {
+            member.assignment() == both
+        })
+        .await?;
+        until(WAIT, "its records", || count(&[&log]) == 20).await?;
+        let topics: BTreeSet<String> = lock(&log)
+            .records
+            .iter()
+            .map(|(tp, _, _)| tp.topic().to_string())
+            .collect();
+        check!(
+            topics == BTreeSet::from([first.clone(), second.clone()]),
+            "read {topics:?}"
+        );
+        no_violations(&log, "member")?;
+        within(WAIT, "close", member.close()).await??;
+        Ok(())
+    });
+}
+
+#[test]
+fn the_revoked_hooks_commit_is_where_the_next_owner_starts() {
+    on_build_w("revoke commit", |bootstrap| async move {
+        let (topic, group) = (unique("revoke-commit"), unique("revoke-commit-g"));
+        create_topic(&bootstrap, &topic, 4).await?;
+        let all = partitions(&topic, 4);
+        fill_all(&bootstrap, &topic, 4, 0, 10).await?;
+
+        // A commits nothing but in its revoked hook.
+        let (la, lb) = (new_log(), new_log());
+        let a = builder(&bootstrap, &group, &la).build().await?;
+        a.subscribe([topic.as_str()])?;
+        let a = Member::start(a, la.clone(), false);
+        until(WAIT, "A read all 40", || count(&[&la]) == 40).await?;
+        for tp in &all {
+            let c = a.consumer.committed(tp).await?;
+            check!(c.is_none(), "{tp}: A committed {c:?} outside its hook");
+        }
+
+        let b = builder(&bootstrap, &group, &lb).build().await?;
+        b.subscribe([topic.as_str()])?;
+        let b = Member::start(b, lb.clone(), false);
+        until(WAIT, "A and B split", || split(&a, &b, &all)).await?;
+        let commits = lock(&la).revoke_commits.clone();
+        check!(
+            commits.first().map(|c| c.len()) == Some(4),
+            "A's revoked hook committed {commits:?}"
+        );
+        for (tp, position) in &commits[0] {
+            check!(*position == 10, "{tp}: A's position was {position}");
+            let c = b.consumer.committed(tp).await?.map(|c| c.offset);
+            check!(c == Some(10), "{tp}: the group's committed offset is {c:?}");
+        }
+        fill_all(&bootstrap, &topic, 4, 10, 5).await?;
+        until(WAIT, "B read its partitions' new records", || {
+            count(&[&lb]) == 5 * b.assignment().len()
+        })
+        .await?;
+        for tp in b.assignment() {
+            let offsets = b.offsets(&tp);
+            check!(
+                offsets == (10..15).collect::<Vec<_>>(),
+                "{tp}: B read {offsets:?}, from the revoked hook's commit on"
+            );
+        }
+        no_violations(&la, "A")?;
+        no_violations(&lb, "B")?;
+        within(WAIT, "A's close", a.close()).await??;
+        within(WAIT, "B's close", b.close()).await??;
+        Ok(())
+    });
+}
+
+#[test]
+fn a_member_that_stops_asking_for_records_leaves_and_says_so() {
+    on_build_w("max poll", |bootstrap| async move {
+        let (topic, group) = (unique("max-poll"), unique("max-poll-g"));
+        create_topic(&bootstrap, &topic, 4).await?;
+        let all = partitions(&topic, 4);
+        let max_poll = Duration::from_secs(4);
+
+        let (la, lb) = (new_log(), new_log());
+        let a = builder(&bootstrap, &group, &la)
+            .max_poll_interval(max_poll)
+            .build()
+            .await?;
+        a.subscribe([topic.as_str()])?;
+        let a = Member::start(a, la.clone(), true);
+        let b = builder(&bootstrap, &group, &lb).build().await?;
+        b.subscribe([topic.as_str()])?;
+        let b = Member::start(b, lb.clone(), true);
+        until(WAIT, "A and B split", || split(&a, &b, &all)).await?;
+
+        // Waiting in recv with nothing to read is asking for records: A stays, for twice the
+        // max poll interval.
+        let held = a.assignment();
+        let since = std::time::Instant::now();
+        while since.elapsed() < 2 * max_poll {
+            check!(
+                a.assignment() == held
+                    && !lock(&la).hooks.iter().any(|h| matches!(h, Hook::Lost(_))),
+                "A lost its partitions while waiting in recv: {:?}",
+                lock(&la).hooks
+            );
+            async_io::Timer::after(Duration::from_millis(50)).await;
+        }
+        check!(
+            a.assignment() == held,
+            "A's partitions moved while it waited"
+        );
+
+        // A stops asking: after the max poll interval it leaves, and B takes everything.
+        let a = a.stop().await;
+        until(WAIT, "B takes all after A left", || b.assignment() == all).await?;
+        // The next recv runs on_lost (no commit of partitions another member owns now), then
+        // says why.
+        let e = within(WAIT, "A's recv", a.recv()).await?;
+        check!(
+            matches!(e, Err(Error::MaxPollIntervalExceeded { interval }) if interval == max_poll),
+            "A's recv gave {e:?}"
+        );
+        let hooks = lock(&la).hooks.clone();
+        check!(
+            hooks.last() == Some(&Hook::Lost(held.iter().cloned().collect())),
+            "A's hooks: {hooks:?}"
+        );
+        // Asking again rejoins: the partitions are split again.
+        let a = Member::start(a, la.clone(), true);
+        until(WAIT, "A rejoins and the two split again", || {
+            split(&a, &b, &all)
+        })
+        .await?;
+        no_violations(&la, "A")?;
+        no_violations(&lb, "B")?;
+        within(WAIT, "A's close", a.close()).await??;
+        within(WAIT, "B's close", b.close()).await??;
+        Ok(())
+    });
+}
+
+/// Kafka's rule: a static member that restarts within its session timeout gets its partitions
+/// back without a rebalance (the others keep theirs, unrevoked), under a new member id. tansu
+/// keeps the partitions and the generation as Kafka does, but hands the returning member its
+/// old member id again (pinned here). The simulation (`sim_consumer_group`) checks Kafka's
+/// rule, new member id included.
+#[test]
+fn a_static_member_restarts_with_its_partitions() {
+    on_build_w("static", |bootstrap| async move {
+        let (topic, group) = (unique("static"), unique("static-g"));
+        create_topic(&bootstrap, &topic, 4).await?;
+        let all = partitions(&topic, 4);
+        let static_member = |log: &SharedLog| {
+            builder(&bootstrap, &group, log)
+                .group_instance_id("static-a")
+                .session_timeout(Duration::from_secs(10))
+        };
+        let (la, lb) = (new_log(), new_log());
+        let a = static_member(&la).build().await?;
+        a.subscribe([topic.as_str()])?;
+        let a = Member::start(a, la.clone(), true);
+        let b = builder(&bootstrap, &group, &lb).build().await?;
+        b.subscribe([topic.as_str()])?;
+        let b = Member::start(b, lb.clone(), true);
+        until(WAIT, "A and B split", || split(&a, &b, &all)).await?;
+        let held = a.assignment();
+        let before = a.consumer.group_metadata().ok_or("A is subscribed")?;
+        let b_hooks = lock(&lb).hooks.len();
+        fill_all(&bootstrap, &topic, 4, 0, 5).await?;
+        until(WAIT, "20 records", || count(&[&la, &lb]) == 20).await?;
+
+        // No LeaveGroup: B keeps its partitions while A is away.
+        within(WAIT, "A's close", a.close()).await??;
+        let la2 = new_log();
+        let a2 = static_member(&la2).build().await?;
+        a2.subscribe([topic.as_str()])?;
+        let a2 = Member::start(a2, la2.clone(), true);
+        until(WAIT, "A is back", || split(&a2, &b, &all)).await?;
+        let after = a2.consumer.group_metadata().ok_or("A is subscribed")?;
+        check!(
+            a2.assignment() == held,
+            "A came back to {:?}, not {held:?}",
+            a2.assignment()
+        );
+        let since: Vec<Hook> = lock(&lb).hooks[b_hooks..].to_vec();
+        check!(since.is_empty(), "B was disturbed: {since:?}");
+        check!(
+            after.generation_id == before.generation_id,
+            "a rebalance happened: generation {} -> {}",
+            before.generation_id,
+            after.generation_id
+        );
+        check!(
+            after.member_id == before.member_id,
+            "tansu now gives a returning static member a new member id ({} -> {}), as Kafka \
+             does: drop this pin",
+            before.member_id,
+            after.member_id
+        );
+        // A starts from what it committed.
+        fill_all(&bootstrap, &topic, 4, 5, 5).await?;
+        until(WAIT, "40 records", || count(&[&la, &la2, &lb]) == 40).await?;
+        exactly_once(&[&la, &la2, &lb], &all, 10)?;
+        within(WAIT, "A's close", a2.close()).await??;
+        within(WAIT, "B's close", b.close()).await??;
+        Ok(())
+    });
+}
