@@ -189,6 +189,11 @@ const DEMO_EXAMPLES: &[(&str, &str, bool)] = &[
         false,
     ),
     (
+        "rebalance",
+        "two consumers of one group: the revoked hook commits, partitions move without loss or repeats",
+        false,
+    ),
+    (
         "seek_by_timestamp",
         "offsets_for_times, then seek: on build C, whose SQLite engine indexes record times",
         true,
