@@ -462,3 +462,63 @@ fn a_static_member_that_restarts_gets_its_partitions_without_a_rebalance() {
     let d = delivered(&sim, &[]);
     assert_all_delivered(&d, 20, true);
 }
+
+/// Partitions assigned by hand right after `unsubscribe` stay assigned when the member's leave
+/// completes: group events only change what the group handed out.
+#[test]
+fn an_assignment_by_hand_after_unsubscribe_survives_the_leave() {
+    let mut sim = world(1, OffsetCommitMode::Auto, 5);
+    sim.run_until(Duration::from_secs(60), |s| s.settled(&all()));
+    let now = sim.now;
+    let m = sim.member(0);
+    m.consumer.unsubscribe(now);
+    // The application confirms the revocation (as dekaf-smol does after on_revoked).
+    m.consumer.rebalance_done(now);
+    let tp = TopicPartition::new(TOPIC, 3);
+    m.consumer.assign(now, [tp.clone()]).expect("assign");
+    sim.run_until(Duration::from_secs(10), |s| {
+        s.members[0].as_ref().is_some_and(|m| {
+            m.events
+                .contains(&ConsumerEvent::Rebalance(GroupEvent::Left(
+                    LeaveReason::Unsubscribed,
+                )))
+        })
+    });
+    sim.run_for(Duration::from_secs(1));
+    assert_eq!(sim.member(0).consumer.assignment(), vec![tp]);
+}
+
+/// While a member has not finished revoking, the coordinator holds the rebalance up to the
+/// rebalance timeout: the joining member gets nothing, and the slow one loses nothing — its
+/// heartbeats, answered REBALANCE_IN_PROGRESS, keep its session alive longer than the
+/// session timeout (6 s here), as Java's consumer does.
+#[test]
+fn the_group_waits_for_a_revocation_in_progress() {
+    let mut sim = world(1, OffsetCommitMode::Auto, 5);
+    sim.run_until(Duration::from_secs(60), |s| s.settled(&all()));
+    // The application stops asking for records: its revocation is not confirmed.
+    sim.member(0).polling = false;
+    let now = sim.now;
+    sim.add(consumer(now, 2, OffsetCommitMode::Auto));
+    sim.run_until(Duration::from_secs(10), |s| {
+        s.members[0]
+            .as_ref()
+            .is_some_and(|m| !m.consumer.revoking().is_empty())
+    });
+    sim.run_for(Duration::from_secs(8));
+    assert!(
+        sim.member(1).consumer.assignment().is_empty(),
+        "{} {:?}",
+        sim.describe(),
+        sim.member(0).events
+    );
+    assert_eq!(sim.member(0).consumer.assignment().len(), 6);
+    sim.member(0).polling = true;
+    sim.run_until(Duration::from_secs(30), |s| s.settled(&all()));
+    assert_eq!(sim.member(1).consumer.assignment().len(), 3);
+    assert!(!sim
+        .member(0)
+        .events
+        .iter()
+        .any(|e| matches!(e, ConsumerEvent::Rebalance(GroupEvent::Lost(_)))));
+}

@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use common::{create_topic, fill, unique, within};
 use dekaf_smol::{
-    AutoOffsetReset, Consumer, ConsumerBuilder, Error, OffsetCommitMode, TopicPartition,
+    AutoOffsetReset, Consumer, ConsumerBuilder, Error, OffsetCommitMode, RebalanceListener,
+    TopicPartition,
 };
 use dekaf_tests::smol_member::{lock, until, Hook, Member, Recorder, SharedLog};
 use dekaf_tests::{Broker, Build, Engine};
@@ -406,6 +407,160 @@ fn a_static_member_restarts_with_its_partitions() {
         exactly_once(&[&la, &la2, &lb], &all, 10)?;
         within(WAIT, "A's close", a2.close()).await??;
         within(WAIT, "B's close", b.close()).await??;
+        Ok(())
+    });
+}
+
+/// Holds `on_revoked` until the test lets it go, then commits; writes every hook down.
+struct Gate {
+    log: SharedLog,
+    entered: async_channel::Sender<Vec<TopicPartition>>,
+    release: async_channel::Receiver<()>,
+    committed: async_channel::Sender<std::result::Result<(), Error>>,
+}
+
+impl RebalanceListener for Gate {
+    async fn on_assigned(&self, _consumer: &Consumer, partitions: &[TopicPartition]) {
+        lock(&self.log)
+            .hooks
+            .push(Hook::Assigned(partitions.to_vec()));
+    }
+
+    async fn on_revoked(&self, consumer: &Consumer, partitions: &[TopicPartition]) {
+        lock(&self.log)
+            .hooks
+            .push(Hook::Revoked(partitions.to_vec()));
+        let _ = self.entered.try_send(partitions.to_vec());
+        let _ = self.release.recv().await;
+        let _ = self.committed.try_send(consumer.commit().await);
+    }
+
+    async fn on_lost(&self, _consumer: &Consumer, partitions: &[TopicPartition]) {
+        lock(&self.log).hooks.push(Hook::Lost(partitions.to_vec()));
+    }
+}
+
+/// While `on_revoked` runs the member hands no record out, keeps its partitions (its
+/// heartbeats keep its session alive, longer than the session timeout) and does not rejoin:
+/// the coordinator holds the rebalance, and the joining member gets nothing. Once the hook
+/// returned (its commit accepted), the member rejoins and the two split.
+#[test]
+fn the_member_rejoins_only_after_on_revoked_returned() {
+    on_build_w("revoke order", |bootstrap| async move {
+        let (topic, group) = (unique("revoke-order"), unique("revoke-order-g"));
+        create_topic(&bootstrap, &topic, 4).await?;
+        let all = partitions(&topic, 4);
+        let (entered_tx, entered) = async_channel::unbounded();
+        let (release, release_rx) = async_channel::unbounded();
+        let (committed_tx, committed) = async_channel::unbounded();
+        let (la, lb) = (new_log(), new_log());
+        let a = builder(&bootstrap, &group, &la)
+            .rebalance_listener(Gate {
+                log: la.clone(),
+                entered: entered_tx,
+                release: release_rx,
+                committed: committed_tx,
+            })
+            .build()
+            .await?;
+        a.subscribe([topic.as_str()])?;
+        let a = Member::start(a, la.clone(), true);
+        until(WAIT, "A holds all 4", || a.assignment() == all).await?;
+        let generation = a.consumer.group_metadata().map(|m| m.generation_id);
+
+        let b = builder(&bootstrap, &group, &lb).build().await?;
+        b.subscribe([topic.as_str()])?;
+        let b = Member::start(b, lb.clone(), true);
+        let revoked = within(WAIT, "A's on_revoked", entered.recv()).await??;
+        check!(revoked.len() == 4, "A revokes {revoked:?}");
+        fill_all(&bootstrap, &topic, 4, 0, 5).await?;
+        // Longer than the session timeout and tansu's join hold.
+        let since = std::time::Instant::now();
+        while since.elapsed() < Duration::from_secs(8) {
+            check!(
+                b.assignment().is_empty() && count(&[&la, &lb]) == 0,
+                "while A's hook ran: B holds {:?}, {} records handed out",
+                b.assignment(),
+                count(&[&la, &lb])
+            );
+            check!(
+                a.assignment() == all,
+                "A dropped partitions before its hook returned: {:?} {:?}",
+                a.assignment(),
+                lock(&la).hooks
+            );
+            async_io::Timer::after(Duration::from_millis(50)).await;
+        }
+        check!(
+            a.consumer.group_metadata().map(|m| m.generation_id) == generation,
+            "A rejoined during its hook"
+        );
+        release.close();
+        let commit = within(WAIT, "the hook's commit", committed.recv()).await??;
+        check!(commit.is_ok(), "the hook's commit: {commit:?}");
+        until(WAIT, "A and B split once the hook returned", || {
+            split(&a, &b, &all)
+        })
+        .await?;
+        until(WAIT, "20 records", || count(&[&la, &lb]) == 20).await?;
+        exactly_once(&[&la, &lb], &all, 5)?;
+        let hooks = lock(&la).hooks.clone();
+        check!(
+            !hooks.iter().any(|h| matches!(h, Hook::Lost(_))),
+            "A's hooks: {hooks:?}"
+        );
+        within(WAIT, "A's close", a.close()).await??;
+        within(WAIT, "B's close", b.close()).await??;
+        Ok(())
+    });
+}
+
+/// `unsubscribe` runs `on_revoked` before it returns and leaves the group; the consumer can
+/// then be given partitions by hand. Mixing the two is refused.
+#[test]
+fn unsubscribe_revokes_at_once_and_assign_follows() {
+    on_build_w("unsubscribe", |bootstrap| async move {
+        let (topic, group) = (unique("unsubscribe"), unique("unsubscribe-g"));
+        create_topic(&bootstrap, &topic, 2).await?;
+        fill_all(&bootstrap, &topic, 2, 0, 5).await?;
+        let all = partitions(&topic, 2);
+        let log = new_log();
+        let consumer = builder(&bootstrap, &group, &log).build().await?;
+        consumer.subscribe([topic.as_str()])?;
+        let member = Member::start(consumer, log.clone(), true);
+        until(WAIT, "10 records", || count(&[&log]) == 10).await?;
+        let consumer = member.stop().await;
+        let refused = consumer.assign([TopicPartition::new(topic.as_str(), 0)]);
+        check!(
+            matches!(refused, Err(Error::Usage(_))),
+            "assign while subscribed: {refused:?}"
+        );
+        within(WAIT, "unsubscribe", consumer.unsubscribe()).await??;
+        let hooks = lock(&log).hooks.clone();
+        check!(
+            hooks.last() == Some(&Hook::Revoked(all.iter().cloned().collect())),
+            "{hooks:?}"
+        );
+        check!(
+            lock(&log).revoke_commits.len() == 1,
+            "on_revoked committed: {:?}",
+            lock(&log).revoke_commits
+        );
+        consumer.assign([TopicPartition::new(topic.as_str(), 1)])?;
+        fill_all(&bootstrap, &topic, 2, 5, 5).await?;
+        let record = within(WAIT, "a record of the assigned partition", consumer.recv()).await??;
+        check!(
+            record.partition() == 1 && record.offset() == 5,
+            "read {}@{} (the group committed 5)",
+            record.partition(),
+            record.offset()
+        );
+        let refused = consumer.subscribe([topic.as_str()]);
+        check!(
+            matches!(refused, Err(Error::Usage(_))),
+            "subscribe while assigned: {refused:?}"
+        );
+        within(WAIT, "close", consumer.close()).await??;
         Ok(())
     });
 }

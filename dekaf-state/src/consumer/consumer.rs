@@ -229,6 +229,9 @@ pub struct Consumer {
     pub(crate) group: Option<GroupMembership>,
     /// A revocation the application was told about and that is not finished.
     pub(crate) revocation: Option<Revocation>,
+    /// The partitions of the offset machine the group handed out (the others were assigned
+    /// by hand): group events change only these.
+    pub(crate) group_assigned: BTreeSet<TopicPartition>,
     /// The group machine's coordinator when last looked at (to notice it forgetting it).
     pub(crate) group_coordinator: Option<BrokerId>,
     /// Topics metadata flagged internal (patterns never match them).
@@ -269,6 +272,7 @@ impl Consumer {
             needs_purge: false,
             group: None,
             revocation: None,
+            group_assigned: BTreeSet::new(),
             group_coordinator: None,
             internal_topics: BTreeSet::new(),
             metadata_all: false,
