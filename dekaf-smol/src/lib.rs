@@ -124,7 +124,10 @@ pub use spawn::{DriverFuture, Spawner};
 
 pub use dekaf_proto::records::{OwnedHeader as Header, TimestampType};
 pub use dekaf_proto::ErrorCode;
-pub use dekaf_state::consumer::{FetchError, IsolationLevel, MetadataProblem, Watermarks};
+pub use dekaf_state::consumer::{
+    FetchError, IsolationLevel, MetadataProblem, SubscribeError, Watermarks,
+};
+pub use dekaf_state::group::GroupError;
 pub use dekaf_state::offset::{
     AckMode, AutoOffsetReset, CommitError, CommitPolicy, Fault, LookupError, OffsetAndMetadata,
     OffsetAndTimestamp, OffsetCommitMode, OffsetError, PositionError, TopicPartition,

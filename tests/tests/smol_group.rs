@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use common::{create_topic, fill, unique, within};
 use dekaf_smol::{
-    AutoOffsetReset, Consumer, ConsumerBuilder, Error, OffsetCommitMode, RebalanceListener,
-    TopicPartition,
+    AutoOffsetReset, Consumer, ConsumerBuilder, Error, GroupError, GroupProtocol, OffsetCommitMode,
+    RebalanceListener, TopicPartition,
 };
 use dekaf_tests::smol_member::{lock, until, Hook, Member, Recorder, SharedLog};
 use dekaf_tests::{Broker, Build, Engine};
@@ -559,6 +559,29 @@ fn unsubscribe_revokes_at_once_and_assign_follows() {
         check!(
             matches!(refused, Err(Error::Usage(_))),
             "subscribe while assigned: {refused:?}"
+        );
+        within(WAIT, "close", consumer.close()).await??;
+        Ok(())
+    });
+}
+
+/// tansu does not speak the consumer protocol (KIP-848): a member asking for it stops with an
+/// error saying so (the protocol is verified in simulation, `sim_consumer_group`).
+#[test]
+fn the_consumer_protocol_is_refused_clearly_by_a_broker_without_it() {
+    on_build_w("kip-848", |bootstrap| async move {
+        let topic = unique("kip848");
+        create_topic(&bootstrap, &topic, 1).await?;
+        let log = new_log();
+        let consumer = builder(&bootstrap, &unique("kip848-g"), &log)
+            .group_protocol(GroupProtocol::Consumer)
+            .build()
+            .await?;
+        consumer.subscribe([topic.as_str()])?;
+        let e = within(WAIT, "recv", consumer.recv()).await?;
+        check!(
+            matches!(&e, Err(Error::Group(GroupError::Unsupported(_)))),
+            "recv gave {e:?}"
         );
         within(WAIT, "close", consumer.close()).await??;
         Ok(())

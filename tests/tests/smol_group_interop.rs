@@ -28,7 +28,7 @@ use std::time::Duration;
 use common::{create_topic, fill, unique, within};
 use dekaf_smol::{AutoOffsetReset, Consumer, OffsetCommitMode, TopicPartition};
 use dekaf_tests::broker::temp_dir;
-use dekaf_tests::smol_member::{lock, until, Member, Recorder, SharedLog};
+use dekaf_tests::smol_member::{lock, until, Hook, Member, Recorder, SharedLog};
 use dekaf_tests::{Broker, Build, Engine};
 
 type Result<T = ()> = common::Result<T>;
@@ -255,6 +255,25 @@ fn exactly_once(dekaf: &SharedLog, py: &PyMember, topic: &str, end: i64) -> Resu
     Ok(())
 }
 
+/// Neither member received a record of a partition it did not hold, nor lost partitions.
+fn check_logs(dlog: &SharedLog, py: &PyMember) -> Result {
+    let d = lock(dlog);
+    check!(d.violations.is_empty(), "dekaf: {:?}", d.violations);
+    let p = plock(&py.log);
+    check!(p.violations.is_empty(), "librdkafka: {:?}", p.violations);
+    check!(
+        !d.hooks.iter().any(|h| matches!(h, Hook::Lost(_))),
+        "dekaf lost partitions: {:?}",
+        d.hooks
+    );
+    check!(
+        !p.hooks.iter().any(|(e, _)| e == "lost"),
+        "librdkafka lost partitions: {:?}",
+        p.hooks
+    );
+    Ok(())
+}
+
 async fn mixed(bootstrap: &str, assignor: &str, first: First) -> Result {
     let (topic, group) = (unique("mixed"), unique(&format!("mixed-{assignor}")));
     create_topic(bootstrap, &topic, PARTITIONS).await?;
@@ -357,23 +376,7 @@ async fn mixed(bootstrap: &str, assignor: &str, first: First) -> Result {
         })
         .await?;
         exactly_once(&dlog, &py, &topic, 30)?;
-        let d = lock(&dlog);
-        check!(d.violations.is_empty(), "dekaf: {:?}", d.violations);
-        let p = plock(&py.log);
-        check!(p.violations.is_empty(), "librdkafka: {:?}", p.violations);
-        check!(
-            !d.hooks
-                .iter()
-                .any(|h| matches!(h, dekaf_tests::smol_member::Hook::Lost(_))),
-            "dekaf lost partitions: {:?}",
-            d.hooks
-        );
-        check!(
-            !p.hooks.iter().any(|(e, _)| e == "lost"),
-            "librdkafka lost partitions: {:?}",
-            p.hooks
-        );
-        drop((d, p));
+        check_logs(&dlog, &py)?;
         match dekaf {
             Some(d) => within(WAIT, "dekaf's close", d.close()).await??,
             None => py.close().await?,

@@ -59,6 +59,10 @@ use super::Consumer;
 ///   (possibly none). They are assigned already: their committed offsets are being looked
 ///   up, and a `seek` here (to offsets kept elsewhere, say) decides where reading starts.
 ///
+/// Should the group take partitions away while `on_revoked` still runs for them (it did not
+/// return within the rebalance timeout), they are lost: `on_lost` follows, a commit of them is
+/// refused, and the member rejoins without waiting for the hook.
+///
 /// A hook must not receive records itself (`recv` fails with [`Error::Usage`](crate::Error)
 /// there). A hook that takes longer than the max poll interval makes the member leave the
 /// group, as a slow application would.
