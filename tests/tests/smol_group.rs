@@ -15,10 +15,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::{create_topic, fill, unique, within};
+use dekaf_proto::messages::DescribeGroupsRequest;
 use dekaf_smol::{
     AutoOffsetReset, Consumer, ConsumerBuilder, Error, GroupError, GroupProtocol, OffsetCommitMode,
     RebalanceListener, TopicPartition,
 };
+use dekaf_tests::ops::version;
 use dekaf_tests::smol_member::{lock, until, Hook, Member, Recorder, SharedLog};
 use dekaf_tests::{Broker, Build, Engine};
 
@@ -60,6 +62,22 @@ where
     if let Err(e) = smol::block_on(test(broker.addr().to_string())) {
         panic!("{name}: {e}\n--- broker log ---\n{}", broker.log());
     }
+}
+
+/// The member ids of `group`, as the coordinator lists them (DescribeGroups).
+fn members(bootstrap: &str, group: &str) -> Result<Vec<String>> {
+    let mut client = dekaf_tests::Client::connect(bootstrap.parse()?)?;
+    let versions = client.broker_versions();
+    let request = DescribeGroupsRequest {
+        groups: vec![group.into()],
+        ..Default::default()
+    };
+    let answer = client.call(&request, version::<DescribeGroupsRequest>(&versions));
+    Ok(answer
+        .groups
+        .iter()
+        .flat_map(|g| g.members.iter().map(|m| m.member_id.clone()))
+        .collect())
 }
 
 /// Fills every partition of `topic` with records `first..first + n`.
@@ -147,7 +165,12 @@ fn subscribe_consume_commit_and_hand_over_on_close() {
         fill_all(&bootstrap, &topic, 4, 10, 10).await?;
         until(WAIT, "80 records", || count(&[&la, &lb]) == 80).await?;
 
+        let a_id = meta.member_id.clone();
         within(WAIT, "A's close", a.close()).await??;
+        // close() returns once A left the group: the coordinator has forgotten it already,
+        // rather than after its session timeout.
+        let listed = members(&bootstrap, &group)?;
+        check!(!listed.contains(&a_id), "A is still a member: {listed:?}");
         until(WAIT, "B holds all 4", || b.assignment() == all).await?;
         fill_all(&bootstrap, &topic, 4, 20, 10).await?;
         until(WAIT, "120 records", || count(&[&la, &lb]) == 120).await?;
@@ -373,8 +396,13 @@ fn a_static_member_restarts_with_its_partitions() {
         fill_all(&bootstrap, &topic, 4, 0, 5).await?;
         until(WAIT, "20 records", || count(&[&la, &lb]) == 20).await?;
 
-        // No LeaveGroup: B keeps its partitions while A is away.
+        // No LeaveGroup: the coordinator keeps A, and B its partitions, while A is away.
         within(WAIT, "A's close", a.close()).await??;
+        let listed = members(&bootstrap, &group)?;
+        check!(
+            listed.contains(&before.member_id),
+            "a static member left on close: {listed:?}"
+        );
         let la2 = new_log();
         let a2 = static_member(&la2).build().await?;
         a2.subscribe([topic.as_str()])?;
