@@ -301,23 +301,32 @@ impl Inner {
     }
 
     /// Forgets the hooks due and the one under way (its future holds the consumer's state:
-    /// kept, it would keep that state alive).
-    pub(crate) fn clear_hooks(&mut self) {
+    /// kept, it would keep that state alive). The hook's future is returned, to be dropped
+    /// once the lock is released: dropping it runs the application's code.
+    #[must_use = "drop the hook after releasing the lock"]
+    pub(crate) fn clear_hooks(&mut self) -> Option<HookFuture<'static>> {
         self.rebalances.clear();
-        if !matches!(self.hook, HookState::Running(_)) {
-            self.hook = HookState::Idle;
+        match std::mem::replace(&mut self.hook, HookState::Idle) {
+            HookState::Parked { future, .. } => Some(future),
+            running @ HookState::Running(_) => {
+                self.hook = running;
+                None
+            }
+            HookState::Idle => None,
         }
     }
 
     /// The driver stopped: every waiter learns it (their senders are dropped).
-    pub(crate) fn stop(&mut self) {
+    #[must_use = "drop the hook after releasing the lock"]
+    pub(crate) fn stop(&mut self) -> Option<HookFuture<'static>> {
         self.stopped = true;
         self.commits.clear();
         self.queries.clear();
         self.watermarks.clear();
         self.stop_when_closed = None;
-        self.clear_hooks();
+        let hook = self.clear_hooks();
         self.wake_readers();
+        hook
     }
 }
 
@@ -401,6 +410,7 @@ pub(crate) struct StopGuard {
 
 impl Drop for StopGuard {
     fn drop(&mut self) {
-        self.shared.lock().stop();
+        let hook = self.shared.lock().stop();
+        drop(hook);
     }
 }

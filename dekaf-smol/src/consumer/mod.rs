@@ -588,21 +588,23 @@ impl Consumer {
     /// partitions for it until its session times out.
     pub async fn close(self) -> Result<(), Error> {
         self.close_hooks().await;
-        let commit = {
+        let (commit, hook) = {
             let mut inner = self.shared.lock();
             if inner.stopped {
                 return Ok(());
             }
             let id = inner.consumer.close(Instant::now());
-            inner.clear_hooks();
+            let hook = inner.clear_hooks();
             inner.stop_when_closed = Some(self.handle.clone());
             inner.wake_readers();
-            id.map(|id| {
+            let commit = id.map(|id| {
                 let (tx, rx) = async_channel::bounded(1);
                 inner.commits.insert(id, tx);
                 rx
-            })
+            });
+            (commit, hook)
         };
+        drop(hook);
         self.nudge();
         let result = match commit {
             Some(rx) => rx
@@ -624,8 +626,10 @@ impl Drop for Consumer {
             return;
         }
         let mut inner = self.shared.lock();
-        inner.clear_hooks();
+        let hook = inner.clear_hooks();
         if inner.stopped || inner.consumer.is_closed() {
+            drop(inner);
+            drop(hook);
             return;
         }
         // As `close`, without waiting and without hooks: the driver commits (Auto mode),
@@ -634,6 +638,7 @@ impl Drop for Consumer {
         inner.stop_when_closed = Some(self.handle.clone());
         inner.wake_readers();
         drop(inner);
+        drop(hook);
         self.nudge();
     }
 }
