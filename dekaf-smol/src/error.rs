@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use dekaf_proto::{DecodeError, ErrorCode};
 use dekaf_state::client::RequestFailed;
-use dekaf_state::consumer::{FetchError, MetadataProblem};
+use dekaf_state::consumer::{FetchError, MetadataProblem, SubscribeError};
+use dekaf_state::group::GroupError;
 use dekaf_state::offset::{
     is_rebalance_code, CommitError, Fault, LookupError, OffsetError, PositionError, TopicPartition,
 };
@@ -145,6 +146,26 @@ pub enum Error {
     /// no leader, not authorized); the client keeps refreshing.
     #[error(transparent)]
     Metadata(#[from] MetadataProblem),
+    /// A subscription was refused: the consumer has no group id, or the pattern (or the
+    /// group settings) are invalid.
+    #[error(transparent)]
+    Subscribe(#[from] SubscribeError),
+    /// The group member stopped for good (another member took its static identity, the
+    /// coordinator refused it, ...); its partitions were reported lost.
+    #[error("group membership stopped: {0}")]
+    Group(#[from] GroupError),
+    /// No records were asked for within the max poll interval: the member left its group
+    /// and its partitions were lost. It rejoins when records are asked for again.
+    #[error("no records were asked for within max_poll_interval ({interval:?}): the member left its group")]
+    MaxPollIntervalExceeded {
+        /// The max poll interval.
+        interval: Duration,
+    },
+    /// The call does not fit what the consumer is doing: receiving records inside a
+    /// rebalance hook, assigning partitions by hand while subscribed, or subscribing while
+    /// partitions are assigned by hand. The call changed nothing.
+    #[error("{0}")]
+    Usage(&'static str),
     /// The producer refused a record at once (too large, buffer full, outside a transaction,
     /// closed producer); nothing was sent.
     #[error(transparent)]
@@ -190,7 +211,13 @@ impl Error {
     /// Whether trying the same operation again later may succeed.
     pub fn is_retriable(&self) -> bool {
         match self {
-            Error::Config(_) | Error::Shutdown | Error::Offset(_) => false,
+            Error::Config(_)
+            | Error::Shutdown
+            | Error::Offset(_)
+            | Error::Subscribe(_)
+            | Error::Usage(_) => false,
+            Error::Group(e) => e.code().is_some_and(|c| c.is_retriable()),
+            Error::MaxPollIntervalExceeded { .. } => true,
             Error::Io { .. }
             | Error::ConnectTimeout { .. }
             | Error::Closed { .. }
@@ -317,6 +344,7 @@ impl Error {
             Error::Metadata(
                 MetadataProblem::Topic { code, .. } | MetadataProblem::NoLeader { code, .. },
             ) => Some(*code),
+            Error::Group(e) => e.code(),
             _ => None,
         }
     }
@@ -325,7 +353,13 @@ impl Error {
     /// cluster's (fix the cluster, or the data is gone), or nobody's (try again later).
     pub fn fault(&self) -> Fault {
         match self {
-            Error::Config(_) | Error::Shutdown | Error::Offset(_) => Fault::Application,
+            Error::Config(_)
+            | Error::Shutdown
+            | Error::Offset(_)
+            | Error::Subscribe(_)
+            | Error::Usage(_)
+            | Error::MaxPollIntervalExceeded { .. } => Fault::Application,
+            Error::Group(e) => e.fault(),
             Error::Commit(e) => e.fault(),
             Error::Lookup(e) => e.fault(),
             Error::Position { error, .. } => error.fault(),
@@ -543,6 +577,8 @@ mod tests {
                 let _ = c.recv().await;
                 let _ = c.commit().await;
                 let _ = c.recv_batch(10).await;
+                let _ = c.subscribe(["t"]);
+                let _ = c.unsubscribe().await;
                 let _ = c.committed(&TopicPartition::new("t", 0)).await;
                 let _ = p.send(crate::ProducerRecord::new("t")).await;
                 let _ = p.flush().await;

@@ -2,7 +2,9 @@
 //!
 //! # Clients
 //!
-//! - [`Consumer`] (built with [`Consumer::builder`]): reads assigned partitions as a
+//! - [`Consumer`] (built with [`Consumer::builder`]): reads the partitions it is given
+//!   ([`assign`](Consumer::assign)) or those its group hands it
+//!   ([`subscribe`](Consumer::subscribe), with [`RebalanceListener`] hooks) as a
 //!   [`Stream`](futures_core::Stream) of [`ConsumerRecord`]s, with
 //!   [`recv`](Consumer::recv) and [`recv_batch`](Consumer::recv_batch); commits in Auto or
 //!   Manual mode ([`commit`](Consumer::commit), [`commit_offsets`](Consumer::commit_offsets)),
@@ -114,7 +116,10 @@ mod spawn;
 pub use admin::{Admin, NewTopic};
 pub use config::Config;
 pub use connection::{ConnectionEvent, Endpoint};
-pub use consumer::{Consumer, ConsumerBuilder, ConsumerRecord, GroupSettings, RecordStream};
+pub use consumer::{
+    Consumer, ConsumerBuilder, ConsumerRecord, GroupMetadata, GroupProtocol, GroupSettings,
+    Rebalance, RebalanceListener, RecordStream,
+};
 pub use driver::{Driver, Handle, Hooks};
 pub use error::Error;
 pub use producer::{
@@ -125,8 +130,10 @@ pub use spawn::{DriverFuture, Spawner};
 
 pub use dekaf_proto::records::{Compression, OwnedHeader as Header, TimestampType};
 pub use dekaf_proto::ErrorCode;
-pub use dekaf_state::consumer::{FetchError, IsolationLevel, MetadataProblem, Watermarks};
-pub use dekaf_state::group::GroupMetadata;
+pub use dekaf_state::consumer::{
+    FetchError, IsolationLevel, MetadataProblem, SubscribeError, Watermarks,
+};
+pub use dekaf_state::group::GroupError;
 pub use dekaf_state::offset::{
     AckMode, AutoOffsetReset, CommitError, CommitPolicy, Fault, LookupError, OffsetAndMetadata,
     OffsetAndTimestamp, OffsetCommitMode, OffsetError, PositionError, TopicPartition,

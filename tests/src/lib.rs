@@ -3,7 +3,8 @@
 //! tests send it most ([`ops`]), a blocking driver for any client machine ([`blocking`]), a
 //! recording machine run by the dekaf-smol driver ([`driver`]), a recording proxy to put in
 //! front of a broker ([`proxy`]), a deterministic simulated cluster for consumers ([`sim`]),
-//! and one for producers and transactions ([`producer_sim`]).
+//! and one for producers and transactions ([`producer_sim`]), and a dekaf-smol group member
+//! on a task of its own ([`smol_member`]).
 
 pub mod blocking;
 pub mod broker;
@@ -12,6 +13,7 @@ pub mod ops;
 pub mod producer_sim;
 pub mod proxy;
 pub mod sim;
+pub mod smol_member;
 
 pub use broker::{Broker, Build, CallError, Client, Engine};
 

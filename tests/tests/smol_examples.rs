@@ -37,6 +37,9 @@ mod committed_and_position;
 #[path = "../../dekaf-smol/examples/manual_commit.rs"]
 mod manual_commit;
 #[allow(dead_code, unreachable_pub, missing_docs)]
+#[path = "../../dekaf-smol/examples/rebalance.rs"]
+mod rebalance;
+#[allow(dead_code, unreachable_pub, missing_docs)]
 #[path = "../../dekaf-smol/examples/seek.rs"]
 mod seek;
 #[allow(dead_code, unreachable_pub, missing_docs)]
@@ -88,6 +91,7 @@ on_both_builds!(
     a_commit_per_interval => commit_periodically,
     committed_offset_and_position_differ_until_commit => committed_and_position,
     seek_to_offset_beginning_and_end => seek,
+    two_consumers_hand_partitions_over_without_loss_or_duplicates => rebalance,
 );
 
 #[test]

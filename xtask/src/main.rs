@@ -189,6 +189,11 @@ const DEMO_EXAMPLES: &[(&str, &str, bool)] = &[
         false,
     ),
     (
+        "rebalance",
+        "two consumers of one group: the revoked hook commits, partitions move without loss or repeats",
+        false,
+    ),
+    (
         "exactly_once_transform",
         "exactly once, Kafka to Kafka: each transaction carries the output and the consumed offsets; workers die by SIGKILL",
         false,

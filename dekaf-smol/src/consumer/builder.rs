@@ -1,17 +1,19 @@
 //! Settings of a consumer, checked by `build()`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use dekaf_state::assignor;
 use dekaf_state::consumer::{ConsumerConfig, IsolationLevel};
+use dekaf_state::group::{builtin_assignor, GroupProtocol};
 use dekaf_state::offset::{AckMode, AutoOffsetReset, CommitPolicy, OffsetCommitMode};
 
+use super::rebalance::{DynListener, NoopListener, RebalanceListener};
 use super::Consumer;
 use crate::{Config, Error, Spawner};
 
-/// Group membership settings. They are checked now and used by `subscribe`, which comes with
-/// the group machine; a consumer given partitions with [`Consumer::assign`] does not join the
-/// group and does not use them.
+/// Group membership settings, used by [`Consumer::subscribe`]; a consumer given partitions
+/// with [`Consumer::assign`] does not join the group and does not use them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GroupSettings {
@@ -31,7 +33,12 @@ pub struct GroupSettings {
     pub group_instance_id: Option<String>,
     /// The partition assignors offered, by protocol name, best first (`range`, `roundrobin`,
     /// `cooperative-sticky`; default `range` then `cooperative-sticky`, as Java's consumer).
+    /// Classic protocol only.
     pub assignors: Vec<String>,
+    /// The group protocol (`group.protocol`): classic (default), or KIP-848's consumer
+    /// protocol, where the coordinator assigns. No broker this crate is tested against speaks
+    /// the consumer protocol; it is verified in simulation only.
+    pub protocol: GroupProtocol,
 }
 
 impl Default for GroupSettings {
@@ -43,6 +50,7 @@ impl Default for GroupSettings {
             max_poll_interval: Duration::from_secs(300),
             group_instance_id: None,
             assignors: vec!["range".into(), "cooperative-sticky".into()],
+            protocol: GroupProtocol::Classic,
         }
     }
 }
@@ -84,7 +92,10 @@ impl GroupSettings {
             return Err(Error::Config("no assignor given".into()));
         }
         let mut found = Vec::new();
-        for name in &self.assignors {
+        for (i, name) in self.assignors.iter().enumerate() {
+            if self.assignors[..i].contains(name) {
+                return Err(Error::Config(format!("assignor {name:?} is given twice")));
+            }
             let a = assignor::builtin(name)
                 .ok_or_else(|| Error::Config(format!("unknown assignor {name:?}")))?;
             found.push(a);
@@ -114,7 +125,7 @@ impl GroupSettings {
 ///     .await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[must_use = "a builder does nothing until `build().await`"]
 pub struct ConsumerBuilder {
     pub(crate) connection: Config,
@@ -126,6 +137,19 @@ pub struct ConsumerBuilder {
     commit_policy: Option<CommitPolicy>,
     connect_timeout: Duration,
     pub(crate) spawner: Spawner,
+    listener: Arc<dyn DynListener>,
+}
+
+impl std::fmt::Debug for ConsumerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumerBuilder")
+            .field("connection", &self.connection)
+            .field("consumer", &self.consumer)
+            .field("group", &self.group)
+            .field("commit_mode", &self.commit_mode)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ConsumerBuilder {
@@ -139,6 +163,7 @@ impl Default for ConsumerBuilder {
             commit_policy: None,
             connect_timeout: Duration::from_secs(10),
             spawner: Spawner::default(),
+            listener: Arc::new(NoopListener),
         }
     }
 }
@@ -331,6 +356,26 @@ impl ConsumerBuilder {
         self
     }
 
+    /// The group protocol (see [`GroupSettings::protocol`]).
+    pub fn group_protocol(mut self, protocol: GroupProtocol) -> Self {
+        self.group.protocol = protocol;
+        self
+    }
+
+    /// What runs when the group gives the consumer partitions or takes them away (default:
+    /// nothing; see [`RebalanceListener`]).
+    pub fn rebalance_listener(mut self, listener: impl RebalanceListener) -> Self {
+        self.listener = Arc::new(listener);
+        self
+    }
+
+    /// How old metadata may get before it is refreshed (`metadata.max.age.ms`, default
+    /// 5 min): how soon a topic created later joins a pattern subscription.
+    pub fn metadata_max_age(mut self, age: Duration) -> Self {
+        self.consumer = self.consumer.with_metadata_max_age(age);
+        self
+    }
+
     /// Where the driver runs (default: a thread of its own; see [`Spawner`]).
     pub fn spawner(mut self, spawner: Spawner) -> Self {
         self.spawner = spawner;
@@ -342,8 +387,17 @@ impl ConsumerBuilder {
     /// Fails with [`Error::Config`] for invalid settings and with
     /// [`Error::NoBrokerAvailable`] when no broker answered within the connect timeout.
     pub async fn build(self) -> Result<Consumer, Error> {
+        let listener = self.listener.clone();
         let (connection, consumer, group, connect_timeout, spawner) = self.validate()?;
-        Consumer::start(connection, consumer, group, connect_timeout, spawner).await
+        Consumer::start(
+            connection,
+            consumer,
+            group,
+            connect_timeout,
+            spawner,
+            listener,
+        )
+        .await
     }
 
     /// The settings as the driver and the machine take them.
@@ -403,6 +457,23 @@ impl ConsumerBuilder {
             ));
         }
         self.group.validate(group_id.as_deref())?;
+        if self.consumer.metadata_max_age.is_zero() {
+            return Err(Error::Config("metadata_max_age must be positive".into()));
+        }
+        let mut machine_group = self.consumer.group.clone();
+        let g = &self.group;
+        machine_group.session_timeout = g.session_timeout;
+        machine_group.heartbeat_interval = g.heartbeat_interval;
+        machine_group.rebalance_timeout = g.rebalance_timeout;
+        machine_group.max_poll_interval = g.max_poll_interval;
+        machine_group.group_instance_id = g.group_instance_id.clone();
+        machine_group.protocol = g.protocol;
+        machine_group.assignors = g
+            .assignors
+            .iter()
+            .filter_map(|name| builtin_assignor(name))
+            .collect();
+        self.consumer = self.consumer.with_group(machine_group);
         self.connection.connect_timeout = self.connect_timeout;
         self.connection.validate()?;
         Ok((
@@ -477,5 +548,37 @@ mod tests {
             .session_timeout(Duration::from_secs(6))
             .heartbeat_interval(Duration::from_secs(1));
         assert!(ok.validate().is_ok());
+        assert!(base()
+            .group_id("g")
+            .assignors(["range", "range"])
+            .validate()
+            .is_err());
+        assert!(base().metadata_max_age(Duration::ZERO).validate().is_err());
+    }
+
+    #[test]
+    fn group_settings_reach_the_machine() {
+        let (_, c, _, _, _) = base()
+            .group_id("g")
+            .group_instance_id("static-1")
+            .assignors(["roundrobin"])
+            .session_timeout(Duration::from_secs(6))
+            .heartbeat_interval(Duration::from_secs(1))
+            .rebalance_timeout(Duration::from_secs(20))
+            .max_poll_interval(Duration::from_secs(10))
+            .group_protocol(GroupProtocol::Consumer)
+            .metadata_max_age(Duration::from_secs(2))
+            .validate()
+            .unwrap();
+        let g = &c.group;
+        assert_eq!(g.session_timeout, Duration::from_secs(6));
+        assert_eq!(g.heartbeat_interval, Duration::from_secs(1));
+        assert_eq!(g.rebalance_timeout, Duration::from_secs(20));
+        assert_eq!(g.max_poll_interval, Duration::from_secs(10));
+        assert_eq!(g.group_instance_id.as_deref(), Some("static-1"));
+        assert_eq!(g.protocol, GroupProtocol::Consumer);
+        let names: Vec<&str> = g.assignors.iter().map(|a| a.name()).collect();
+        assert_eq!(names, ["roundrobin"]);
+        assert_eq!(c.metadata_max_age, Duration::from_secs(2));
     }
 }

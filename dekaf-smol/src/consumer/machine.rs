@@ -20,7 +20,10 @@ use dekaf_state::client::{
     BrokerAddress, BrokerId, ClientMachine, Outgoing, RequestFailed, RequestId, Response,
 };
 use dekaf_state::consumer::{Consumer as StateConsumer, ConsumerEvent, Watermarks, WatermarksId};
+use dekaf_state::group::{GroupEvent, LeaveReason};
 use dekaf_state::offset::{CommitError, CommitPolicy, Event, LookupError, QueryId, TopicPartition};
+
+use super::rebalance::{HookFuture, HookKind};
 
 use crate::side::SideRequests;
 use crate::{ConnectionEvent, Error, Handle, Hooks};
@@ -66,6 +69,33 @@ pub(crate) struct Inner {
     takes: usize,
     /// Auto mode commits after every record or every N records: each take may make one due.
     commits_per_record: bool,
+    /// Rebalance hooks due, in order, not started yet.
+    pub(crate) rebalances: VecDeque<(HookKind, Vec<TopicPartition>)>,
+    /// The hook under way.
+    pub(crate) hook: HookState,
+}
+
+/// Where the rebalance hook under way is.
+pub(crate) enum HookState {
+    /// None is under way.
+    Idle,
+    /// Started and waiting to be polled again.
+    Parked {
+        future: HookFuture<'static>,
+        kind: HookKind,
+    },
+    /// Being polled right now, on this thread.
+    Running(std::thread::ThreadId),
+}
+
+impl std::fmt::Debug for HookState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HookState::Idle => f.write_str("Idle"),
+            HookState::Parked { kind, .. } => write!(f, "Parked({kind:?})"),
+            HookState::Running(t) => write!(f, "Running({t:?})"),
+        }
+    }
 }
 
 impl Shared {
@@ -89,6 +119,8 @@ impl Shared {
                 stopped: false,
                 takes: 0,
                 commits_per_record,
+                rebalances: VecDeque::new(),
+                hook: HookState::Idle,
             }),
             nudge_pending: AtomicBool::new(false),
         })
@@ -195,19 +227,70 @@ impl Inner {
                 tracing::warn!(%api, %error, "request failed for good");
                 self.push_error(Error::Request(error));
             }
+            ConsumerEvent::Rebalance(event) => self.on_rebalance(event),
             other => tracing::debug!(event = ?other, "consumer event"),
         }
+    }
+
+    /// Queues the hook a rebalance event calls for, or the error it means for the
+    /// application.
+    fn on_rebalance(&mut self, event: GroupEvent) {
+        tracing::debug!(?event, "rebalance");
+        match event {
+            GroupEvent::Assigned(ps) => self.rebalances.push_back((HookKind::Assigned, ps)),
+            GroupEvent::Revoked(ps) => self.rebalances.push_back((HookKind::Revoked, ps)),
+            GroupEvent::Lost(ps) => {
+                // A revocation not started yet is a loss now: the hook for it would commit
+                // partitions another member may own.
+                for (kind, queued) in self.rebalances.iter_mut() {
+                    if *kind == HookKind::Revoked {
+                        queued.retain(|tp| !ps.contains(tp));
+                    }
+                }
+                self.rebalances
+                    .retain(|(kind, queued)| *kind != HookKind::Revoked || !queued.is_empty());
+                self.rebalances.push_back((HookKind::Lost, ps));
+            }
+            GroupEvent::Left(LeaveReason::MaxPollExceeded) => {
+                let interval = self.consumer.config().group.max_poll_interval;
+                tracing::warn!(
+                    ?interval,
+                    "no records were asked for within the max poll interval: the member left \
+                     its group; it rejoins when records are asked for again"
+                );
+                self.push_error(Error::MaxPollIntervalExceeded { interval });
+            }
+            GroupEvent::Failed(error) => {
+                tracing::warn!(%error, "the group member stopped");
+                self.push_error(Error::Group(error));
+            }
+            _ => {}
+        }
+    }
+
+    /// Hands the machine's events out: to their waiters, to `recv`, to the rebalance hooks.
+    pub(crate) fn drain_events(&mut self) {
+        while let Some(event) = self.consumer.poll_event() {
+            self.dispatch(event);
+        }
+    }
+
+    /// Whether a rebalance hook is due or under way.
+    pub(crate) fn hooks_pending(&self) -> bool {
+        !self.rebalances.is_empty() || !matches!(self.hook, HookState::Idle)
     }
 
     /// After each driver step: events out, readers woken, the driver stopped once closed.
     fn after_step(&mut self) {
         let errors_before = self.errors.len();
-        while let Some(event) = self.consumer.poll_event() {
-            self.dispatch(event);
-        }
+        let hooks_before = self.rebalances.len();
+        self.drain_events();
         // Only what came from outside can make records appear: commands run by the API
         // (which wakes its own readers when it must) do not wake them in a loop.
-        if std::mem::take(&mut self.fed) || self.errors.len() != errors_before {
+        if std::mem::take(&mut self.fed)
+            || self.errors.len() != errors_before
+            || self.rebalances.len() != hooks_before
+        {
             self.wake_readers();
         }
         if self.consumer.is_close_complete() {
@@ -217,14 +300,33 @@ impl Inner {
         }
     }
 
+    /// Forgets the hooks due and the one under way (its future holds the consumer's state:
+    /// kept, it would keep that state alive). The hook's future is returned, to be dropped
+    /// once the lock is released: dropping it runs the application's code.
+    #[must_use = "drop the hook after releasing the lock"]
+    pub(crate) fn clear_hooks(&mut self) -> Option<HookFuture<'static>> {
+        self.rebalances.clear();
+        match std::mem::replace(&mut self.hook, HookState::Idle) {
+            HookState::Parked { future, .. } => Some(future),
+            running @ HookState::Running(_) => {
+                self.hook = running;
+                None
+            }
+            HookState::Idle => None,
+        }
+    }
+
     /// The driver stopped: every waiter learns it (their senders are dropped).
-    pub(crate) fn stop(&mut self) {
+    #[must_use = "drop the hook after releasing the lock"]
+    pub(crate) fn stop(&mut self) -> Option<HookFuture<'static>> {
         self.stopped = true;
         self.commits.clear();
         self.queries.clear();
         self.watermarks.clear();
         self.stop_when_closed = None;
+        let hook = self.clear_hooks();
         self.wake_readers();
+        hook
     }
 }
 
@@ -308,6 +410,7 @@ pub(crate) struct StopGuard {
 
 impl Drop for StopGuard {
     fn drop(&mut self) {
-        self.shared.lock().stop();
+        let hook = self.shared.lock().stop();
+        drop(hook);
     }
 }

@@ -1,7 +1,9 @@
 //! The async consumer: [`Consumer`], built with [`ConsumerBuilder`].
 
 mod builder;
+mod group;
 mod machine;
+mod rebalance;
 mod record;
 
 use std::pin::Pin;
@@ -19,9 +21,12 @@ use dekaf_state::offset::{
 use futures_core::Stream;
 
 pub use builder::{ConsumerBuilder, GroupSettings};
+pub use dekaf_state::group::{GroupMetadata, GroupProtocol};
+pub use rebalance::{NoopListener, Rebalance, RebalanceListener};
 pub use record::ConsumerRecord;
 
 use machine::{ConsumerHooks, Inner, Machine, Shared, StopGuard};
+use rebalance::DynListener;
 
 use crate::side::{probe_request, wait_for_broker};
 use crate::{Config, Driver, Error, Handle, Spawner};
@@ -29,7 +34,8 @@ use crate::{Config, Driver, Error, Handle, Spawner};
 /// A Kafka consumer: reads records from the partitions it is given, in order per partition,
 /// and keeps their offsets (what was consumed, what is committed).
 ///
-/// Build one with [`Consumer::builder`], give it partitions with [`assign`](Self::assign),
+/// Build one with [`Consumer::builder`], give it partitions with [`assign`](Self::assign) or
+/// let its group hand them out with [`subscribe`](Self::subscribe) (see [Groups](Self#groups)),
 /// then read records as a [`Stream`], one at a time with [`recv`](Self::recv), or in batches
 /// with [`recv_batch`](Self::recv_batch).
 ///
@@ -76,10 +82,59 @@ use crate::{Config, Driver, Error, Handle, Spawner};
 ///
 /// # Groups
 ///
-/// Partitions are given with [`assign`](Self::assign); the group id is then used for
-/// committed offsets only. Subscribing to topics as a member of the group (`subscribe`,
-/// rebalances and their hooks) comes with the group machine; its settings are already
-/// checked by the builder ([`GroupSettings`]).
+/// A consumer either reads the partitions it is given with [`assign`](Self::assign) (the
+/// group id then only keeps committed offsets), or joins its group with
+/// [`subscribe`](Self::subscribe) / [`subscribe_pattern`](Self::subscribe_pattern) and reads
+/// the partitions the group hands it: the members split the subscribed topics' partitions
+/// among them, by the assignor they share (`range`, `roundrobin`, `cooperative-sticky`; see
+/// [`GroupSettings`]), and hand them over when one joins, leaves or stops asking for records
+/// within the max poll interval. Members of other clients (Java, librdkafka) can share the
+/// group.
+///
+/// A [`RebalanceListener`] given to the builder hears each change, on the application's task
+/// inside `recv`, `recv_batch` and the stream: `on_revoked` before partitions go to another
+/// member (commit there in Manual mode; Auto mode commits them right after it, listener or
+/// not), `on_lost` when they went without that chance (nothing of them is committed), and
+/// `on_assigned` once new partitions are known (seek there to start elsewhere than the
+/// committed offsets). Hooks run only while the application asks for records, as in Java.
+///
+/// ```no_run
+/// use dekaf_smol::{Consumer, OffsetCommitMode, RebalanceListener, TopicPartition};
+///
+/// struct CommitOnRevoke;
+///
+/// impl RebalanceListener for CommitOnRevoke {
+///     async fn on_revoked(&self, consumer: &Consumer, _: &[TopicPartition]) {
+///         // What was received so far is processed: the next owner starts after it.
+///         let _ = consumer.commit().await;
+///     }
+/// }
+///
+/// # async fn example() -> Result<(), dekaf_smol::Error> {
+/// let consumer = Consumer::builder()
+///     .bootstrap_servers("localhost:9092")
+///     .group_id("my-group")
+///     .offset_commit_mode(OffsetCommitMode::Manual)
+///     .rebalance_listener(CommitOnRevoke)
+///     .build()
+///     .await?;
+/// consumer.subscribe(["orders"])?;
+/// loop {
+///     let batch = consumer.recv_batch(100).await?;
+///     // ... process the batch ...
+///     consumer.commit().await?;
+/// }
+/// # }
+/// ```
+///
+/// [`close`](Self::close) runs `on_revoked` for what the member holds, commits (Auto mode)
+/// and leaves the group, so that the others take over at once; a static member
+/// ([`group_instance_id`](ConsumerBuilder::group_instance_id)) does not leave, and gets its
+/// partitions back if it returns within the session timeout.
+/// [`group_metadata`](Self::group_metadata) gives what a transactional producer sends with
+/// consumed offsets. When the application stops asking for records for longer than the max
+/// poll interval, the member leaves its group (its partitions are lost) and `recv` says so
+/// with [`Error::MaxPollIntervalExceeded`]; asking again rejoins.
 ///
 /// # The driver
 ///
@@ -89,13 +144,25 @@ use crate::{Config, Driver, Error, Handle, Spawner};
 /// answer (`position`, `seek`, `pause`, `store`, ...) return at once.
 /// [`close`](Self::close) commits (in Auto mode) and stops the driver; dropping the consumer
 /// does the same in the background.
-#[derive(Debug)]
 pub struct Consumer {
     shared: Arc<Shared>,
     handle: Handle<Machine>,
     /// Closed when the driver's task ends.
     stopped: Receiver<()>,
     group: GroupSettings,
+    listener: Arc<dyn DynListener>,
+    /// False for the copy a rebalance hook is given: dropping it closes nothing.
+    owner: bool,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("handle", &self.handle)
+            .field("group", &self.group)
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Consumer {
@@ -110,6 +177,7 @@ impl Consumer {
         group: GroupSettings,
         connect_timeout: Duration,
         spawner: Spawner,
+        listener: Arc<dyn DynListener>,
     ) -> Result<Consumer, Error> {
         let servers = connection.bootstrap_servers.clone();
         let shared = Shared::new(StateConsumer::new(config));
@@ -132,6 +200,8 @@ impl Consumer {
             handle,
             stopped,
             group,
+            listener,
+            owner: true,
         };
         let probe = wait_for_broker(
             &servers,
@@ -159,6 +229,18 @@ impl Consumer {
 
     fn nudge(&self) {
         self.shared.nudge(&self.handle);
+    }
+
+    /// The same consumer for a rebalance hook to keep while it runs; dropping it does nothing.
+    fn alias(&self) -> Consumer {
+        Consumer {
+            shared: self.shared.clone(),
+            handle: self.handle.clone(),
+            stopped: self.stopped.clone(),
+            group: self.group.clone(),
+            listener: self.listener.clone(),
+            owner: false,
+        }
     }
 
     /// The machine, unless the driver has stopped.
@@ -189,14 +271,28 @@ impl Consumer {
     /// keep their position; new ones start from their committed offset, or from
     /// `auto_offset_reset` when there is none; removed ones are dropped. In Auto mode,
     /// processed offsets not yet committed are committed first, in the background.
+    ///
+    /// Fails with [`Error::Usage`] while the consumer is subscribed: the group decides its
+    /// partitions then ([`unsubscribe`](Self::unsubscribe) first).
     pub fn assign(
         &self,
         partitions: impl IntoIterator<Item = TopicPartition>,
     ) -> Result<(), Error> {
-        self.command(|inner, now| inner.consumer.assign(now, partitions).map(drop))
+        let result = {
+            let mut inner = self.lock_running()?;
+            if group::is_subscribed(&inner) {
+                return Err(Error::Usage(
+                    "assign while subscribed: the group assigns the partitions",
+                ));
+            }
+            inner.consumer.assign(Instant::now(), partitions).map(drop)
+        };
+        self.nudge();
+        Ok(result?)
     }
 
-    /// The assigned partitions, in order.
+    /// The assigned partitions, in order: given by [`assign`](Self::assign), or by the group
+    /// (including, during a rebalance, partitions being revoked).
     pub fn assignment(&self) -> Vec<TopicPartition> {
         self.shared.lock().consumer.assignment()
     }
@@ -219,33 +315,47 @@ impl Consumer {
         }
     }
 
-    /// Up to `max` (at least 1) records, an error for the application, or `Shutdown`.
+    /// Up to `max` (at least 1) records, an error for the application, or `Shutdown`. Due
+    /// rebalance hooks run first.
     fn poll_take(
         &self,
         cx: &mut Context<'_>,
         max: usize,
     ) -> Poll<Result<Vec<ConsumerRecord>, Error>> {
-        let mut inner = self.shared.lock();
-        if let Some(e) = inner.errors.pop_front() {
-            return Poll::Ready(Err(e));
-        }
-        if inner.stopped || inner.consumer.is_closed() {
-            return Poll::Ready(Err(Error::Shutdown));
-        }
-        let records = inner.consumer.poll_records(Instant::now(), max);
-        if records.is_empty() {
-            inner.wait_for_records(cx.waker());
+        loop {
+            match self.poll_hooks(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+            let mut inner = self.shared.lock();
+            // Under the same lock as `poll_records`, which confirms a pending revocation: a
+            // `Revoked` the driver has not handed out yet must reach its hook first.
+            inner.drain_events();
+            if inner.hooks_pending() && !inner.stopped && !inner.consumer.is_closed() {
+                continue;
+            }
+            if let Some(e) = inner.errors.pop_front() {
+                return Poll::Ready(Err(e));
+            }
+            if inner.stopped || inner.consumer.is_closed() {
+                return Poll::Ready(Err(Error::Shutdown));
+            }
+            let records = inner.consumer.poll_records(Instant::now(), max);
+            if records.is_empty() {
+                inner.wait_for_records(cx.waker());
+                drop(inner);
+                // Whatever taking records made fetchable is fetched before this task sleeps.
+                self.nudge();
+                return Poll::Pending;
+            }
+            let wake_driver = inner.took(records.len());
             drop(inner);
-            // Whatever taking records made fetchable is fetched before this task sleeps.
-            self.nudge();
-            return Poll::Pending;
+            if wake_driver {
+                self.nudge();
+            }
+            return Poll::Ready(Ok(records.into_iter().map(ConsumerRecord).collect()));
         }
-        let wake_driver = inner.took(records.len());
-        drop(inner);
-        if wake_driver {
-            self.nudge();
-        }
-        Poll::Ready(Ok(records.into_iter().map(ConsumerRecord).collect()))
     }
 
     /// The next record, waiting until one is fetched. Asking for it counts as having
@@ -469,21 +579,32 @@ impl Consumer {
     /// Closes the consumer: what was received counts as processed, Auto mode commits it (the
     /// result is returned), and the driver stops once commits in flight have finished (at
     /// most the commit timeout).
+    ///
+    /// A member of a group first runs the rebalance hooks still due, then
+    /// [`on_revoked`](RebalanceListener::on_revoked) for the partitions it holds
+    /// ([`on_lost`](RebalanceListener::on_lost) if its generation is gone), then commits
+    /// (Auto mode) and leaves the group, so that the others take its partitions over at once.
+    /// A static member (with a `group_instance_id`) does not leave: the coordinator keeps its
+    /// partitions for it until its session times out.
     pub async fn close(self) -> Result<(), Error> {
-        let commit = {
+        self.close_hooks().await;
+        let (commit, hook) = {
             let mut inner = self.shared.lock();
             if inner.stopped {
                 return Ok(());
             }
             let id = inner.consumer.close(Instant::now());
+            let hook = inner.clear_hooks();
             inner.stop_when_closed = Some(self.handle.clone());
             inner.wake_readers();
-            id.map(|id| {
+            let commit = id.map(|id| {
                 let (tx, rx) = async_channel::bounded(1);
                 inner.commits.insert(id, tx);
                 rx
-            })
+            });
+            (commit, hook)
         };
+        drop(hook);
         self.nudge();
         let result = match commit {
             Some(rx) => rx
@@ -501,15 +622,23 @@ impl Consumer {
 
 impl Drop for Consumer {
     fn drop(&mut self) {
-        let mut inner = self.shared.lock();
-        if inner.stopped || inner.consumer.is_closed() {
+        if !self.owner {
             return;
         }
-        // As `close`, without waiting: the driver commits (Auto mode) and then stops.
+        let mut inner = self.shared.lock();
+        let hook = inner.clear_hooks();
+        if inner.stopped || inner.consumer.is_closed() {
+            drop(inner);
+            drop(hook);
+            return;
+        }
+        // As `close`, without waiting and without hooks: the driver commits (Auto mode),
+        // leaves the group and then stops.
         let _ = inner.consumer.close(Instant::now());
         inner.stop_when_closed = Some(self.handle.clone());
         inner.wake_readers();
         drop(inner);
+        drop(hook);
         self.nudge();
     }
 }

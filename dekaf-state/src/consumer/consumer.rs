@@ -229,6 +229,9 @@ pub struct Consumer {
     pub(crate) group: Option<GroupMembership>,
     /// A revocation the application was told about and that is not finished.
     pub(crate) revocation: Option<Revocation>,
+    /// The partitions of the offset machine the group handed out (the others were assigned
+    /// by hand): group events change only these.
+    pub(crate) group_assigned: BTreeSet<TopicPartition>,
     /// The group machine's coordinator when last looked at (to notice it forgetting it).
     pub(crate) group_coordinator: Option<BrokerId>,
     /// Topics metadata flagged internal (patterns never match them).
@@ -269,6 +272,7 @@ impl Consumer {
             needs_purge: false,
             group: None,
             revocation: None,
+            group_assigned: BTreeSet::new(),
             group_coordinator: None,
             internal_topics: BTreeSet::new(),
             metadata_all: false,
@@ -501,6 +505,17 @@ impl Consumer {
         out
     }
 
+    /// The application is done with every record handed out so far, as asking for more
+    /// records says (see [`AckMode`](crate::offset::AckMode)): call it before
+    /// [`rebalance_done`](Self::rebalance_done) when the application confirms a revocation
+    /// without taking records, so that Auto mode commits what it processed of the revoked
+    /// partitions.
+    pub fn release(&mut self, now: Instant) {
+        if !self.offsets.is_closed() {
+            self.offsets.release(now);
+        }
+    }
+
     /// Takes the next buffered record, if any (see [`poll_records`](Self::poll_records)).
     pub fn next_record(&mut self, now: Instant) -> Option<ConsumerRecord> {
         self.poll_records(now, 1).pop()
@@ -682,11 +697,13 @@ impl Consumer {
     pub fn close(&mut self, now: Instant) -> Option<CommitId> {
         if let Some(g) = &mut self.group {
             g.close(now);
-            if let Some(r) = &mut self.revocation {
-                r.confirmed = true;
-            }
         }
+        // The group machine's `Revoked` for the close is applied here; a closing consumer
+        // does not wait for the application to confirm it.
         self.drive_group(now);
+        if let Some(r) = &mut self.revocation {
+            r.confirmed = true;
+        }
         let commit = self.offsets.close(now);
         self.drive_group(now);
         self.buffers.clear();

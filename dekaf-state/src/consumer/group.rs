@@ -85,6 +85,9 @@ impl Consumer {
                 .subscribe(now, subscription)
                 .map_err(|_| SubscribeError::Closed)?;
         }
+        // The group's assignment replaces partitions assigned by hand before.
+        self.group_assigned
+            .extend(self.offsets.assignment().cloned());
         self.drive_group(now);
         Ok(())
     }
@@ -236,7 +239,8 @@ impl Consumer {
     }
 
     /// The offset machine holds what the group machine holds, minus what is revoked and
-    /// released.
+    /// released (and what was assigned by hand after the subscription ended: group events
+    /// change only the partitions the group handed out).
     fn apply_group_assignment(&mut self, now: Instant) {
         if self.offsets.is_closed() {
             return;
@@ -248,12 +252,19 @@ impl Consumer {
             .filter(|r| r.released)
             .map(|r| r.partitions.clone())
             .unwrap_or_default();
-        let keep: Vec<TopicPartition> = group
+        let keep: BTreeSet<TopicPartition> = group
             .assignment()
             .filter(|tp| !released.contains(*tp))
             .cloned()
             .collect();
-        let _ = self.assign(now, keep);
+        let by_hand: Vec<TopicPartition> = self
+            .offsets
+            .assignment()
+            .filter(|tp| !self.group_assigned.contains(*tp))
+            .cloned()
+            .collect();
+        self.group_assigned = keep.clone();
+        let _ = self.assign(now, keep.into_iter().chain(by_hand));
     }
 
     /// Ends a confirmed revocation: the partitions leave the offset machine (Auto mode

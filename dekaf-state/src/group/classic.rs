@@ -493,6 +493,11 @@ impl GroupMembership {
         }
         match react(code) {
             Reaction::Rejoin | Reaction::MemberIdRequired => {
+                // The coordinator still counts the member in (as Java's consumer, keep the
+                // session alive while a revocation delays the rejoin).
+                if code == ErrorCode::REBALANCE_IN_PROGRESS {
+                    self.session_deadline = Some(after(sent_at, self.config.session_timeout));
+                }
                 self.classic_rejoin(now, "the group is rebalancing")
             }
             Reaction::IllegalGeneration => {

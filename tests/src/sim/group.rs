@@ -1,7 +1,8 @@
 //! Several [`Consumer`]s of one group against the simulated [`Cluster`] and an in-memory
-//! classic group coordinator ([`Coordinator`]), in virtual time. Every OffsetCommit is checked
-//! against the coordinator's generation and recorded, so that tests can check that committed
-//! offsets never go back and that no member commits a partition it gave up.
+//! group coordinator, in virtual time: the classic one ([`Coordinator`]) or, for members of
+//! the consumer protocol (KIP-848), [`ConsumerCoordinator`]. Every OffsetCommit is checked
+//! against the coordinator's generation (member epoch) and recorded, so that tests can check
+//! that committed offsets never go back and that no member commits a partition it gave up.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use dekaf_state::consumer::{Consumer, ConsumerEvent, ConsumerRecord};
 use dekaf_state::offset::TopicPartition;
 
 use super::coordinator::{Conn, Coordinator, Reply};
+use super::kip848::ConsumerCoordinator;
 use super::Cluster;
 
 /// One answer on its way to a member.
@@ -49,6 +51,9 @@ pub struct GroupSim {
     pub cluster: Cluster,
     /// The group coordinator.
     pub coordinator: Coordinator,
+    /// The consumer-protocol coordinator, when the members speak KIP-848 (see
+    /// [`with_consumer_protocol`](Self::with_consumer_protocol)).
+    pub consumer_coordinator: Option<ConsumerCoordinator>,
     /// The member slots.
     pub members: Vec<Option<Member>>,
     /// The virtual clock.
@@ -61,9 +66,12 @@ pub struct GroupSim {
     pub finished: Vec<Member>,
     /// Accepted commits: (slot, partition, offset).
     pub commits: Vec<(usize, TopicPartition, i64)>,
+    /// OffsetCommits refused for a stale member epoch (consumer protocol).
+    pub stale_commits: u64,
+    /// One-way network latency.
+    pub latency: Duration,
     flights: Vec<Flight>,
     incarnations: u64,
-    latency: Duration,
 }
 
 #[allow(clippy::disallowed_methods)] // one base instant; every other time is an offset from it
@@ -80,16 +88,25 @@ impl GroupSim {
         GroupSim {
             cluster,
             coordinator: Coordinator::new(Duration::ZERO),
+            consumer_coordinator: None,
             members: Vec::new(),
             now: base(),
             group: group.to_string(),
             violations: Vec::new(),
             commits: Vec::new(),
+            stale_commits: 0,
             finished: Vec::new(),
             flights: Vec::new(),
             incarnations: 0,
             latency: Duration::from_millis(2),
         }
+    }
+
+    /// Members speak the consumer protocol (KIP-848) to a coordinator that removes them after
+    /// `session` without a heartbeat.
+    pub fn with_consumer_protocol(mut self, session: Duration) -> Self {
+        self.consumer_coordinator = Some(ConsumerCoordinator::new(session));
+        self
     }
 
     /// Adds a member running `consumer` (already subscribed or not); returns its slot.
@@ -182,15 +199,23 @@ impl GroupSim {
 
     /// Who owns what, for failure messages.
     pub fn describe(&self) -> String {
-        let mut s = format!(
-            "coordinator {:?} gen {}; ",
-            self.coordinator.state, self.coordinator.generation
-        );
+        let mut s = match &self.consumer_coordinator {
+            Some(c) => format!(
+                "group epoch {} members {:?}; ",
+                c.group_epoch,
+                c.member_ids()
+            ),
+            None => format!(
+                "coordinator {:?} gen {}; ",
+                self.coordinator.state, self.coordinator.generation
+            ),
+        };
         for (i, m) in self.members.iter().enumerate() {
             if let Some(m) = m {
                 s += &format!(
-                    "[{i}: {:?} {:?} revoking {:?}] ",
+                    "[{i}: {:?} epoch {:?} {:?} revoking {:?}] ",
                     m.consumer.member_state(),
+                    m.consumer.group_metadata().map(|g| g.generation_id),
                     m.consumer.assignment(),
                     m.consumer.revoking()
                 );
@@ -214,6 +239,16 @@ impl GroupSim {
         }
         let replies = self.coordinator.tick(now);
         self.deliver(replies);
+        if let Some(c) = &mut self.consumer_coordinator {
+            let topics = self
+                .cluster
+                .topics
+                .iter()
+                .map(|(name, t)| (name.clone(), (t.id, t.partitions.len() as i32)))
+                .collect();
+            c.set_topics_with_ids(&topics);
+            c.tick(now);
+        }
         for slot in 0..self.members.len() {
             self.drive(slot);
         }
@@ -285,6 +320,21 @@ impl GroupSim {
                     let replies = self.coordinator.handle(now, conn, out.id, version, body);
                     self.deliver(replies);
                 }
+                RequestBody::ConsumerGroupHeartbeat(req) => {
+                    let answer = match &mut self.consumer_coordinator {
+                        Some(c) => ResponseBody::ConsumerGroupHeartbeat(c.heartbeat(now, req)),
+                        None => panic!("a classic group got a ConsumerGroupHeartbeat"),
+                    };
+                    self.flights.push(Flight {
+                        at: now + self.latency,
+                        conn,
+                        id: out.id,
+                        result: Ok(Response {
+                            version,
+                            body: answer,
+                        }),
+                    });
+                }
                 RequestBody::OffsetCommit(req) => {
                     let answer = self.commit(slot, broker, &req, version);
                     self.flights.push(Flight {
@@ -323,9 +373,15 @@ impl GroupSim {
         req: &dekaf_proto::messages::OffsetCommitRequest,
         version: i16,
     ) -> ResponseBody {
-        let code = self
-            .coordinator
-            .commit(req.generation_id_or_member_epoch, &req.member_id);
+        let code = match &self.consumer_coordinator {
+            Some(c) => c.commit(req.generation_id_or_member_epoch, &req.member_id),
+            None => self
+                .coordinator
+                .commit(req.generation_id_or_member_epoch, &req.member_id),
+        };
+        if code == dekaf_proto::ErrorCode::STALE_MEMBER_EPOCH {
+            self.stale_commits += 1;
+        }
         if !code.is_ok() {
             return ResponseBody::OffsetCommit(OffsetCommitResponse {
                 topics: req

@@ -7,6 +7,8 @@ mod consume;
 #[allow(missing_docs)]
 pub mod coordinator;
 mod group;
+#[allow(missing_docs)]
+pub mod kip848;
 
 pub use cluster::{Cluster, Faults, SimPartition, SimRecord, SimTopic, Txn, T0};
 pub use consume::{check_exact, consume, keep_polling, Delivered};

@@ -2,7 +2,6 @@
 //! machines, composed as a consumer composes them, against an in-memory coordinator that
 //! follows Kafka's classic rules, in virtual time.
 
-mod kip848;
 mod prop;
 mod scenarios;
 mod sim;

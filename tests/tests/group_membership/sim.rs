@@ -21,8 +21,8 @@ use dekaf_state::offset::{
     Intent, IntentId, ListedOffset, OffsetConfig, OffsetManager, OffsetSpec, TopicPartition,
 };
 
-use super::kip848::{topic_id, ConsumerCoordinator};
 use dekaf_tests::sim::coordinator::{Conn, Coordinator, Reply};
+use dekaf_tests::sim::kip848::{topic_id, ConsumerCoordinator};
 
 #[allow(clippy::disallowed_methods)] // one base instant; every other time is an offset from it
 pub fn base() -> Instant {

@@ -50,6 +50,8 @@ pub struct ConsumerCoordinator {
     pub group_epoch: i32,
     members: BTreeMap<String, Member>,
     topics: BTreeMap<String, i32>,
+    /// Topic ids given by the cluster (else [`topic_id`] of the name).
+    ids: BTreeMap<String, Uuid>,
     target: BTreeMap<String, BTreeSet<Part>>,
     pub session: Duration,
     pub interval: Duration,
@@ -81,6 +83,7 @@ impl ConsumerCoordinator {
             group_epoch: 0,
             members: BTreeMap::new(),
             topics: BTreeMap::new(),
+            ids: BTreeMap::new(),
             target: BTreeMap::new(),
             session,
             interval: Duration::from_secs(1),
@@ -89,6 +92,20 @@ impl ConsumerCoordinator {
 
     pub fn member_ids(&self) -> Vec<String> {
         self.members.keys().cloned().collect()
+    }
+
+    /// The cluster's topics, with the ids its metadata gives.
+    pub fn set_topics_with_ids(&mut self, topics: &BTreeMap<String, (Uuid, i32)>) {
+        self.ids = topics.iter().map(|(t, (id, _))| (t.clone(), *id)).collect();
+        let counts = topics.iter().map(|(t, (_, n))| (t.clone(), *n)).collect();
+        self.set_topics(&counts);
+    }
+
+    fn id_of(&self, topic: &str) -> Uuid {
+        self.ids
+            .get(topic)
+            .copied()
+            .unwrap_or_else(|| topic_id(topic))
     }
 
     /// The cluster's topics changed.
@@ -117,11 +134,12 @@ impl ConsumerCoordinator {
             let n = subs.len() as i32;
             let (per, extra) = (count / n, count % n);
             let mut next = 0;
+            let topic_uuid = self.id_of(topic);
             for (i, id) in subs.iter().enumerate() {
                 let take = per + i32::from((i as i32) < extra);
                 let t = self.target.entry((*id).clone()).or_default();
                 for p in next..next + take {
-                    t.insert((topic_id(topic), p));
+                    t.insert((topic_uuid, p));
                 }
                 next += take;
             }
