@@ -363,6 +363,97 @@ fn only_committed_transactions_are_read_and_their_offsets_committed() {
     });
 }
 
+/// The guide's loop with a subscribed consumer: each batch's output and offsets go in one
+/// transaction with the consumer's own group metadata (generation and member id, so that the
+/// coordinator can fence a member that lost its partitions), and the group's committed offsets
+/// are the transactions'.
+#[test]
+fn a_subscribed_consumers_group_metadata_goes_with_the_offsets() {
+    on_build_w("subscribed transactions", |bootstrap| async move {
+        let (input, output, group) = (unique("sub-in"), unique("sub-out"), unique("sub-group"));
+        create_topic(&bootstrap, &input, 2).await?;
+        create_topic(&bootstrap, &output, 2).await?;
+        for p in 0..2 {
+            common::fill(&bootstrap, &input, p, 0, 20).await?;
+        }
+        let producer = Producer::builder()
+            .bootstrap_servers(&bootstrap)
+            .transactional_id(unique("sub-txn"))
+            .max_block(WAIT)
+            .build()
+            .await?;
+        producer.init_transactions().await?;
+        let consumer = Consumer::builder()
+            .bootstrap_servers(&bootstrap)
+            .group_id(group.as_str())
+            .offset_commit_mode(OffsetCommitMode::Manual)
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .auto_offset_reset(AutoOffsetReset::Earliest)
+            .session_timeout(Duration::from_secs(6))
+            .build()
+            .await?;
+        consumer.subscribe([input.as_str()])?;
+        let deadline = Instant::now() + WAIT;
+        let mut done = 0;
+        while done < 40 {
+            check!(Instant::now() < deadline, "read {done} of 40 records");
+            let batch = common::recv_for(&consumer, 7, Duration::from_millis(200)).await?;
+            if batch.is_empty() {
+                continue;
+            }
+            let meta = consumer
+                .group_metadata()
+                .ok_or("no group metadata while receiving")?;
+            check!(
+                meta.group_id == group && meta.generation_id >= 0 && !meta.member_id.is_empty(),
+                "{meta:?}"
+            );
+            producer.begin_transaction()?;
+            let mut next = BTreeMap::new();
+            for r in &batch {
+                let _ = producer.send(
+                    ProducerRecord::new(output.as_str())
+                        .partition(r.partition())
+                        .value(r.value().unwrap_or_default().to_vec()),
+                );
+                next.insert(r.topic_partition().clone(), r.offset() + 1);
+            }
+            let offsets: Vec<_> = next
+                .into_iter()
+                .map(|(tp, o)| TopicPartitionOffset::at(tp, o))
+                .collect();
+            producer.send_offsets_to_transaction(offsets, &meta).await?;
+            producer.commit_transaction().await?;
+            done += batch.len();
+        }
+        check!(done == 40, "read {done} records, not 40");
+        producer.close().await?;
+        consumer.close().await?;
+
+        let read = read_all(&bootstrap, &output, 2, IsolationLevel::ReadCommitted).await?;
+        let n: usize = read.values().map(Vec::len).sum();
+        check!(n == 40, "the output holds {n} records, not 40");
+        let checker = Consumer::builder()
+            .bootstrap_servers(&bootstrap)
+            .group_id(group.as_str())
+            .offset_commit_mode(OffsetCommitMode::Manual)
+            .build()
+            .await?;
+        let committed: Vec<_> = checker
+            .committed_many((0..2).map(|p| TopicPartition::new(input.as_str(), p)))
+            .await?
+            .into_iter()
+            .map(|(_, c)| c.map(|c| c.offset))
+            .collect();
+        check!(
+            committed == [Some(20), Some(20)],
+            "the group's offsets are {committed:?}"
+        );
+        checker.close().await?;
+        Ok(())
+    });
+}
+
 /// A newer producer with the same transactional id fences the older one. Where tansu answers,
 /// the older one's errors say "fenced"; tansu closes the connection instead of answering the
 /// fenced producer's EndTxn (Kafka answers PRODUCER_FENCED), and the commit then fails with
