@@ -1,0 +1,254 @@
+//! Consumer throughput: dekaf-smol against librdkafka (the rdkafka crate), on a local tansu.
+//!
+//! `dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4]` starts tansu build W
+//! (memory engine) on a free loopback port, fills one topic per partition count with N
+//! records of 100 bytes using dekaf-smol's producer, then runs each consumer in a process of
+//! its own, in turns, R rounds, and prints the median records/s and peak RSS of each.
+//!
+//! `dekaf-bench consume CLIENT ADDR TOPIC PARTITIONS RECORDS` is one such process: it prints
+//! one `RESULT` line (records, bytes, gaps, seconds, peak RSS) for the parent to read.
+
+mod broker;
+mod consumers;
+mod fill;
+
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use consumers::DekafMode;
+
+/// The size of every record's value.
+const VALUE_BYTES: usize = 100;
+
+/// The clients measured, in the order they take turns.
+const CLIENTS: [&str; 3] = ["dekaf", "dekaf-batch", "rdkafka"];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("consume") => consume(&args[1..]),
+        Some("run") => run(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("usage: dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4]\n       dekaf-bench consume CLIENT ADDR TOPIC PARTITIONS RECORDS");
+            Ok(())
+        }
+        _ => run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dekaf-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Settings {
+    records: u64,
+    rounds: usize,
+    partitions: Vec<i32>,
+}
+
+fn parse(args: &[String]) -> Result<Settings, String> {
+    let mut s = Settings {
+        records: 1_000_000,
+        rounds: 3,
+        partitions: vec![1, 4],
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--records" => s.records = value()?.parse().map_err(|e| format!("--records: {e}"))?,
+            "--rounds" => s.rounds = value()?.parse().map_err(|e| format!("--rounds: {e}"))?,
+            "--partitions" => {
+                s.partitions = value()?
+                    .split(',')
+                    .map(|p| p.trim().parse().map_err(|e| format!("--partitions: {e}")))
+                    .collect::<Result<_, _>>()?
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    if s.records == 0 || s.rounds == 0 || s.partitions.iter().any(|&p| p < 1) {
+        return Err("records, rounds and partitions must be at least 1".into());
+    }
+    Ok(s)
+}
+
+/// One measured run of one client.
+#[derive(Clone, Copy)]
+struct Sample {
+    rate: f64,
+    rss: u64,
+    /// CPU time per record (user and system, every thread of the process), nanoseconds.
+    cpu_ns: f64,
+    /// Seconds from the start until the first record.
+    first: f64,
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let settings = parse(args)?;
+    let tansu = broker::tansu_w()?;
+    let broker = broker::Broker::start(&tansu)?;
+    let addr = broker.addr().to_string();
+    eprintln!("tansu build W (memory engine) on {addr}");
+    let mut table = Vec::new();
+    for &partitions in &settings.partitions {
+        let topic = format!("bench-{partitions}p");
+        let started = Instant::now();
+        fill::fill(&addr, &topic, partitions, settings.records, VALUE_BYTES)
+            .map_err(|e| format!("filling {topic}: {e}\n{}", broker.log()))?;
+        eprintln!(
+            "{topic}: {} records of {VALUE_BYTES} B written in {:.1?}",
+            settings.records,
+            started.elapsed()
+        );
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); CLIENTS.len()];
+        for round in 1..=settings.rounds {
+            for (i, client) in CLIENTS.iter().enumerate() {
+                let sample = measure(client, &addr, &topic, partitions, settings.records)
+                    .map_err(|e| format!("{client} on {topic}: {e}"))?;
+                eprintln!(
+                    "  round {round} {client:<12} {:>6.2} M records/s  peak RSS {:>6.1} MB  \
+                     CPU {:>5.0} ns/record  first record after {:>4.0} ms",
+                    sample.rate / 1e6,
+                    sample.rss as f64 / 1e6,
+                    sample.cpu_ns,
+                    sample.first * 1e3
+                );
+                samples[i].push(sample);
+            }
+        }
+        table.push((partitions, samples));
+    }
+    drop(broker);
+    print_table(&settings, &table);
+    Ok(())
+}
+
+/// Runs one client in a child process and reads its `RESULT` line.
+fn measure(
+    client: &str,
+    addr: &str,
+    topic: &str,
+    partitions: i32,
+    records: u64,
+) -> Result<Sample, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
+    let out = Command::new(exe)
+        .args(["consume", client, addr, topic])
+        .arg(partitions.to_string())
+        .arg(records.to_string())
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("spawn: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!("exited with {}: {stdout}", out.status));
+    }
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .ok_or_else(|| format!("no RESULT line in {stdout:?}"))?;
+    let field = |name: &str| -> Result<f64, String> {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .ok_or_else(|| format!("no {name} in {line:?}"))?
+            .parse()
+            .map_err(|e| format!("{name} in {line:?}: {e}"))
+    };
+    let got = field("records")? as u64;
+    let bytes = field("bytes")? as u64;
+    let gaps = field("gaps")? as u64;
+    let expected = records * VALUE_BYTES as u64;
+    if got != records || bytes != expected || gaps != 0 {
+        return Err(format!(
+            "read {got} records, {bytes} bytes, {gaps} gaps (expected {records}, {expected}, 0)"
+        ));
+    }
+    Ok(Sample {
+        rate: records as f64 / field("secs")?,
+        rss: field("rss")? as u64,
+        cpu_ns: field("cpu")? * 1e9 / records as f64,
+        first: field("first")?,
+    })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn print_table(settings: &Settings, table: &[(i32, Vec<Vec<Sample>>)]) {
+    println!(
+        "\nConsumer throughput: {} records of {VALUE_BYTES} B from offset 0, tansu build W (memory \
+         engine) on loopback, median of {} rounds (each client in its own process)\n",
+        settings.records, settings.rounds
+    );
+    println!(
+        "| partitions | client | records/s | peak RSS | CPU per record | vs rdkafka (records/s, RSS) |\n|---|---|---|---|---|---|"
+    );
+    for (partitions, samples) in table {
+        let medians: Vec<(f64, f64, f64)> = samples
+            .iter()
+            .map(|s| {
+                (
+                    median(s.iter().map(|x| x.rate).collect()),
+                    median(s.iter().map(|x| x.rss as f64).collect()),
+                    median(s.iter().map(|x| x.cpu_ns).collect()),
+                )
+            })
+            .collect();
+        let reference = CLIENTS
+            .iter()
+            .position(|c| *c == "rdkafka")
+            .map(|i| medians[i]);
+        for (client, (rate, rss, cpu)) in CLIENTS.iter().zip(&medians) {
+            let name = match *client {
+                "dekaf" => "dekaf-smol (Stream)".to_string(),
+                "dekaf-batch" => format!("dekaf-smol (recv_batch({}))", consumers::BATCH),
+                "rdkafka" => "rdkafka BaseConsumer".to_string(),
+                other => other.to_string(),
+            };
+            let ratio = match reference {
+                Some((r, m, _)) if *client != "rdkafka" => {
+                    format!("{:.2}x, {:.2}x", rate / r, rss / m)
+                }
+                _ => "1.00x, 1.00x".to_string(),
+            };
+            println!(
+                "| {partitions} | {name} | {:.2} M/s | {:.1} MB | {cpu:.0} ns | {ratio} |",
+                rate / 1e6,
+                rss / 1e6
+            );
+        }
+    }
+}
+
+/// The child: consumes and prints one `RESULT` line.
+fn consume(args: &[String]) -> Result<(), String> {
+    let [client, addr, topic, partitions, records] = args else {
+        return Err("consume CLIENT ADDR TOPIC PARTITIONS RECORDS".into());
+    };
+    let partitions: i32 = partitions.parse().map_err(|e| format!("partitions: {e}"))?;
+    let records: u64 = records.parse().map_err(|e| format!("records: {e}"))?;
+    let tally = match client.as_str() {
+        "dekaf" => consumers::dekaf(addr, topic, partitions, records, DekafMode::Stream)?,
+        "dekaf-batch" => consumers::dekaf(addr, topic, partitions, records, DekafMode::Batch)?,
+        "rdkafka" => consumers::rdkafka(addr, topic, partitions, records)?,
+        other => return Err(format!("unknown client {other}")),
+    };
+    println!(
+        "RESULT records={} bytes={} gaps={} secs={:.6} first={:.6} cpu={:.3} rss={}",
+        tally.records,
+        tally.bytes,
+        tally.gaps,
+        tally.elapsed.as_secs_f64(),
+        tally.first.unwrap_or_default().as_secs_f64(),
+        consumers::cpu_time().as_secs_f64(),
+        consumers::peak_rss()
+    );
+    Ok(())
+}
