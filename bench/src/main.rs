@@ -1,17 +1,20 @@
 //! Consumer throughput: dekaf-smol against librdkafka (the rdkafka crate), on a local tansu.
 //!
-//! `dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4]` starts tansu build W
-//! (memory engine) on a free loopback port, fills one topic per partition count with N
-//! records of 100 bytes using dekaf-smol's producer, then runs each consumer in a process of
-//! its own, in turns, R rounds, and prints the median records/s and peak RSS of each.
+//! `dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4] [--baseline EXE]` starts
+//! tansu build W (memory engine) on a free loopback port, fills one topic per partition count
+//! with N records of 100 bytes using dekaf-smol's producer, then runs each consumer in a
+//! process of its own, in turns, R rounds, and prints the median records/s, peak RSS and CPU
+//! time per record of each. `--baseline EXE` adds the dekaf consumers of another build of this
+//! program (an older dekaf-smol) to the same rounds, for before/after comparisons.
 //!
 //! `dekaf-bench consume CLIENT ADDR TOPIC PARTITIONS RECORDS` is one such process: it prints
-//! one `RESULT` line (records, bytes, gaps, seconds, peak RSS) for the parent to read.
+//! one `RESULT` line (records, bytes, gaps, seconds, CPU seconds, peak RSS) for the parent.
 
 mod broker;
 mod consumers;
 mod fill;
 
+use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
@@ -20,8 +23,9 @@ use consumers::DekafMode;
 /// The size of every record's value.
 const VALUE_BYTES: usize = 100;
 
-/// The clients measured, in the order they take turns.
-const CLIENTS: [&str; 3] = ["dekaf", "dekaf-batch", "rdkafka"];
+const USAGE: &str = "\
+usage: dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4] [--baseline EXE]
+       dekaf-bench consume dekaf|dekaf-batch|rdkafka ADDR TOPIC PARTITIONS RECORDS";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,7 +33,7 @@ fn main() -> ExitCode {
         Some("consume") => consume(&args[1..]),
         Some("run") => run(&args[1..]),
         Some("-h" | "--help" | "help") => {
-            println!("usage: dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4]\n       dekaf-bench consume CLIENT ADDR TOPIC PARTITIONS RECORDS");
+            println!("{USAGE}");
             Ok(())
         }
         _ => run(&args),
@@ -47,6 +51,7 @@ struct Settings {
     records: u64,
     rounds: usize,
     partitions: Vec<i32>,
+    baseline: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Settings, String> {
@@ -54,6 +59,7 @@ fn parse(args: &[String]) -> Result<Settings, String> {
         records: 1_000_000,
         rounds: 3,
         partitions: vec![1, 4],
+        baseline: None,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -67,13 +73,53 @@ fn parse(args: &[String]) -> Result<Settings, String> {
                     .map(|p| p.trim().parse().map_err(|e| format!("--partitions: {e}")))
                     .collect::<Result<_, _>>()?
             }
-            other => return Err(format!("unknown argument {other}")),
+            "--baseline" => s.baseline = Some(PathBuf::from(value()?)),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
     if s.records == 0 || s.rounds == 0 || s.partitions.iter().any(|&p| p < 1) {
         return Err("records, rounds and partitions must be at least 1".into());
     }
     Ok(s)
+}
+
+/// A consumer to measure: which program runs it, and which of its clients.
+struct Client {
+    label: String,
+    exe: PathBuf,
+    client: &'static str,
+}
+
+/// The clients of each round, in the order they take turns; rdkafka last.
+fn clients(settings: &Settings) -> Result<Vec<Client>, String> {
+    let this = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
+    let mut list = vec![
+        Client {
+            label: "dekaf-smol (Stream)".into(),
+            exe: this.clone(),
+            client: "dekaf",
+        },
+        Client {
+            label: format!("dekaf-smol (recv_batch({}))", consumers::BATCH),
+            exe: this.clone(),
+            client: "dekaf-batch",
+        },
+    ];
+    if let Some(base) = &settings.baseline {
+        for (label, client) in [("Stream", "dekaf"), ("recv_batch", "dekaf-batch")] {
+            list.push(Client {
+                label: format!("baseline ({label})"),
+                exe: base.clone(),
+                client,
+            });
+        }
+    }
+    list.push(Client {
+        label: "rdkafka BaseConsumer".into(),
+        exe: this,
+        client: "rdkafka",
+    });
+    Ok(list)
 }
 
 /// One measured run of one client.
@@ -89,6 +135,7 @@ struct Sample {
 
 fn run(args: &[String]) -> Result<(), String> {
     let settings = parse(args)?;
+    let clients = clients(&settings)?;
     let tansu = broker::tansu_w()?;
     let broker = broker::Broker::start(&tansu)?;
     let addr = broker.addr().to_string();
@@ -104,14 +151,15 @@ fn run(args: &[String]) -> Result<(), String> {
             settings.records,
             started.elapsed()
         );
-        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); CLIENTS.len()];
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); clients.len()];
         for round in 1..=settings.rounds {
-            for (i, client) in CLIENTS.iter().enumerate() {
-                let sample = measure(client, &addr, &topic, partitions, settings.records)
-                    .map_err(|e| format!("{client} on {topic}: {e}"))?;
+            for (i, c) in clients.iter().enumerate() {
+                let sample = measure(c, &addr, &topic, partitions, settings.records)
+                    .map_err(|e| format!("{} on {topic}: {e}", c.label))?;
                 eprintln!(
-                    "  round {round} {client:<12} {:>6.2} M records/s  peak RSS {:>6.1} MB  \
+                    "  round {round} {:<30} {:>6.2} M records/s  peak RSS {:>6.1} MB  \
                      CPU {:>5.0} ns/record  first record after {:>4.0} ms",
+                    c.label,
                     sample.rate / 1e6,
                     sample.rss as f64 / 1e6,
                     sample.cpu_ns,
@@ -123,27 +171,26 @@ fn run(args: &[String]) -> Result<(), String> {
         table.push((partitions, samples));
     }
     drop(broker);
-    print_table(&settings, &table);
+    print_table(&settings, &clients, &table);
     Ok(())
 }
 
 /// Runs one client in a child process and reads its `RESULT` line.
 fn measure(
-    client: &str,
+    c: &Client,
     addr: &str,
     topic: &str,
     partitions: i32,
     records: u64,
 ) -> Result<Sample, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
-    let out = Command::new(exe)
-        .args(["consume", client, addr, topic])
+    let out = Command::new(&c.exe)
+        .args(["consume", c.client, addr, topic])
         .arg(partitions.to_string())
         .arg(records.to_string())
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
-        .map_err(|e| format!("spawn: {e}"))?;
+        .map_err(|e| format!("spawn {}: {e}", c.exe.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         return Err(format!("exited with {}: {stdout}", out.status));
@@ -171,8 +218,8 @@ fn measure(
     Ok(Sample {
         rate: records as f64 / field("secs")?,
         rss: field("rss")? as u64,
-        cpu_ns: field("cpu")? * 1e9 / records as f64,
-        first: field("first")?,
+        cpu_ns: field("cpu").unwrap_or(0.0) * 1e9 / records as f64,
+        first: field("first").unwrap_or(0.0),
     })
 }
 
@@ -181,14 +228,16 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-fn print_table(settings: &Settings, table: &[(i32, Vec<Vec<Sample>>)]) {
+fn print_table(settings: &Settings, clients: &[Client], table: &[(i32, Vec<Vec<Sample>>)]) {
     println!(
-        "\nConsumer throughput: {} records of {VALUE_BYTES} B from offset 0, tansu build W (memory \
-         engine) on loopback, median of {} rounds (each client in its own process)\n",
+        "\nConsumer throughput: {} records of {VALUE_BYTES} B from offset 0, tansu build W \
+         (memory engine) on loopback, median of {} rounds, each consumer in a process of its \
+         own\n",
         settings.records, settings.rounds
     );
     println!(
-        "| partitions | client | records/s | peak RSS | CPU per record | vs rdkafka (records/s, RSS) |\n|---|---|---|---|---|---|"
+        "| partitions | client | records/s | peak RSS | CPU per record | vs rdkafka: records/s | vs rdkafka: RSS |\n\
+         |---|---|---|---|---|---|---|"
     );
     for (partitions, samples) in table {
         let medians: Vec<(f64, f64, f64)> = samples
@@ -201,25 +250,18 @@ fn print_table(settings: &Settings, table: &[(i32, Vec<Vec<Sample>>)]) {
                 )
             })
             .collect();
-        let reference = CLIENTS
+        let reference = clients
             .iter()
-            .position(|c| *c == "rdkafka")
+            .position(|c| c.client == "rdkafka")
             .map(|i| medians[i]);
-        for (client, (rate, rss, cpu)) in CLIENTS.iter().zip(&medians) {
-            let name = match *client {
-                "dekaf" => "dekaf-smol (Stream)".to_string(),
-                "dekaf-batch" => format!("dekaf-smol (recv_batch({}))", consumers::BATCH),
-                "rdkafka" => "rdkafka BaseConsumer".to_string(),
-                other => other.to_string(),
-            };
-            let ratio = match reference {
-                Some((r, m, _)) if *client != "rdkafka" => {
-                    format!("{:.2}x, {:.2}x", rate / r, rss / m)
-                }
-                _ => "1.00x, 1.00x".to_string(),
+        for (c, (rate, rss, cpu)) in clients.iter().zip(&medians) {
+            let (vs_rate, vs_rss) = match reference {
+                Some((r, m, _)) => (rate / r, rss / m),
+                None => (1.0, 1.0),
             };
             println!(
-                "| {partitions} | {name} | {:.2} M/s | {:.1} MB | {cpu:.0} ns | {ratio} |",
+                "| {partitions} | {} | {:.2} M/s | {:.1} MB | {cpu:.0} ns | {vs_rate:.2}x | {vs_rss:.2}x |",
+                c.label,
                 rate / 1e6,
                 rss / 1e6
             );
@@ -230,7 +272,7 @@ fn print_table(settings: &Settings, table: &[(i32, Vec<Vec<Sample>>)]) {
 /// The child: consumes and prints one `RESULT` line.
 fn consume(args: &[String]) -> Result<(), String> {
     let [client, addr, topic, partitions, records] = args else {
-        return Err("consume CLIENT ADDR TOPIC PARTITIONS RECORDS".into());
+        return Err(USAGE.into());
     };
     let partitions: i32 = partitions.parse().map_err(|e| format!("partitions: {e}"))?;
     let records: u64 = records.parse().map_err(|e| format!("records: {e}"))?;
