@@ -93,6 +93,10 @@ pub struct OffsetManager {
     pub(crate) partitions: BTreeMap<TopicPartition, PartitionState>,
     /// Outstanding records over all partitions.
     pub(crate) outstanding: usize,
+    /// Partitions records were handed out of since the last [`release`](Self::release), in
+    /// [`AckMode::OnRelease`](super::AckMode::OnRelease): what the next release acknowledges
+    /// (may name partitions emptied or unassigned since).
+    pub(crate) released: Vec<TopicPartition>,
     pub(crate) commits: Commits,
     pub(crate) coordinator: Coordinator,
     pub(crate) queries: BTreeMap<QueryId, Query>,
@@ -123,6 +127,7 @@ impl OffsetManager {
             rng: Rng::new(seed),
             partitions: BTreeMap::new(),
             outstanding: 0,
+            released: Vec::new(),
             commits: Commits::default(),
             coordinator: Coordinator::default(),
             queries: BTreeMap::new(),
