@@ -28,7 +28,8 @@ use crate::{ConnectionEvent, Error, Handle, Hooks};
 /// Errors kept for `recv` at most; older ones are dropped (and logged) beyond that.
 const MAX_QUEUED_ERRORS: usize = 1024;
 
-/// Records taken between two wake-ups of the driver at most, while records are still ready.
+/// Records a group member takes between two wake-ups of the driver at most (the group
+/// machine may have something to send after a poll: a rejoin, a confirmed revocation).
 const TAKES_PER_NUDGE: usize = 256;
 
 /// The answer to a watermarks query.
@@ -64,6 +65,8 @@ pub(crate) struct Inner {
     pub(crate) stopped: bool,
     /// Records taken since the driver was last woken for them.
     takes: usize,
+    /// Reused by every take, so that taking one record allocates nothing.
+    pub(crate) taken: Vec<dekaf_state::consumer::ConsumerRecord>,
     /// Auto mode commits after every record or every N records: each take may make one due.
     commits_per_record: bool,
 }
@@ -88,6 +91,7 @@ impl Shared {
                 stop_when_closed: None,
                 stopped: false,
                 takes: 0,
+                taken: Vec::new(),
                 commits_per_record,
             }),
             nudge_pending: AtomicBool::new(false),
@@ -115,15 +119,16 @@ impl Shared {
 }
 
 impl Inner {
-    /// Counts `n` records taken; true when the driver should be woken for them: a fetch may
-    /// be due (nothing decoded is left, or many records went by) or a commit (per-record
-    /// policies). Waking it for every record would cost a thread switch each.
+    /// Counts `n` records taken; true when the driver should be woken for them: the machine
+    /// says a fetch may be due, a commit may be (per-record policies), or a group member took
+    /// many records. Waking it for every record would cost a thread switch each.
     pub(crate) fn took(&mut self, n: usize) -> bool {
         self.takes += n;
-        let due = self.commits_per_record
-            || self.takes >= TAKES_PER_NUDGE
-            || self.consumer.buffered_records() == 0;
-        if due {
+        let many = self.takes >= TAKES_PER_NUDGE;
+        let due = self.consumer.take_fetch_due()
+            || self.commits_per_record
+            || (many && self.consumer.group().is_some());
+        if due || many {
             self.takes = 0;
         }
         due

@@ -55,9 +55,9 @@ pub struct ConsumerConfig {
     pub fetch_max_wait: Duration,
     /// The most fetched record data kept in memory, decoded, waiting to be handed out (default
     /// 64 MiB). No fetch is sent while the buffer is at the bound, and a partition is not
-    /// fetched while it has buffered records. One response may take the buffer over the bound
-    /// once; under read_committed, records held until their transaction's marker arrives may
-    /// too (see the module documentation).
+    /// fetched again while it has more than half of a fetch answer left to hand out. One
+    /// response may take the buffer over the bound once; under read_committed, records held
+    /// until their transaction's marker arrives may too (see the module documentation).
     pub max_buffered_bytes: usize,
     /// Metadata older than this is refreshed (default 5 min, Java's `metadata.max.age.ms`).
     pub metadata_max_age: Duration,

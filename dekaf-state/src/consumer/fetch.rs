@@ -7,14 +7,14 @@ use std::time::Instant;
 
 use dekaf_proto::messages::fetch::{FetchPartition, FetchTopic, PartitionData};
 use dekaf_proto::messages::{FetchRequest, FetchResponse, RequestBody};
-use dekaf_proto::records::{RecordBatch, RecordBatches};
+use dekaf_proto::records::RecordBatches;
 use dekaf_proto::wire::Uuid;
 use dekaf_proto::{ApiKey, ErrorCode};
 
 use crate::client::{BrokerId, ClientRequest, Destination, Outgoing};
 use crate::offset::{FetchEpoch, FetchPosition, FetchedPartition, TopicPartition};
 
-use super::buffer::{check_batch, PartitionBuffer};
+use super::buffer::{check_batch, CheckedBatch, PartitionBuffer};
 use super::config::{ConsumerConfig, IsolationLevel};
 use super::consumer::{Consumer, Pending};
 use super::event::{ConsumerEvent, FetchError};
@@ -116,9 +116,41 @@ impl Consumer {
         match self.buffers.get(tp) {
             // Held records wait for a marker further on: fetch on, whatever the bound.
             Some(b) if b.is_blocked() => true,
-            Some(b) if b.has_deliverable() => false,
+            Some(b) if !b.wants_fetch() => false,
             _ => self.buffered_bytes < self.config.max_buffered_bytes,
         }
+    }
+
+    /// Whether the last answer left `tp` at the end of its log (its fetch position at the high
+    /// watermark, or the last stable offset under read_committed): fetching it alone would
+    /// wait for new records as long as the broker may hold a fetch.
+    fn is_caught_up(&self, tp: &TopicPartition) -> bool {
+        let end = match self.config.isolation_level {
+            IsolationLevel::ReadCommitted => self.offsets.last_stable_offset(tp),
+            IsolationLevel::ReadUncommitted => self.offsets.high_watermark(tp),
+        };
+        match (self.offsets.fetch_position(tp), end) {
+            (Some(position), Some(end)) => position.offset >= end,
+            _ => false,
+        }
+    }
+
+    /// Whether a fetch of `parts` from `leader` should wait: each part is at the end of its log
+    /// (the broker would hold the fetch up to its max wait) while another partition of that
+    /// leader has records buffered that the application is taking. That partition will want
+    /// a fetch soon, and the leader takes one fetch at a time: the caught-up partitions go
+    /// with it then.
+    fn holds_long_poll(&self, leader: BrokerId, parts: &[FetchPart]) -> bool {
+        if !parts.iter().all(|p| self.is_caught_up(&p.tp)) {
+            return false;
+        }
+        self.buffers.iter().any(|(tp, b)| {
+            b.has_deliverable()
+                && !b.is_blocked()
+                && !self.offsets.is_paused(tp)
+                && !parts.iter().any(|p| &p.tp == tp)
+                && self.metadata.leader(tp).is_some_and(|(l, _)| l == leader)
+        })
     }
 
     /// The next Fetch to send: to the first leader with fetchable partitions and no fetch in
@@ -160,7 +192,9 @@ impl Consumer {
         if leaderless {
             self.metadata.request_update();
         }
-        let (leader, parts) = by_leader.into_iter().next()?;
+        let (leader, parts) = by_leader
+            .into_iter()
+            .find(|(leader, parts)| !self.holds_long_poll(*leader, parts))?;
         let id = self.request_id();
         let request = fetch_request(&self.config, &parts);
         for p in &parts {
@@ -308,12 +342,12 @@ impl Consumer {
         };
         let records = data.records.unwrap_or_default();
         let had_records = !records.is_empty();
-        let mut batches: Vec<RecordBatch> = Vec::new();
+        let mut batches: Vec<CheckedBatch> = Vec::new();
         let mut corrupt = None;
         for batch in RecordBatches::new(records) {
-            match batch.and_then(|b| check_batch(&b).map(|()| b)) {
+            match batch.and_then(|b| check_batch(b, part.offset, cap)) {
                 Ok(b) => {
-                    if cap.is_some_and(|c| b.base_offset() >= c) {
+                    if cap.is_some_and(|c| b.batch.base_offset() >= c) {
                         break;
                     }
                     batches.push(b);
@@ -325,12 +359,12 @@ impl Consumer {
             }
         }
         let next_offset = batches.last().map(|b| {
-            let end = b.next_offset();
+            let end = b.batch.next_offset();
             cap.map_or(end, |c| c.min(end))
         });
         let leader_epoch = batches
             .last()
-            .and_then(|b| epoch_or_none(b.header().partition_leader_epoch));
+            .and_then(|b| epoch_or_none(b.batch.header().partition_leader_epoch));
         let fetched = FetchedPartition {
             next_offset,
             leader_epoch,
