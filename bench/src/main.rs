@@ -9,6 +9,10 @@
 //!
 //! `dekaf-bench consume CLIENT ADDR TOPIC PARTITIONS RECORDS` is one such process: it prints
 //! one `RESULT` line (records, bytes, gaps, seconds, CPU seconds, peak RSS) for the parent.
+//!
+//! `dekaf-bench serve [--records N] [--partitions 1,4]` starts and fills the broker as `run`
+//! does, prints its address and keeps it until its standard input closes: to run `consume`
+//! under a profiler.
 
 mod broker;
 mod consumers;
@@ -25,13 +29,15 @@ const VALUE_BYTES: usize = 100;
 
 const USAGE: &str = "\
 usage: dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4] [--baseline EXE]
-       dekaf-bench consume dekaf|dekaf-batch|rdkafka ADDR TOPIC PARTITIONS RECORDS";
+       dekaf-bench consume dekaf|dekaf-batch|rdkafka ADDR TOPIC PARTITIONS RECORDS
+       dekaf-bench serve [--records N] [--partitions 1,4]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("consume") => consume(&args[1..]),
         Some("run") => run(&args[1..]),
+        Some("serve") => serve(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -133,24 +139,53 @@ struct Sample {
     first: f64,
 }
 
+/// Starts the broker.
+fn start_broker() -> Result<broker::Broker, String> {
+    let tansu = broker::tansu_w()?;
+    let broker = broker::Broker::start(&tansu)?;
+    eprintln!("tansu build W (memory engine) on {}", broker.addr());
+    Ok(broker)
+}
+
+/// Creates and fills the topic of `partitions` partitions; returns its name.
+fn fill_topic(
+    broker: &broker::Broker,
+    partitions: i32,
+    settings: &Settings,
+) -> Result<String, String> {
+    let topic = format!("bench-{partitions}p");
+    let started = Instant::now();
+    let addr = broker.addr().to_string();
+    fill::fill(&addr, &topic, partitions, settings.records, VALUE_BYTES)
+        .map_err(|e| format!("filling {topic}: {e}\n{}", broker.log()))?;
+    eprintln!(
+        "{topic}: {} records of {VALUE_BYTES} B written in {:.1?}",
+        settings.records,
+        started.elapsed()
+    );
+    Ok(topic)
+}
+
+fn serve(args: &[String]) -> Result<(), String> {
+    let settings = parse(args)?;
+    let broker = start_broker()?;
+    for &partitions in &settings.partitions {
+        fill_topic(&broker, partitions, &settings)?;
+    }
+    println!("{}", broker.addr());
+    eprintln!("serving until standard input closes");
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+    Ok(())
+}
+
 fn run(args: &[String]) -> Result<(), String> {
     let settings = parse(args)?;
     let clients = clients(&settings)?;
-    let tansu = broker::tansu_w()?;
-    let broker = broker::Broker::start(&tansu)?;
+    let broker = start_broker()?;
     let addr = broker.addr().to_string();
-    eprintln!("tansu build W (memory engine) on {addr}");
     let mut table = Vec::new();
     for &partitions in &settings.partitions {
-        let topic = format!("bench-{partitions}p");
-        let started = Instant::now();
-        fill::fill(&addr, &topic, partitions, settings.records, VALUE_BYTES)
-            .map_err(|e| format!("filling {topic}: {e}\n{}", broker.log()))?;
-        eprintln!(
-            "{topic}: {} records of {VALUE_BYTES} B written in {:.1?}",
-            settings.records,
-            started.elapsed()
-        );
+        let topic = fill_topic(&broker, partitions, &settings)?;
         let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); clients.len()];
         for round in 1..=settings.rounds {
             for (i, c) in clients.iter().enumerate() {
@@ -276,6 +311,7 @@ fn consume(args: &[String]) -> Result<(), String> {
     };
     let partitions: i32 = partitions.parse().map_err(|e| format!("partitions: {e}"))?;
     let records: u64 = records.parse().map_err(|e| format!("records: {e}"))?;
+    consumers::watchdog();
     let tally = match client.as_str() {
         "dekaf" => consumers::dekaf(addr, topic, partitions, records, DekafMode::Stream)?,
         "dekaf-batch" => consumers::dekaf(addr, topic, partitions, records, DekafMode::Batch)?,
