@@ -1,11 +1,11 @@
 //! Consumer throughput: dekaf-smol against librdkafka (the rdkafka crate), on a local tansu.
 //!
-//! `dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4] [--baseline EXE]` starts
-//! tansu build W (memory engine) on a free loopback port, fills one topic per partition count
-//! with N records of 100 bytes using dekaf-smol's producer, then runs each consumer in a
+//! `dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4] [--baseline [NAME=]EXE]...`
+//! starts tansu build W (memory engine) on a free loopback port, fills one topic per partition
+//! count with N records of 100 bytes using dekaf-smol's producer, then runs each consumer in a
 //! process of its own, in turns, R rounds, and prints the median records/s, peak RSS and CPU
-//! time per record of each. `--baseline EXE` adds the dekaf consumers of another build of this
-//! program (an older dekaf-smol) to the same rounds, for before/after comparisons.
+//! time per record of each. Each `--baseline` adds the dekaf consumers of another build of
+//! this program (an older dekaf-smol) to the same rounds, for before/after comparisons.
 //!
 //! `dekaf-bench consume CLIENT ADDR TOPIC PARTITIONS RECORDS` is one such process: it prints
 //! one `RESULT` line (records, bytes, gaps, seconds, CPU seconds, peak RSS) for the parent.
@@ -28,7 +28,7 @@ use consumers::DekafMode;
 const VALUE_BYTES: usize = 100;
 
 const USAGE: &str = "\
-usage: dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4] [--baseline EXE]
+usage: dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4] [--baseline [NAME=]EXE]...
        dekaf-bench consume dekaf|dekaf-batch|rdkafka ADDR TOPIC PARTITIONS RECORDS
        dekaf-bench serve [--records N] [--partitions 1,4]";
 
@@ -57,7 +57,8 @@ struct Settings {
     records: u64,
     rounds: usize,
     partitions: Vec<i32>,
-    baseline: Option<PathBuf>,
+    /// Other builds of this program: a name and the executable.
+    baselines: Vec<(String, PathBuf)>,
 }
 
 fn parse(args: &[String]) -> Result<Settings, String> {
@@ -65,7 +66,7 @@ fn parse(args: &[String]) -> Result<Settings, String> {
         records: 1_000_000,
         rounds: 3,
         partitions: vec![1, 4],
-        baseline: None,
+        baselines: Vec::new(),
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -79,7 +80,14 @@ fn parse(args: &[String]) -> Result<Settings, String> {
                     .map(|p| p.trim().parse().map_err(|e| format!("--partitions: {e}")))
                     .collect::<Result<_, _>>()?
             }
-            "--baseline" => s.baseline = Some(PathBuf::from(value()?)),
+            "--baseline" => {
+                let v = value()?;
+                let (name, exe) = match v.split_once('=') {
+                    Some((name, exe)) => (name.to_string(), exe),
+                    None => (format!("baseline {}", s.baselines.len() + 1), v.as_str()),
+                };
+                s.baselines.push((name, PathBuf::from(exe)));
+            }
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
@@ -111,11 +119,11 @@ fn clients(settings: &Settings) -> Result<Vec<Client>, String> {
             client: "dekaf-batch",
         },
     ];
-    if let Some(base) = &settings.baseline {
+    for (name, exe) in &settings.baselines {
         for (label, client) in [("Stream", "dekaf"), ("recv_batch", "dekaf-batch")] {
             list.push(Client {
-                label: format!("baseline ({label})"),
-                exe: base.clone(),
+                label: format!("{name} ({label})"),
+                exe: exe.clone(),
                 client,
             });
         }

@@ -32,6 +32,10 @@ const MAX_QUEUED_ERRORS: usize = 1024;
 /// machine may have something to send after a poll: a rejoin, a confirmed revocation).
 const TAKES_PER_NUDGE: usize = 256;
 
+/// Takes between two reads of the clock at most, when nothing taken needs the exact time (see
+/// [`Inner::take_time`]).
+const TAKES_PER_CLOCK_READ: u32 = 16;
+
 /// The answer to a watermarks query.
 pub(crate) type WatermarksResult = Result<Vec<(TopicPartition, Watermarks)>, LookupError>;
 
@@ -67,6 +71,8 @@ pub(crate) struct Inner {
     takes: usize,
     /// Reused by every take, so that taking one record allocates nothing.
     pub(crate) taken: Vec<dekaf_state::consumer::ConsumerRecord>,
+    /// The time last read for a take, and how many takes used it.
+    take_clock: Option<(Instant, u32)>,
     /// Auto mode commits after every record or every N records: each take may make one due.
     commits_per_record: bool,
 }
@@ -92,6 +98,7 @@ impl Shared {
                 stopped: false,
                 takes: 0,
                 taken: Vec::new(),
+                take_clock: None,
                 commits_per_record,
             }),
             nudge_pending: AtomicBool::new(false),
@@ -132,6 +139,32 @@ impl Inner {
             self.takes = 0;
         }
         due
+    }
+
+    /// The time to give the machine when taking records. Per-record commits and group members
+    /// need it exact (commit deadlines, the max poll interval); otherwise it only dates the
+    /// backoff after a corrupt batch, and reading the clock for every record costs about as
+    /// much as taking one: it is read again every few takes, and after every wait.
+    pub(crate) fn take_time(&mut self) -> Instant {
+        if self.commits_per_record || self.consumer.group().is_some() {
+            return Instant::now();
+        }
+        match &mut self.take_clock {
+            Some((at, uses)) if *uses < TAKES_PER_CLOCK_READ => {
+                *uses += 1;
+                *at
+            }
+            _ => {
+                let now = Instant::now();
+                self.take_clock = Some((now, 1));
+                now
+            }
+        }
+    }
+
+    /// Nothing was ready: the next take reads the clock.
+    pub(crate) fn waited(&mut self) {
+        self.take_clock = None;
     }
 
     /// Wakes every task waiting for records.

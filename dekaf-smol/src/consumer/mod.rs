@@ -250,11 +250,11 @@ impl Consumer {
             return Poll::Ready(Err(Error::Shutdown));
         }
         inner.taken.clear();
-        inner
-            .consumer
-            .poll_records_into(Instant::now(), max, &mut inner.taken);
+        let now = inner.take_time();
+        inner.consumer.poll_records_into(now, max, &mut inner.taken);
         let n = inner.taken.len();
         if n == 0 {
+            inner.waited();
             inner.wait_for_records(cx.waker());
             drop(guard);
             // Whatever taking records made fetchable is fetched before this task sleeps.

@@ -153,7 +153,9 @@ impl OffsetManager {
             let n = p.outstanding.clear();
             self.outstanding -= n;
             self.acked_since_commit += n as u64;
-            self.refresh_stored(tp);
+            if self.config.auto_store {
+                p.refresh_stored();
+            }
         }
         touched.clear();
         self.released = touched;

@@ -377,19 +377,8 @@ impl OffsetManager {
         if !self.config.auto_store {
             return;
         }
-        let Some(p) = self.partitions.get_mut(tp) else {
-            return;
-        };
-        let Some(c) = p.committable() else { return };
-        if p.moved && c.offset == p.placed_at {
-            // Nothing acknowledged since the position was placed: nothing to store.
-            return;
-        }
-        let forward = p.stored.as_ref().is_none_or(|s| c.offset > s.offset);
-        let changed = p.stored.as_ref().is_none_or(|s| c.offset != s.offset);
-        if forward || (p.moved && changed) {
-            p.stored = Some(OffsetAndMetadata::new(c.offset).with_leader_epoch(c.leader_epoch));
-            p.moved = false;
+        if let Some(p) = self.partitions.get_mut(tp) {
+            p.refresh_stored();
         }
     }
 
