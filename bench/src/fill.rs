@@ -35,7 +35,9 @@ pub fn fill(
             let end = (sent + WINDOW).min(records);
             for i in sent..end {
                 let partition = (i % partitions as u64) as i32;
-                let _ = producer.send(ProducerRecord::new(topic).partition(partition).value(value));
+                let record = ProducerRecord::new(topic).partition(partition).value(value);
+                // Sent whether or not its outcome is awaited; the flush below waits for all.
+                drop(producer.send(record));
             }
             producer.flush().await.map_err(|e| format!("flush: {e}"))?;
             sent = end;

@@ -89,6 +89,8 @@ struct Current {
     /// Records still to hand out.
     left: usize,
     leader_epoch: Option<i32>,
+    /// Its size, counted in the buffer's bytes until its last record is handed out.
+    bytes: usize,
 }
 
 /// The buffered data of one partition, for one fetch epoch.
@@ -110,7 +112,7 @@ pub(crate) struct PartitionBuffer {
     /// Each fetch answer that still has entries, oldest first: the sequence number of its last
     /// entry and the bytes it brought.
     answer_ends: VecDeque<(u64, usize)>,
-    /// Bytes held by `entries`.
+    /// Bytes held by `entries` and `current`.
     pub(crate) bytes: usize,
 }
 
@@ -327,6 +329,7 @@ impl PartitionBuffer {
                     }
                 }
                 let end = current.until;
+                self.bytes = self.bytes.saturating_sub(current.bytes);
                 self.current = None;
                 offsets
                     .advance(now, tp, self.epoch, end)
@@ -347,9 +350,12 @@ impl PartitionBuffer {
                     from,
                     until,
                     records,
+                    bytes,
                     ..
                 }) => {
+                    self.bytes += bytes;
                     self.current = Some(Current {
+                        bytes,
                         cursor: batch.records().cursor(),
                         leader_epoch: epoch_or_none(batch.header().partition_leader_epoch),
                         batch,
@@ -684,6 +690,29 @@ mod tests {
             out.iter().map(|r| r.offset).collect::<Vec<_>>(),
             [0, 1, 2, 3, 4, 5]
         );
+    }
+
+    #[test]
+    fn the_next_answer_is_wanted_once_half_of_the_last_is_taken() {
+        let (mut o, tp, mut b) = setup(0, false);
+        assert!(b.wants_fetch());
+        let batches = (0..5).map(|i| batch(i * 4, 4, None)).collect();
+        b.push(checked(batches, 0, None), 0, None, []);
+        let total = b.bytes;
+        let mut out = Vec::new();
+        // The batch being handed out counts until its last record is taken.
+        b.take(now(), &tp, &mut o, 2, &mut out).unwrap();
+        assert_eq!(b.bytes, total);
+        assert!(!b.wants_fetch());
+        // (`max` counts what `out` holds.)
+        b.take(now(), &tp, &mut o, 8, &mut out).unwrap();
+        assert!(!b.wants_fetch(), "3 of 5 batches left");
+        b.take(now(), &tp, &mut o, 12, &mut out).unwrap();
+        assert!(b.wants_fetch(), "2 of 5 batches left");
+        assert!(b.bytes * 2 < total && b.has_deliverable());
+        b.take(now(), &tp, &mut o, 100, &mut out).unwrap();
+        assert_eq!(out.len(), 20);
+        assert!(b.is_empty() && b.bytes == 0 && b.wants_fetch());
     }
 
     #[test]

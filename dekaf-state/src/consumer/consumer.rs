@@ -224,6 +224,8 @@ pub struct Consumer {
     pub(crate) needs_purge: bool,
     /// Taking records may have made a fetch due (see [`take_fetch_due`](Self::take_fetch_due)).
     pub(crate) fetch_due: bool,
+    /// Record bytes of the last fetch answer that had any: how much is fetched ahead.
+    pub(crate) last_answer_bytes: usize,
     /// The leader and leader epoch each assigned partition was last seen with in metadata:
     /// a change sends its position to validation.
     pub(crate) seen_leaders: BTreeMap<TopicPartition, (BrokerId, i32)>,
@@ -270,6 +272,7 @@ impl Consumer {
             rotation: None,
             needs_purge: false,
             fetch_due: false,
+            last_answer_bytes: 0,
             group: None,
             revocation: None,
             group_coordinator: None,
@@ -460,6 +463,7 @@ impl Consumer {
         // After the release, so that a revocation confirmed here commits what was handed out.
         self.group_poll(now);
         let over_bound = self.buffered_bytes >= self.config.max_buffered_bytes;
+        let ahead = self.may_fetch_ahead();
         // Take turns: start after the partition served last.
         let mut cursor = self.rotation.take();
         let mut visited = 0;
@@ -521,7 +525,9 @@ impl Consumer {
                 }
             }
         }
-        if over_bound && self.buffered_bytes < self.config.max_buffered_bytes {
+        if (over_bound && self.buffered_bytes < self.config.max_buffered_bytes)
+            || (!ahead && self.may_fetch_ahead())
+        {
             self.fetch_due = true;
         }
         self.rotation = cursor;

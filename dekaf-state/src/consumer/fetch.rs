@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use dekaf_proto::messages::fetch::{FetchPartition, FetchTopic, PartitionData};
 use dekaf_proto::messages::{FetchRequest, FetchResponse, RequestBody};
 use dekaf_proto::records::RecordBatches;
@@ -116,9 +117,18 @@ impl Consumer {
         match self.buffers.get(tp) {
             // Held records wait for a marker further on: fetch on, whatever the bound.
             Some(b) if b.is_blocked() => true,
-            Some(b) if !b.wants_fetch() => false,
+            // Records left to hand out: fetch ahead while little is left of this partition's
+            // answer and less than one answer is buffered over all partitions.
+            Some(b) if b.has_deliverable() => b.wants_fetch() && self.may_fetch_ahead(),
             _ => self.buffered_bytes < self.config.max_buffered_bytes,
         }
+    }
+
+    /// Whether partitions with records still to hand out may be fetched ahead: while less than
+    /// the last answer's worth of data is buffered, over all partitions (so about two
+    /// answers are kept however many partitions there are), and under the bound.
+    pub(crate) fn may_fetch_ahead(&self) -> bool {
+        self.buffered_bytes < self.last_answer_bytes.min(self.config.max_buffered_bytes)
     }
 
     /// Whether the last answer left `tp` at the end of its log (its fetch position at the high
@@ -262,6 +272,18 @@ impl Consumer {
             .values()
             .filter_map(|p| Some((p.topic_id?, p.tp.topic_arc().clone())))
             .collect();
+        // Records share the answer's buffer, which lives as long as any of them: a partition
+        // holding a small part of a large answer would keep all of it (several answers at a
+        // time when partitions are taken at different paces).
+        let answer_bytes: usize = resp
+            .responses
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .filter_map(|p| p.records.as_ref().map(Bytes::len))
+            .sum();
+        if answer_bytes > 0 {
+            self.last_answer_bytes = answer_bytes;
+        }
         for topic in resp.responses {
             let name: Arc<str> = if version >= 13 {
                 match names.get(&topic.topic_id) {
@@ -296,7 +318,7 @@ impl Consumer {
                         self.purge_stale();
                     }
                 } else if data.error_code.is_ok() {
-                    self.ingest(now, &part, version, data);
+                    self.ingest(now, &part, version, data, answer_bytes);
                 } else {
                     self.fetch_partition_error(now, &part, data.error_code);
                 }
@@ -327,8 +349,17 @@ impl Consumer {
         self.back_off(now, &part.tp);
     }
 
-    /// Decodes one partition's records into its buffer.
-    fn ingest(&mut self, now: Instant, part: &FetchPart, version: i16, data: PartitionData) {
+    /// Decodes one partition's records into its buffer. `answer_bytes` is the record bytes of
+    /// the whole answer: records making up less than half of it are copied out of it, so
+    /// that the answer is kept alive by at most one partition, holding at least half of it.
+    fn ingest(
+        &mut self,
+        now: Instant,
+        part: &FetchPart,
+        version: i16,
+        data: PartitionData,
+        answer_bytes: usize,
+    ) {
         let read_committed = self.config.isolation_level == IsolationLevel::ReadCommitted;
         let last_stable_offset =
             (version >= 4 && data.last_stable_offset >= 0).then_some(data.last_stable_offset);
@@ -340,7 +371,10 @@ impl Consumer {
         } else {
             None
         };
-        let records = data.records.unwrap_or_default();
+        let mut records = data.records.unwrap_or_default();
+        if records.len().saturating_mul(2) < answer_bytes {
+            records = Bytes::copy_from_slice(&records);
+        }
         let had_records = !records.is_empty();
         let mut batches: Vec<CheckedBatch> = Vec::new();
         let mut corrupt = None;

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 /// A partition of a topic. Cheap to clone: the topic name is shared.
-#[derive(Clone, Eq, Hash)]
+#[derive(Clone, Eq)]
 pub struct TopicPartition {
     topic: Arc<str>,
     partition: i32,
@@ -17,6 +17,14 @@ impl PartialEq for TopicPartition {
     fn eq(&self, other: &Self) -> bool {
         self.partition == other.partition
             && (Arc::ptr_eq(&self.topic, &other.topic) || self.topic == other.topic)
+    }
+}
+
+// As derived: equal partitions hash alike whether or not they share the name's allocation.
+impl std::hash::Hash for TopicPartition {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.topic.hash(state);
+        self.partition.hash(state);
     }
 }
 
