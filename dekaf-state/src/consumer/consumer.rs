@@ -469,12 +469,11 @@ impl Consumer {
         let mut visited = 0;
         let total = self.buffers.len();
         while visited < total && out.len() < max && self.offsets.delivery_capacity() > 0 {
-            let wrap = cursor.as_ref().is_none_or(|c| {
-                self.buffers
-                    .range((Bound::Excluded(c), Bound::Unbounded))
-                    .next()
-                    .is_none()
-            });
+            // Past the last partition: start again from the first.
+            let wrap = match (&cursor, self.buffers.last_key_value()) {
+                (Some(c), Some((last, _))) => c >= last,
+                _ => true,
+            };
             let next = match (&cursor, wrap) {
                 (Some(c), false) => self
                     .buffers
