@@ -500,13 +500,14 @@ impl Consumer {
             if !wanted && buffer.wants_fetch() {
                 self.fetch_due = true;
             }
-            let tp = match result {
+            let problem = match result {
                 Ok(()) => continue,
-                Err(e) => (tp.clone(), e),
+                Err(e) => e,
             };
-            match tp {
-                (tp, TakeError::Stale) => self.drop_buffer(&tp),
-                (tp, TakeError::Corrupt { offset, error }) => {
+            let tp = tp.clone();
+            match problem {
+                TakeError::Stale => self.drop_buffer(&tp),
+                TakeError::Corrupt { offset, error } => {
                     self.drop_buffer(&tp);
                     self.push_event(ConsumerEvent::Fetch {
                         partition: tp.clone(),
