@@ -9,13 +9,20 @@ pub const DEFAULT_MAX_FRAME_SIZE: usize = 100 * 1024 * 1024;
 
 /// Cuts complete frames out of a stream of arbitrary chunks.
 ///
-/// Feed it whatever the socket gave with [`push`](Self::push) (or read straight into
-/// [`buffer_mut`](Self::buffer_mut)), then take frames with [`next_frame`](Self::next_frame)
-/// until it returns `Ok(None)`. A length prefix that is negative or above the maximum is an
-/// error before anything is allocated for it; the connection should then be closed.
+/// Feed it whatever the socket gave with [`push`](Self::push), or read straight into it with
+/// [`read_buf`](Self::read_buf) and [`commit_read`](Self::commit_read), then take frames with
+/// [`next_frame`](Self::next_frame) until it returns `Ok(None)`. A length prefix that is
+/// negative or above the maximum is an error before anything is allocated for it; the
+/// connection should then be closed.
+///
+/// Reading straight into it copies nothing and zeroes each byte of memory at most once: once a
+/// frame's length is known, the rest of it is read into one buffer of the frame's size, which
+/// the frame (and every slice of it) then shares.
 #[derive(Debug)]
 pub struct FrameSplitter {
+    /// The bytes received, followed by `spare` initialized bytes not yet read into.
     buf: BytesMut,
+    spare: usize,
     max_frame_size: usize,
 }
 
@@ -30,34 +37,76 @@ impl FrameSplitter {
     pub fn new(max_frame_size: usize) -> Self {
         FrameSplitter {
             buf: BytesMut::new(),
+            spare: 0,
             max_frame_size,
         }
     }
 
     /// Appends bytes read from the stream.
     pub fn push(&mut self, chunk: &[u8]) {
+        self.drop_spare();
         self.buf.extend_from_slice(chunk);
     }
 
-    /// The buffer behind the splitter, to read into without a copy.
+    /// The buffer behind the splitter, to read into without a copy: whatever it holds when
+    /// the caller is done counts as received.
     pub fn buffer_mut(&mut self) -> &mut BytesMut {
+        self.drop_spare();
         &mut self.buf
+    }
+
+    /// Room to read into, at least one byte: the rest of the frame being received (its length
+    /// known), else at least `chunk` bytes. Tell how many bytes were read with
+    /// [`commit_read`](Self::commit_read); what is not committed is not received.
+    pub fn read_buf(&mut self, chunk: usize) -> &mut [u8] {
+        let received = self.buffered();
+        let want = match self.peek_len() {
+            Some(Ok(size)) => (4 + size).saturating_sub(received),
+            _ => 0,
+        };
+        // Room for the whole frame, or for a chunk; not a sliver when more is coming.
+        let enough = if want > 0 { want } else { chunk.max(1) };
+        if self.spare < enough.min(chunk.max(1)) {
+            let mut fresh = BytesMut::zeroed(received + enough);
+            fresh[..received].copy_from_slice(&self.buf[..received]);
+            self.buf = fresh;
+            self.spare = enough;
+        }
+        let end = received + self.spare;
+        &mut self.buf[received..end]
+    }
+
+    /// `n` bytes were read into the start of what [`read_buf`](Self::read_buf) gave.
+    pub fn commit_read(&mut self, n: usize) {
+        self.spare -= n.min(self.spare);
     }
 
     /// How many bytes are buffered and not yet returned as frames.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.spare
     }
 
     /// Bytes still missing for the frame being received (0 if unknown or complete).
     pub fn missing(&self) -> usize {
         match self.peek_len() {
-            Some(Ok(n)) => (n + 4).saturating_sub(self.buf.len()),
+            Some(Ok(n)) => (n + 4).saturating_sub(self.buffered()),
             _ => 0,
         }
     }
 
+    /// Forgets the room read into and not filled.
+    fn drop_spare(&mut self) {
+        if self.spare > 0 {
+            let len = self.buffered();
+            self.buf.truncate(len);
+            self.spare = 0;
+        }
+    }
+
     fn peek_len(&self) -> Option<Result<usize, DecodeError>> {
+        if self.buffered() < 4 {
+            return None;
+        }
         let prefix: [u8; 4] = self.buf.get(..4)?.try_into().ok()?;
         let size = i32::from_be_bytes(prefix);
         if size < 0 || size as usize > self.max_frame_size {
@@ -79,9 +128,13 @@ impl FrameSplitter {
             None => return Ok(None),
             Some(r) => r?,
         };
-        if self.buf.len() < 4 + size {
-            // Make room once for the whole frame rather than growing chunk by chunk.
-            self.buf.reserve(4 + size - self.buf.len());
+        let received = self.buffered();
+        if received < 4 + size {
+            if self.spare == 0 {
+                // Make room once for the whole frame rather than growing chunk by chunk
+                // (`read_buf` does that for those who read through it).
+                self.buf.reserve(4 + size - received);
+            }
             return Ok(None);
         }
         self.buf.advance(4);
@@ -141,6 +194,40 @@ mod tests {
         }
 
         #[test]
+        fn reading_in_yields_the_same_frames(
+            payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..8),
+            cuts in proptest::collection::vec(1usize..64, 0..40),
+            chunk in 1usize..128,
+        ) {
+            let stream = framed(&payloads);
+            let mut s = FrameSplitter::new(1024);
+            let mut out = Vec::new();
+            let mut pos = 0;
+            for cut in cuts.iter().copied().chain(std::iter::repeat(64)) {
+                if pos >= stream.len() { break; }
+                let room = s.read_buf(chunk);
+                prop_assert!(!room.is_empty());
+                let n = cut.min(room.len()).min(stream.len() - pos);
+                room[..n].copy_from_slice(&stream[pos..pos + n]);
+                s.commit_read(n);
+                pos += n;
+                while let Some(f) = s.next_frame().unwrap() {
+                    out.push(f.to_vec());
+                }
+                // Mixing in pushes keeps the order.
+                if cut % 7 == 0 && pos < stream.len() {
+                    s.push(&stream[pos..pos + 1]);
+                    pos += 1;
+                }
+            }
+            while let Some(f) = s.next_frame().unwrap() {
+                out.push(f.to_vec());
+            }
+            prop_assert_eq!(out, payloads);
+            prop_assert_eq!(s.buffered(), 0);
+        }
+
+        #[test]
         fn arbitrary_bytes_never_panic(bytes: Vec<u8>) {
             let mut s = FrameSplitter::new(4096);
             s.push(&bytes);
@@ -165,5 +252,42 @@ mod tests {
         s.push(&i32::MAX.to_be_bytes());
         assert!(s.next_frame().is_err());
         assert!(s.buffer_mut().capacity() < 1024);
+        // Nor when read into.
+        let mut s = FrameSplitter::new(1000);
+        let room = s.read_buf(16);
+        assert_eq!(room.len(), 16);
+        room[..4].copy_from_slice(&i32::MAX.to_be_bytes());
+        s.commit_read(4);
+        assert!(s.read_buf(16).len() <= 16);
+        assert!(s.next_frame().is_err());
+        assert!(s.buffer_mut().capacity() < 1024);
+    }
+
+    #[test]
+    fn reading_in_takes_the_rest_of_a_known_frame_in_one_buffer() {
+        let stream = framed(&[vec![7; 10_000], vec![1, 2, 3]]);
+        let mut s = FrameSplitter::default();
+        let mut pos = 0;
+        let mut frames = Vec::new();
+        let mut sizes = Vec::new();
+        while pos < stream.len() {
+            let room = s.read_buf(64);
+            sizes.push(room.len());
+            // A socket gives at most 100 bytes at a time here.
+            let n = room.len().min(100).min(stream.len() - pos);
+            room[..n].copy_from_slice(&stream[pos..pos + n]);
+            s.commit_read(n);
+            pos += n;
+            while let Some(f) = s.next_frame().unwrap() {
+                frames.push(f);
+            }
+        }
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].len(), 10_000);
+        assert!(frames[0].iter().all(|b| *b == 7));
+        assert_eq!(frames[1][..], [1, 2, 3]);
+        // 64 bytes, then the 9,940 still missing of the first frame, and less and less of it.
+        assert_eq!(sizes[..3], [64, 9_940, 9_840]);
+        assert_eq!(s.buffered(), 0);
     }
 }

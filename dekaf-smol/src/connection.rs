@@ -26,10 +26,8 @@ use crate::config::display_address;
 use crate::handshake::{open, Opened};
 use crate::{Config, Error};
 
-/// Bytes asked of the socket per read, at least (more while a large frame is incomplete).
+/// Bytes asked of the socket per read, at least (the rest of a large frame at once).
 const READ_CHUNK: usize = 64 * 1024;
-/// Bytes asked of the socket per read, at most.
-const READ_CHUNK_MAX: usize = 1024 * 1024;
 /// Reads per slot per driver step, so that one busy connection does not starve the others.
 const READS_PER_STEP: usize = 16;
 
@@ -423,16 +421,13 @@ impl Live {
     ) -> Result<bool, Fault> {
         let mut progress = false;
         for _ in 0..READS_PER_STEP {
-            let want = self.splitter.missing().clamp(READ_CHUNK, READ_CHUNK_MAX);
-            let buf = self.splitter.buffer_mut();
-            let len = buf.len();
-            buf.resize(len + want, 0);
-            let polled = Pin::new(&mut self.stream).poll_read(cx, &mut buf[len..]);
-            let n = match &polled {
-                Poll::Ready(Ok(n)) => *n,
-                _ => 0,
-            };
-            buf.truncate(len + n);
+            // The rest of a large answer goes straight into one buffer of its size, zeroed
+            // once, that its records then share.
+            let buf = self.splitter.read_buf(READ_CHUNK);
+            let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
+            if let Poll::Ready(Ok(n)) = polled {
+                self.splitter.commit_read(n);
+            }
             match polled {
                 Poll::Pending => break,
                 Poll::Ready(Ok(0)) => {

@@ -957,3 +957,69 @@ fn an_aborted_transaction_hides_exactly_its_own_records() {
         }
     }
 }
+
+/// Fetches sent to the cluster so far.
+fn fetches(sim: &Sim) -> u64 {
+    sim.cluster
+        .counts
+        .get(&ApiKey::Fetch.key())
+        .copied()
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_next_fetch_goes_out_while_records_are_taken() {
+    let mut cluster = Cluster::new(1, 16);
+    cluster.create_topic(TOPIC, 1);
+    fill(&mut cluster, 1, 60);
+    let partition_max = 600;
+    let consumer = Consumer::new(config(16).with_max_partition_fetch_bytes(partition_max));
+    let mut sim = Sim::new(cluster, consumer, 16);
+    sim.consumer.assign(sim.now, [tp(0)]).unwrap();
+    let want = sim.cluster.partition(TOPIC, 0).records.len();
+    let mut got = Delivered::default();
+    let (mut ahead, mut peak, mut sent, mut ready) = (0, 0, 0, false);
+    sim.run_until(Duration::from_secs(600), |sim| {
+        // A fetch went out while records were left to take: fetched ahead.
+        if fetches(sim) > sent && ready {
+            ahead += 1;
+        }
+        got.add(sim.consumer.poll_records(sim.now, 3));
+        peak = peak.max(sim.consumer.buffered_bytes());
+        sent = fetches(sim);
+        ready = sim.consumer.buffered_records() > 0;
+        got.count(&tp(0)) == want
+    });
+    check_exact(&got, &tp(0), &sim.cluster.partition(TOPIC, 0).all_records());
+    assert!(ahead > 5, "fetched ahead {ahead} times");
+    // About two answers (each the limit plus a batch at most), not more.
+    assert!(peak <= 3 * (partition_max + 600), "peak {peak}");
+}
+
+#[test]
+fn a_partition_at_its_end_does_not_hold_up_the_others() {
+    // One broker leads both partitions: one fetch at a time for both.
+    let mut cluster = Cluster::new(1, 17);
+    cluster.create_topic(TOPIC, 2);
+    for _ in 0..2 {
+        cluster.append(TOPIC, 0, 3, Compression::None, None);
+    }
+    for i in 0..120 {
+        cluster.append(TOPIC, 1, 5, CODECS[i % CODECS.len()], None);
+    }
+    let consumer = Consumer::new(config(17).with_max_partition_fetch_bytes(600));
+    let mut sim = Sim::new(cluster, consumer, 17);
+    sim.consumer.assign(sim.now, (0..2).map(tp)).unwrap();
+    let want: BTreeMap<_, _> = (0..2)
+        .map(|p| (tp(p), sim.cluster.partition(TOPIC, p).records.len()))
+        .collect();
+    let started = sim.now;
+    let got = consume(&mut sim, &want, Duration::from_secs(600));
+    for p in 0..2 {
+        check_exact(&got, &tp(p), &sim.cluster.partition(TOPIC, p).all_records());
+    }
+    // Partition 0 is at its end after its first answer; a fetch of it alone would be held by
+    // the broker (500 ms here) while partition 1 waits for its next answer, every time.
+    let took = sim.now - started;
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}

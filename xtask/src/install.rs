@@ -99,7 +99,8 @@ pub fn install(with_fuzz: bool) -> Result<Tools, String> {
     Ok(tools)
 }
 
-fn install_wheel() -> Result<(), String> {
+/// Installs tansu build W unless it is there (what the consumer benchmark needs).
+pub fn install_wheel() -> Result<(), String> {
     let installed = python(&[
         "-c",
         &format!("import importlib.metadata as m; print(m.version('{WHEEL}'))"),
@@ -148,6 +149,44 @@ fn install_python_package(module: &str, package: &str) -> Result<(), String> {
         return Ok(());
     }
     pip_install(package)
+}
+
+/// Debian packages the consumer benchmark needs to build librdkafka from source: the
+/// `cmake` binary, and libcurl's headers.
+const BENCH_PACKAGES: [&str; 2] = ["cmake", "libcurl4-openssl-dev"];
+
+/// Installs [`BENCH_PACKAGES`] with apt-get unless they are installed.
+pub fn ensure_bench_packages() -> Result<(), String> {
+    let missing: Vec<&str> = BENCH_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !deb_installed(p))
+        .collect();
+    if missing.is_empty() {
+        eprintln!("{}: already installed", BENCH_PACKAGES.join(", "));
+        return Ok(());
+    }
+    step(
+        "apt-get update",
+        Command::new("apt-get")
+            .args(["update", "-qq"])
+            .stdin(Stdio::null()),
+    )
+    .map_err(|e| format!("{e} (installing {} needs root)", missing.join(", ")))?;
+    step(
+        &format!("install {}", missing.join(", ")),
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null()),
+    )
+}
+
+/// Whether dpkg knows `package` as installed.
+fn deb_installed(package: &str) -> bool {
+    run_stdout(Command::new("dpkg-query").args(["-W", "-f=${Status}", package]))
+        .is_some_and(|status| status.ends_with("installed") && !status.contains("not-installed"))
 }
 
 /// Installs cargo-fuzz unless `cargo fuzz` already runs.

@@ -5,7 +5,8 @@
 //! - `test` installs, then runs formatting, lints, docs, every test and a short fuzz run.
 //! - `demo` starts a broker, runs the protocol demo and then dekaf-smol's examples against it
 //!   (seek by timestamp against a second broker, build C with SQLite), and stops them.
-//! - `bench` runs the benchmarks; `fuzz [TARGET] [SECONDS]` runs the fuzzers.
+//! - `bench [records|consumer]` runs the benchmarks (both without an argument); `fuzz [TARGET]
+//!   [SECONDS]` runs the fuzzers.
 //! - `env` prints where the broker binaries are, as shell `export` lines.
 
 mod broker;
@@ -22,8 +23,13 @@ commands:
   install                 install the brokers and tools the tests need (skips what is there)
   test [--no-fuzz]        install, then fmt, clippy, doc, all tests and a short fuzz run
   demo                    start tansu, run the demo and the examples, stop it
-  bench [ARGS...]         run the record benchmarks; ARGS go to criterion
-                          (default: --warm-up-time 1 --measurement-time 3)
+  bench [records|consumer] [ARGS...]
+                          no argument: both benchmarks with their defaults
+                          records: record decoding/encoding (criterion); ARGS go to
+                            criterion (default: --warm-up-time 1 --measurement-time 3)
+                          consumer: dekaf-smol vs rdkafka consumer throughput on tansu;
+                            installs cmake and libcurl headers (apt) to build librdkafka;
+                            ARGS: --records N --rounds R --partitions 1,4
   fuzz [TARGET] [SECS]    fuzz one target (or each in turn) for SECS seconds (default 60)
   env                     print DEKAF_TANSU_W / DEKAF_TANSU_C as shell exports";
 
@@ -280,11 +286,26 @@ fn demo() -> Result<(), String> {
     result
 }
 
-/// Criterion settings of a plain `cargo xtask bench`: short enough for the whole run to take
-/// about a minute and a half, long enough for stable figures.
+/// Criterion settings of a plain `cargo xtask bench records`: short enough for the whole run
+/// to take about a minute and a half, long enough for stable figures.
 const BENCH_DEFAULTS: [&str; 4] = ["--warm-up-time", "1", "--measurement-time", "3"];
 
 fn bench(args: &[String]) -> Result<(), String> {
+    match args.first().map(String::as_str) {
+        Some("records") => bench_records(&args[1..]),
+        Some("consumer") => bench_consumer(&args[1..]),
+        // Both, each with its defaults.
+        None => {
+            bench_records(&[])?;
+            bench_consumer(&[])
+        }
+        // Arguments alone went to criterion before the consumer benchmark existed.
+        Some(_) => bench_records(args),
+    }
+}
+
+/// The record decoding and encoding benchmarks of dekaf-proto (criterion).
+fn bench_records(args: &[String]) -> Result<(), String> {
     // Only the criterion target: the library's own test harness would reject criterion's
     // options.
     let mut cmd = cargo(&["bench", "-p", "dekaf-proto", "--bench", "records", "--"]);
@@ -294,6 +315,36 @@ fn bench(args: &[String]) -> Result<(), String> {
         cmd.args(args);
     }
     step("bench (records)", &mut cmd)
+}
+
+/// Consumer throughput against librdkafka: the `bench/` crate, its own workspace (librdkafka
+/// is compiled from source, too slow for `cargo xtask test`), built in this workspace's
+/// target directory.
+fn bench_consumer(args: &[String]) -> Result<(), String> {
+    install::ensure_bench_packages()?;
+    install::install_wheel()?;
+    let tools = install::Tools::find()?;
+    let manifest = root().join("bench/Cargo.toml");
+    let target = root().join("target");
+    let manifest = manifest.to_string_lossy();
+    let target = target.to_string_lossy();
+    let common = [
+        "--release",
+        "--manifest-path",
+        &manifest,
+        "--target-dir",
+        &target,
+    ];
+    step(
+        "build the consumer benchmark (librdkafka from source the first time: minutes)",
+        cargo(&["build"]).args(common),
+    )?;
+    step(
+        "bench (consumer: dekaf-smol vs rdkafka)",
+        tools
+            .apply(cargo(&["run", "--quiet"]).args(common).arg("--").arg("run"))
+            .args(args),
+    )
 }
 
 fn fuzz(args: &[String]) -> Result<(), String> {

@@ -12,7 +12,7 @@ use super::header::{
     MIN_BATCH_LENGTH,
 };
 use super::options::DecodeOptions;
-use super::record::{RecordBase, Records};
+use super::record::{RecordBase, RecordCursor, Records};
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::wire::Reader;
 
@@ -214,14 +214,27 @@ impl RecordBatch {
 
     /// The records, read one by one as borrowed views.
     pub fn records(&self) -> Records<'_> {
+        Records::new(
+            &self.records,
+            self.records_count() as u32,
+            self.record_base(),
+        )
+    }
+
+    /// The records from where an earlier iteration over this batch stopped
+    /// ([`Records::cursor`]).
+    pub fn records_at(&self, cursor: RecordCursor) -> Records<'_> {
+        Records::resume(&self.records, cursor, self.record_base())
+    }
+
+    fn record_base(&self) -> RecordBase {
         let log_append_time = (self.timestamp_type() == TimestampType::LogAppendTime)
             .then_some(self.header.max_timestamp);
-        let base = RecordBase {
+        RecordBase {
             base_offset: self.header.base_offset,
             base_timestamp: self.header.base_timestamp,
             log_append_time,
-        };
-        Records::new(&self.records, self.records_count() as u32, base)
+        }
     }
 
     /// The transaction marker of a control batch; `Ok(None)` for other batches and for

@@ -41,4 +41,4 @@ pub use fuzz::fuzz_record_batches;
 pub use header::{BatchHeader, BATCH_HEADER_LEN, MAGIC};
 pub use options::DecodeOptions;
 pub use owned::{OwnedHeader, OwnedRecord};
-pub use record::{Header, Headers, Record, Records};
+pub use record::{Header, Headers, Record, RecordCursor, Records};

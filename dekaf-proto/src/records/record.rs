@@ -225,6 +225,16 @@ pub struct Records<'a> {
     failed: bool,
 }
 
+/// Where an iteration over a batch's records stands: taken with [`Records::cursor`], resumed
+/// with [`RecordBatch::records_at`](super::RecordBatch::records_at), so that a reader can
+/// hand records out a few at a time without holding the iterator (which borrows the batch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordCursor {
+    pos: usize,
+    left: u32,
+    failed: bool,
+}
+
 impl<'a> Records<'a> {
     pub(crate) fn new(src: &'a Bytes, count: u32, base: RecordBase) -> Self {
         Records {
@@ -233,6 +243,27 @@ impl<'a> Records<'a> {
             left: count,
             base,
             failed: false,
+        }
+    }
+
+    /// Resumes at `cursor` (from the same batch; from another, reading fails or yields what
+    /// those bytes hold, never panics).
+    pub(crate) fn resume(src: &'a Bytes, cursor: RecordCursor, base: RecordBase) -> Self {
+        Records {
+            src,
+            pos: cursor.pos,
+            left: cursor.left,
+            base,
+            failed: cursor.failed,
+        }
+    }
+
+    /// Where the iteration stands: the next record to read.
+    pub fn cursor(&self) -> RecordCursor {
+        RecordCursor {
+            pos: self.pos,
+            left: self.left,
+            failed: self.failed,
         }
     }
 

@@ -31,8 +31,13 @@ use crate::{ConnectionEvent, Error, Handle, Hooks};
 /// Errors kept for `recv` at most; older ones are dropped (and logged) beyond that.
 const MAX_QUEUED_ERRORS: usize = 1024;
 
-/// Records taken between two wake-ups of the driver at most, while records are still ready.
+/// Records a group member takes between two wake-ups of the driver at most (the group
+/// machine may have something to send after a poll: a rejoin, a confirmed revocation).
 const TAKES_PER_NUDGE: usize = 256;
+
+/// Takes between two reads of the clock at most, when nothing taken needs the exact time (see
+/// [`Inner::take_time`]).
+const TAKES_PER_CLOCK_READ: u32 = 16;
 
 /// The answer to a watermarks query.
 pub(crate) type WatermarksResult = Result<Vec<(TopicPartition, Watermarks)>, LookupError>;
@@ -67,6 +72,10 @@ pub(crate) struct Inner {
     pub(crate) stopped: bool,
     /// Records taken since the driver was last woken for them.
     takes: usize,
+    /// Reused by every take, so that taking one record allocates nothing.
+    pub(crate) taken: Vec<dekaf_state::consumer::ConsumerRecord>,
+    /// The time last read for a take, and how many takes used it.
+    take_clock: Option<(Instant, u32)>,
     /// Auto mode commits after every record or every N records: each take may make one due.
     commits_per_record: bool,
     /// Rebalance hooks due, in order, not started yet.
@@ -118,6 +127,8 @@ impl Shared {
                 stop_when_closed: None,
                 stopped: false,
                 takes: 0,
+                taken: Vec::new(),
+                take_clock: None,
                 commits_per_record,
                 rebalances: VecDeque::new(),
                 hook: HookState::Idle,
@@ -147,18 +158,45 @@ impl Shared {
 }
 
 impl Inner {
-    /// Counts `n` records taken; true when the driver should be woken for them: a fetch may
-    /// be due (nothing decoded is left, or many records went by) or a commit (per-record
-    /// policies). Waking it for every record would cost a thread switch each.
+    /// Counts `n` records taken; true when the driver should be woken for them: the machine
+    /// says a fetch may be due, a commit may be (per-record policies), or a group member took
+    /// many records. Waking it for every record would cost a thread switch each.
     pub(crate) fn took(&mut self, n: usize) -> bool {
         self.takes += n;
-        let due = self.commits_per_record
-            || self.takes >= TAKES_PER_NUDGE
-            || self.consumer.buffered_records() == 0;
-        if due {
+        let many = self.takes >= TAKES_PER_NUDGE;
+        let due = self.consumer.take_fetch_due()
+            || self.commits_per_record
+            || (many && self.consumer.group().is_some());
+        if due || many {
             self.takes = 0;
         }
         due
+    }
+
+    /// The time to give the machine when taking records. Per-record commits and group members
+    /// need it exact (commit deadlines, the max poll interval); otherwise it only dates the
+    /// backoff after a corrupt batch, and reading the clock for every record costs about as
+    /// much as taking one: it is read again every few takes, and after every wait.
+    pub(crate) fn take_time(&mut self) -> Instant {
+        if self.commits_per_record || self.consumer.group().is_some() {
+            return Instant::now();
+        }
+        match &mut self.take_clock {
+            Some((at, uses)) if *uses < TAKES_PER_CLOCK_READ => {
+                *uses += 1;
+                *at
+            }
+            _ => {
+                let now = Instant::now();
+                self.take_clock = Some((now, 1));
+                now
+            }
+        }
+    }
+
+    /// Nothing was ready: the next take reads the clock.
+    pub(crate) fn waited(&mut self) {
+        self.take_clock = None;
     }
 
     /// Wakes every task waiting for records.

@@ -307,8 +307,8 @@ impl Consumer {
     /// Polls for the next record: an error for the application first, then a buffered
     /// record; `None` once the consumer has stopped.
     pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<Result<ConsumerRecord, Error>>> {
-        match self.poll_take(cx, 1) {
-            Poll::Ready(Ok(mut records)) => Poll::Ready(records.pop().map(Ok)),
+        match self.poll_take_with(cx, 1, Vec::pop) {
+            Poll::Ready(Ok(record)) => Poll::Ready(record.map(|r| Ok(ConsumerRecord(r)))),
             Poll::Ready(Err(Error::Shutdown)) => Poll::Ready(None),
             Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
             Poll::Pending => Poll::Pending,
@@ -322,15 +322,32 @@ impl Consumer {
         cx: &mut Context<'_>,
         max: usize,
     ) -> Poll<Result<Vec<ConsumerRecord>, Error>> {
+        self.poll_take_with(cx, max, |taken| {
+            std::mem::take(taken)
+                .into_iter()
+                .map(ConsumerRecord)
+                .collect()
+        })
+    }
+
+    /// Runs the due rebalance hooks, then takes up to `max` records into the machine's
+    /// reusable vector and hands it to `out` (which empties it) under the same lock.
+    fn poll_take_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        max: usize,
+        out: impl FnOnce(&mut Vec<dekaf_state::consumer::ConsumerRecord>) -> R,
+    ) -> Poll<Result<R, Error>> {
         loop {
             match self.poll_hooks(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
             }
-            let mut inner = self.shared.lock();
-            // Under the same lock as `poll_records`, which confirms a pending revocation: a
-            // `Revoked` the driver has not handed out yet must reach its hook first.
+            let mut guard = self.shared.lock();
+            let inner = &mut *guard;
+            // Under the same lock as `poll_records_into`, which confirms a pending revocation:
+            // a `Revoked` the driver has not handed out yet must reach its hook first.
             inner.drain_events();
             if inner.hooks_pending() && !inner.stopped && !inner.consumer.is_closed() {
                 continue;
@@ -341,20 +358,25 @@ impl Consumer {
             if inner.stopped || inner.consumer.is_closed() {
                 return Poll::Ready(Err(Error::Shutdown));
             }
-            let records = inner.consumer.poll_records(Instant::now(), max);
-            if records.is_empty() {
+            inner.taken.clear();
+            let now = inner.take_time();
+            inner.consumer.poll_records_into(now, max, &mut inner.taken);
+            let n = inner.taken.len();
+            if n == 0 {
+                inner.waited();
                 inner.wait_for_records(cx.waker());
-                drop(inner);
+                drop(guard);
                 // Whatever taking records made fetchable is fetched before this task sleeps.
                 self.nudge();
                 return Poll::Pending;
             }
-            let wake_driver = inner.took(records.len());
-            drop(inner);
+            let wake_driver = inner.took(n);
+            let records = out(&mut inner.taken);
+            drop(guard);
             if wake_driver {
                 self.nudge();
             }
-            return Poll::Ready(Ok(records.into_iter().map(ConsumerRecord).collect()));
+            return Poll::Ready(Ok(records));
         }
     }
 

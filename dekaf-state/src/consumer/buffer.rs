@@ -1,9 +1,9 @@
 //! Fetched data of one partition, waiting to be handed out, and the read_committed filter.
 //!
 //! A fetch response's batches are decoded (and checked down to every record) when they
-//! arrive, and kept as entries in offset order. The front entry is turned into records when
-//! the application asks for them; skipped entries (control batches, aborted transactions)
-//! move the position past themselves.
+//! arrive, and kept as entries in offset order. The front entry's records are read one at a
+//! time as the application takes them (nothing is copied or kept per record in between);
+//! skipped entries (control batches, aborted transactions) move the position past themselves.
 //!
 //! Under read_committed a transactional batch of producer P is *held* until P's transaction
 //! marker comes: COMMIT makes it deliverable, ABORT turns it into a skip. Records are handed
@@ -18,7 +18,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
-use dekaf_proto::records::{ControlKind, RecordBatch, BATCH_HEADER_LEN};
+use dekaf_proto::records::{ControlKind, RecordBatch, RecordCursor, BATCH_HEADER_LEN};
 use dekaf_proto::DecodeError;
 
 use crate::offset::{FetchEpoch, OffsetError, OffsetManager, TopicPartition};
@@ -26,14 +26,24 @@ use crate::offset::{FetchEpoch, OffsetError, OffsetManager, TopicPartition};
 use super::record::ConsumerRecord;
 use super::requests::epoch_or_none;
 
+/// A batch whose records were all read and checked when it arrived, with how many of them
+/// are to be handed out (those at or after the fetch offset and before the last stable offset
+/// under read_committed).
+#[derive(Debug)]
+pub(crate) struct CheckedBatch {
+    pub(crate) batch: RecordBatch,
+    pub(crate) records: usize,
+}
+
 /// One batch of the buffer.
 #[derive(Debug)]
 enum Entry {
-    /// Records to hand out: those of `batch` in `from..until`.
+    /// Records to hand out: the `records` of `batch` in `from..until`.
     Data {
         batch: RecordBatch,
         from: i64,
         until: i64,
+        records: usize,
         /// Held until this producer's transaction marker arrives.
         held_by: Option<i64>,
         bytes: usize,
@@ -68,6 +78,21 @@ pub(crate) struct Added {
     pub(crate) batches: usize,
 }
 
+/// The batch whose records are being handed out, and where reading it stands.
+#[derive(Debug)]
+struct Current {
+    batch: RecordBatch,
+    cursor: RecordCursor,
+    from: i64,
+    /// Where the position goes once its records are handed out (the end of the batch).
+    until: i64,
+    /// Records still to hand out.
+    left: usize,
+    leader_epoch: Option<i32>,
+    /// Its size, counted in the buffer's bytes until its last record is handed out.
+    bytes: usize,
+}
+
 /// The buffered data of one partition, for one fetch epoch.
 #[derive(Debug)]
 pub(crate) struct PartitionBuffer {
@@ -82,11 +107,12 @@ pub(crate) struct PartitionBuffer {
     aborting: HashSet<i64>,
     /// Aborted transactions listed by the broker and not reached yet: (first offset, producer).
     hints: BinaryHeap<Reverse<(i64, i64)>>,
-    /// Records of the front batch, ready to hand out.
-    current: VecDeque<ConsumerRecord>,
-    /// Where the position goes once `current` is handed out (the end of its batch).
-    current_end: Option<i64>,
-    /// Bytes held by `entries`.
+    /// The batch being handed out, taken from the front of `entries`.
+    current: Option<Current>,
+    /// Each fetch answer that still has entries, oldest first: the sequence number of its last
+    /// entry and the bytes it brought.
+    answer_ends: VecDeque<(u64, usize)>,
+    /// Bytes held by `entries` and `current`.
     pub(crate) bytes: usize,
 }
 
@@ -100,16 +126,15 @@ impl PartitionBuffer {
             held: HashMap::new(),
             aborting: HashSet::new(),
             hints: BinaryHeap::new(),
-            current: VecDeque::new(),
-            current_end: None,
+            current: None,
+            answer_ends: VecDeque::new(),
             bytes: 0,
         }
     }
 
     /// Whether the front entry waits for a transaction marker.
     pub(crate) fn is_blocked(&self) -> bool {
-        self.current.is_empty()
-            && self.current_end.is_none()
+        self.current.is_none()
             && matches!(
                 self.entries.front(),
                 Some(Entry::Data {
@@ -121,19 +146,35 @@ impl PartitionBuffer {
 
     /// Whether something can be handed out (or passed over) now.
     pub(crate) fn has_deliverable(&self) -> bool {
-        !self.current.is_empty() || self.current_end.is_some() || {
-            !self.entries.is_empty() && !self.is_blocked()
-        }
+        self.current.is_some() || (!self.entries.is_empty() && !self.is_blocked())
     }
 
     /// Whether the buffer holds nothing at all.
     pub(crate) fn is_empty(&self) -> bool {
-        self.current.is_empty() && self.current_end.is_none() && self.entries.is_empty()
+        self.current.is_none() && self.entries.is_empty()
     }
 
     /// How many records are ready to hand out without another fetch (a lower bound).
     pub(crate) fn ready_records(&self) -> usize {
-        self.current.len()
+        self.current.as_ref().map_or(0, |c| c.left)
+    }
+
+    /// Whether the partition is worth fetching again as far as this buffer goes: it has
+    /// nothing to hand out, or only what is left of one fetch answer and at most half of it.
+    /// So one answer is fetched while the one before is handed out, and about two answers'
+    /// worth are kept at most: records keep flowing while the next answer is on its way.
+    pub(crate) fn wants_fetch(&self) -> bool {
+        if !self.has_deliverable() {
+            return true;
+        }
+        match self.answer_ends.len() {
+            0 => true,
+            1 => self
+                .answer_ends
+                .front()
+                .is_some_and(|&(_, bytes)| self.bytes.saturating_mul(2) <= bytes),
+            _ => false,
+        }
     }
 
     /// Adds the batches of one fetch answer, fetched from `fetch_offset`. Batches at or after
@@ -141,7 +182,7 @@ impl PartitionBuffer {
     /// broker's list of aborted transactions (producer id, first offset).
     pub(crate) fn push(
         &mut self,
-        batches: Vec<RecordBatch>,
+        batches: Vec<CheckedBatch>,
         fetch_offset: i64,
         cap: Option<i64>,
         aborted: impl IntoIterator<Item = (i64, i64)>,
@@ -155,7 +196,7 @@ impl PartitionBuffer {
             }
         }
         let mut added = Added::default();
-        for batch in batches {
+        for CheckedBatch { batch, records } in batches {
             if batch.next_offset() <= fetch_offset {
                 continue;
             }
@@ -207,9 +248,14 @@ impl PartitionBuffer {
                 batch,
                 from: fetch_offset,
                 until,
+                records,
                 held_by,
                 bytes,
             });
+        }
+        if added.batches > 0 {
+            let last = self.front_seq + self.entries.len() as u64 - 1;
+            self.answer_ends.push_back((last, added.bytes));
         }
         self.bytes += added.bytes;
         added
@@ -248,6 +294,13 @@ impl PartitionBuffer {
         let entry = self.entries.pop_front()?;
         self.front_seq += 1;
         self.bytes = self.bytes.saturating_sub(entry.bytes());
+        while self
+            .answer_ends
+            .front()
+            .is_some_and(|&(end, _)| end < self.front_seq)
+        {
+            self.answer_ends.pop_front();
+        }
         Some(entry)
     }
 
@@ -261,26 +314,23 @@ impl PartitionBuffer {
         max: usize,
         out: &mut Vec<ConsumerRecord>,
     ) -> Result<(), TakeError> {
-        let stale = |e: OffsetError| match e {
-            OffsetError::Backpressure { .. } => None,
-            _ => Some(TakeError::Stale),
-        };
         loop {
-            if let Some(record) = self.current.pop_front() {
-                if out.len() >= max || offsets.delivery_capacity() == 0 {
-                    self.current.push_front(record);
-                    return Ok(());
+            if let Some(current) = &mut self.current {
+                if current.left > 0 {
+                    let room = max
+                        .saturating_sub(out.len())
+                        .min(offsets.delivery_capacity());
+                    if room == 0 {
+                        return Ok(());
+                    }
+                    hand_out(now, tp, self.epoch, current, offsets, room, out)?;
+                    if current.left > 0 {
+                        return Ok(());
+                    }
                 }
-                if let Err(e) =
-                    offsets.deliver(now, tp, self.epoch, record.offset, record.leader_epoch)
-                {
-                    self.current.push_front(record);
-                    return stale(e).map_or(Ok(()), Err);
-                }
-                out.push(record);
-                continue;
-            }
-            if let Some(end) = self.current_end.take() {
+                let end = current.until;
+                self.bytes = self.bytes.saturating_sub(current.bytes);
+                self.current = None;
                 offsets
                     .advance(now, tp, self.epoch, end)
                     .map_err(|_| TakeError::Stale)?;
@@ -296,59 +346,131 @@ impl PartitionBuffer {
                         .map_err(|_| TakeError::Stale)?;
                 }
                 Some(Entry::Data {
-                    batch, from, until, ..
+                    batch,
+                    from,
+                    until,
+                    records,
+                    bytes,
+                    ..
                 }) => {
-                    self.materialize(tp, &batch, from, until)?;
-                    self.current_end = Some(until);
+                    self.bytes += bytes;
+                    self.current = Some(Current {
+                        bytes,
+                        cursor: batch.records().cursor(),
+                        leader_epoch: epoch_or_none(batch.header().partition_leader_epoch),
+                        batch,
+                        from,
+                        until,
+                        left: records,
+                    });
                 }
             }
         }
     }
+}
 
-    fn materialize(
-        &mut self,
-        tp: &TopicPartition,
-        batch: &RecordBatch,
-        from: i64,
-        until: i64,
-    ) -> Result<(), TakeError> {
-        let leader_epoch = epoch_or_none(batch.header().partition_leader_epoch);
-        let timestamp_type = batch.timestamp_type();
-        for record in batch.records() {
-            let record = record.map_err(|error| TakeError::Corrupt {
-                offset: batch.base_offset(),
-                error,
-            })?;
-            let offset = record.offset();
-            if offset < from || offset >= until {
-                continue;
+/// Reads up to `room` records of the current batch into `out` and tells the offset machine
+/// they are handed out. On refusal the records it refused stay in the batch; only
+/// backpressure is not an error (the caller stops there).
+fn hand_out(
+    now: Instant,
+    tp: &TopicPartition,
+    epoch: FetchEpoch,
+    current: &mut Current,
+    offsets: &mut OffsetManager,
+    room: usize,
+    out: &mut Vec<ConsumerRecord>,
+) -> Result<(), TakeError> {
+    let start = out.len();
+    let start_cursor = current.cursor;
+    let timestamp_type = current.batch.timestamp_type();
+    let mut records = current.batch.records_at(start_cursor);
+    while out.len() - start < room.min(current.left) {
+        let record = match records.next() {
+            Some(Ok(r)) => r,
+            Some(Err(error)) => {
+                out.truncate(start);
+                return Err(TakeError::Corrupt {
+                    offset: current.batch.base_offset(),
+                    error,
+                });
             }
-            self.current.push_back(ConsumerRecord {
-                topic_partition: tp.clone(),
-                offset,
-                leader_epoch,
-                timestamp: record.timestamp(),
-                timestamp_type,
-                key: record.key_bytes(),
-                value: record.value_bytes(),
-                headers: record.headers().map(|h| h.into_owned()).collect(),
-            });
+            // Fewer records than counted: cannot happen for a checked batch.
+            None => {
+                current.left = out.len() - start;
+                break;
+            }
+        };
+        let offset = record.offset();
+        if offset < current.from || offset >= current.until {
+            continue;
         }
-        Ok(())
+        out.push(ConsumerRecord {
+            topic_partition: tp.clone(),
+            offset,
+            leader_epoch: current.leader_epoch,
+            timestamp: record.timestamp(),
+            timestamp_type,
+            key: record.key_bytes(),
+            value: record.value_bytes(),
+            headers: record.headers().map(|h| h.into_owned()).collect(),
+        });
+    }
+    let after = records.cursor();
+    let taken = out.len() - start;
+    let (delivered, result) = offsets.deliver_run(
+        now,
+        tp,
+        epoch,
+        out[start..].iter().map(|r| (r.offset, r.leader_epoch)),
+    );
+    current.cursor = after;
+    if delivered < taken {
+        // Refused (a seek since, the cap): the refused records stay, read again next time.
+        out.truncate(start + delivered);
+        current.cursor = start_cursor;
+        let mut again = current.batch.records_at(start_cursor);
+        let mut passed = 0;
+        while passed < delivered {
+            match again.next() {
+                Some(Ok(r)) if r.offset() >= current.from && r.offset() < current.until => {
+                    passed += 1;
+                }
+                Some(Ok(_)) => {}
+                _ => break,
+            }
+            current.cursor = again.cursor();
+        }
+    }
+    current.left -= delivered;
+    match result {
+        Ok(()) | Err(OffsetError::Backpressure { .. }) => Ok(()),
+        Err(_) => Err(TakeError::Stale),
     }
 }
 
-/// Checks every record of a batch (and the marker of a control batch), so that handing the
-/// batch out later cannot fail half way.
-pub(crate) fn check_batch(batch: &RecordBatch) -> Result<(), DecodeError> {
+/// Checks every record of a batch fetched from `fetch_offset` (and the marker of a control
+/// batch), so that handing the batch out later cannot fail half way, and counts the records
+/// to hand out: at or after `fetch_offset`, before the batch's end and before `cap` (the last
+/// stable offset under read_committed).
+pub(crate) fn check_batch(
+    batch: RecordBatch,
+    fetch_offset: i64,
+    cap: Option<i64>,
+) -> Result<CheckedBatch, DecodeError> {
     if batch.is_control() {
         batch.control_record()?;
-        return Ok(());
+        return Ok(CheckedBatch { batch, records: 0 });
     }
+    let until = cap.map_or(batch.next_offset(), |c| c.min(batch.next_offset()));
+    let mut records = 0;
     for record in batch.records() {
-        record?;
+        let offset = record?.offset();
+        if offset >= fetch_offset && offset < until {
+            records += 1;
+        }
     }
-    Ok(())
+    Ok(CheckedBatch { batch, records })
 }
 
 #[cfg(test)]
@@ -393,6 +515,13 @@ mod tests {
         RecordBatch::decode(&b.build().unwrap()).unwrap()
     }
 
+    fn checked(batches: Vec<RecordBatch>, from: i64, cap: Option<i64>) -> Vec<CheckedBatch> {
+        batches
+            .into_iter()
+            .map(|b| check_batch(b, from, cap).unwrap())
+            .collect()
+    }
+
     /// An offset machine with "t-0" at position `at`, and a buffer for its epoch.
     fn setup(at: i64, read_committed: bool) -> (OffsetManager, TopicPartition, PartitionBuffer) {
         let mut offsets = OffsetManager::new(OffsetConfig::default(), 0);
@@ -414,7 +543,12 @@ mod tests {
     #[test]
     fn records_below_the_fetch_offset_are_skipped() {
         let (mut o, tp, mut b) = setup(3, false);
-        b.push(vec![batch(0, 5, None), batch(5, 2, None)], 3, None, []);
+        b.push(
+            checked(vec![batch(0, 5, None), batch(5, 2, None)], 3, None),
+            3,
+            None,
+            [],
+        );
         assert_eq!(take_all(&mut b, &mut o, &tp), [3, 4, 5, 6]);
         assert_eq!(o.position(&tp).unwrap().offset, 7);
         assert!(b.is_empty() && b.bytes == 0);
@@ -425,7 +559,11 @@ mod tests {
         let (mut o, tp, mut b) = setup(0, true);
         // 0-1 plain, 2-3 producer 7, 4 plain, then (in a later answer) 7's commit at 5.
         b.push(
-            vec![batch(0, 2, None), batch(2, 2, Some(7)), batch(4, 1, None)],
+            checked(
+                vec![batch(0, 2, None), batch(2, 2, Some(7)), batch(4, 1, None)],
+                0,
+                None,
+            ),
             0,
             None,
             [],
@@ -433,7 +571,12 @@ mod tests {
         assert_eq!(take_all(&mut b, &mut o, &tp), [0, 1]);
         assert!(b.is_blocked() && !b.has_deliverable());
         assert_eq!(o.position(&tp).unwrap().offset, 2);
-        b.push(vec![marker(5, 7, ControlKind::Commit)], 5, None, []);
+        b.push(
+            checked(vec![marker(5, 7, ControlKind::Commit)], 5, None),
+            5,
+            None,
+            [],
+        );
         assert_eq!(take_all(&mut b, &mut o, &tp), [2, 3, 4]);
         assert_eq!(o.position(&tp).unwrap().offset, 6);
     }
@@ -445,14 +588,18 @@ mod tests {
             let aborted: Vec<(i64, i64)> = if listed { vec![(8, 1)] } else { vec![] };
             // 0 plain, 1-2 producer 8 (aborted), 3-4 producer 9 (committed), markers 5, 6.
             b.push(
-                vec![
-                    batch(0, 1, None),
-                    batch(1, 2, Some(8)),
-                    batch(3, 2, Some(9)),
-                    marker(5, 9, ControlKind::Commit),
-                    marker(6, 8, ControlKind::Abort),
-                    batch(7, 1, None),
-                ],
+                checked(
+                    vec![
+                        batch(0, 1, None),
+                        batch(1, 2, Some(8)),
+                        batch(3, 2, Some(9)),
+                        marker(5, 9, ControlKind::Commit),
+                        marker(6, 8, ControlKind::Abort),
+                        batch(7, 1, None),
+                    ],
+                    0,
+                    None,
+                ),
                 0,
                 None,
                 aborted,
@@ -472,17 +619,26 @@ mod tests {
         // Producer 8's aborted transaction started at 1, before this answer (fetched from 3):
         // only its marker is here. Its next transaction (5-6) commits.
         b.push(
-            vec![
-                batch(0, 3, None),
-                marker(3, 8, ControlKind::Abort),
-                batch(4, 1, None),
-                batch(5, 2, Some(8)),
-            ],
+            checked(
+                vec![
+                    batch(0, 3, None),
+                    marker(3, 8, ControlKind::Abort),
+                    batch(4, 1, None),
+                    batch(5, 2, Some(8)),
+                ],
+                3,
+                None,
+            ),
             3,
             None,
             [(8, 1)],
         );
-        b.push(vec![marker(7, 8, ControlKind::Commit)], 7, None, []);
+        b.push(
+            checked(vec![marker(7, 8, ControlKind::Commit)], 7, None),
+            7,
+            None,
+            [],
+        );
         assert_eq!(take_all(&mut b, &mut o, &tp), [4, 5, 6]);
         assert_eq!(o.position(&tp).unwrap().offset, 8);
     }
@@ -491,11 +647,15 @@ mod tests {
     fn read_uncommitted_hands_out_transactions_and_skips_markers() {
         let (mut o, tp, mut b) = setup(0, false);
         b.push(
-            vec![
-                batch(0, 2, Some(8)),
-                marker(2, 8, ControlKind::Abort),
-                batch(3, 1, None),
-            ],
+            checked(
+                vec![
+                    batch(0, 2, Some(8)),
+                    marker(2, 8, ControlKind::Abort),
+                    batch(3, 1, None),
+                ],
+                0,
+                None,
+            ),
             0,
             None,
             [],
@@ -507,7 +667,12 @@ mod tests {
     #[test]
     fn nothing_at_or_after_the_cap_is_kept() {
         let (mut o, tp, mut b) = setup(0, true);
-        b.push(vec![batch(0, 2, None), batch(2, 3, None)], 0, Some(3), []);
+        b.push(
+            checked(vec![batch(0, 2, None), batch(2, 3, None)], 0, Some(3)),
+            0,
+            Some(3),
+            [],
+        );
         assert_eq!(take_all(&mut b, &mut o, &tp), [0, 1, 2]);
         assert_eq!(o.position(&tp).unwrap().offset, 3);
     }
@@ -515,7 +680,7 @@ mod tests {
     #[test]
     fn the_outstanding_cap_and_max_stop_early_and_resume() {
         let (mut o, tp, mut b) = setup(0, false);
-        b.push(vec![batch(0, 6, None)], 0, None, []);
+        b.push(checked(vec![batch(0, 6, None)], 0, None), 0, None, []);
         let mut out = Vec::new();
         b.take(now(), &tp, &mut o, 4, &mut out).unwrap();
         assert_eq!(out.len(), 4);
@@ -528,9 +693,32 @@ mod tests {
     }
 
     #[test]
+    fn the_next_answer_is_wanted_once_half_of_the_last_is_taken() {
+        let (mut o, tp, mut b) = setup(0, false);
+        assert!(b.wants_fetch());
+        let batches = (0..5).map(|i| batch(i * 4, 4, None)).collect();
+        b.push(checked(batches, 0, None), 0, None, []);
+        let total = b.bytes;
+        let mut out = Vec::new();
+        // The batch being handed out counts until its last record is taken.
+        b.take(now(), &tp, &mut o, 2, &mut out).unwrap();
+        assert_eq!(b.bytes, total);
+        assert!(!b.wants_fetch());
+        // (`max` counts what `out` holds.)
+        b.take(now(), &tp, &mut o, 8, &mut out).unwrap();
+        assert!(!b.wants_fetch(), "3 of 5 batches left");
+        b.take(now(), &tp, &mut o, 12, &mut out).unwrap();
+        assert!(b.wants_fetch(), "2 of 5 batches left");
+        assert!(b.bytes * 2 < total && b.has_deliverable());
+        b.take(now(), &tp, &mut o, 100, &mut out).unwrap();
+        assert_eq!(out.len(), 20);
+        assert!(b.is_empty() && b.bytes == 0 && b.wants_fetch());
+    }
+
+    #[test]
     fn a_seek_makes_the_buffer_stale() {
         let (mut o, tp, mut b) = setup(0, false);
-        b.push(vec![batch(0, 3, None)], 0, None, []);
+        b.push(checked(vec![batch(0, 3, None)], 0, None), 0, None, []);
         o.seek(now(), TopicPartitionOffset::at(tp.clone(), 2))
             .unwrap();
         let mut out = Vec::new();

@@ -54,10 +54,10 @@ pub struct ConsumerConfig {
     /// 500 ms). Must stay below the driver's request timeout.
     pub fetch_max_wait: Duration,
     /// The most fetched record data kept in memory, decoded, waiting to be handed out (default
-    /// 64 MiB). No fetch is sent while the buffer is at the bound, and a partition is not
-    /// fetched while it has buffered records. One response may take the buffer over the bound
-    /// once; under read_committed, records held until their transaction's marker arrives may
-    /// too (see the module documentation).
+    /// 64 MiB). No fetch is sent while the buffer is at the bound; partitions with records
+    /// left are fetched ahead only while less than one answer's worth is buffered. One
+    /// response may take the buffer over the bound once; under read_committed, records held
+    /// until their transaction's marker arrives may too (see the module documentation).
     pub max_buffered_bytes: usize,
     /// Metadata older than this is refreshed (default 5 min, Java's `metadata.max.age.ms`).
     pub metadata_max_age: Duration,

@@ -222,6 +222,10 @@ pub struct Consumer {
     pub(crate) rotation: Option<TopicPartition>,
     /// Something may have moved a position: check buffers before the next fetch.
     pub(crate) needs_purge: bool,
+    /// Taking records may have made a fetch due (see [`take_fetch_due`](Self::take_fetch_due)).
+    pub(crate) fetch_due: bool,
+    /// Record bytes of the last fetch answer that had any: how much is fetched ahead.
+    pub(crate) last_answer_bytes: usize,
     /// The leader and leader epoch each assigned partition was last seen with in metadata:
     /// a change sends its position to validation.
     pub(crate) seen_leaders: BTreeMap<TopicPartition, (BrokerId, i32)>,
@@ -270,6 +274,8 @@ impl Consumer {
             watermark_cache: BTreeMap::new(),
             rotation: None,
             needs_purge: false,
+            fetch_due: false,
+            last_answer_bytes: 0,
             group: None,
             revocation: None,
             group_assigned: BTreeSet::new(),
@@ -446,44 +452,66 @@ impl Consumer {
     /// when less is buffered, when partitions are paused, or at the outstanding cap.
     pub fn poll_records(&mut self, now: Instant, max: usize) -> Vec<ConsumerRecord> {
         let mut out = Vec::new();
+        self.poll_records_into(now, max, &mut out);
+        out
+    }
+
+    /// [`poll_records`](Self::poll_records) into `out` (appended to), so that a caller taking
+    /// records one or a few at a time can keep reusing one vector.
+    pub fn poll_records_into(&mut self, now: Instant, max: usize, out: &mut Vec<ConsumerRecord>) {
         if self.offsets.is_closed() || max == 0 {
-            return out;
+            return;
         }
+        let max = max.saturating_add(out.len());
         self.offsets.release(now);
         // After the release, so that a revocation confirmed here commits what was handed out.
         self.group_poll(now);
+        let over_bound = self.buffered_bytes >= self.config.max_buffered_bytes;
+        let ahead = self.may_fetch_ahead();
         // Take turns: start after the partition served last.
         let mut cursor = self.rotation.take();
         let mut visited = 0;
         let total = self.buffers.len();
         while visited < total && out.len() < max && self.offsets.delivery_capacity() > 0 {
-            let next = match &cursor {
-                Some(c) => self
-                    .buffers
-                    .range((Bound::Excluded(c), Bound::Unbounded))
-                    .next()
-                    .or_else(|| self.buffers.iter().next()),
-                None => self.buffers.iter().next(),
+            // Past the last partition: start again from the first.
+            let wrap = match (&cursor, self.buffers.last_key_value()) {
+                (Some(c), Some((last, _))) => c >= last,
+                _ => true,
             };
-            let Some(tp) = next.map(|(tp, _)| tp.clone()) else {
+            let next = match (&cursor, wrap) {
+                (Some(c), false) => self
+                    .buffers
+                    .range_mut((Bound::Excluded(c), Bound::Unbounded))
+                    .next(),
+                _ => self.buffers.iter_mut().next(),
+            };
+            let Some((tp, buffer)) = next else {
                 break;
             };
             visited += 1;
-            cursor = Some(tp.clone());
-            if self.offsets.is_paused(&tp) {
+            if cursor.as_ref() != Some(tp) {
+                cursor = Some(tp.clone());
+            }
+            if self.offsets.is_paused(tp) {
                 continue;
             }
-            let Some(buffer) = self.buffers.get_mut(&tp) else {
-                continue;
-            };
+            let wanted = buffer.wants_fetch();
             let before = buffer.bytes;
-            let result = buffer.take(now, &tp, &mut self.offsets, max, &mut out);
+            let result = buffer.take(now, tp, &mut self.offsets, max, out);
             let after = buffer.bytes;
             self.buffered_bytes = self.buffered_bytes.saturating_sub(before - after);
-            match result {
-                Ok(()) => {}
-                Err(TakeError::Stale) => self.drop_buffer(&tp),
-                Err(TakeError::Corrupt { offset, error }) => {
+            // Taking may have made the partition worth fetching again.
+            if !wanted && buffer.wants_fetch() {
+                self.fetch_due = true;
+            }
+            let problem = match result {
+                Ok(()) => continue,
+                Err(e) => e,
+            };
+            let tp = tp.clone();
+            match problem {
+                TakeError::Stale => self.drop_buffer(&tp),
+                TakeError::Corrupt { offset, error } => {
                     self.drop_buffer(&tp);
                     self.push_event(ConsumerEvent::Fetch {
                         partition: tp.clone(),
@@ -501,8 +529,22 @@ impl Consumer {
                 }
             }
         }
+        if (over_bound && self.buffered_bytes < self.config.max_buffered_bytes)
+            || (!ahead && self.may_fetch_ahead())
+        {
+            self.fetch_due = true;
+        }
         self.rotation = cursor;
-        out
+    }
+
+    /// Whether taking records since the last call may have made a fetch due: a partition's
+    /// buffer drained far enough to fetch it again, or buffered data went under
+    /// [`max_buffered_bytes`](ConsumerConfig::max_buffered_bytes), or was dropped. A driver
+    /// that does not drain `poll_request` after every
+    /// [`poll_records`](Self::poll_records) (to save a wake-up per record) drains it when this
+    /// is true. Clears the flag.
+    pub fn take_fetch_due(&mut self) -> bool {
+        std::mem::take(&mut self.fetch_due)
     }
 
     /// The application is done with every record handed out so far, as asking for more
@@ -790,6 +832,7 @@ impl Consumer {
     pub(crate) fn drop_buffer(&mut self, tp: &TopicPartition) {
         if let Some(b) = self.buffers.remove(tp) {
             self.buffered_bytes = self.buffered_bytes.saturating_sub(b.bytes);
+            self.fetch_due = true;
         }
     }
 

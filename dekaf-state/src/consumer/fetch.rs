@@ -5,16 +5,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use dekaf_proto::messages::fetch::{FetchPartition, FetchTopic, PartitionData};
 use dekaf_proto::messages::{FetchRequest, FetchResponse, RequestBody};
-use dekaf_proto::records::{RecordBatch, RecordBatches};
+use dekaf_proto::records::RecordBatches;
 use dekaf_proto::wire::Uuid;
 use dekaf_proto::{ApiKey, ErrorCode};
 
 use crate::client::{BrokerId, ClientRequest, Destination, Outgoing};
 use crate::offset::{FetchEpoch, FetchPosition, FetchedPartition, TopicPartition};
 
-use super::buffer::{check_batch, PartitionBuffer};
+use super::buffer::{check_batch, CheckedBatch, PartitionBuffer};
 use super::config::{ConsumerConfig, IsolationLevel};
 use super::consumer::{Consumer, Pending};
 use super::event::{ConsumerEvent, FetchError};
@@ -116,9 +117,50 @@ impl Consumer {
         match self.buffers.get(tp) {
             // Held records wait for a marker further on: fetch on, whatever the bound.
             Some(b) if b.is_blocked() => true,
-            Some(b) if b.has_deliverable() => false,
+            // Records left to hand out: fetch ahead while little is left of this partition's
+            // answer and less than one answer is buffered over all partitions.
+            Some(b) if b.has_deliverable() => b.wants_fetch() && self.may_fetch_ahead(),
             _ => self.buffered_bytes < self.config.max_buffered_bytes,
         }
+    }
+
+    /// Whether partitions with records still to hand out may be fetched ahead: while less than
+    /// the last answer's worth of data is buffered, over all partitions (so about two
+    /// answers are kept however many partitions there are), and under the bound.
+    pub(crate) fn may_fetch_ahead(&self) -> bool {
+        self.buffered_bytes < self.last_answer_bytes.min(self.config.max_buffered_bytes)
+    }
+
+    /// Whether the last answer left `tp` at the end of its log (its fetch position at the high
+    /// watermark, or the last stable offset under read_committed): fetching it alone would
+    /// wait for new records as long as the broker may hold a fetch.
+    fn is_caught_up(&self, tp: &TopicPartition) -> bool {
+        let end = match self.config.isolation_level {
+            IsolationLevel::ReadCommitted => self.offsets.last_stable_offset(tp),
+            IsolationLevel::ReadUncommitted => self.offsets.high_watermark(tp),
+        };
+        match (self.offsets.fetch_position(tp), end) {
+            (Some(position), Some(end)) => position.offset >= end,
+            _ => false,
+        }
+    }
+
+    /// Whether a fetch of `parts` from `leader` should wait: each part is at the end of its log
+    /// (the broker would hold the fetch up to its max wait) while another partition of that
+    /// leader has records buffered that the application is taking. That partition will want
+    /// a fetch soon, and the leader takes one fetch at a time: the caught-up partitions go
+    /// with it then.
+    fn holds_long_poll(&self, leader: BrokerId, parts: &[FetchPart]) -> bool {
+        if !parts.iter().all(|p| self.is_caught_up(&p.tp)) {
+            return false;
+        }
+        self.buffers.iter().any(|(tp, b)| {
+            b.has_deliverable()
+                && !b.is_blocked()
+                && !self.offsets.is_paused(tp)
+                && !parts.iter().any(|p| &p.tp == tp)
+                && self.metadata.leader(tp).is_some_and(|(l, _)| l == leader)
+        })
     }
 
     /// The next Fetch to send: to the first leader with fetchable partitions and no fetch in
@@ -160,7 +202,9 @@ impl Consumer {
         if leaderless {
             self.metadata.request_update();
         }
-        let (leader, parts) = by_leader.into_iter().next()?;
+        let (leader, parts) = by_leader
+            .into_iter()
+            .find(|(leader, parts)| !self.holds_long_poll(*leader, parts))?;
         let id = self.request_id();
         let request = fetch_request(&self.config, &parts);
         for p in &parts {
@@ -228,6 +272,18 @@ impl Consumer {
             .values()
             .filter_map(|p| Some((p.topic_id?, p.tp.topic_arc().clone())))
             .collect();
+        // Records share the answer's buffer, which lives as long as any of them: a partition
+        // holding a small part of a large answer would keep all of it (several answers at a
+        // time when partitions are taken at different paces).
+        let answer_bytes: usize = resp
+            .responses
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .filter_map(|p| p.records.as_ref().map(Bytes::len))
+            .sum();
+        if answer_bytes > 0 {
+            self.last_answer_bytes = answer_bytes;
+        }
         for topic in resp.responses {
             let name: Arc<str> = if version >= 13 {
                 match names.get(&topic.topic_id) {
@@ -262,7 +318,7 @@ impl Consumer {
                         self.purge_stale();
                     }
                 } else if data.error_code.is_ok() {
-                    self.ingest(now, &part, version, data);
+                    self.ingest(now, &part, version, data, answer_bytes);
                 } else {
                     self.fetch_partition_error(now, &part, data.error_code);
                 }
@@ -293,8 +349,17 @@ impl Consumer {
         self.back_off(now, &part.tp);
     }
 
-    /// Decodes one partition's records into its buffer.
-    fn ingest(&mut self, now: Instant, part: &FetchPart, version: i16, data: PartitionData) {
+    /// Decodes one partition's records into its buffer. `answer_bytes` is the record bytes of
+    /// the whole answer: records making up less than half of it are copied out of it, so
+    /// that the answer is kept alive by at most one partition, holding at least half of it.
+    fn ingest(
+        &mut self,
+        now: Instant,
+        part: &FetchPart,
+        version: i16,
+        data: PartitionData,
+        answer_bytes: usize,
+    ) {
         let read_committed = self.config.isolation_level == IsolationLevel::ReadCommitted;
         let last_stable_offset =
             (version >= 4 && data.last_stable_offset >= 0).then_some(data.last_stable_offset);
@@ -306,14 +371,17 @@ impl Consumer {
         } else {
             None
         };
-        let records = data.records.unwrap_or_default();
+        let mut records = data.records.unwrap_or_default();
+        if records.len().saturating_mul(2) < answer_bytes {
+            records = Bytes::copy_from_slice(&records);
+        }
         let had_records = !records.is_empty();
-        let mut batches: Vec<RecordBatch> = Vec::new();
+        let mut batches: Vec<CheckedBatch> = Vec::new();
         let mut corrupt = None;
         for batch in RecordBatches::new(records) {
-            match batch.and_then(|b| check_batch(&b).map(|()| b)) {
+            match batch.and_then(|b| check_batch(b, part.offset, cap)) {
                 Ok(b) => {
-                    if cap.is_some_and(|c| b.base_offset() >= c) {
+                    if cap.is_some_and(|c| b.batch.base_offset() >= c) {
                         break;
                     }
                     batches.push(b);
@@ -325,12 +393,12 @@ impl Consumer {
             }
         }
         let next_offset = batches.last().map(|b| {
-            let end = b.next_offset();
+            let end = b.batch.next_offset();
             cap.map_or(end, |c| c.min(end))
         });
         let leader_epoch = batches
             .last()
-            .and_then(|b| epoch_or_none(b.header().partition_leader_epoch));
+            .and_then(|b| epoch_or_none(b.batch.header().partition_leader_epoch));
         let fetched = FetchedPartition {
             next_offset,
             leader_epoch,

@@ -23,18 +23,28 @@
 //! # The fetch path
 //!
 //! At most one fetch is in flight per leader. A partition is fetched when it has a position,
-//! is not paused, is not backing off after an error, and has nothing buffered that could be
-//! handed out; and while the buffered data of all partitions is under
-//! [`max_buffered_bytes`](ConsumerConfig::max_buffered_bytes). Brokers do not reliably keep
-//! to the fetch size limits (tansu answers ~5.5 MB whatever the per-partition limit), so
-//! memory is bounded by what is kept, not by what is asked for.
+//! is not paused, is not backing off after an error, and either has nothing left to hand out
+//! (while the buffered data of all partitions is under
+//! [`max_buffered_bytes`](ConsumerConfig::max_buffered_bytes)) or is fetched ahead: at most
+//! half of its last answer is left, and less than the last answer's worth of data is buffered
+//! over all partitions. So the next answer is on its way while the application takes the rest
+//! of this one, and about two answers are kept however many partitions there are. Brokers do
+//! not reliably keep to the fetch size limits (tansu answers ~5.5 MB whatever the
+//! per-partition limit), so memory is bounded by what is kept, not by what is asked for.
+//! Answers are shared by their records without a copy; a partition's part of an answer that
+//! holds several is copied out when it is less than half of it, so that a small part does not
+//! keep a large answer alive. A fetch made only of partitions at the end of their log (which
+//! the broker holds until new records come, up to the max wait) is not sent while another
+//! partition of that leader still has records being taken: it goes with that partition's
+//! next fetch, so that the long poll does not hold up the partitions with records to read.
 //!
-//! Each answer's batches are decoded and checked when they arrive; the records are turned
-//! into [`ConsumerRecord`]s (key, value and headers share the fetched buffer) a batch at a
-//! time, when the application asks. Records below the fetch position are skipped (a batch can
+//! Each answer's batches are decoded and checked when they arrive; the records are read into
+//! [`ConsumerRecord`]s (key, value and headers share the fetched buffer) one at a time, as
+//! the application takes them. Records below the fetch position are skipped (a batch can
 //! start before it), control batches move the position without being handed out, and a seek,
 //! reset or reassignment drops buffered data and the answers of fetches sent before it (the
-//! offset machine's fetch epoch).
+//! offset machine's fetch epoch). [`Consumer::take_fetch_due`] tells a driver when taking
+//! records made a fetch due, so that it need not look after every record.
 //!
 //! Errors: OFFSET_OUT_OF_RANGE resets the partition through the offset machine
 //! (`auto_offset_reset`); NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION,

@@ -90,10 +90,24 @@ impl OffsetManager {
                 self.outstanding -= p.outstanding.len();
             }
         }
+        // Partitions of one topic share its name (one allocation; they compare faster).
+        let mut names: Vec<std::sync::Arc<str>> = Vec::new();
+        for tp in self.partitions.keys() {
+            if names.last() != Some(tp.topic_arc()) {
+                names.push(tp.topic_arc().clone());
+            }
+        }
         for tp in wanted {
             if self.partitions.contains_key(&tp) {
                 continue;
             }
+            let tp = match names.iter().find(|n| **n == *tp.topic_arc()) {
+                Some(name) => TopicPartition::new(name.clone(), tp.partition()),
+                None => {
+                    names.push(tp.topic_arc().clone());
+                    tp
+                }
+            };
             let start = if self.config.group_id.is_some() {
                 Start::AwaitingCommitted(Lookup::default())
             } else {

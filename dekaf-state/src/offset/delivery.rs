@@ -32,39 +32,74 @@ impl OffsetManager {
     /// is 0).
     pub fn deliver(
         &mut self,
-        _now: Instant,
+        now: Instant,
         tp: &TopicPartition,
         epoch: FetchEpoch,
         offset: i64,
         leader_epoch: Option<i32>,
     ) -> Result<(), OffsetError> {
-        let position = self.check_fetched(tp, epoch)?;
-        if offset < position.offset {
-            return Err(OffsetError::OutOfOrder {
-                partition: tp.clone(),
-                offset,
-                position: position.offset,
-            });
-        }
-        if self.outstanding >= self.config.max_outstanding {
-            return Err(OffsetError::Backpressure {
-                limit: self.config.max_outstanding,
-            });
+        self.deliver_run(now, tp, epoch, [(offset, leader_epoch)]).1
+    }
+
+    /// [`deliver`](Self::deliver) for several records of one partition in a row, each an
+    /// (offset, leader epoch): the partition is looked up once. Returns how many were handed
+    /// out, and the refusal that stopped the run, if any.
+    pub(crate) fn deliver_run(
+        &mut self,
+        _now: Instant,
+        tp: &TopicPartition,
+        epoch: FetchEpoch,
+        records: impl IntoIterator<Item = (i64, Option<i32>)>,
+    ) -> (usize, Result<(), OffsetError>) {
+        if let Err(e) = self.check_open() {
+            return (0, Err(e));
         }
         let Some(p) = self.partitions.get_mut(tp) else {
-            return Err(OffsetError::NotAssigned(tp.clone()));
+            return (0, Err(OffsetError::NotAssigned(tp.clone())));
         };
-        p.outstanding.insert(offset, position.leader_epoch);
-        let next = FetchPosition {
-            offset: offset.saturating_add(1),
-            leader_epoch: leader_epoch.or(position.leader_epoch),
-        };
-        p.position = Some(next);
-        if p.fetch.is_none_or(|f| f.offset < next.offset) {
-            p.fetch = Some(next);
+        if p.epoch != epoch {
+            return (0, Err(OffsetError::StaleFetch(tp.clone())));
         }
-        self.outstanding += 1;
-        Ok(())
+        let on_release = self.config.ack_mode == AckMode::OnRelease;
+        let mut delivered = 0;
+        for (offset, leader_epoch) in records {
+            let Some(position) = p.position else {
+                return (delivered, Err(OffsetError::NoPosition(tp.clone())));
+            };
+            if offset < position.offset {
+                return (
+                    delivered,
+                    Err(OffsetError::OutOfOrder {
+                        partition: tp.clone(),
+                        offset,
+                        position: position.offset,
+                    }),
+                );
+            }
+            if self.outstanding >= self.config.max_outstanding {
+                return (
+                    delivered,
+                    Err(OffsetError::Backpressure {
+                        limit: self.config.max_outstanding,
+                    }),
+                );
+            }
+            if on_release && p.outstanding.is_empty() && !self.released.contains(tp) {
+                self.released.push(tp.clone());
+            }
+            p.outstanding.insert(offset, position.leader_epoch);
+            let next = FetchPosition {
+                offset: offset.saturating_add(1),
+                leader_epoch: leader_epoch.or(position.leader_epoch),
+            };
+            p.position = Some(next);
+            if p.fetch.is_none_or(|f| f.offset < next.offset) {
+                p.fetch = Some(next);
+            }
+            self.outstanding += 1;
+            delivered += 1;
+        }
+        (delivered, Ok(()))
     }
 
     /// Offsets of `tp` below `next_offset` were skipped without being handed out (control
@@ -101,20 +136,29 @@ impl OffsetManager {
         if self.config.ack_mode != AckMode::OnRelease {
             return;
         }
-        let touched: Vec<TopicPartition> = self
-            .partitions
-            .iter()
-            .filter(|(_, p)| !p.outstanding.is_empty())
-            .map(|(tp, _)| tp.clone())
-            .collect();
-        for tp in &touched {
-            if let Some(p) = self.partitions.get_mut(tp) {
-                let n = p.outstanding.clear();
-                self.outstanding -= n;
-                self.acked_since_commit += n as u64;
-            }
-            self.refresh_stored(tp);
+        // Only the partitions something was handed out of since the last release: not every
+        // assigned partition for every record.
+        let mut touched = std::mem::take(&mut self.released);
+        if touched.len() > 1 {
+            touched.sort_unstable();
         }
+        for tp in &touched {
+            let Some(p) = self.partitions.get_mut(tp) else {
+                continue;
+            };
+            // Emptied since by a seek, reset or reassignment: nothing to acknowledge.
+            if p.outstanding.is_empty() {
+                continue;
+            }
+            let n = p.outstanding.clear();
+            self.outstanding -= n;
+            self.acked_since_commit += n as u64;
+            if self.config.auto_store {
+                p.refresh_stored();
+            }
+        }
+        touched.clear();
+        self.released = touched;
         self.maybe_commit_by_count(now);
     }
 

@@ -93,6 +93,10 @@ pub struct OffsetManager {
     pub(crate) partitions: BTreeMap<TopicPartition, PartitionState>,
     /// Outstanding records over all partitions.
     pub(crate) outstanding: usize,
+    /// Partitions records were handed out of since the last [`release`](Self::release), in
+    /// [`AckMode::OnRelease`](super::AckMode::OnRelease): what the next release acknowledges
+    /// (may name partitions emptied or unassigned since).
+    pub(crate) released: Vec<TopicPartition>,
     pub(crate) commits: Commits,
     pub(crate) coordinator: Coordinator,
     pub(crate) queries: BTreeMap<QueryId, Query>,
@@ -123,6 +127,7 @@ impl OffsetManager {
             rng: Rng::new(seed),
             partitions: BTreeMap::new(),
             outstanding: 0,
+            released: Vec::new(),
             commits: Commits::default(),
             coordinator: Coordinator::default(),
             queries: BTreeMap::new(),
@@ -372,19 +377,8 @@ impl OffsetManager {
         if !self.config.auto_store {
             return;
         }
-        let Some(p) = self.partitions.get_mut(tp) else {
-            return;
-        };
-        let Some(c) = p.committable() else { return };
-        if p.moved && c.offset == p.placed_at {
-            // Nothing acknowledged since the position was placed: nothing to store.
-            return;
-        }
-        let forward = p.stored.as_ref().is_none_or(|s| c.offset > s.offset);
-        let changed = p.stored.as_ref().is_none_or(|s| c.offset != s.offset);
-        if forward || (p.moved && changed) {
-            p.stored = Some(OffsetAndMetadata::new(c.offset).with_leader_epoch(c.leader_epoch));
-            p.moved = false;
+        if let Some(p) = self.partitions.get_mut(tp) {
+            p.refresh_stored();
         }
     }
 

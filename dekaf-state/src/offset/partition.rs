@@ -133,6 +133,23 @@ impl PartitionState {
         self.position.map(|p| self.outstanding.committable(p))
     }
 
+    /// Automatic stores: moves the stored offset to the end of the acknowledged prefix, forward
+    /// only, except once after a seek or reset, and only once something was acknowledged
+    /// beyond where the position was placed.
+    pub(crate) fn refresh_stored(&mut self) {
+        let Some(c) = self.committable() else { return };
+        if self.moved && c.offset == self.placed_at {
+            // Nothing acknowledged since the position was placed: nothing to store.
+            return;
+        }
+        let forward = self.stored.as_ref().is_none_or(|s| c.offset > s.offset);
+        let changed = self.stored.as_ref().is_none_or(|s| c.offset != s.offset);
+        if forward || (self.moved && changed) {
+            self.stored = Some(OffsetAndMetadata::new(c.offset).with_leader_epoch(c.leader_epoch));
+            self.moved = false;
+        }
+    }
+
     /// Sets both positions (a seek, a reset or the committed offset) and starts a new epoch.
     /// Returns how many outstanding records were dropped.
     pub(crate) fn set_position(&mut self, position: FetchPosition, epoch: FetchEpoch) -> usize {

@@ -4,10 +4,45 @@ use std::fmt;
 use std::sync::Arc;
 
 /// A partition of a topic. Cheap to clone: the topic name is shared.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Eq)]
 pub struct TopicPartition {
     topic: Arc<str>,
     partition: i32,
+}
+
+// Ordered by topic name, then partition, as the derived order would; partitions cloned from
+// one another share their name, which then compares without reading it (the machines look
+// partitions up in ordered maps for every record).
+impl PartialEq for TopicPartition {
+    fn eq(&self, other: &Self) -> bool {
+        self.partition == other.partition
+            && (Arc::ptr_eq(&self.topic, &other.topic) || self.topic == other.topic)
+    }
+}
+
+// As derived: equal partitions hash alike whether or not they share the name's allocation.
+impl std::hash::Hash for TopicPartition {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.topic.hash(state);
+        self.partition.hash(state);
+    }
+}
+
+impl Ord for TopicPartition {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        if Arc::ptr_eq(&self.topic, &other.topic) {
+            return self.partition.cmp(&other.partition);
+        }
+        self.topic
+            .cmp(&other.topic)
+            .then(self.partition.cmp(&other.partition))
+    }
+}
+
+impl PartialOrd for TopicPartition {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl TopicPartition {
@@ -201,3 +236,26 @@ id_type!(
     /// fetched data tagged with an older epoch is no longer wanted.
     FetchEpoch
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn partitions_order_by_topic_then_partition_shared_name_or_not(
+            a in "[ab]{0,3}", pa in -2i32..3, b in "[ab]{0,3}", pb in -2i32..3,
+        ) {
+            let x = TopicPartition::new(a.as_str(), pa);
+            let y = TopicPartition::new(b.as_str(), pb);
+            let expected = (a.as_str(), pa).cmp(&(b.as_str(), pb));
+            prop_assert_eq!(x.cmp(&y), expected);
+            prop_assert_eq!(x == y, expected.is_eq());
+            // The same name, shared.
+            let z = TopicPartition::new(x.topic_arc().clone(), pb);
+            prop_assert_eq!(x.cmp(&z), pa.cmp(&pb));
+            prop_assert_eq!(x == z, pa == pb);
+        }
+    }
+}

@@ -57,6 +57,17 @@ fn check(spec: &Spec, batch: &RecordBatch) -> Result<(), TestCaseError> {
     }
     prop_assert_eq!(n, records.len());
     prop_assert!(batch.records().all(|r| r.is_ok()));
+    // Resuming from a cursor after every record reads the same records.
+    let mut cursor = batch.records().cursor();
+    let mut resumed = Vec::new();
+    loop {
+        let mut it = batch.records_at(cursor);
+        let Some(record) = it.next() else { break };
+        let record = record.map_err(|e| TestCaseError::fail(e.to_string()))?;
+        resumed.push(record.into_owned());
+        cursor = it.cursor();
+    }
+    prop_assert_eq!(&resumed, records);
     Ok(())
 }
 

@@ -1,0 +1,340 @@
+//! Consumer throughput: dekaf-smol against librdkafka (the rdkafka crate), on a local tansu.
+//!
+//! `dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4] [--baseline [NAME=]EXE]...`
+//! starts tansu build W (memory engine) on a free loopback port, fills one topic per partition
+//! count with N records of 100 bytes using dekaf-smol's producer, then runs each consumer in a
+//! process of its own, in turns, R rounds, and prints the median records/s, peak RSS and CPU
+//! time per record of each. Each `--baseline` adds the dekaf consumers of another build of
+//! this program (an older dekaf-smol) to the same rounds, for before/after comparisons.
+//!
+//! `dekaf-bench consume CLIENT ADDR TOPIC PARTITIONS RECORDS` is one such process: it prints
+//! one `RESULT` line (records, bytes, gaps, seconds, CPU seconds, peak RSS) for the parent.
+//!
+//! `dekaf-bench serve [--records N] [--partitions 1,4]` starts and fills the broker as `run`
+//! does, prints its address and keeps it until its standard input closes: to run `consume`
+//! under a profiler.
+
+mod broker;
+mod consumers;
+mod fill;
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use consumers::DekafMode;
+
+/// The size of every record's value.
+const VALUE_BYTES: usize = 100;
+
+const USAGE: &str = "\
+usage: dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4] [--baseline [NAME=]EXE]...
+       dekaf-bench consume dekaf|dekaf-batch|rdkafka ADDR TOPIC PARTITIONS RECORDS
+       dekaf-bench serve [--records N] [--partitions 1,4]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("consume") => consume(&args[1..]),
+        Some("run") => run(&args[1..]),
+        Some("serve") => serve(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dekaf-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Settings {
+    records: u64,
+    rounds: usize,
+    partitions: Vec<i32>,
+    /// Other builds of this program: a name and the executable.
+    baselines: Vec<(String, PathBuf)>,
+}
+
+fn parse(args: &[String]) -> Result<Settings, String> {
+    let mut s = Settings {
+        records: 1_000_000,
+        rounds: 3,
+        partitions: vec![1, 4],
+        baselines: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--records" => s.records = value()?.parse().map_err(|e| format!("--records: {e}"))?,
+            "--rounds" => s.rounds = value()?.parse().map_err(|e| format!("--rounds: {e}"))?,
+            "--partitions" => {
+                s.partitions = value()?
+                    .split(',')
+                    .map(|p| p.trim().parse().map_err(|e| format!("--partitions: {e}")))
+                    .collect::<Result<_, _>>()?
+            }
+            "--baseline" => {
+                let v = value()?;
+                let (name, exe) = match v.split_once('=') {
+                    Some((name, exe)) => (name.to_string(), exe),
+                    None => (format!("baseline {}", s.baselines.len() + 1), v.as_str()),
+                };
+                s.baselines.push((name, PathBuf::from(exe)));
+            }
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    if s.records == 0 || s.rounds == 0 || s.partitions.iter().any(|&p| p < 1) {
+        return Err("records, rounds and partitions must be at least 1".into());
+    }
+    Ok(s)
+}
+
+/// A consumer to measure: which program runs it, and which of its clients.
+struct Client {
+    label: String,
+    exe: PathBuf,
+    client: &'static str,
+}
+
+/// The clients of each round, in the order they take turns; rdkafka last.
+fn clients(settings: &Settings) -> Result<Vec<Client>, String> {
+    let this = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
+    let mut list = vec![
+        Client {
+            label: "dekaf-smol (Stream)".into(),
+            exe: this.clone(),
+            client: "dekaf",
+        },
+        Client {
+            label: format!("dekaf-smol (recv_batch({}))", consumers::BATCH),
+            exe: this.clone(),
+            client: "dekaf-batch",
+        },
+    ];
+    for (name, exe) in &settings.baselines {
+        for (label, client) in [("Stream", "dekaf"), ("recv_batch", "dekaf-batch")] {
+            list.push(Client {
+                label: format!("{name} ({label})"),
+                exe: exe.clone(),
+                client,
+            });
+        }
+    }
+    list.push(Client {
+        label: "rdkafka BaseConsumer".into(),
+        exe: this,
+        client: "rdkafka",
+    });
+    Ok(list)
+}
+
+/// One measured run of one client.
+#[derive(Clone, Copy)]
+struct Sample {
+    rate: f64,
+    rss: u64,
+    /// CPU time per record (user and system, every thread of the process), nanoseconds.
+    cpu_ns: f64,
+    /// Seconds from the start until the first record.
+    first: f64,
+}
+
+/// Starts the broker.
+fn start_broker() -> Result<broker::Broker, String> {
+    let tansu = broker::tansu_w()?;
+    let broker = broker::Broker::start(&tansu)?;
+    eprintln!("tansu build W (memory engine) on {}", broker.addr());
+    Ok(broker)
+}
+
+/// Creates and fills the topic of `partitions` partitions; returns its name.
+fn fill_topic(
+    broker: &broker::Broker,
+    partitions: i32,
+    settings: &Settings,
+) -> Result<String, String> {
+    let topic = format!("bench-{partitions}p");
+    let started = Instant::now();
+    let addr = broker.addr().to_string();
+    fill::fill(&addr, &topic, partitions, settings.records, VALUE_BYTES)
+        .map_err(|e| format!("filling {topic}: {e}\n{}", broker.log()))?;
+    eprintln!(
+        "{topic}: {} records of {VALUE_BYTES} B written in {:.1?}",
+        settings.records,
+        started.elapsed()
+    );
+    Ok(topic)
+}
+
+fn serve(args: &[String]) -> Result<(), String> {
+    let settings = parse(args)?;
+    let broker = start_broker()?;
+    for &partitions in &settings.partitions {
+        fill_topic(&broker, partitions, &settings)?;
+    }
+    println!("{}", broker.addr());
+    eprintln!("serving until standard input closes");
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+    Ok(())
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let settings = parse(args)?;
+    let clients = clients(&settings)?;
+    let broker = start_broker()?;
+    let addr = broker.addr().to_string();
+    let mut table = Vec::new();
+    for &partitions in &settings.partitions {
+        let topic = fill_topic(&broker, partitions, &settings)?;
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); clients.len()];
+        for round in 1..=settings.rounds {
+            for (i, c) in clients.iter().enumerate() {
+                let sample = measure(c, &addr, &topic, partitions, settings.records)
+                    .map_err(|e| format!("{} on {topic}: {e}", c.label))?;
+                eprintln!(
+                    "  round {round} {:<30} {:>6.2} M records/s  peak RSS {:>6.1} MB  \
+                     CPU {:>5.0} ns/record  first record after {:>4.0} ms",
+                    c.label,
+                    sample.rate / 1e6,
+                    sample.rss as f64 / 1e6,
+                    sample.cpu_ns,
+                    sample.first * 1e3
+                );
+                samples[i].push(sample);
+            }
+        }
+        table.push((partitions, samples));
+    }
+    drop(broker);
+    print_table(&settings, &clients, &table);
+    Ok(())
+}
+
+/// Runs one client in a child process and reads its `RESULT` line.
+fn measure(
+    c: &Client,
+    addr: &str,
+    topic: &str,
+    partitions: i32,
+    records: u64,
+) -> Result<Sample, String> {
+    let out = Command::new(&c.exe)
+        .args(["consume", c.client, addr, topic])
+        .arg(partitions.to_string())
+        .arg(records.to_string())
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("spawn {}: {e}", c.exe.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!("exited with {}: {stdout}", out.status));
+    }
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .ok_or_else(|| format!("no RESULT line in {stdout:?}"))?;
+    let field = |name: &str| -> Result<f64, String> {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .ok_or_else(|| format!("no {name} in {line:?}"))?
+            .parse()
+            .map_err(|e| format!("{name} in {line:?}: {e}"))
+    };
+    let got = field("records")? as u64;
+    let bytes = field("bytes")? as u64;
+    let gaps = field("gaps")? as u64;
+    let expected = records * VALUE_BYTES as u64;
+    if got != records || bytes != expected || gaps != 0 {
+        return Err(format!(
+            "read {got} records, {bytes} bytes, {gaps} gaps (expected {records}, {expected}, 0)"
+        ));
+    }
+    Ok(Sample {
+        rate: records as f64 / field("secs")?,
+        rss: field("rss")? as u64,
+        cpu_ns: field("cpu").unwrap_or(0.0) * 1e9 / records as f64,
+        first: field("first").unwrap_or(0.0),
+    })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn print_table(settings: &Settings, clients: &[Client], table: &[(i32, Vec<Vec<Sample>>)]) {
+    println!(
+        "\nConsumer throughput: {} records of {VALUE_BYTES} B from offset 0, tansu build W \
+         (memory engine) on loopback, median of {} rounds, each consumer in a process of its \
+         own\n",
+        settings.records, settings.rounds
+    );
+    println!(
+        "| partitions | client | records/s | peak RSS | CPU per record | vs rdkafka: records/s | vs rdkafka: RSS |\n\
+         |---|---|---|---|---|---|---|"
+    );
+    for (partitions, samples) in table {
+        let medians: Vec<(f64, f64, f64)> = samples
+            .iter()
+            .map(|s| {
+                (
+                    median(s.iter().map(|x| x.rate).collect()),
+                    median(s.iter().map(|x| x.rss as f64).collect()),
+                    median(s.iter().map(|x| x.cpu_ns).collect()),
+                )
+            })
+            .collect();
+        let reference = clients
+            .iter()
+            .position(|c| c.client == "rdkafka")
+            .map(|i| medians[i]);
+        for (c, (rate, rss, cpu)) in clients.iter().zip(&medians) {
+            let (vs_rate, vs_rss) = match reference {
+                Some((r, m, _)) => (rate / r, rss / m),
+                None => (1.0, 1.0),
+            };
+            println!(
+                "| {partitions} | {} | {:.2} M/s | {:.1} MB | {cpu:.0} ns | {vs_rate:.2}x | {vs_rss:.2}x |",
+                c.label,
+                rate / 1e6,
+                rss / 1e6
+            );
+        }
+    }
+}
+
+/// The child: consumes and prints one `RESULT` line.
+fn consume(args: &[String]) -> Result<(), String> {
+    let [client, addr, topic, partitions, records] = args else {
+        return Err(USAGE.into());
+    };
+    let partitions: i32 = partitions.parse().map_err(|e| format!("partitions: {e}"))?;
+    let records: u64 = records.parse().map_err(|e| format!("records: {e}"))?;
+    consumers::watchdog();
+    let tally = match client.as_str() {
+        "dekaf" => consumers::dekaf(addr, topic, partitions, records, DekafMode::Stream)?,
+        "dekaf-batch" => consumers::dekaf(addr, topic, partitions, records, DekafMode::Batch)?,
+        "rdkafka" => consumers::rdkafka(addr, topic, partitions, records)?,
+        other => return Err(format!("unknown client {other}")),
+    };
+    println!(
+        "RESULT records={} bytes={} gaps={} secs={:.6} first={:.6} cpu={:.3} rss={}",
+        tally.records,
+        tally.bytes,
+        tally.gaps,
+        tally.elapsed.as_secs_f64(),
+        tally.first.unwrap_or_default().as_secs_f64(),
+        consumers::cpu_time().as_secs_f64(),
+        consumers::peak_rss()
+    );
+    Ok(())
+}
