@@ -55,7 +55,7 @@ pub struct ConsumerConfig {
     pub fetch_max_wait: Duration,
     /// The most fetched record data kept in memory, decoded, waiting to be handed out (default
     /// 64 MiB). No fetch is sent while the buffer is at the bound; partitions with records
-    /// left are fetched ahead only while less than one answer's worth is buffered. One
+    /// left are fetched ahead only while half an answer's worth is buffered at most. One
     /// response may take the buffer over the bound once; under read_committed, records held
     /// until their transaction's marker arrives may too (see the module documentation).
     pub max_buffered_bytes: usize,

@@ -124,11 +124,13 @@ impl Consumer {
         }
     }
 
-    /// Whether partitions with records still to hand out may be fetched ahead: while less than
-    /// the last answer's worth of data is buffered, over all partitions (so about two
-    /// answers are kept however many partitions there are), and under the bound.
+    /// Whether partitions with records still to hand out may be fetched ahead: while at most
+    /// half of the last answer's worth of data is buffered, over all partitions (so about
+    /// one and a half answers are kept however many partitions there are), and under the
+    /// bound.
     pub(crate) fn may_fetch_ahead(&self) -> bool {
-        self.buffered_bytes < self.last_answer_bytes.min(self.config.max_buffered_bytes)
+        self.buffered_bytes.saturating_mul(2) <= self.last_answer_bytes
+            && self.buffered_bytes < self.config.max_buffered_bytes
     }
 
     /// Whether the last answer left `tp` at the end of its log (its fetch position at the high
@@ -272,9 +274,6 @@ impl Consumer {
             .values()
             .filter_map(|p| Some((p.topic_id?, p.tp.topic_arc().clone())))
             .collect();
-        // Records share the answer's buffer, which lives as long as any of them: a partition
-        // holding a small part of a large answer would keep all of it (several answers at a
-        // time when partitions are taken at different paces).
         let answer_bytes: usize = resp
             .responses
             .iter()
@@ -318,7 +317,7 @@ impl Consumer {
                         self.purge_stale();
                     }
                 } else if data.error_code.is_ok() {
-                    self.ingest(now, &part, version, data, answer_bytes);
+                    self.ingest(now, &part, version, data);
                 } else {
                     self.fetch_partition_error(now, &part, data.error_code);
                 }
@@ -349,17 +348,8 @@ impl Consumer {
         self.back_off(now, &part.tp);
     }
 
-    /// Decodes one partition's records into its buffer. `answer_bytes` is the record bytes of
-    /// the whole answer: records making up less than half of it are copied out of it, so
-    /// that the answer is kept alive by at most one partition, holding at least half of it.
-    fn ingest(
-        &mut self,
-        now: Instant,
-        part: &FetchPart,
-        version: i16,
-        data: PartitionData,
-        answer_bytes: usize,
-    ) {
+    /// Decodes one partition's records into its buffer.
+    fn ingest(&mut self, now: Instant, part: &FetchPart, version: i16, data: PartitionData) {
         let read_committed = self.config.isolation_level == IsolationLevel::ReadCommitted;
         let last_stable_offset =
             (version >= 4 && data.last_stable_offset >= 0).then_some(data.last_stable_offset);
@@ -371,10 +361,7 @@ impl Consumer {
         } else {
             None
         };
-        let mut records = data.records.unwrap_or_default();
-        if records.len().saturating_mul(2) < answer_bytes {
-            records = Bytes::copy_from_slice(&records);
-        }
+        let records = data.records.unwrap_or_default();
         let had_records = !records.is_empty();
         let mut batches: Vec<CheckedBatch> = Vec::new();
         let mut corrupt = None;
