@@ -102,7 +102,8 @@ pub(crate) fn fetch_request(config: &ConsumerConfig, parts: &[FetchPart]) -> Cli
 
 impl Consumer {
     /// Whether `tp` may be fetched at `now` (leader aside).
-    fn may_fetch(&self, now: Instant, tp: &TopicPartition) -> bool {
+    /// `takeable`: some partition has records the application can take now.
+    fn may_fetch(&self, now: Instant, tp: &TopicPartition, takeable: bool) -> bool {
         if self.fetching.contains(tp) {
             return false;
         }
@@ -120,16 +121,21 @@ impl Consumer {
             // Records left to hand out: fetch ahead while little is left of this partition's
             // answer and less than one answer is buffered over all partitions.
             Some(b) if b.has_deliverable() => b.wants_fetch() && self.may_fetch_ahead(),
-            _ => self.buffered_bytes < self.config.max_buffered_bytes,
+            // Nothing left here: fetched at once when nothing else can be taken either, else
+            // while at most one answer's worth is buffered over all partitions (so that each
+            // partition does not bring in an answer of its own).
+            _ => {
+                self.buffered_bytes < self.config.max_buffered_bytes
+                    && (!takeable || self.buffered_bytes <= self.answer_bytes_estimate)
+            }
         }
     }
 
-    /// Whether partitions with records still to hand out may be fetched ahead: while at most
-    /// half of the last answer's worth of data is buffered, over all partitions (so about
-    /// one and a half answers are kept however many partitions there are), and under the
-    /// bound.
+    /// Whether partitions may be fetched while the application has records to take: while at
+    /// most half an answer's worth of data is buffered over all partitions (so about one and
+    /// a half answers are kept however many partitions there are), and under the bound.
     pub(crate) fn may_fetch_ahead(&self) -> bool {
-        self.buffered_bytes.saturating_mul(2) <= self.last_answer_bytes
+        self.buffered_bytes.saturating_mul(2) <= self.answer_bytes_estimate
             && self.buffered_bytes < self.config.max_buffered_bytes
     }
 
@@ -174,8 +180,12 @@ impl Consumer {
         let mut by_leader: BTreeMap<BrokerId, Vec<FetchPart>> = BTreeMap::new();
         let mut leaderless = false;
         let candidates: Vec<TopicPartition> = self.offsets.fetchable().cloned().collect();
+        let takeable = self
+            .buffers
+            .iter()
+            .any(|(tp, b)| b.has_deliverable() && !b.is_blocked() && !self.offsets.is_paused(tp));
         for tp in candidates {
-            if !self.may_fetch(now, &tp) {
+            if !self.may_fetch(now, &tp, takeable) {
                 continue;
             }
             let Some((leader, leader_epoch)) = self.metadata.leader(&tp) else {
@@ -281,7 +291,8 @@ impl Consumer {
             .filter_map(|p| p.records.as_ref().map(Bytes::len))
             .sum();
         if answer_bytes > 0 {
-            self.last_answer_bytes = answer_bytes;
+            let decayed = self.answer_bytes_estimate - self.answer_bytes_estimate / 16;
+            self.answer_bytes_estimate = answer_bytes.max(decayed);
         }
         for topic in resp.responses {
             let name: Arc<str> = if version >= 13 {
