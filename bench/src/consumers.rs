@@ -142,7 +142,8 @@ pub fn dekaf(
 }
 
 /// librdkafka's consumer through the rdkafka crate's `BaseConsumer`, polled for one message
-/// at a time; its own defaults otherwise (prefetch queue and fetch sizes).
+/// at a time; its own defaults otherwise (prefetch queue and fetch sizes), but for the
+/// backoff of a full prefetch queue.
 pub fn rdkafka(addr: &str, topic: &str, partitions: i32, records: u64) -> Result<Tally, String> {
     use rdkafka::config::ClientConfig;
     use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -150,13 +151,26 @@ pub fn rdkafka(addr: &str, topic: &str, partitions: i32, records: u64) -> Result
 
     let mut tally = Tally::new(partitions);
     let started = Instant::now();
-    let consumer: BaseConsumer = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", addr)
         .set("group.id", "dekaf-bench")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .create()
-        .map_err(|e| format!("create: {e}"))?;
+        // librdkafka waits this long (1 s by default) before fetching a partition whose
+        // prefetch queue went over its thresholds, which tansu's 5.5 MB answers do at once:
+        // with the default it spends much of a run waiting.
+        .set("fetch.queue.backoff.ms", "0");
+    // More librdkafka settings for experiments: `DEKAF_BENCH_RDKAFKA=key=value,key=value`.
+    if let Ok(extra) = std::env::var("DEKAF_BENCH_RDKAFKA") {
+        for kv in extra.split(',').filter(|kv| !kv.is_empty()) {
+            let (key, value) = kv
+                .split_once('=')
+                .ok_or_else(|| format!("DEKAF_BENCH_RDKAFKA: {kv:?} is not key=value"))?;
+            config.set(key, value);
+        }
+    }
+    let consumer: BaseConsumer = config.create().map_err(|e| format!("create: {e}"))?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
         tpl.add_partition_offset(topic, p, Offset::Offset(0))

@@ -291,9 +291,15 @@ fn demo() -> Result<(), String> {
 const BENCH_DEFAULTS: [&str; 4] = ["--warm-up-time", "1", "--measurement-time", "3"];
 
 fn bench(args: &[String]) -> Result<(), String> {
+    // `cargo xtask bench consumer -- --rounds 5` as well as without the `--`.
+    let rest = |args: &[String]| -> Vec<String> {
+        let tail = &args[1..];
+        let tail = tail.strip_prefix(&["--".to_string()]).unwrap_or(tail);
+        tail.to_vec()
+    };
     match args.first().map(String::as_str) {
-        Some("records") => bench_records(&args[1..]),
-        Some("consumer") => bench_consumer(&args[1..]),
+        Some("records") => bench_records(&rest(args)),
+        Some("consumer") => bench_consumer(&rest(args)),
         // Both, each with its defaults.
         None => {
             bench_records(&[])?;

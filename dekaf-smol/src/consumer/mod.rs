@@ -359,6 +359,9 @@ impl Consumer {
                 return Poll::Ready(Err(Error::Shutdown));
             }
             inner.taken.clear();
+            // Room for a batch at once rather than growing record by record (bounded: `max`
+            // may be far more than is buffered).
+            inner.taken.reserve(max.min(1024));
             let now = inner.take_time();
             inner.consumer.poll_records_into(now, max, &mut inner.taken);
             let n = inner.taken.len();

@@ -54,8 +54,8 @@ pub struct ConsumerConfig {
     /// 500 ms). Must stay below the driver's request timeout.
     pub fetch_max_wait: Duration,
     /// The most fetched record data kept in memory, decoded, waiting to be handed out (default
-    /// 64 MiB). No fetch is sent while the buffer is at the bound; partitions with records
-    /// left are fetched ahead only while less than one answer's worth is buffered. One
+    /// 64 MiB). No fetch is sent while the buffer is at the bound; while the application has
+    /// records to take, fetches go out only while about one answer's worth is buffered. One
     /// response may take the buffer over the bound once; under read_committed, records held
     /// until their transaction's marker arrives may too (see the module documentation).
     pub max_buffered_bytes: usize,

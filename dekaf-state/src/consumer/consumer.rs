@@ -224,8 +224,9 @@ pub struct Consumer {
     pub(crate) needs_purge: bool,
     /// Taking records may have made a fetch due (see [`take_fetch_due`](Self::take_fetch_due)).
     pub(crate) fetch_due: bool,
-    /// Record bytes of the last fetch answer that had any: how much is fetched ahead.
-    pub(crate) last_answer_bytes: usize,
+    /// How large fetch answers are: the largest recent one (record bytes), decaying slowly
+    /// (answers covering one partition of several are smaller). Sets how much is fetched ahead.
+    pub(crate) answer_bytes_estimate: usize,
     /// The leader and leader epoch each assigned partition was last seen with in metadata:
     /// a change sends its position to validation.
     pub(crate) seen_leaders: BTreeMap<TopicPartition, (BrokerId, i32)>,
@@ -275,7 +276,7 @@ impl Consumer {
             rotation: None,
             needs_purge: false,
             fetch_due: false,
-            last_answer_bytes: 0,
+            answer_bytes_estimate: 0,
             group: None,
             revocation: None,
             group_assigned: BTreeSet::new(),
@@ -468,6 +469,7 @@ impl Consumer {
         self.group_poll(now);
         let over_bound = self.buffered_bytes >= self.config.max_buffered_bytes;
         let ahead = self.may_fetch_ahead();
+        let within_answer = self.buffered_bytes <= self.answer_bytes_estimate;
         // Take turns: start after the partition served last.
         let mut cursor = self.rotation.take();
         let mut visited = 0;
@@ -531,6 +533,7 @@ impl Consumer {
         }
         if (over_bound && self.buffered_bytes < self.config.max_buffered_bytes)
             || (!ahead && self.may_fetch_ahead())
+            || (!within_answer && self.buffered_bytes <= self.answer_bytes_estimate)
         {
             self.fetch_due = true;
         }

@@ -102,7 +102,8 @@ pub(crate) fn fetch_request(config: &ConsumerConfig, parts: &[FetchPart]) -> Cli
 
 impl Consumer {
     /// Whether `tp` may be fetched at `now` (leader aside).
-    fn may_fetch(&self, now: Instant, tp: &TopicPartition) -> bool {
+    /// `takeable`: some partition has records the application can take now.
+    fn may_fetch(&self, now: Instant, tp: &TopicPartition, takeable: bool) -> bool {
         if self.fetching.contains(tp) {
             return false;
         }
@@ -120,15 +121,22 @@ impl Consumer {
             // Records left to hand out: fetch ahead while little is left of this partition's
             // answer and less than one answer is buffered over all partitions.
             Some(b) if b.has_deliverable() => b.wants_fetch() && self.may_fetch_ahead(),
-            _ => self.buffered_bytes < self.config.max_buffered_bytes,
+            // Nothing left here: fetched at once when nothing else can be taken either, else
+            // while at most one answer's worth is buffered over all partitions (so that each
+            // partition does not bring in an answer of its own).
+            _ => {
+                self.buffered_bytes < self.config.max_buffered_bytes
+                    && (!takeable || self.buffered_bytes <= self.answer_bytes_estimate)
+            }
         }
     }
 
-    /// Whether partitions with records still to hand out may be fetched ahead: while less than
-    /// the last answer's worth of data is buffered, over all partitions (so about two
-    /// answers are kept however many partitions there are), and under the bound.
+    /// Whether partitions may be fetched while the application has records to take: while at
+    /// most half an answer's worth of data is buffered over all partitions (so about one and
+    /// a half answers are kept however many partitions there are), and under the bound.
     pub(crate) fn may_fetch_ahead(&self) -> bool {
-        self.buffered_bytes < self.last_answer_bytes.min(self.config.max_buffered_bytes)
+        self.buffered_bytes.saturating_mul(2) <= self.answer_bytes_estimate
+            && self.buffered_bytes < self.config.max_buffered_bytes
     }
 
     /// Whether the last answer left `tp` at the end of its log (its fetch position at the high
@@ -172,8 +180,12 @@ impl Consumer {
         let mut by_leader: BTreeMap<BrokerId, Vec<FetchPart>> = BTreeMap::new();
         let mut leaderless = false;
         let candidates: Vec<TopicPartition> = self.offsets.fetchable().cloned().collect();
+        let takeable = self
+            .buffers
+            .iter()
+            .any(|(tp, b)| b.has_deliverable() && !b.is_blocked() && !self.offsets.is_paused(tp));
         for tp in candidates {
-            if !self.may_fetch(now, &tp) {
+            if !self.may_fetch(now, &tp, takeable) {
                 continue;
             }
             let Some((leader, leader_epoch)) = self.metadata.leader(&tp) else {
@@ -272,9 +284,6 @@ impl Consumer {
             .values()
             .filter_map(|p| Some((p.topic_id?, p.tp.topic_arc().clone())))
             .collect();
-        // Records share the answer's buffer, which lives as long as any of them: a partition
-        // holding a small part of a large answer would keep all of it (several answers at a
-        // time when partitions are taken at different paces).
         let answer_bytes: usize = resp
             .responses
             .iter()
@@ -282,7 +291,8 @@ impl Consumer {
             .filter_map(|p| p.records.as_ref().map(Bytes::len))
             .sum();
         if answer_bytes > 0 {
-            self.last_answer_bytes = answer_bytes;
+            let decayed = self.answer_bytes_estimate - self.answer_bytes_estimate / 16;
+            self.answer_bytes_estimate = answer_bytes.max(decayed);
         }
         for topic in resp.responses {
             let name: Arc<str> = if version >= 13 {
@@ -318,7 +328,7 @@ impl Consumer {
                         self.purge_stale();
                     }
                 } else if data.error_code.is_ok() {
-                    self.ingest(now, &part, version, data, answer_bytes);
+                    self.ingest(now, &part, version, data);
                 } else {
                     self.fetch_partition_error(now, &part, data.error_code);
                 }
@@ -349,17 +359,8 @@ impl Consumer {
         self.back_off(now, &part.tp);
     }
 
-    /// Decodes one partition's records into its buffer. `answer_bytes` is the record bytes of
-    /// the whole answer: records making up less than half of it are copied out of it, so
-    /// that the answer is kept alive by at most one partition, holding at least half of it.
-    fn ingest(
-        &mut self,
-        now: Instant,
-        part: &FetchPart,
-        version: i16,
-        data: PartitionData,
-        answer_bytes: usize,
-    ) {
+    /// Decodes one partition's records into its buffer.
+    fn ingest(&mut self, now: Instant, part: &FetchPart, version: i16, data: PartitionData) {
         let read_committed = self.config.isolation_level == IsolationLevel::ReadCommitted;
         let last_stable_offset =
             (version >= 4 && data.last_stable_offset >= 0).then_some(data.last_stable_offset);
@@ -371,10 +372,7 @@ impl Consumer {
         } else {
             None
         };
-        let mut records = data.records.unwrap_or_default();
-        if records.len().saturating_mul(2) < answer_bytes {
-            records = Bytes::copy_from_slice(&records);
-        }
+        let records = data.records.unwrap_or_default();
         let had_records = !records.is_empty();
         let mut batches: Vec<CheckedBatch> = Vec::new();
         let mut corrupt = None;

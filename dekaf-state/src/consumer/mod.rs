@@ -22,21 +22,21 @@
 //!
 //! # The fetch path
 //!
-//! At most one fetch is in flight per leader. A partition is fetched when it has a position,
-//! is not paused, is not backing off after an error, and either has nothing left to hand out
-//! (while the buffered data of all partitions is under
-//! [`max_buffered_bytes`](ConsumerConfig::max_buffered_bytes)) or is fetched ahead: at most
-//! half of its last answer is left, and less than the last answer's worth of data is buffered
-//! over all partitions. So the next answer is on its way while the application takes the rest
-//! of this one, and about two answers are kept however many partitions there are. Brokers do
-//! not reliably keep to the fetch size limits (tansu answers ~5.5 MB whatever the
-//! per-partition limit), so memory is bounded by what is kept, not by what is asked for.
-//! Answers are shared by their records without a copy; a partition's part of an answer that
-//! holds several is copied out when it is less than half of it, so that a small part does not
-//! keep a large answer alive. A fetch made only of partitions at the end of their log (which
-//! the broker holds until new records come, up to the max wait) is not sent while another
-//! partition of that leader still has records being taken: it goes with that partition's
-//! next fetch, so that the long poll does not hold up the partitions with records to read.
+//! At most one fetch is in flight per leader. A partition is fetched when it has a position, is
+//! not paused, is not backing off after an error, has at most half of its last answer left to
+//! hand out, and the buffered data of all partitions is under
+//! [`max_buffered_bytes`](ConsumerConfig::max_buffered_bytes). While the application has
+//! records to take from some partition, a partition with records left is fetched ahead only
+//! while at most half an answer's worth is buffered over all partitions, and one with none only
+//! while at most one answer's worth is (the size of an answer: the largest recent one). So the
+//! next answer is on its way while the application takes the rest of this one, and about two
+//! answers are kept however many partitions there are. Brokers do not reliably keep to the
+//! fetch size limits (tansu answers ~5.5 MB whatever the per-partition limit), so memory is
+//! bounded by what is kept, not by what is asked for. A fetch made only of partitions at the
+//! end of their log (which the broker holds until new records come, up to the max wait) is not
+//! sent while another partition of that leader still has records being taken: it goes with that
+//! partition's next fetch, so that the long poll does not hold up the partitions with records
+//! to read.
 //!
 //! Each answer's batches are decoded and checked when they arrive; the records are read into
 //! [`ConsumerRecord`]s (key, value and headers share the fetched buffer) one at a time, as
