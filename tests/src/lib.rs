@@ -9,6 +9,7 @@
 pub mod blocking;
 pub mod broker;
 pub mod driver;
+pub mod librdkafka;
 pub mod ops;
 pub mod producer_sim;
 pub mod proxy;

@@ -29,27 +29,12 @@ use common::{create_topic, fill, unique, within};
 use dekaf_smol::{AutoOffsetReset, Consumer, OffsetCommitMode, TopicPartition};
 use dekaf_tests::broker::temp_dir;
 use dekaf_tests::smol_member::{lock, until, Hook, Member, Recorder, SharedLog};
-use dekaf_tests::{Broker, Build, Engine};
+use dekaf_tests::{librdkafka, Broker, Build, Engine};
 
 type Result<T = ()> = common::Result<T>;
 
 const WAIT: Duration = Duration::from_secs(60);
 const PARTITIONS: i32 = 4;
-
-/// Whether librdkafka is there to test against; panics in CI when it is not.
-fn librdkafka() -> bool {
-    let found = Command::new("python3")
-        .args(["-c", "import confluent_kafka"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("confluent_kafka is not installed: run `cargo xtask install`");
-        }
-        println!("skipped: python3 with confluent_kafka not found");
-    }
-    found
-}
 
 /// One JoinGroup answer librdkafka logged.
 #[derive(Clone, Debug)]
@@ -392,7 +377,7 @@ async fn mixed(bootstrap: &str, assignor: &str, first: First) -> Result {
 }
 
 fn run(assignor: &str, first: First) {
-    if !librdkafka() {
+    if !librdkafka::available() {
         return;
     }
     let Some(broker) = Broker::start(Build::W, Engine::Memory) else {

@@ -9,8 +9,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use common::{create_topic, fill, unique, within};
@@ -20,40 +18,13 @@ use dekaf_smol::{
     TopicPartitionOffset,
 };
 use dekaf_tests::broker::temp_dir;
-use dekaf_tests::{Broker, Build, Engine};
+use dekaf_tests::{librdkafka, Broker, Build, Engine};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// Whether librdkafka is there to test against; panics in CI when it is not.
-fn librdkafka() -> bool {
-    let found = Command::new("python3")
-        .args(["-c", "import confluent_kafka"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("confluent_kafka is not installed: run `cargo xtask install`");
-        }
-        println!("skipped: python3 with confluent_kafka not found");
-    }
-    found
-}
-
 /// Runs the librdkafka helper script and returns what it printed.
 fn script(args: &[&str]) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/offsets_interop.py");
-    let out = Command::new("python3")
-        .arg(path)
-        .args(args)
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "offsets_interop.py {args:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    librdkafka::script("offsets_interop.py", args)
 }
 
 fn json_map(text: &str) -> BTreeMap<String, Option<i64>> {
@@ -61,7 +32,7 @@ fn json_map(text: &str) -> BTreeMap<String, Option<i64>> {
 }
 
 fn on_both_builds(test: impl Fn(&str)) {
-    if !librdkafka() {
+    if !librdkafka::available() {
         return;
     }
     for build in Build::ALL {

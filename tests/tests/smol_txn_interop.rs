@@ -18,48 +18,19 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use common::{create_topic, read_to_end, unique};
 use dekaf_smol::{
     AutoOffsetReset, Consumer, IsolationLevel, Producer, ProducerRecord, TopicPartition,
 };
-use dekaf_tests::{Broker, Build, Engine};
+use dekaf_tests::{librdkafka, Broker, Build, Engine};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// Whether librdkafka is there to test against; panics in CI when it is not.
-fn librdkafka() -> bool {
-    let found = Command::new("python3")
-        .args(["-c", "import confluent_kafka"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("confluent_kafka is not installed: run `cargo xtask install`");
-        }
-        println!("skipped: python3 with confluent_kafka not found");
-    }
-    found
-}
-
 /// Runs the librdkafka helper script and returns what it printed.
 fn script(args: &[&str]) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/txn_interop.py");
-    let out = Command::new("python3")
-        .arg(path)
-        .args(args)
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "txn_interop.py {args:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    librdkafka::script("txn_interop.py", args)
 }
 
 /// What librdkafka reads from partition 0 of `topic` with `isolation`.
@@ -96,7 +67,7 @@ fn values(prefix: &str, n: usize) -> Vec<String> {
 }
 
 fn build_w() -> Option<Broker> {
-    if !librdkafka() {
+    if !librdkafka::available() {
         return None;
     }
     Broker::start(Build::W, Engine::Memory)
