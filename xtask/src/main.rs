@@ -224,20 +224,16 @@ fn demo() -> Result<(), String> {
     let c = tools
         .tansu_c
         .ok_or("tansu build C is not installed: run `cargo xtask install`")?;
-    // Build first, so that the brokers do not idle while the demo compiles.
+    // Build first, so that the brokers do not idle while the demo compiles. Each package on
+    // its own, as `cargo run` builds it below: built together, their features would unify
+    // differently and the first `cargo run` would build everything again.
     step(
-        "build the demo and the examples",
-        &mut cargo(&[
-            "build",
-            "--quiet",
-            "-p",
-            "dekaf-tests",
-            "--example",
-            "demo",
-            "-p",
-            "dekaf-smol",
-            "--examples",
-        ]),
+        "build the demo",
+        &mut cargo(&["build", "--quiet", "-p", "dekaf-tests", "--example", "demo"]),
+    )?;
+    step(
+        "build the examples",
+        &mut cargo(&["build", "--quiet", "-p", "dekaf-smol", "--examples"]),
     )?;
     let memory = broker::Broker::start(&w, broker::Engine::Memory)?;
     eprintln!(

@@ -165,3 +165,25 @@ proptest! {
         run(setup, &ops, seed);
     }
 }
+
+/// Found by the random runs: a cooperative member closes while another crashes right after
+/// starting again; the group must still settle with commits flowing.
+#[test]
+fn regression_cooperative_close_then_crash() {
+    let setup = Setup {
+        assignors: vec!["cooperative-sticky"],
+        ..Setup::default()
+    };
+    let ops = [
+        Op::Wait(1),
+        Op::Wait(1),
+        Op::Wait(1),
+        Op::Wait(1),
+        Op::Start(1),
+        Op::Close(0),
+        Op::Close(2),
+        Op::Start(0),
+        Op::Crash(0),
+    ];
+    run(setup, &ops, 6);
+}
