@@ -25,7 +25,8 @@ pub fn fill(
             .map_err(|e| format!("create topic: {e}"))?;
         let producer = Producer::builder()
             .bootstrap_servers(addr)
-            .max_batch_bytes(4 * 1024 * 1024)
+            .batch_size(1024 * 1024)
+            .max_request_size(8 * 1024 * 1024)
             .build()
             .await
             .map_err(|e| format!("producer: {e}"))?;
