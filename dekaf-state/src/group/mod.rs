@@ -12,7 +12,10 @@
 //!
 //! The group machine decides who owns which partition; the
 //! [`OffsetManager`](crate::offset::OffsetManager) keeps the offsets of what is owned. A
-//! consumer composes them like this, handling each [`GroupEvent`] in order:
+//! consumer composes them like this, handling each [`GroupEvent`] in order, after every call
+//! into the group machine and before it asks the offset machine for its next request (an
+//! answer that fences the member takes its partitions at once; until `Unstable` is applied,
+//! the offset machine would still commit them):
 //!
 //! | event | the consumer does |
 //! |---|---|

@@ -77,6 +77,9 @@ pub(crate) struct InFlight {
     pub(crate) intent: IntentId,
     pub(crate) seq: u64,
     pub(crate) batch: Batch,
+    /// Set when the group started rebalancing while the batch was on the way: it carries the
+    /// old generation, so it is never retried (the partitions may belong to someone else).
+    pub(crate) rebalanced: bool,
 }
 
 /// What the broker said about one partition of the batch in flight, classified.

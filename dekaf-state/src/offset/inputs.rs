@@ -300,7 +300,18 @@ impl OffsetManager {
             self.finish(ticket, result);
         }
         if let Some(retry) = retry {
-            self.requeue_commit(now, retry);
+            if in_flight.rebalanced || !self.group_stable {
+                // Sent in a generation that has ended: a retry would commit, in the next
+                // one, partitions this member may have lost, with offsets that may be old.
+                for mut ticket in retry.tickets {
+                    ticket.remaining.clear();
+                    ticket.rebalance = Some(ErrorCode::REBALANCE_IN_PROGRESS);
+                    let result = ticket.outcome();
+                    self.finish(ticket, result);
+                }
+            } else {
+                self.requeue_commit(now, retry);
+            }
         }
         if let Some(code) = rebalance {
             self.enter_unstable(code);

@@ -461,9 +461,13 @@ impl OffsetManager {
     }
 
     /// The group started rebalancing: queued commits would carry offsets into a generation
-    /// that may not own the partitions, so they fail now; stored offsets stay stored.
+    /// that may not own the partitions, so they fail now, and the commit in flight will not be
+    /// retried; stored offsets stay stored.
     pub(crate) fn enter_unstable(&mut self, code: ErrorCode) {
         self.group_stable = false;
+        if let Some(f) = &mut self.commits.in_flight {
+            f.rebalanced = true;
+        }
         for ticket in self.commits.drain_queued() {
             self.finish(ticket, Err(CommitError::Rebalance(code)));
         }

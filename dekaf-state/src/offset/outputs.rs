@@ -97,6 +97,7 @@ impl OffsetManager {
             intent: id,
             seq,
             batch,
+            rebalanced: false,
         });
         Some(intent)
     }

@@ -348,6 +348,28 @@ fn queued_commits_fail_when_the_group_starts_rebalancing() {
 }
 
 #[test]
+fn a_commit_in_flight_when_the_group_rebalances_is_not_retried_in_the_next_generation() {
+    let mut cluster = Cluster::new(0, 1000);
+    let mut sim = started(manual(), &mut cluster, &[0, 1]);
+    sim.deliver(&tp(0), [0, 1]);
+    let id = sim.m.commit(sim.now).unwrap();
+    let (intent, offsets) = commit_intent(&mut sim);
+    assert_eq!(offsets, [(0, 2), (1, 0)]);
+    // The group rebalances while the commit is on the way, then the request is lost.
+    sim.m.handle_group_unstable(sim.now);
+    sim.m.handle_request_failed(sim.now, intent);
+    assert!(sim.commit_result(id).unwrap().unwrap_err().is_rebalance());
+    // Partition 0 went to another member; the next generation commits nothing of it.
+    sim.m.assign(sim.now, [tp(1)]).unwrap();
+    sim.m.handle_group_stable(sim.now);
+    sim.advance(Duration::from_secs(20));
+    assert!(sim
+        .intents()
+        .iter()
+        .all(|i| !matches!(i, Intent::CommitOffsets { .. })));
+}
+
+#[test]
 fn auto_commits_carry_only_partitions_whose_stored_offset_moved() {
     let mut cluster = Cluster::new(0, 1000);
     let mut sim = started(OffsetConfig::default(), &mut cluster, &[0, 1]);

@@ -129,6 +129,8 @@ struct Model {
     parts: Vec<MPart>,
     queued: Option<MBatch>,
     in_flight: Option<MBatch>,
+    /// The group rebalanced while the batch in flight was on the way: it is never retried.
+    in_flight_rebalanced: bool,
     stable: bool,
     acked: u64,
     next_commit: u64,
@@ -251,6 +253,7 @@ impl Model {
 
     fn unstable(&mut self) {
         self.stable = false;
+        self.in_flight_rebalanced = true;
         if let Some(q) = self.queued.take() {
             for t in q.tickets {
                 self.outcomes.insert(t.id, Outcome::Rebalance);
@@ -285,6 +288,12 @@ impl Model {
             }
             Response::Retriable | Response::Transport => {
                 if batch.tickets.is_empty() {
+                    return;
+                }
+                if self.in_flight_rebalanced || !self.stable {
+                    for t in batch.tickets {
+                        self.outcomes.insert(t.id, Outcome::Rebalance);
+                    }
                     return;
                 }
                 let mut retry = batch;
@@ -381,6 +390,7 @@ impl World {
                 .collect(),
             queued: None,
             in_flight: None,
+            in_flight_rebalanced: false,
             stable: true,
             acked: 0,
             next_commit: 0,
@@ -575,6 +585,7 @@ impl World {
                         let model_ids: Vec<u64> = queued.tickets.iter().map(|t| t.id).collect();
                         prop_assert_eq!(ids, model_ids);
                         self.model.in_flight = Some(queued);
+                        self.model.in_flight_rebalanced = false;
                         self.in_flight = Some((id, sent));
                     }
                     other => prop_assert!(false, "unexpected intent {:?}", other),

@@ -132,12 +132,21 @@ fn consumer_op() -> impl Strategy<Value = Op> {
     op().prop_filter("no network cuts", |o| !matches!(o, Op::Disconnect(..)))
 }
 
+/// Fixed, so that every run checks the same cases (see `regression_*` below);
+/// `DEKAF_SIM_SEED=n` explores others.
+fn rng_seed() -> proptest::test_runner::RngSeed {
+    let seed = std::env::var("DEKAF_SIM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    proptest::test_runner::RngSeed::Fixed(seed)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 48,
         failure_persistence: None,
-        // Fixed, so that every run checks the same cases (see `regression_*` below).
-        rng_seed: proptest::test_runner::RngSeed::Fixed(1),
+        rng_seed: rng_seed(),
         ..ProptestConfig::default()
     })]
 
@@ -155,7 +164,7 @@ proptest! {
     #![proptest_config(ProptestConfig {
         cases: 32,
         failure_persistence: None,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(1),
+        rng_seed: rng_seed(),
         ..ProptestConfig::default()
     })]
 
@@ -189,4 +198,71 @@ fn regression_cooperative_close_then_crash() {
         Op::Crash(0),
     ];
     run(setup, &ops, 6);
+}
+
+/// Found by the random runs: with the consumer protocol, a member whose revoke callback runs
+/// past its rebalance timeout is removed by the coordinator while the callback still runs.
+#[test]
+fn regression_consumer_protocol_revoke_past_the_rebalance_timeout() {
+    let setup = Setup {
+        consumer_protocol: true,
+        latency: Duration::from_millis(150),
+        ..Setup::default()
+    };
+    let ops = [
+        Op::Start(3),
+        Op::Wait(13),
+        Op::Start(1),
+        Op::SlowRevoke(3, 30),
+        Op::Wait(6),
+    ];
+    run(setup, &ops, 0);
+}
+
+/// Found by the random runs: with the consumer protocol, a revoke callback that returns just
+/// as the rebalance timeout ends sends its commit, and learns it lost its partitions while the
+/// commit is on the way; the coordinator refuses that commit.
+#[test]
+fn regression_consumer_protocol_commit_on_the_way_when_the_member_is_removed() {
+    let setup = Setup {
+        consumer_protocol: true,
+        latency: Duration::from_millis(150),
+        ..Setup::default()
+    };
+    let ops = [
+        Op::Start(1),
+        Op::SlowRevoke(1, 30),
+        Op::Wait(30),
+        Op::Wait(93),
+        Op::Wait(75),
+        Op::Start(2),
+        Op::Wait(16),
+    ];
+    run(setup, &ops, 20);
+}
+
+/// Found by the random runs: a commit in flight when the member's session expired (cut off
+/// from the coordinator) was lost on the way, and its retry went out in the member's next
+/// generation, with partitions it no longer owned.
+#[test]
+fn regression_commit_retry_crosses_a_generation() {
+    let setup = Setup {
+        assignors: vec!["cooperative-sticky"],
+        ..Setup::default()
+    };
+    let ops = [
+        Op::Start(0),
+        Op::Wait(111),
+        Op::Start(2),
+        Op::Wait(77),
+        Op::Grow(0),
+        Op::Stall(0, 1),
+        Op::Disconnect(0, 12),
+        Op::Start(0),
+        Op::Wait(10),
+        Op::Wait(48),
+        Op::Grow(0),
+        Op::Disconnect(2, 10),
+    ];
+    run(setup, &ops, 0);
 }

@@ -472,12 +472,23 @@ impl World {
                     member_id,
                     offsets,
                 } => {
-                    // A commit of a partition its sender confirmed revoked, or lost, must never
-                    // reach the coordinator.
+                    let code = if self.setup.consumer_protocol {
+                        let code = self.kip848.commit(generation, &member_id);
+                        if code == ErrorCode::STALE_MEMBER_EPOCH {
+                            self.stale_commits += 1;
+                        }
+                        code
+                    } else {
+                        self.coordinator.commit(generation, &member_id)
+                    };
+                    // The coordinator must never accept a commit of a partition its sender
+                    // confirmed revoked, or lost. (A commit sent while the partition was
+                    // owned can still be on the way when the sender learns it lost it: the
+                    // coordinator refuses that one.)
                     if let Some(c) = self.slots[conn.slot]
                         .consumer
                         .as_ref()
-                        .filter(|c| c.conn == conn)
+                        .filter(|c| c.conn == conn && code.is_ok())
                     {
                         for (tp, _) in &offsets {
                             if c.confirmed_revoked.contains(tp) || c.lost.contains(tp) {
@@ -488,15 +499,6 @@ impl World {
                             }
                         }
                     }
-                    let code = if self.setup.consumer_protocol {
-                        let code = self.kip848.commit(generation, &member_id);
-                        if code == ErrorCode::STALE_MEMBER_EPOCH {
-                            self.stale_commits += 1;
-                        }
-                        code
-                    } else {
-                        self.coordinator.commit(generation, &member_id)
-                    };
                     if code.is_ok() {
                         self.commits += 1;
                         for (tp, offset) in &offsets {
@@ -594,7 +596,16 @@ impl World {
         let mut fed_metadata = false;
         for _round in 0..1000 {
             let mut busy = false;
+            // Events of the answers delivered since the last round come first.
             c.group.handle_timeout(now);
+            busy |= apply_group_events(
+                c,
+                now,
+                slot,
+                request_timeout,
+                &mut self.violations,
+                &mut outbox,
+            );
             c.offsets.handle_timeout(now);
             // The driver gives up on requests that went unanswered too long.
             let expired: Vec<Key> = c
@@ -614,16 +625,32 @@ impl World {
                     Key::Intent(id) => c.offsets.handle_request_failed(now, id),
                 }
             }
+            busy |= apply_group_events(
+                c,
+                now,
+                slot,
+                request_timeout,
+                &mut self.violations,
+                &mut outbox,
+            );
             // The application.
             if c.polling && c.next_poll <= now {
                 c.next_poll = now + poll_every;
                 busy = true;
                 c.group.handle_poll(now);
-                c.offsets.release(now);
                 if c.metadata_seen != metadata_version {
                     c.metadata_seen = metadata_version;
                     c.group.handle_metadata(now, metadata.clone());
                 }
+                busy |= apply_group_events(
+                    c,
+                    now,
+                    slot,
+                    request_timeout,
+                    &mut self.violations,
+                    &mut outbox,
+                );
+                c.offsets.release(now);
                 let revoking: BTreeSet<TopicPartition> = c.group.revoking().cloned().collect();
                 let fetchable: Vec<TopicPartition> = c
                     .offsets
@@ -699,6 +726,14 @@ impl World {
                     },
                 ));
             }
+            busy |= apply_group_events(
+                c,
+                now,
+                slot,
+                request_timeout,
+                &mut self.violations,
+                &mut outbox,
+            );
             busy |= pump_intents(
                 c,
                 now,
@@ -707,68 +742,6 @@ impl World {
                 &mut self.violations,
                 &mut outbox,
             );
-            while let Some(event) = c.group.poll_event() {
-                busy = true;
-                c.log.push(event.clone());
-                match event {
-                    GroupEvent::Unstable => c.offsets.handle_group_unstable(now),
-                    GroupEvent::Stable { .. } => {
-                        c.zombie = false;
-                        c.offsets.handle_group_stable(now)
-                    }
-                    GroupEvent::Assigned(ps) => {
-                        for tp in &ps {
-                            c.confirmed_revoked.remove(tp);
-                            c.lost.remove(tp);
-                        }
-                        let _ = c.offsets.assign(now, c.group.assignment().cloned());
-                    }
-                    GroupEvent::Revoked(ps) => {
-                        let ready_at = now + c.revoke_delay;
-                        match &mut c.hook {
-                            Some(h) => h.partitions.extend(ps),
-                            None => {
-                                c.hook = Some(Hook {
-                                    partitions: ps.into_iter().collect(),
-                                    ready_at,
-                                    released: false,
-                                })
-                            }
-                        }
-                    }
-                    GroupEvent::Lost(ps) => {
-                        if c.offsets.is_group_stable() {
-                            self.violations.push(format!(
-                                "slot {slot}: lost {ps:?} while commits were still accepted"
-                            ));
-                        }
-                        if let Some(h) = &mut c.hook {
-                            for tp in &ps {
-                                h.partitions.remove(tp);
-                            }
-                            if h.partitions.is_empty() {
-                                c.hook = None;
-                            }
-                        }
-                        c.lost.extend(ps);
-                        let _ = c.offsets.assign(now, c.group.assignment().cloned());
-                    }
-                    GroupEvent::Left(_) | GroupEvent::Failed(_) => {
-                        c.hook = None;
-                    }
-                    _ => {}
-                }
-                // A driver may send what the offset machine wants between two events: the
-                // order of events must make that safe.
-                pump_intents(
-                    c,
-                    now,
-                    slot,
-                    request_timeout,
-                    &mut self.violations,
-                    &mut outbox,
-                );
-            }
             while let Some(event) = c.offsets.poll_event() {
                 busy = true;
                 if let OffsetEvent::CommitFinished { id, result, .. } = event {
@@ -827,6 +800,14 @@ impl World {
                     self.violations.push(format!(
                         "slot {i}: the offset machine has {tp}, the group machine does not"
                     ));
+                }
+            }
+        }
+        // `SIM_DEBUG=1` prints what each member was told, to follow a broken run.
+        if !self.violations.is_empty() && std::env::var("SIM_DEBUG").is_ok() {
+            for (i, s) in self.slots.iter().enumerate() {
+                if let Some(c) = &s.consumer {
+                    eprintln!("slot {i}: {:#?}", c.log);
                 }
             }
         }
@@ -949,6 +930,77 @@ impl World {
             })
             .collect()
     }
+}
+
+/// Applies the group machine's events to the offset machine, in order. A driver does this
+/// after every input to the group machine, before it asks the offset machine for requests:
+/// until `Unstable` is applied, the offset machine would still commit what the group machine
+/// already lost.
+fn apply_group_events(
+    c: &mut Consumer,
+    now: Instant,
+    slot: usize,
+    request_timeout: Duration,
+    violations: &mut Vec<String>,
+    outbox: &mut Vec<(Conn, ToCoordinator)>,
+) -> bool {
+    let mut busy = false;
+    while let Some(event) = c.group.poll_event() {
+        busy = true;
+        c.log.push(event.clone());
+        match event {
+            GroupEvent::Unstable => c.offsets.handle_group_unstable(now),
+            GroupEvent::Stable { .. } => {
+                c.zombie = false;
+                c.offsets.handle_group_stable(now)
+            }
+            GroupEvent::Assigned(ps) => {
+                for tp in &ps {
+                    c.confirmed_revoked.remove(tp);
+                    c.lost.remove(tp);
+                }
+                let _ = c.offsets.assign(now, c.group.assignment().cloned());
+            }
+            GroupEvent::Revoked(ps) => {
+                let ready_at = now + c.revoke_delay;
+                match &mut c.hook {
+                    Some(h) => h.partitions.extend(ps),
+                    None => {
+                        c.hook = Some(Hook {
+                            partitions: ps.into_iter().collect(),
+                            ready_at,
+                            released: false,
+                        })
+                    }
+                }
+            }
+            GroupEvent::Lost(ps) => {
+                if c.offsets.is_group_stable() {
+                    violations.push(format!(
+                        "slot {slot}: lost {ps:?} while commits were still accepted"
+                    ));
+                }
+                if let Some(h) = &mut c.hook {
+                    for tp in &ps {
+                        h.partitions.remove(tp);
+                    }
+                    if h.partitions.is_empty() {
+                        c.hook = None;
+                    }
+                }
+                c.lost.extend(ps);
+                let _ = c.offsets.assign(now, c.group.assignment().cloned());
+            }
+            GroupEvent::Left(_) | GroupEvent::Failed(_) => {
+                c.hook = None;
+            }
+            _ => {}
+        }
+        // A driver may send what the offset machine wants between two events: the
+        // order of events must make that safe.
+        pump_intents(c, now, slot, request_timeout, violations, outbox);
+    }
+    busy
 }
 
 /// Sends (or answers at once) everything the offset machine wants now, checking that no
