@@ -130,6 +130,9 @@ pub use spawn::{DriverFuture, Spawner};
 
 pub use dekaf_proto::records::{Compression, OwnedHeader as Header, TimestampType};
 pub use dekaf_proto::ErrorCode;
+pub use dekaf_state::assignor::{
+    AssignmentError, Assignor, GroupAssignment, MemberSubscription, RebalanceProtocol,
+};
 pub use dekaf_state::consumer::{
     FetchError, IsolationLevel, MetadataProblem, SubscribeError, Watermarks,
 };

@@ -522,3 +522,80 @@ fn the_group_waits_for_a_revocation_in_progress() {
         .iter()
         .any(|e| matches!(e, ConsumerEvent::Rebalance(GroupEvent::Lost(_)))));
 }
+
+/// A member revokes part of its partitions (cooperative), confirms, and while the commit of
+/// that revocation is on the way the application unsubscribes: the rest is revoked too. The
+/// rest must wait for its own confirmation; until then the member stays in the group with it,
+/// and nobody else is given it.
+#[test]
+fn partitions_revoked_while_an_earlier_revocation_commits_wait_for_their_own_confirmation() {
+    let cooperative = |now, seed| {
+        let config = ConsumerConfig::new()
+            .with_group_id("g")
+            .with_commit_mode(OffsetCommitMode::Auto)
+            .with_auto_offset_reset(AutoOffsetReset::Earliest)
+            .with_session_timeout(Duration::from_secs(6))
+            .with_heartbeat_interval(Duration::from_secs(1))
+            .with_max_poll_interval(Duration::from_secs(20))
+            .with_assignor_names(&["cooperative-sticky"])
+            .expect("a built-in assignor")
+            .with_auto_commit_interval(Duration::from_secs(600))
+            .with_seed(seed);
+        let mut c = Consumer::new(config);
+        c.subscribe(now, [TOPIC]).expect("subscribe");
+        c
+    };
+    let mut cluster = Cluster::new(3, 7);
+    cluster.create_topic(TOPIC, PARTITIONS);
+    for p in 0..PARTITIONS {
+        cluster.append(TOPIC, p, 5, Compression::None, None);
+    }
+    let mut sim = GroupSim::new(cluster, "g");
+    sim.latency = Duration::from_millis(300);
+    let now = sim.now;
+    sim.add(cooperative(now, 1));
+    sim.run_until(Duration::from_secs(60), |s| s.settled(&all()));
+    // The application takes more records and is done with them: offsets to commit.
+    sim.member(0).polling = false;
+    for p in 0..PARTITIONS {
+        sim.cluster.append(TOPIC, p, 5, Compression::None, None);
+    }
+    sim.run_for(Duration::from_secs(2));
+    let now = sim.now;
+    let taken = sim.member(0).consumer.poll_records(now, 1000);
+    assert!(!taken.is_empty());
+    sim.member(0).consumer.release(now);
+    let now = sim.now;
+    sim.add(cooperative(now, 2));
+    sim.run_until(Duration::from_secs(20), |s| {
+        !s.member(0).consumer.revoking().is_empty()
+    });
+    let first: BTreeSet<TopicPartition> = sim.member(0).consumer.revoking().into_iter().collect();
+    let now = sim.now;
+    // Done with the first revocation: its commit goes out. Then, before it is answered,
+    // the rest is revoked.
+    sim.member(0).consumer.rebalance_done(now);
+    sim.member(0).consumer.unsubscribe(now);
+    let rest: BTreeSet<TopicPartition> = all().difference(&first).cloned().collect();
+    sim.run_for(Duration::from_secs(3));
+    let held: BTreeSet<TopicPartition> = sim.member(0).consumer.assignment().into_iter().collect();
+    assert_eq!(
+        held,
+        rest,
+        "{}\n{:#?}",
+        sim.describe(),
+        sim.member(0).events
+    );
+    assert!(sim
+        .member(1)
+        .consumer
+        .assignment()
+        .iter()
+        .all(|tp| !rest.contains(tp)));
+    // The application confirms; the member leaves and the other takes everything.
+    sim.member(0).polling = true;
+    sim.run_until(Duration::from_secs(60), |s| {
+        s.member(1).consumer.assignment().len() == all().len()
+            && s.member(0).consumer.assignment().is_empty()
+    });
+}

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dekaf_state::assignor;
+use dekaf_state::assignor::{self, Assignor};
 use dekaf_state::consumer::{ConsumerConfig, IsolationLevel};
 use dekaf_state::group::{builtin_assignor, GroupProtocol};
 use dekaf_state::offset::{AckMode, AutoOffsetReset, CommitPolicy, OffsetCommitMode};
@@ -32,8 +32,9 @@ pub struct GroupSettings {
     /// A static member's identity (`group.instance.id`), kept across restarts.
     pub group_instance_id: Option<String>,
     /// The partition assignors offered, by protocol name, best first (`range`, `roundrobin`,
-    /// `cooperative-sticky`; default `range` then `cooperative-sticky`, as Java's consumer).
-    /// Classic protocol only.
+    /// `cooperative-sticky`, or the name of one given to
+    /// [`ConsumerBuilder::custom_assignor`]; default `range` then `cooperative-sticky`, as
+    /// Java's consumer). Classic protocol only.
     pub assignors: Vec<String>,
     /// The group protocol (`group.protocol`): classic (default), or KIP-848's consumer
     /// protocol, where the coordinator assigns. No broker this crate is tested against speaks
@@ -56,7 +57,22 @@ impl Default for GroupSettings {
 }
 
 impl GroupSettings {
-    fn validate(&self, group_id: Option<&str>) -> Result<(), Error> {
+    /// The assignors by name: the application's first, then the built-in ones.
+    fn resolve(&self, custom: &[Arc<dyn Assignor>]) -> Result<Vec<Arc<dyn Assignor>>, Error> {
+        self.assignors
+            .iter()
+            .map(|name| {
+                custom
+                    .iter()
+                    .find(|a| a.name() == name)
+                    .cloned()
+                    .or_else(|| builtin_assignor(name))
+                    .ok_or_else(|| Error::Config(format!("unknown assignor {name:?}")))
+            })
+            .collect()
+    }
+
+    fn validate(&self, group_id: Option<&str>, custom: &[Arc<dyn Assignor>]) -> Result<(), Error> {
         if self.session_timeout.is_zero() || self.max_poll_interval.is_zero() {
             return Err(Error::Config(
                 "session_timeout and max_poll_interval must be positive".into(),
@@ -91,15 +107,13 @@ impl GroupSettings {
         if self.assignors.is_empty() {
             return Err(Error::Config("no assignor given".into()));
         }
-        let mut found = Vec::new();
         for (i, name) in self.assignors.iter().enumerate() {
             if self.assignors[..i].contains(name) {
                 return Err(Error::Config(format!("assignor {name:?} is given twice")));
             }
-            let a = assignor::builtin(name)
-                .ok_or_else(|| Error::Config(format!("unknown assignor {name:?}")))?;
-            found.push(a);
         }
+        let found = self.resolve(custom)?;
+        let found: Vec<&dyn Assignor> = found.iter().map(|a| a.as_ref()).collect();
         if assignor::common_protocol(&found).is_none() {
             return Err(Error::Config(format!(
                 "the assignors {:?} share no rebalance protocol",
@@ -138,6 +152,8 @@ pub struct ConsumerBuilder {
     connect_timeout: Duration,
     pub(crate) spawner: Spawner,
     listener: Arc<dyn DynListener>,
+    /// Assignors given by the application, found by name in `group.assignors`.
+    custom_assignors: Vec<Arc<dyn Assignor>>,
 }
 
 impl std::fmt::Debug for ConsumerBuilder {
@@ -148,6 +164,7 @@ impl std::fmt::Debug for ConsumerBuilder {
             .field("group", &self.group)
             .field("commit_mode", &self.commit_mode)
             .field("connect_timeout", &self.connect_timeout)
+            .field("custom_assignors", &self.custom_assignors)
             .finish_non_exhaustive()
     }
 }
@@ -164,6 +181,7 @@ impl Default for ConsumerBuilder {
             connect_timeout: Duration::from_secs(10),
             spawner: Spawner::default(),
             listener: Arc::new(NoopListener),
+            custom_assignors: Vec::new(),
         }
     }
 }
@@ -356,6 +374,67 @@ impl ConsumerBuilder {
         self
     }
 
+    /// Offers an assignor of the application's own (Java's `partition.assignment.strategy`
+    /// with a class of your own): its [`name`](Assignor::name) is added to the
+    /// [`assignors`](Self::assignors) offered, last, unless already there. Call
+    /// [`assignors`](Self::assignors) afterwards to put it elsewhere in the order: names are
+    /// looked up among the assignors given here first, then the built-in ones.
+    ///
+    /// When this member leads the group, its result is checked before it is sent
+    /// ([`check_assignment`](dekaf_state::assignor::check_assignment)); one that breaks the
+    /// group's rules stops the consumer with [`GroupError::InvalidAssignment`](crate::GroupError::InvalidAssignment),
+    /// as Java's consumer throws.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use dekaf_smol::{Assignor, Consumer, GroupAssignment, MemberSubscription};
+    ///
+    /// /// Every partition to the member with the smallest id, the others stand by.
+    /// #[derive(Debug)]
+    /// struct StandBy;
+    ///
+    /// impl Assignor for StandBy {
+    ///     fn name(&self) -> &'static str {
+    ///         "stand-by"
+    ///     }
+    ///
+    ///     fn assign(
+    ///         &self,
+    ///         members: &[MemberSubscription],
+    ///         partitions_per_topic: &BTreeMap<String, i32>,
+    ///     ) -> GroupAssignment {
+    ///         let mut out: GroupAssignment =
+    ///             members.iter().map(|m| (m.member_id.clone(), Vec::new())).collect();
+    ///         if let Some(first) = members.iter().map(|m| &m.member_id).min() {
+    ///             let all = members.iter().flat_map(|m| &m.topics).filter_map(|t| {
+    ///                 Some((t, *partitions_per_topic.get(t)?))
+    ///             });
+    ///             let mut all: Vec<(String, i32)> =
+    ///                 all.flat_map(|(t, n)| (0..n).map(move |p| (t.clone(), p))).collect();
+    ///             all.sort();
+    ///             all.dedup();
+    ///             out.insert(first.clone(), all);
+    ///         }
+    ///         out
+    ///     }
+    /// }
+    ///
+    /// let builder = Consumer::builder()
+    ///     .bootstrap_servers("localhost:9092")
+    ///     .group_id("my-group")
+    ///     .custom_assignor(StandBy)
+    ///     .assignors(["stand-by"]);
+    /// ```
+    pub fn custom_assignor(mut self, assignor: impl Assignor + 'static) -> Self {
+        let name = assignor.name();
+        self.custom_assignors.retain(|a| a.name() != name);
+        self.custom_assignors.push(Arc::new(assignor));
+        if !self.group.assignors.iter().any(|a| a == name) {
+            self.group.assignors.push(name.to_owned());
+        }
+        self
+    }
+
     /// The group protocol (see [`GroupSettings::protocol`]).
     pub fn group_protocol(mut self, protocol: GroupProtocol) -> Self {
         self.group.protocol = protocol;
@@ -456,7 +535,8 @@ impl ConsumerBuilder {
                 "commit and query timeouts must be positive".into(),
             ));
         }
-        self.group.validate(group_id.as_deref())?;
+        self.group
+            .validate(group_id.as_deref(), &self.custom_assignors)?;
         if self.consumer.metadata_max_age.is_zero() {
             return Err(Error::Config("metadata_max_age must be positive".into()));
         }
@@ -468,11 +548,7 @@ impl ConsumerBuilder {
         machine_group.max_poll_interval = g.max_poll_interval;
         machine_group.group_instance_id = g.group_instance_id.clone();
         machine_group.protocol = g.protocol;
-        machine_group.assignors = g
-            .assignors
-            .iter()
-            .filter_map(|name| builtin_assignor(name))
-            .collect();
+        machine_group.assignors = g.resolve(&self.custom_assignors)?;
         self.consumer = self.consumer.with_group(machine_group);
         self.connection.connect_timeout = self.connect_timeout;
         self.connection.validate()?;

@@ -220,6 +220,83 @@ pub fn common_protocol(assignors: &[&dyn Assignor]) -> Option<RebalanceProtocol>
     common.and_then(|c| c.into_iter().max())
 }
 
+/// Why the result of an assignor cannot be sent to the group (see [`check_assignment`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AssignmentError {
+    /// The result names a member that is not in the group.
+    #[error("partitions are assigned to {0:?}, which is not a member")]
+    UnknownMember(String),
+    /// A partition is assigned twice.
+    #[error("{0}-{1} is assigned twice")]
+    AssignedTwice(String, i32),
+    /// A partition that does not exist, or of a topic no member subscribes to.
+    #[error("{0}-{1} is not a partition of a subscribed topic")]
+    UnknownPartition(String, i32),
+    /// Under the cooperative protocol, a partition one member owns is given to another in the
+    /// same rebalance (it must first be revoked, then assigned in the next one).
+    #[error("{0}-{1} is owned by {2:?} and given to {3:?} in one rebalance")]
+    MovedWithoutRevoke(String, i32, String, String),
+}
+
+/// Checks an assignor's result before the leader sends it, as Java's consumer does: every
+/// member it names is in `members`, every partition exists in `partitions_per_topic` and is
+/// subscribed to by someone, no partition is given twice, and under `protocol` cooperative a
+/// partition owned by one member is not given to another in the same rebalance.
+///
+/// The built-in assignors always pass (their tests say so); the check guards assignors written
+/// by applications. `cooperative-sticky` settles conflicting ownership claims by generation
+/// itself, so the cooperative rule is not applied to it (Java skips it too).
+pub fn check_assignment(
+    assignor: &dyn Assignor,
+    protocol: RebalanceProtocol,
+    members: &[MemberSubscription],
+    partitions_per_topic: &BTreeMap<String, i32>,
+    result: &GroupAssignment,
+) -> Result<(), AssignmentError> {
+    let ids: HashSet<&str> = members.iter().map(|m| m.member_id.as_str()).collect();
+    let subscribed: HashSet<&str> = members
+        .iter()
+        .flat_map(|m| m.topics.iter().map(String::as_str))
+        .collect();
+    let mut owner: HashMap<(&str, i32), &str> = HashMap::new();
+    for (member, partitions) in result {
+        if !ids.contains(member.as_str()) {
+            return Err(AssignmentError::UnknownMember(member.clone()));
+        }
+        for (topic, partition) in partitions {
+            let count = partitions_per_topic.get(topic).copied().unwrap_or(0);
+            if !subscribed.contains(topic.as_str()) || *partition < 0 || *partition >= count {
+                return Err(AssignmentError::UnknownPartition(topic.clone(), *partition));
+            }
+            if owner
+                .insert((topic.as_str(), *partition), member.as_str())
+                .is_some()
+            {
+                return Err(AssignmentError::AssignedTwice(topic.clone(), *partition));
+            }
+        }
+    }
+    if protocol == RebalanceProtocol::Cooperative && assignor.name() != "cooperative-sticky" {
+        for m in members {
+            for (topic, partition) in &m.owned_partitions {
+                match owner.get(&(topic.as_str(), *partition)) {
+                    Some(to) if *to != m.member_id => {
+                        return Err(AssignmentError::MovedWithoutRevoke(
+                            topic.clone(),
+                            *partition,
+                            m.member_id.clone(),
+                            (*to).to_owned(),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Groups `(topic, partition)` pairs by topic, in the shape the consumer protocol carries them
 /// (topics in order, partitions in order, duplicates dropped).
 pub fn group_partitions(partitions: &[(String, i32)]) -> Vec<TopicPartition> {

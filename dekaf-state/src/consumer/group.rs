@@ -35,9 +35,9 @@ pub(crate) struct Revocation {
     pub(crate) partitions: BTreeSet<TopicPartition>,
     /// The application is done with the partitions (it polled again, or said so).
     pub(crate) confirmed: bool,
-    /// The partitions left the offset machine (Auto mode: their stored offsets are being
-    /// committed).
-    pub(crate) released: bool,
+    /// The partitions that left the offset machine (Auto mode: their stored offsets are
+    /// being committed): all of them once confirmed, unless more were revoked since.
+    pub(crate) released: BTreeSet<TopicPartition>,
 }
 
 impl Consumer {
@@ -216,6 +216,10 @@ impl Consumer {
                 let _ = self.offsets.pause(ps.iter().cloned());
                 let r = self.revocation.get_or_insert_with(Revocation::default);
                 r.partitions.extend(ps.iter().cloned());
+                // The application has not seen these yet: a revocation it already confirmed
+                // waits for its confirmation again, and these leave the offset machine only
+                // then (those released before stay out).
+                r.confirmed = false;
                 // A closing consumer does not wait for the application.
                 r.confirmed |= self.offsets.is_closed();
             }
@@ -223,6 +227,7 @@ impl Consumer {
                 if let Some(r) = &mut self.revocation {
                     for tp in ps {
                         r.partitions.remove(tp);
+                        r.released.remove(tp);
                     }
                     if r.partitions.is_empty() {
                         self.revocation = None;
@@ -249,8 +254,7 @@ impl Consumer {
         let released: BTreeSet<TopicPartition> = self
             .revocation
             .as_ref()
-            .filter(|r| r.released)
-            .map(|r| r.partitions.clone())
+            .map(|r| r.released.clone())
             .unwrap_or_default();
         let keep: BTreeSet<TopicPartition> = group
             .assignment()
@@ -278,8 +282,8 @@ impl Consumer {
             return false;
         }
         let mut busy = false;
-        if !r.released {
-            r.released = true;
+        if r.released != r.partitions {
+            r.released = r.partitions.clone();
             busy = true;
             self.apply_group_assignment(now);
         }

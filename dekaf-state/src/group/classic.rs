@@ -308,7 +308,16 @@ impl GroupMembership {
             return Ok((Vec::new(), view));
         }
         let assignor = self.chosen_assignor(response.protocol_name.as_deref())?;
-        let result = assignor.assign(&members, &view.counts);
+        let mut result = assignor.assign(&members, &view.counts);
+        assignor::check_assignment(assignor, self.rebalance, &members, &view.counts, &result)
+            .map_err(|error| GroupError::InvalidAssignment {
+                assignor: assignor.name().to_owned(),
+                error,
+            })?;
+        // Every member hears from the leader, with nothing if the assignor left it out.
+        for m in &members {
+            result.entry(m.member_id.clone()).or_default();
+        }
         let assignments = result
             .iter()
             .map(|(member_id, partitions)| {

@@ -80,6 +80,15 @@ pub enum GroupError {
     /// A request could not be written (a bug in the machine, or a name too long for the wire).
     #[error("a group request could not be written: {0}")]
     Encode(String),
+    /// This member leads the group and its assignor gave a result that breaks the group's
+    /// rules (see [`check_assignment`](crate::assignor::check_assignment)); nothing was sent.
+    #[error("assignor {assignor} gave an invalid assignment: {error}")]
+    InvalidAssignment {
+        /// The assignor's protocol name.
+        assignor: String,
+        /// What is wrong with its result.
+        error: crate::assignor::AssignmentError,
+    },
 }
 
 impl GroupError {
@@ -89,7 +98,8 @@ impl GroupError {
             GroupError::FencedInstanceId
             | GroupError::InconsistentProtocol(_)
             | GroupError::Refused(_)
-            | GroupError::Encode(_) => Fault::Application,
+            | GroupError::Encode(_)
+            | GroupError::InvalidAssignment { .. } => Fault::Application,
             GroupError::Unauthorized(_)
             | GroupError::MalformedAssignment(_)
             | GroupError::Unsupported(_)
@@ -107,7 +117,8 @@ impl GroupError {
             GroupError::InconsistentProtocol(_) => Some(ErrorCode::INCONSISTENT_GROUP_PROTOCOL),
             GroupError::MalformedAssignment(_)
             | GroupError::Unsupported(_)
-            | GroupError::Encode(_) => None,
+            | GroupError::Encode(_)
+            | GroupError::InvalidAssignment { .. } => None,
         }
     }
 

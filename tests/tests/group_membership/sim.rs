@@ -482,20 +482,29 @@ impl World {
                         self.coordinator.commit(generation, &member_id)
                     };
                     // The coordinator must never accept a commit of a partition its sender
-                    // confirmed revoked, or lost. (A commit sent while the partition was
-                    // owned can still be on the way when the sender learns it lost it: the
-                    // coordinator refuses that one.)
-                    if let Some(c) = self.slots[conn.slot]
-                        .consumer
-                        .as_ref()
-                        .filter(|c| c.conn == conn && code.is_ok())
-                    {
-                        for (tp, _) in &offsets {
-                            if c.confirmed_revoked.contains(tp) || c.lost.contains(tp) {
-                                self.violations.push(format!(
-                                    "slot {} committed {tp} after giving it up",
-                                    conn.slot
-                                ));
+                    // confirmed revoked, nor of one it lost that another member owns now. (A
+                    // commit sent while the partition was owned can still be on the way when
+                    // the sender learns it lost it: the coordinator refuses it if the group
+                    // moved on, and may accept it if the member gave up on its own first.)
+                    if code.is_ok() {
+                        let owners = self.ownership();
+                        if let Some(c) = self.slots[conn.slot]
+                            .consumer
+                            .as_ref()
+                            .filter(|c| c.conn == conn)
+                        {
+                            for (tp, _) in &offsets {
+                                let taken = owners
+                                    .iter()
+                                    .any(|(slot, owned)| *slot != conn.slot && owned.contains(tp));
+                                if c.confirmed_revoked.contains(tp)
+                                    || (c.lost.contains(tp) && taken)
+                                {
+                                    self.violations.push(format!(
+                                        "slot {} committed {tp} after giving it up",
+                                        conn.slot
+                                    ));
+                                }
                             }
                         }
                     }
@@ -964,7 +973,12 @@ fn apply_group_events(
             GroupEvent::Revoked(ps) => {
                 let ready_at = now + c.revoke_delay;
                 match &mut c.hook {
-                    Some(h) => h.partitions.extend(ps),
+                    // The callback runs again, for these too.
+                    Some(h) => {
+                        h.partitions.extend(ps);
+                        h.released = false;
+                        h.ready_at = ready_at;
+                    }
                     None => {
                         c.hook = Some(Hook {
                             partitions: ps.into_iter().collect(),

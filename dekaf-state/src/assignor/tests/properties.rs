@@ -69,6 +69,12 @@ fn scenario() -> impl Strategy<Value = Scenario> {
 /// Every member is in the result, every partition goes to at most one member, only to members
 /// subscribed to its topic, and only partitions that exist.
 fn check_valid(s: &Scenario, out: &GroupAssignment) {
+    // What a leader checks before it sends any assignor's result.
+    let eager = RebalanceProtocol::Eager;
+    assert_eq!(
+        check_assignment(&RangeAssignor, eager, &s.members, &s.topics, out),
+        Ok(())
+    );
     let ids: BTreeSet<&String> = s.members.iter().map(|m| &m.member_id).collect();
     assert_eq!(ids, out.keys().collect(), "members");
     let mut seen = BTreeSet::new();
@@ -259,4 +265,76 @@ proptest! {
         check_valid(&s, &settled);
         check_complete(&s, &settled);
     }
+}
+
+/// An application's assignor, as bad as it can be: whatever it was told to answer.
+#[derive(Debug)]
+struct Fixed(GroupAssignment);
+
+impl Assignor for Fixed {
+    fn name(&self) -> &'static str {
+        "fixed"
+    }
+
+    fn supported_protocols(&self) -> &'static [RebalanceProtocol] {
+        &[RebalanceProtocol::Eager, RebalanceProtocol::Cooperative]
+    }
+
+    fn assign(&self, _: &[MemberSubscription], _: &BTreeMap<String, i32>) -> GroupAssignment {
+        self.0.clone()
+    }
+}
+
+#[test]
+fn check_assignment_refuses_what_would_break_the_group() {
+    let topics = BTreeMap::from([("t0".to_owned(), 2)]);
+    let mut a = member("a", &["t0"]);
+    a.owned_partitions = vec![("t0".to_owned(), 0)];
+    let members = [a, member("b", &["t0"])];
+    let out = |pairs: &[(&str, &str, i32)]| {
+        let mut g = GroupAssignment::new();
+        for (m, t, p) in pairs {
+            g.entry((*m).to_owned())
+                .or_default()
+                .push(((*t).to_owned(), *p));
+        }
+        g
+    };
+    let check = |protocol, result: GroupAssignment| {
+        let assignor = Fixed(result);
+        let result = assignor.assign(&members, &topics);
+        check_assignment(&assignor, protocol, &members, &topics, &result)
+    };
+    let (eager, coop) = (RebalanceProtocol::Eager, RebalanceProtocol::Cooperative);
+    let s = |t: &str| t.to_owned();
+
+    assert_eq!(check(eager, out(&[("a", "t0", 0), ("b", "t0", 1)])), Ok(()));
+    // A member left out gets nothing; that is allowed.
+    assert_eq!(check(coop, out(&[("a", "t0", 0)])), Ok(()));
+    assert_eq!(
+        check(eager, out(&[("zombie", "t0", 0)])),
+        Err(AssignmentError::UnknownMember(s("zombie")))
+    );
+    assert_eq!(
+        check(eager, out(&[("a", "t0", 0), ("b", "t0", 0)])),
+        Err(AssignmentError::AssignedTwice(s("t0"), 0))
+    );
+    for (t, p) in [("t0", 2), ("t0", -1), ("t9", 0)] {
+        assert_eq!(
+            check(eager, out(&[("a", t, p)])),
+            Err(AssignmentError::UnknownPartition(s(t), p))
+        );
+    }
+    // `a` owns t0-0: eager members gave it up before joining, cooperative ones did not.
+    let moved = out(&[("b", "t0", 0)]);
+    assert_eq!(check(eager, moved.clone()), Ok(()));
+    assert_eq!(
+        check(coop, moved),
+        Err(AssignmentError::MovedWithoutRevoke(
+            s("t0"),
+            0,
+            s("a"),
+            s("b")
+        ))
+    );
 }

@@ -476,6 +476,54 @@ fn protocol_mismatches_and_bad_assignments_are_fatal() {
     assert!(h.take_events().contains(&GroupEvent::Assigned(vec![])));
 }
 
+/// An application's assignor that gives every partition to every member.
+#[derive(Debug)]
+struct Greedy;
+
+impl Assignor for Greedy {
+    fn name(&self) -> &'static str {
+        "greedy"
+    }
+
+    fn assign(
+        &self,
+        members: &[MemberSubscription],
+        partitions_per_topic: &BTreeMap<String, i32>,
+    ) -> GroupAssignment {
+        let all: Vec<(String, i32)> = partitions_per_topic
+            .iter()
+            .flat_map(|(t, n)| (0..*n).map(move |p| (t.clone(), p)))
+            .collect();
+        members
+            .iter()
+            .map(|m| (m.member_id.clone(), all.clone()))
+            .collect()
+    }
+}
+
+#[test]
+fn a_leader_whose_assignor_breaks_the_rules_stops_without_syncing() {
+    let mut h = H::subscribed(config().with_assignors(vec![Arc::new(Greedy)]), &["a"]);
+    h.m.handle_metadata(h.now, [TopicInfo::new("a", 2)]);
+    let (id, v, _) = h.expect();
+    let mut join = join_ok("m1", 1, "m1");
+    join.protocol_name = Some("greedy".into());
+    join.members = vec![member("m1", &["a"], &[]), member("m2", &["a"], &[])];
+    h.respond(id, v, join);
+    let events = h.take_events();
+    let [GroupEvent::Failed(e @ GroupError::InvalidAssignment { assignor, error })] = &events[..]
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(assignor, "greedy");
+    assert_eq!(
+        *error,
+        crate::assignor::AssignmentError::AssignedTwice("a".into(), 0)
+    );
+    assert_eq!(e.fault(), crate::offset::Fault::Application);
+    assert!(h.request().is_none(), "no SyncGroup carries the result");
+}
+
 #[test]
 fn an_expired_session_loses_the_partitions() {
     let mut h = H::subscribed(config(), &["t"]);
