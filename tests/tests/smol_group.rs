@@ -671,3 +671,124 @@ fn auto_mode_commits_revoked_partitions_without_a_listener() {
         Ok(())
     });
 }
+
+/// An application's assignor: every partition to the member with the smallest id, the others
+/// stand by.
+#[derive(Debug)]
+struct StandBy;
+
+impl dekaf_smol::Assignor for StandBy {
+    fn name(&self) -> &'static str {
+        "stand-by"
+    }
+
+    fn assign(
+        &self,
+        members: &[dekaf_smol::MemberSubscription],
+        partitions_per_topic: &BTreeMap<String, i32>,
+    ) -> dekaf_smol::GroupAssignment {
+        let mut out: dekaf_smol::GroupAssignment = members
+            .iter()
+            .map(|m| (m.member_id.clone(), Vec::new()))
+            .collect();
+        let topics: BTreeSet<&String> = members.iter().flat_map(|m| &m.topics).collect();
+        if let Some(first) = members.iter().map(|m| &m.member_id).min() {
+            let all = topics
+                .into_iter()
+                .filter_map(|t| Some((t, *partitions_per_topic.get(t)?)))
+                .flat_map(|(t, n)| (0..n).map(move |p| (t.clone(), p)))
+                .collect();
+            out.insert(first.clone(), all);
+        }
+        out
+    }
+}
+
+/// The protocol the coordinator chose for `group` (DescribeGroups).
+fn protocol(bootstrap: &str, group: &str) -> Result<String> {
+    let mut client = dekaf_tests::Client::connect(bootstrap.parse()?)?;
+    let versions = client.broker_versions();
+    let request = DescribeGroupsRequest {
+        groups: vec![group.into()],
+        ..Default::default()
+    };
+    let answer = client.call(&request, version::<DescribeGroupsRequest>(&versions));
+    Ok(answer
+        .groups
+        .first()
+        .map(|g| g.protocol_data.clone())
+        .unwrap_or_default())
+}
+
+#[test]
+fn a_custom_assignor_decides_who_consumes_what() {
+    on_build_w("custom assignor", |bootstrap| async move {
+        let (topic, group) = (unique("group-custom"), unique("group-custom-g"));
+        create_topic(&bootstrap, &topic, 4).await?;
+        let all = partitions(&topic, 4);
+        fill_all(&bootstrap, &topic, 4, 0, 10).await?;
+        let stand_by = |log: &SharedLog| {
+            builder(&bootstrap, &group, log)
+                .custom_assignor(StandBy)
+                .assignors(["stand-by"])
+        };
+
+        let (la, lb) = (new_log(), new_log());
+        let a = stand_by(&la).build().await?;
+        a.subscribe([topic.as_str()])?;
+        let a = Member::start(a, la.clone(), true);
+        until(WAIT, "A holds all 4", || a.assignment() == all).await?;
+        let b = stand_by(&lb).build().await?;
+        b.subscribe([topic.as_str()])?;
+        let b = Member::start(b, lb.clone(), true);
+        until(WAIT, "both members in the group", || {
+            members(&bootstrap, &group).is_ok_and(|m| m.len() == 2)
+                && b.consumer
+                    .group_metadata()
+                    .is_some_and(|g| g.generation_id > 0)
+        })
+        .await?;
+        // tansu leaves DescribeGroups' protocol empty (Kafka names the protocol the group
+        // chose, here "stand-by"); the assignment below shows which one ran.
+        let chosen = protocol(&bootstrap, &group)?;
+        check!(
+            chosen.is_empty() || chosen == "stand-by",
+            "the group runs {chosen:?}"
+        );
+        // Whoever has the smaller member id holds everything, the other nothing.
+        let a_id = a
+            .consumer
+            .group_metadata()
+            .map(|g| g.member_id)
+            .unwrap_or_default();
+        let b_id = b
+            .consumer
+            .group_metadata()
+            .map(|g| g.member_id)
+            .unwrap_or_default();
+        let (holder, idle) = if a_id < b_id { (&a, &b) } else { (&b, &a) };
+        until(WAIT, "one member holds all 4, the other none", || {
+            holder.assignment() == all && idle.assignment().is_empty()
+        })
+        .await?;
+        let a_first = a_id < b_id;
+        let (holder, idle, idle_log) = if a_first { (a, b, &lb) } else { (b, a, &la) };
+        until(WAIT, "40 records", || count(&[&la, &lb]) == 40).await?;
+        let idle_before = lock(idle_log).records.len();
+        fill_all(&bootstrap, &topic, 4, 10, 10).await?;
+        until(WAIT, "80 records", || count(&[&la, &lb]) == 80).await?;
+        check!(
+            lock(idle_log).records.len() == idle_before,
+            "the idle member got records"
+        );
+
+        // The holder leaves: the other takes over from the committed offsets.
+        within(WAIT, "the holder's close", holder.close()).await??;
+        until(WAIT, "the other holds all 4", || idle.assignment() == all).await?;
+        fill_all(&bootstrap, &topic, 4, 20, 10).await?;
+        until(WAIT, "120 records", || count(&[&la, &lb]) == 120).await?;
+        exactly_once(&[&la, &lb], &all, 30)?;
+        within(WAIT, "the other's close", idle.close()).await??;
+        Ok(())
+    });
+}

@@ -632,6 +632,66 @@ mod tests {
         assert!(base().metadata_max_age(Duration::ZERO).validate().is_err());
     }
 
+    /// An application's assignor, cooperative only.
+    #[derive(Debug)]
+    struct Mine;
+
+    impl Assignor for Mine {
+        fn name(&self) -> &'static str {
+            "mine"
+        }
+
+        fn supported_protocols(&self) -> &'static [assignor::RebalanceProtocol] {
+            &[assignor::RebalanceProtocol::Cooperative]
+        }
+
+        fn assign(
+            &self,
+            members: &[assignor::MemberSubscription],
+            _: &std::collections::BTreeMap<String, i32>,
+        ) -> assignor::GroupAssignment {
+            members
+                .iter()
+                .map(|m| (m.member_id.clone(), Vec::new()))
+                .collect()
+        }
+    }
+
+    #[test]
+    fn custom_assignors_are_found_by_name_before_the_built_in_ones() {
+        let names = |b: ConsumerBuilder| -> Result<Vec<&'static str>, Error> {
+            let (_, c, _, _, _) = b.validate()?;
+            Ok(c.group.assignors.iter().map(|a| a.name()).collect())
+        };
+        let g = || base().group_id("g");
+        // Added last by default (range is eager only: no shared protocol with it).
+        assert!(names(g().custom_assignor(Mine)).is_err());
+        assert_eq!(
+            names(g().assignors(["cooperative-sticky"]).custom_assignor(Mine)).unwrap(),
+            ["cooperative-sticky", "mine"]
+        );
+        assert_eq!(
+            names(
+                g().custom_assignor(Mine)
+                    .assignors(["mine", "cooperative-sticky"])
+            )
+            .unwrap(),
+            ["mine", "cooperative-sticky"]
+        );
+        // Given twice, it is offered once.
+        assert_eq!(
+            names(
+                g().assignors(["mine"])
+                    .custom_assignor(Mine)
+                    .custom_assignor(Mine)
+            )
+            .unwrap(),
+            ["mine"]
+        );
+        // A name nobody registered is still refused.
+        assert!(names(g().custom_assignor(Mine).assignors(["yours"])).is_err());
+    }
+
     #[test]
     fn group_settings_reach_the_machine() {
         let (_, c, _, _, _) = base()
