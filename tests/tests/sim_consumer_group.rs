@@ -19,8 +19,8 @@ fn all() -> BTreeSet<TopicPartition> {
         .collect()
 }
 
-fn consumer(now: std::time::Instant, seed: u64, mode: OffsetCommitMode) -> Consumer {
-    let config = ConsumerConfig::new()
+fn config(seed: u64, mode: OffsetCommitMode) -> ConsumerConfig {
+    ConsumerConfig::new()
         .with_group_id("g")
         .with_commit_mode(mode)
         .with_auto_commit_interval(Duration::from_secs(1))
@@ -28,10 +28,17 @@ fn consumer(now: std::time::Instant, seed: u64, mode: OffsetCommitMode) -> Consu
         .with_session_timeout(Duration::from_secs(6))
         .with_heartbeat_interval(Duration::from_secs(1))
         .with_max_poll_interval(Duration::from_secs(20))
-        .with_seed(seed);
+        .with_seed(seed)
+}
+
+fn subscribed(now: std::time::Instant, config: ConsumerConfig) -> Consumer {
     let mut c = Consumer::new(config);
     c.subscribe(now, [TOPIC]).expect("subscribe");
     c
+}
+
+fn consumer(now: std::time::Instant, seed: u64, mode: OffsetCommitMode) -> Consumer {
+    subscribed(now, config(seed, mode))
 }
 
 fn world(members: usize, mode: OffsetCommitMode, records: usize) -> GroupSim {
@@ -530,20 +537,11 @@ fn the_group_waits_for_a_revocation_in_progress() {
 #[test]
 fn partitions_revoked_while_an_earlier_revocation_commits_wait_for_their_own_confirmation() {
     let cooperative = |now, seed| {
-        let config = ConsumerConfig::new()
-            .with_group_id("g")
-            .with_commit_mode(OffsetCommitMode::Auto)
-            .with_auto_offset_reset(AutoOffsetReset::Earliest)
-            .with_session_timeout(Duration::from_secs(6))
-            .with_heartbeat_interval(Duration::from_secs(1))
-            .with_max_poll_interval(Duration::from_secs(20))
+        let config = config(seed, OffsetCommitMode::Auto)
             .with_assignor_names(&["cooperative-sticky"])
             .expect("a built-in assignor")
-            .with_auto_commit_interval(Duration::from_secs(600))
-            .with_seed(seed);
-        let mut c = Consumer::new(config);
-        c.subscribe(now, [TOPIC]).expect("subscribe");
-        c
+            .with_auto_commit_interval(Duration::from_secs(600));
+        subscribed(now, config)
     };
     let mut cluster = Cluster::new(3, 7);
     cluster.create_topic(TOPIC, PARTITIONS);

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::{create_topic, fill, unique, within};
+use dekaf_proto::messages::describe_groups::DescribedGroup;
 use dekaf_proto::messages::DescribeGroupsRequest;
 use dekaf_smol::{
     AutoOffsetReset, Consumer, ConsumerBuilder, Error, GroupError, GroupProtocol, OffsetCommitMode,
@@ -64,8 +65,8 @@ where
     }
 }
 
-/// The member ids of `group`, as the coordinator lists them (DescribeGroups).
-fn members(bootstrap: &str, group: &str) -> Result<Vec<String>> {
+/// `group` as the coordinator describes it (DescribeGroups).
+fn describe(bootstrap: &str, group: &str) -> Result<DescribedGroup> {
     let mut client = dekaf_tests::Client::connect(bootstrap.parse()?)?;
     let versions = client.broker_versions();
     let request = DescribeGroupsRequest {
@@ -73,11 +74,13 @@ fn members(bootstrap: &str, group: &str) -> Result<Vec<String>> {
         ..Default::default()
     };
     let answer = client.call(&request, version::<DescribeGroupsRequest>(&versions));
-    Ok(answer
-        .groups
-        .iter()
-        .flat_map(|g| g.members.iter().map(|m| m.member_id.clone()))
-        .collect())
+    Ok(answer.groups.into_iter().next().unwrap_or_default())
+}
+
+/// The member ids of `group`, as the coordinator lists them.
+fn members(bootstrap: &str, group: &str) -> Result<Vec<String>> {
+    let described = describe(bootstrap, group)?;
+    Ok(described.members.into_iter().map(|m| m.member_id).collect())
 }
 
 /// Fills every partition of `topic` with records `first..first + n`.
@@ -704,22 +707,6 @@ impl dekaf_smol::Assignor for StandBy {
     }
 }
 
-/// The protocol the coordinator chose for `group` (DescribeGroups).
-fn protocol(bootstrap: &str, group: &str) -> Result<String> {
-    let mut client = dekaf_tests::Client::connect(bootstrap.parse()?)?;
-    let versions = client.broker_versions();
-    let request = DescribeGroupsRequest {
-        groups: vec![group.into()],
-        ..Default::default()
-    };
-    let answer = client.call(&request, version::<DescribeGroupsRequest>(&versions));
-    Ok(answer
-        .groups
-        .first()
-        .map(|g| g.protocol_data.clone())
-        .unwrap_or_default())
-}
-
 #[test]
 fn a_custom_assignor_decides_who_consumes_what() {
     on_build_w("custom assignor", |bootstrap| async move {
@@ -750,7 +737,7 @@ fn a_custom_assignor_decides_who_consumes_what() {
         .await?;
         // tansu leaves DescribeGroups' protocol empty (Kafka names the protocol the group
         // chose, here "stand-by"); the assignment below shows which one ran.
-        let chosen = protocol(&bootstrap, &group)?;
+        let chosen = describe(&bootstrap, &group)?.protocol_data;
         check!(
             chosen.is_empty() || chosen == "stand-by",
             "the group runs {chosen:?}"

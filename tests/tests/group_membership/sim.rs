@@ -597,7 +597,12 @@ impl World {
             .map(|(t, n)| TopicInfo::new(t.as_str(), *n).with_id(topic_id(t)))
             .collect();
         let metadata_version = self.metadata_version;
-        let mut outbox: Vec<(Conn, ToCoordinator)> = Vec::new();
+        let mut out = Out {
+            slot,
+            request_timeout,
+            violations: Vec::new(),
+            outbox: Vec::new(),
+        };
         let mut consumed = 0;
         let Some(c) = self.slots[slot].consumer.as_mut() else {
             return;
@@ -607,14 +612,7 @@ impl World {
             let mut busy = false;
             // Events of the answers delivered since the last round come first.
             c.group.handle_timeout(now);
-            busy |= apply_group_events(
-                c,
-                now,
-                slot,
-                request_timeout,
-                &mut self.violations,
-                &mut outbox,
-            );
+            busy |= apply_group_events(c, now, &mut out);
             c.offsets.handle_timeout(now);
             // The driver gives up on requests that went unanswered too long.
             let expired: Vec<Key> = c
@@ -634,14 +632,7 @@ impl World {
                     Key::Intent(id) => c.offsets.handle_request_failed(now, id),
                 }
             }
-            busy |= apply_group_events(
-                c,
-                now,
-                slot,
-                request_timeout,
-                &mut self.violations,
-                &mut outbox,
-            );
+            busy |= apply_group_events(c, now, &mut out);
             // The application.
             if c.polling && c.next_poll <= now {
                 c.next_poll = now + poll_every;
@@ -651,14 +642,7 @@ impl World {
                     c.metadata_seen = metadata_version;
                     c.group.handle_metadata(now, metadata.clone());
                 }
-                busy |= apply_group_events(
-                    c,
-                    now,
-                    slot,
-                    request_timeout,
-                    &mut self.violations,
-                    &mut outbox,
-                );
+                busy |= apply_group_events(c, now, &mut out);
                 c.offsets.release(now);
                 let revoking: BTreeSet<TopicPartition> = c.group.revoking().cloned().collect();
                 let fetchable: Vec<TopicPartition> = c
@@ -711,10 +695,10 @@ impl World {
                 busy = true;
                 c.group.handle_coordinator(now, Some(1));
             }
-            while let Some(out) = c.group.poll_request(now) {
+            while let Some(request) = c.group.poll_request(now) {
                 busy = true;
-                let version = out.request.versions().1;
-                let body = roundtrip_request(&out.request.body(version), version);
+                let version = request.request.versions().1;
+                let body = roundtrip_request(&request.request.body(version), version);
                 let timeout = if matches!(body, RequestBody::JoinGroup(_)) {
                     join_timeout
                 } else {
@@ -725,32 +709,18 @@ impl World {
                 } else {
                     Duration::from_secs(1)
                 };
-                c.flights.insert(Key::Group(out.id), now + timeout);
-                outbox.push((
+                c.flights.insert(Key::Group(request.id), now + timeout);
+                out.outbox.push((
                     c.conn,
                     ToCoordinator::Group {
-                        id: out.id,
+                        id: request.id,
                         version,
                         body,
                     },
                 ));
             }
-            busy |= apply_group_events(
-                c,
-                now,
-                slot,
-                request_timeout,
-                &mut self.violations,
-                &mut outbox,
-            );
-            busy |= pump_intents(
-                c,
-                now,
-                slot,
-                request_timeout,
-                &mut self.violations,
-                &mut outbox,
-            );
+            busy |= apply_group_events(c, now, &mut out);
+            busy |= pump_intents(c, now, &mut out);
             while let Some(event) = c.offsets.poll_event() {
                 busy = true;
                 if let OffsetEvent::CommitFinished { id, result, .. } = event {
@@ -783,7 +753,8 @@ impl World {
         }
         self.consumed += consumed;
         let at = now + self.setup.latency;
-        for (conn, req) in outbox {
+        self.violations.append(&mut out.violations);
+        for (conn, req) in out.outbox {
             self.send(at, Msg::ToCoordinator(conn, req));
         }
     }
@@ -941,18 +912,19 @@ impl World {
     }
 }
 
+/// What driving one consumer sends, and the invariants it broke.
+struct Out {
+    slot: usize,
+    request_timeout: Duration,
+    violations: Vec<String>,
+    outbox: Vec<(Conn, ToCoordinator)>,
+}
+
 /// Applies the group machine's events to the offset machine, in order. A driver does this
 /// after every input to the group machine, before it asks the offset machine for requests:
 /// until `Unstable` is applied, the offset machine would still commit what the group machine
 /// already lost.
-fn apply_group_events(
-    c: &mut Consumer,
-    now: Instant,
-    slot: usize,
-    request_timeout: Duration,
-    violations: &mut Vec<String>,
-    outbox: &mut Vec<(Conn, ToCoordinator)>,
-) -> bool {
+fn apply_group_events(c: &mut Consumer, now: Instant, out: &mut Out) -> bool {
     let mut busy = false;
     while let Some(event) = c.group.poll_event() {
         busy = true;
@@ -990,8 +962,9 @@ fn apply_group_events(
             }
             GroupEvent::Lost(ps) => {
                 if c.offsets.is_group_stable() {
-                    violations.push(format!(
-                        "slot {slot}: lost {ps:?} while commits were still accepted"
+                    out.violations.push(format!(
+                        "slot {}: lost {ps:?} while commits were still accepted",
+                        out.slot
                     ));
                 }
                 if let Some(h) = &mut c.hook {
@@ -1012,21 +985,15 @@ fn apply_group_events(
         }
         // A driver may send what the offset machine wants between two events: the
         // order of events must make that safe.
-        pump_intents(c, now, slot, request_timeout, violations, outbox);
+        pump_intents(c, now, out);
     }
     busy
 }
 
 /// Sends (or answers at once) everything the offset machine wants now, checking that no
 /// commit carries a partition its sender gave up or does not own.
-fn pump_intents(
-    c: &mut Consumer,
-    now: Instant,
-    slot: usize,
-    request_timeout: Duration,
-    violations: &mut Vec<String>,
-    outbox: &mut Vec<(Conn, ToCoordinator)>,
-) -> bool {
+fn pump_intents(c: &mut Consumer, now: Instant, out: &mut Out) -> bool {
+    let (slot, request_timeout) = (out.slot, out.request_timeout);
     let mut busy = false;
     while let Some(intent) = c.offsets.poll_intent(now) {
         busy = true;
@@ -1047,14 +1014,16 @@ fn pump_intents(
                 for o in &offsets {
                     let tp = &o.topic_partition;
                     if !owned.contains(tp) {
-                        violations.push(format!("slot {slot} commits {tp}, which it does not own"));
+                        out.violations
+                            .push(format!("slot {slot} commits {tp}, which it does not own"));
                     }
                     if c.confirmed_revoked.contains(tp) || c.lost.contains(tp) {
-                        violations.push(format!("slot {slot} commits {tp} after giving it up"));
+                        out.violations
+                            .push(format!("slot {slot} commits {tp} after giving it up"));
                     }
                 }
                 c.flights.insert(Key::Intent(id), now + request_timeout);
-                outbox.push((
+                out.outbox.push((
                     c.conn,
                     ToCoordinator::Commit {
                         id,
@@ -1069,7 +1038,8 @@ fn pump_intents(
             }
             Intent::FetchCommitted { id, partitions, .. } => {
                 c.flights.insert(Key::Intent(id), now + request_timeout);
-                outbox.push((c.conn, ToCoordinator::Fetch { id, partitions }));
+                out.outbox
+                    .push((c.conn, ToCoordinator::Fetch { id, partitions }));
             }
             Intent::ListOffsets { id, partitions } => {
                 let answers: Vec<_> = partitions
