@@ -71,8 +71,6 @@ pub(crate) enum Pending {
     },
     Commit {
         intent: IntentId,
-        /// The generation (member epoch) the commit carried.
-        generation: i32,
     },
     Committed {
         intent: IntentId,

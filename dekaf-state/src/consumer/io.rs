@@ -89,7 +89,6 @@ impl Consumer {
     /// Turns an intent of the offset machine into requests (in the outbox).
     fn translate(&mut self, now: Instant, intent: Intent) {
         let group = self.config.offsets.group_id.clone().unwrap_or_default();
-        let generation = self.generation.generation_id;
         let (intent_id, request, pending) = match intent {
             Intent::FindCoordinator { id } => {
                 let request = find_coordinator(group.clone());
@@ -106,10 +105,7 @@ impl Consumer {
             Intent::CommitOffsets { id, offsets, .. } => (
                 id,
                 offset_commit(group, self.generation.clone(), offsets),
-                Pending::Commit {
-                    intent: id,
-                    generation,
-                },
+                Pending::Commit { intent: id },
             ),
             Intent::FetchCommitted {
                 id,
@@ -311,23 +307,13 @@ impl ClientMachine for Consumer {
                     self.offsets.handle_request_failed(now, intent);
                 }
             },
-            Pending::Commit { intent, generation } => match body(result, |b| match b {
+            Pending::Commit { intent } => match body(result, |b| match b {
                 ResponseBody::OffsetCommit(r) => Some(r),
                 _ => None,
             }) {
                 Ok((_, resp)) => {
                     let answer = parse_offset_commit(&resp);
-                    let refused = answer.iter().any(|(_, code)| is_rebalance_code(*code));
                     self.offsets.handle_commit_response(now, intent, answer);
-                    // The commit raced a new generation (or member epoch) the group machine
-                    // already has: what is stored goes out again with the current one.
-                    let newer = self
-                        .group
-                        .as_ref()
-                        .is_some_and(|g| g.is_stable() && g.generation() > generation);
-                    if refused && newer {
-                        self.offsets.handle_group_stable(now);
-                    }
                 }
                 Err(e) => {
                     self.report_failure(ApiKey::OffsetCommit, &e);
@@ -433,14 +419,4 @@ impl ClientMachine for Consumer {
                 .map(|(_, a)| a.clone())
         })
     }
-}
-
-/// Whether an OffsetCommit code says the member's generation (or epoch) is not the current one.
-fn is_rebalance_code(code: ErrorCode) -> bool {
-    [
-        ErrorCode::ILLEGAL_GENERATION,
-        ErrorCode::REBALANCE_IN_PROGRESS,
-        ErrorCode::STALE_MEMBER_EPOCH,
-    ]
-    .contains(&code)
 }

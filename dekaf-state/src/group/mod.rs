@@ -26,11 +26,10 @@
 //! | `Lost(ps)` | `offsets.assign(now, group.assignment())` (nothing is committed: `Unstable` came first), then tells the application `ps` |
 //! | `Left(_)`, `Failed(_)` | tells the application |
 //!
-//! One more rule: a commit refused with a rebalance code although the group machine is stable
-//! and its generation is newer than the one the commit carried (the consumer protocol bumps
-//! the member epoch without a rebalance, so a commit can race the new epoch and get
-//! STALE_MEMBER_EPOCH) calls `offsets.handle_group_stable(now)` again, so that the stored
-//! offsets go out with the current epoch.
+//! Commits carry the generation (member epoch) the group machine has when they are sent. The
+//! consumer protocol moves a member's epoch on without a rebalance, so a commit can race the
+//! new epoch and be refused with STALE_MEMBER_EPOCH: the offset machine sends it again (after
+//! a backoff, within its deadline), and it goes out with the epoch the member has by then.
 //!
 //! The machine guarantees the order this relies on: `Stable` comes before the `Assigned` and
 //! `Revoked` of a rebalance, so a revoked partition can still be committed in its own

@@ -29,7 +29,11 @@ pub(super) enum Class {
 }
 
 pub(super) fn classify(code: ErrorCode) -> Class {
-    if is_rebalance_code(code) {
+    if code == ErrorCode::STALE_MEMBER_EPOCH {
+        // The consumer protocol moved the member to a newer epoch (no rebalance): the commit
+        // goes again, with the epoch the member has by then, as Java's consumer does.
+        Class::Retry(false)
+    } else if is_rebalance_code(code) {
         Class::Rebalance
     } else if is_coordinator_code(code) {
         Class::Retry(code != ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)

@@ -370,6 +370,25 @@ fn a_commit_in_flight_when_the_group_rebalances_is_not_retried_in_the_next_gener
 }
 
 #[test]
+fn a_commit_refused_for_a_stale_member_epoch_goes_again() {
+    let mut cluster = Cluster::new(0, 1000);
+    let mut sim = started(manual(), &mut cluster, &[0]);
+    sim.deliver(&tp(0), [0, 1]);
+    let id = sim.m.commit(sim.now).unwrap();
+    let (intent, _) = commit_intent(&mut sim);
+    // The member's epoch moved on while the commit was on the way; the group is still stable.
+    sim.m
+        .handle_commit_response(sim.now, intent, [(tp(0), ErrorCode::STALE_MEMBER_EPOCH)]);
+    assert_eq!(sim.commit_result(id), None, "not finished: it goes again");
+    sim.advance(Duration::from_millis(400));
+    let (intent, offsets) = commit_intent(&mut sim);
+    assert_eq!(offsets, [(0, 2)]);
+    sim.m
+        .handle_commit_response(sim.now, intent, [(tp(0), ErrorCode::NONE)]);
+    assert_eq!(sim.commit_result(id), Some(Ok(())));
+}
+
+#[test]
 fn auto_commits_carry_only_partitions_whose_stored_offset_moved() {
     let mut cluster = Cluster::new(0, 1000);
     let mut sim = started(OffsetConfig::default(), &mut cluster, &[0, 1]);

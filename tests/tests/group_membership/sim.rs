@@ -17,8 +17,8 @@ use dekaf_state::group::{
     Subscription, TopicInfo,
 };
 use dekaf_state::offset::{
-    AutoOffsetReset, Backoff, CommitId, CommitPolicy, CommittedResult, Event as OffsetEvent,
-    Intent, IntentId, ListedOffset, OffsetConfig, OffsetManager, OffsetSpec, TopicPartition,
+    AutoOffsetReset, Backoff, CommitPolicy, CommittedResult, Intent, IntentId, ListedOffset,
+    OffsetConfig, OffsetManager, OffsetSpec, TopicPartition,
 };
 
 use dekaf_tests::sim::coordinator::{Conn, Coordinator, Reply};
@@ -136,8 +136,6 @@ pub struct Consumer {
     /// Partitions this member lost (until assigned again).
     pub lost: BTreeSet<TopicPartition>,
     pub log: Vec<GroupEvent>,
-    /// The generation (or member epoch) each commit in flight carries.
-    commit_generation: BTreeMap<CommitId, i32>,
     /// Whether the network reaches the coordinator.
     pub connected: bool,
     /// Cut off from the coordinator during a cooperative rebalance: the member cannot know
@@ -300,7 +298,6 @@ impl World {
             confirmed_revoked: BTreeSet::new(),
             lost: BTreeSet::new(),
             log: Vec::new(),
-            commit_generation: BTreeMap::new(),
             connected: true,
             zombie: false,
         });
@@ -721,17 +718,8 @@ impl World {
             }
             busy |= apply_group_events(c, now, &mut out);
             busy |= pump_intents(c, now, &mut out);
-            while let Some(event) = c.offsets.poll_event() {
+            while c.offsets.poll_event().is_some() {
                 busy = true;
-                if let OffsetEvent::CommitFinished { id, result, .. } = event {
-                    let sent = c.commit_generation.remove(&id);
-                    let stale = matches!(&result, Err(e) if e.is_rebalance())
-                        && c.group.is_stable()
-                        && sent.is_some_and(|g| g < c.group.generation());
-                    if stale {
-                        c.offsets.handle_group_stable(now);
-                    }
-                }
             }
             if !busy {
                 break;
@@ -1002,14 +990,7 @@ fn pump_intents(c: &mut Consumer, now: Instant, out: &mut Out) -> bool {
                 c.offsets.handle_request_failed(now, id)
             }
             Intent::FindCoordinator { id } => c.offsets.handle_coordinator_response(now, id, Ok(1)),
-            Intent::CommitOffsets {
-                id,
-                offsets,
-                commits,
-            } => {
-                for commit in commits {
-                    c.commit_generation.insert(commit, c.group.generation());
-                }
+            Intent::CommitOffsets { id, offsets, .. } => {
                 let owned: BTreeSet<&TopicPartition> = c.group.assignment().collect();
                 for o in &offsets {
                     let tp = &o.topic_partition;
