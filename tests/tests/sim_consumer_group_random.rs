@@ -1,6 +1,6 @@
-//! Random runs of whole consumer machines in one group, in virtual time: members start, close,
-//! crash, stop asking for records, confirm revocations late, unsubscribe and subscribe again,
-//! while records keep arriving. After every step no partition is fetched by two members and no
+//! Random runs of whole consumer machines in one group, in virtual time: members (dynamic or
+//! static, Auto or Manual mode) start, close, crash, restart, stop asking for records,
+//! unsubscribe and subscribe again, while records keep arriving. After every step no partition is fetched by two members and no
 //! commit goes to a partition its sender gave up or moves a committed offset back; at the end the
 //! group settles and every record was handed to some member (nothing is lost). In Auto mode,
 //! unless a member crashed or lost its partitions, no record is handed out twice.
@@ -35,6 +35,9 @@ enum Op {
     Resubscribe(usize, u8),
     /// More records arrive on every partition.
     Append(u8),
+    /// The n-th running member's process dies and a new one starts in its place (with the
+    /// same instance id when members are static).
+    Restart(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -46,6 +49,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<usize>(), 1u8..30).prop_map(|(m, s)| Op::Stall(m, s)),
         1 => (any::<usize>(), 0u8..5).prop_map(|(m, s)| Op::Resubscribe(m, s)),
         2 => (1u8..20).prop_map(Op::Append),
+        1 => any::<usize>().prop_map(Op::Restart),
     ]
 }
 
@@ -56,17 +60,30 @@ enum Protocol {
     Consumer,
 }
 
-fn config(protocol: Protocol, seed: u64) -> ConsumerConfig {
+/// How the members are set up.
+#[derive(Clone, Copy, Debug)]
+struct Setup {
+    protocol: Protocol,
+    mode: OffsetCommitMode,
+    static_members: bool,
+}
+
+fn config(setup: Setup, seed: u64, instance: u64) -> ConsumerConfig {
     let config = ConsumerConfig::new()
         .with_group_id("g")
-        .with_commit_mode(OffsetCommitMode::Auto)
+        .with_commit_mode(setup.mode)
         .with_auto_commit_interval(Duration::from_millis(700))
         .with_auto_offset_reset(AutoOffsetReset::Earliest)
         .with_session_timeout(Duration::from_secs(6))
         .with_heartbeat_interval(Duration::from_secs(1))
         .with_max_poll_interval(Duration::from_secs(20))
         .with_seed(seed);
-    match protocol {
+    let config = if setup.static_members {
+        config.with_group_instance_id(format!("instance-{instance}"))
+    } else {
+        config
+    };
+    match setup.protocol {
         Protocol::Eager => config.with_assignor_names(&["range"]).expect("built in"),
         Protocol::Cooperative => config
             .with_assignor_names(&["cooperative-sticky"])
@@ -75,8 +92,8 @@ fn config(protocol: Protocol, seed: u64) -> ConsumerConfig {
     }
 }
 
-fn subscribed(now: Instant, protocol: Protocol, seed: u64) -> Consumer {
-    let mut c = Consumer::new(config(protocol, seed));
+fn subscribed(now: Instant, setup: Setup, seed: u64, instance: u64) -> Consumer {
+    let mut c = Consumer::new(config(setup, seed, instance));
     c.subscribe(now, [TOPIC]).expect("subscribe");
     c
 }
@@ -103,7 +120,26 @@ fn settled(sim: &mut GroupSim) -> bool {
     sim.settled(&all)
 }
 
-fn run(protocol: Protocol, latency: u64, ops: &[Op]) {
+/// Starts member processes: each its own seed, and an instance id (used when static).
+struct Processes {
+    setup: Setup,
+    seed: u64,
+    /// The instance id of each slot's process.
+    instances: Vec<u64>,
+}
+
+impl Processes {
+    fn start(&mut self, sim: &mut GroupSim, instance: Option<u64>) {
+        self.seed += 1;
+        let instance = instance.unwrap_or(self.seed);
+        let now = sim.now;
+        sim.add(subscribed(now, self.setup, self.seed, instance));
+        self.instances.push(instance);
+    }
+}
+
+fn run(setup: Setup, latency: u64, ops: &[Op]) {
+    let protocol = setup.protocol;
     let mut cluster = Cluster::new(3, 7);
     cluster.create_topic(TOPIC, PARTITIONS);
     let mut sim = GroupSim::new(cluster, "g");
@@ -120,18 +156,24 @@ fn run(protocol: Protocol, latency: u64, ops: &[Op]) {
         }
     };
     append(&mut sim, 10);
-    let mut seed = 0;
-    let mut start = |sim: &mut GroupSim| {
-        seed += 1;
-        let now = sim.now;
-        sim.add(subscribed(now, protocol, seed));
+    let mut processes = Processes {
+        setup,
+        seed: 0,
+        instances: Vec::new(),
     };
-    start(&mut sim);
+    processes.start(&mut sim, None);
     let mut crashed: Vec<Member> = Vec::new();
     for op in ops {
         match *op {
             Op::Wait(t) => sim.run_for(Duration::from_millis(u64::from(t) * 100)),
-            Op::Start => start(&mut sim),
+            Op::Start => processes.start(&mut sim, None),
+            Op::Restart(n) => {
+                if let Some(slot) = pick(&sim, n) {
+                    crashed.extend(sim.crash(slot));
+                    let instance = processes.instances[slot];
+                    processes.start(&mut sim, Some(instance));
+                }
+            }
             Op::Close(n) => {
                 if let Some(slot) = pick(&sim, n) {
                     sim.close(slot);
@@ -169,7 +211,7 @@ fn run(protocol: Protocol, latency: u64, ops: &[Op]) {
         sim.run_for(Duration::from_millis(10));
     }
     if running(&sim).is_empty() {
-        start(&mut sim);
+        processes.start(&mut sim, None);
     }
     // The group settles and every record reaches some member.
     let total: i64 = appended[0] as i64;
@@ -184,7 +226,7 @@ fn run(protocol: Protocol, latency: u64, ops: &[Op]) {
             .iter()
             .any(|e| matches!(e, ConsumerEvent::Rebalance(GroupEvent::Lost(_))))
     });
-    if crashed.is_empty() && !lost {
+    if setup.mode == OffsetCommitMode::Auto && crashed.is_empty() && !lost {
         // Auto mode hands a revoked or closed partition over at its committed offset. (A
         // member that stopped asking for records past the max poll interval lost its
         // partitions, and what it was handed last was not committed: read again, as in Java.)
@@ -266,10 +308,16 @@ proptest! {
             Just(Protocol::Cooperative),
             Just(Protocol::Consumer),
         ],
+        // Manual mode without commits: every hand-over reads from the start again.
+        mode in prop_oneof![
+            3 => Just(OffsetCommitMode::Auto),
+            1 => Just(OffsetCommitMode::Manual),
+        ],
+        static_members in any::<bool>(),
         latency in prop_oneof![Just(2u64), Just(150)],
         ops in proptest::collection::vec(op(), 1..20),
     ) {
-        run(protocol, latency, &ops);
+        run(Setup { protocol, mode, static_members }, latency, &ops);
     }
 }
 
@@ -278,8 +326,13 @@ proptest! {
 /// sent again, and the next owner read them again.
 #[test]
 fn regression_a_revocations_commit_refused_for_a_stale_epoch_goes_again() {
+    let setup = Setup {
+        protocol: Protocol::Consumer,
+        mode: OffsetCommitMode::Auto,
+        static_members: false,
+    };
     run(
-        Protocol::Consumer,
+        setup,
         150,
         &[Op::Start, Op::Stall(0, 6), Op::Resubscribe(0, 4)],
     );
