@@ -82,9 +82,10 @@ pub(crate) enum Pending {
 /// After every command or input the driver:
 /// 1. calls `poll_request` until it returns `None` and sends each request;
 /// 2. calls [`poll_event`](Self::poll_event) until it returns `None`: record outcomes,
-///    flushes and transaction operations finished;
-/// 3. sleeps until `poll_timeout` (linger, retry backoff, delivery timeout, metadata age),
-///    an answer, or a command, then calls `handle_timeout` when the deadline passed.
+///    records that got room in the buffer, flushes and transaction operations finished;
+/// 3. sleeps until `poll_timeout` (linger, retry backoff, delivery timeout, `max_block` of a
+///    waiting record, metadata age), an answer, or a command, then calls `handle_timeout`
+///    when the deadline passed.
 #[derive(Debug)]
 pub struct Producer {
     pub(crate) config: ProducerConfig,
