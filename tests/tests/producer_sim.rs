@@ -131,12 +131,17 @@ fn produce_all(
     sent
 }
 
-/// `buffer`: a buffer this small, records waiting for room in it.
-fn check_idempotence(
-    seed: u64,
-    faults: Faults,
+/// What a run changes from the defaults.
+#[derive(Clone, Copy, Default)]
+struct Setup {
+    /// A buffer this small, records waiting for room in it.
     buffer: Option<usize>,
-) -> BTreeMap<&'static str, u64> {
+    /// Batches up to 2,000 bytes, and a broker that takes at most this many in one.
+    max_message_bytes: Option<usize>,
+}
+
+fn check_idempotence(seed: u64, faults: Faults, setup: Setup) -> BTreeMap<&'static str, u64> {
+    let buffer = setup.buffer;
     let mut cluster = Cluster::new(3, seed);
     cluster.create_topic("t", 4);
     cluster.faults = faults;
@@ -147,6 +152,10 @@ fn check_idempotence(
         config = config
             .buffer_memory(bytes)
             .max_block(Duration::from_secs(3600));
+    }
+    if let Some(bytes) = setup.max_message_bytes {
+        cluster.max_message_bytes = bytes;
+        config = config.batch_size(2_000).linger(Duration::from_millis(50));
     }
     let mut p = Producer::new(config, seed).unwrap();
     let mut now = start();
@@ -229,7 +238,7 @@ fn tally(runs: impl IntoIterator<Item = BTreeMap<&'static str, u64>>, expected: 
 
 #[test]
 fn idempotence_writes_each_record_once_and_in_order_under_faults() {
-    let runs = seeds(0).map(|seed| check_idempotence(seed, Faults::chaos(), None));
+    let runs = seeds(0).map(|seed| check_idempotence(seed, Faults::chaos(), Setup::default()));
     tally(
         runs,
         &["answer lost", "disconnected", "timed out", "not leader"],
@@ -240,7 +249,16 @@ fn idempotence_writes_each_record_once_and_in_order_under_faults() {
 /// is still written once, in order, and the buffer never holds more than its size.
 #[test]
 fn records_waiting_for_room_are_written_once_and_in_order_under_faults() {
-    let runs = seeds(200).map(|seed| check_idempotence(seed, Faults::chaos(), Some(600)));
+    let runs = seeds(200).map(|seed| {
+        check_idempotence(
+            seed,
+            Faults::chaos(),
+            Setup {
+                buffer: Some(600),
+                ..Setup::default()
+            },
+        )
+    });
     tally(runs, &["answer lost", "disconnected", "not leader"]);
 }
 
@@ -252,9 +270,96 @@ fn duplicates_answered_with_duplicate_sequence_number_count_as_written() {
             duplicate_code: ErrorCode::DUPLICATE_SEQUENCE_NUMBER,
             ..Faults::default()
         };
-        check_idempotence(seed, faults, None)
+        check_idempotence(seed, faults, Setup::default())
     });
     tally(runs, &["answer lost"]);
+}
+
+/// Batches larger than the broker takes are cut in halves until they fit, keeping their
+/// sequence numbers in turn: each record is still written once, in order, under faults.
+#[test]
+fn batches_too_large_for_the_broker_are_split_and_written_once_in_order() {
+    let setup = Setup {
+        max_message_bytes: Some(400),
+        ..Setup::default()
+    };
+    assert_eq!(
+        check_idempotence(7, Faults::default(), setup)
+            .into_keys()
+            .collect::<Vec<_>>(),
+        ["message too large"]
+    );
+    let runs = seeds(400).map(|seed| check_idempotence(seed, Faults::chaos(), setup));
+    tally(
+        runs,
+        &[
+            "message too large",
+            "answer lost",
+            "disconnected",
+            "not leader",
+        ],
+    );
+}
+
+/// A record too large for the broker on its own fails with the broker's code; the records
+/// around it are written, in order.
+#[test]
+fn a_record_alone_too_large_for_the_broker_fails_and_the_others_go_on() {
+    let mut cluster = Cluster::new(1, 1);
+    cluster.create_topic("t", 1);
+    cluster.max_message_bytes = 300;
+    let mut link = Link::new(LATENCY, 2);
+    let config = fast(ProducerConfig::default())
+        .batch_size(2_000)
+        .linger(Duration::from_millis(50));
+    let mut p = Producer::new(config, 3).unwrap();
+    let (mut now, mut out) = (start(), Outcomes::default());
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        // Record 7 takes more than the broker allows for a whole batch.
+        let value = if i == 7 {
+            format!("v{i}-{}", "x".repeat(400))
+        } else {
+            format!("v{i}")
+        };
+        ids.push(p.send(now, ProducerRecord::new("t", value)).unwrap());
+    }
+    p.flush(now);
+    assert!(drive(
+        &mut cluster,
+        &mut link,
+        &mut p,
+        &mut now,
+        Duration::from_secs(60),
+        |m| {
+            out.collect(m);
+            out.flushed == 1
+        }
+    ));
+    assert_eq!(
+        out.delivered[&ids[7]],
+        Err(DeliveryError::Rejected(ErrorCode::MESSAGE_TOO_LARGE))
+    );
+    let log: Vec<String> = cluster
+        .partition("t", 0)
+        .records()
+        .iter()
+        .map(|e| String::from_utf8_lossy(e.value.as_ref().unwrap()).into_owned())
+        .collect();
+    let want: Vec<String> = (0..20)
+        .filter(|i| *i != 7)
+        .map(|i| format!("v{i}"))
+        .collect();
+    assert_eq!(log, want);
+    for (i, id) in ids.iter().enumerate() {
+        if i != 7 {
+            assert!(
+                out.delivered[id].is_ok(),
+                "record {i}: {:?}",
+                out.delivered[id]
+            );
+        }
+    }
 }
 
 #[test]
@@ -595,14 +700,11 @@ fn committed_output(cluster: &Cluster) -> Vec<u64> {
 }
 
 /// Consume-transform-produce: each transaction copies a few input records and commits the
-/// input offset with them; some transactions are aborted on purpose. With `buffer`, the
-/// buffer is that small and records wait for room in it.
-fn copy_exactly_once(
-    seed: u64,
-    faults: Faults,
-    buffer: Option<usize>,
-) -> BTreeMap<&'static str, u64> {
+/// input offset with them; some transactions are aborted on purpose; `setup` may make records
+/// wait for room in the buffer, or batches too large for the broker.
+fn copy_exactly_once(seed: u64, faults: Faults, setup: Setup) -> BTreeMap<&'static str, u64> {
     const N: usize = 120;
+    let buffer = setup.buffer;
     let mut cluster = Cluster::new(3, seed);
     fill_input(&mut cluster, N);
     cluster.faults = faults;
@@ -612,6 +714,10 @@ fn copy_exactly_once(
         config = config
             .buffer_memory(bytes)
             .max_block(Duration::from_secs(3600));
+    }
+    if let Some(bytes) = setup.max_message_bytes {
+        cluster.max_message_bytes = bytes;
+        config = config.batch_size(2_000).linger(Duration::from_millis(50));
     }
     let mut p = Producer::new(config, seed).unwrap();
     let (mut now, mut out) = (start(), Outcomes::default());
@@ -653,6 +759,11 @@ fn copy_exactly_once(
             let commit = p.commit_transaction(now).unwrap();
             wait_op(&mut cluster, &mut link, &mut p, &mut now, &mut out, commit).map_err(|e| {
                 assert!(e.is_abortable(), "seed {seed}: {e}");
+                // Batches too large for the broker are split, never failed.
+                assert!(
+                    !e.to_string().contains("MESSAGE_TOO_LARGE"),
+                    "seed {seed}: {e}"
+                );
             })
         };
         if result.is_err() {
@@ -689,7 +800,7 @@ fn copy_exactly_once(
 
 #[test]
 fn consume_transform_produce_is_exactly_once_without_faults() {
-    let injected = copy_exactly_once(1, Faults::default(), None);
+    let injected = copy_exactly_once(1, Faults::default(), Setup::default());
     assert!(injected.is_empty());
 }
 
@@ -697,14 +808,18 @@ fn consume_transform_produce_is_exactly_once_without_faults() {
 /// abort fails them; output and offsets still move together, exactly once.
 #[test]
 fn consume_transform_produce_with_records_waiting_for_room() {
-    assert!(copy_exactly_once(1, Faults::default(), Some(90)).is_empty());
-    let runs = seeds(300).map(|seed| copy_exactly_once(seed, Faults::chaos(), Some(90)));
+    let setup = Setup {
+        buffer: Some(90),
+        ..Setup::default()
+    };
+    assert!(copy_exactly_once(1, Faults::default(), setup).is_empty());
+    let runs = seeds(300).map(|seed| copy_exactly_once(seed, Faults::chaos(), setup));
     tally(runs, &["answer lost", "transaction coordinator moved"]);
 }
 
 #[test]
 fn consume_transform_produce_is_exactly_once_under_faults() {
-    let runs = seeds(0).map(|seed| copy_exactly_once(seed, Faults::chaos(), None));
+    let runs = seeds(0).map(|seed| copy_exactly_once(seed, Faults::chaos(), Setup::default()));
     tally(
         runs,
         &[
@@ -716,6 +831,21 @@ fn consume_transform_produce_is_exactly_once_under_faults() {
             "concurrent transactions",
         ],
     );
+}
+
+/// A transaction's batches too large for the broker are split: the transaction still commits
+/// each record once, with its offsets.
+#[test]
+fn consume_transform_produce_with_batches_split_for_the_broker() {
+    // Three of these records and a batch header take more.
+    let setup = Setup {
+        max_message_bytes: Some(100),
+        ..Setup::default()
+    };
+    let injected = copy_exactly_once(1, Faults::default(), setup);
+    assert!(injected.contains_key("message too large"), "{injected:?}");
+    let runs = seeds(600).map(|seed| copy_exactly_once(seed, Faults::chaos(), setup));
+    tally(runs, &["message too large", "answer lost"]);
 }
 
 #[test]

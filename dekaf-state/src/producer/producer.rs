@@ -51,7 +51,8 @@ pub(crate) enum Pending {
 /// records without a key, or the application's choice), batches them per partition (linger,
 /// batch size, one codec), sends each batch to its partition's leader (at most
 /// `max_in_flight` Produce requests per broker), retries with backoff within the delivery
-/// timeout, and keeps the order of each partition. With idempotence (the default) batches
+/// timeout, splits a batch the broker refuses as too large into halves (a record too large
+/// on its own fails with the broker's code), and keeps the order of each partition. With idempotence (the default) batches
 /// carry a producer id, an epoch and sequence numbers, so that a retry is never written twice
 /// or out of order; with a transactional id it runs Kafka's transactions, including offsets
 /// committed with the transaction for consume-transform-produce.

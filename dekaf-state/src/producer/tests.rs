@@ -214,6 +214,58 @@ fn a_refused_batch_is_retried_after_its_backoff_and_keeps_its_sequence() {
 }
 
 #[test]
+fn a_batch_too_large_for_the_broker_goes_again_in_halves_with_its_sequence_numbers() {
+    let (now, mut script) = (t0(), Script::new());
+    let mut p = warm(10_000, &mut script, now);
+    let ids: Vec<DeliveryId> = (0..5)
+        .map(|i| {
+            p.send(now, ProducerRecord::new("t", format!("r{i}")))
+                .unwrap()
+        })
+        .collect();
+    p.flush(now);
+    script.produce_codes.extend([
+        ErrorCode::MESSAGE_TOO_LARGE,
+        ErrorCode::RECORD_LIST_TOO_LARGE,
+    ]);
+    script.step(&mut p, now);
+    // Five records refused, then three refused again, then two, one, two written: each
+    // half starts where the records before it end.
+    assert_eq!(
+        script
+            .produced
+            .iter()
+            .map(|(_, n, seq)| (*n, *seq))
+            .collect::<Vec<_>>(),
+        [(5, 1), (3, 1), (2, 1), (1, 3), (2, 4)]
+    );
+    let got = delivered(&mut p);
+    assert_eq!(
+        got,
+        ids.iter()
+            .zip(1..)
+            .map(|(id, offset)| (*id, Some(offset)))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_record_alone_too_large_for_the_broker_fails_with_its_code() {
+    let (now, mut script) = (t0(), Script::new());
+    let mut p = warm(0, &mut script, now);
+    let id = p.send(now, ProducerRecord::new("t", "big")).unwrap();
+    script.produce_codes.push_back(ErrorCode::MESSAGE_TOO_LARGE);
+    script.step(&mut p, now);
+    assert_eq!(
+        p.poll_event(),
+        Some(Event::Delivered {
+            id,
+            result: Err(DeliveryError::Rejected(ErrorCode::MESSAGE_TOO_LARGE))
+        })
+    );
+}
+
+#[test]
 fn the_timer_never_asks_for_a_moment_already_past() {
     let (now, mut script) = (t0(), Script::new());
     let mut p = warm(5, &mut script, now);
