@@ -229,7 +229,7 @@ impl Error {
             Error::Kafka { code, .. } => code.is_retriable(),
             Error::Send(e) => matches!(e, SendError::BufferFull),
             Error::Delivery { error, .. } => match error {
-                DeliveryError::TimedOut { .. } => true,
+                DeliveryError::TimedOut { .. } | DeliveryError::BufferFull => true,
                 DeliveryError::Rejected(code) => code.is_retriable(),
                 DeliveryError::Request(failed) => failed.is_retriable(),
                 _ => false,
@@ -376,11 +376,15 @@ impl Error {
         }
     }
 
-    /// The error a record's failed delivery is reported as.
+    /// The error a record's failed delivery is reported as. A record that never got room in
+    /// the buffer was refused, as a `send` is refused at once when the buffer is full.
     pub(crate) fn delivery(topic: &str, error: DeliveryError) -> Self {
-        Error::Delivery {
-            topic: topic.to_owned(),
-            error,
+        match error {
+            DeliveryError::BufferFull => Error::Send(SendError::BufferFull),
+            error => Error::Delivery {
+                topic: topic.to_owned(),
+                error,
+            },
         }
     }
 

@@ -35,14 +35,30 @@ fn start() -> Instant {
 #[derive(Default)]
 struct Outcomes {
     delivered: BTreeMap<DeliveryId, Result<RecordMetadata, DeliveryError>>,
+    /// Records that waited for room in the buffer and got in.
+    buffered: BTreeSet<DeliveryId>,
     flushed: usize,
     ops: BTreeMap<TxnOpId, Result<(), TransactionError>>,
 }
 
 impl Outcomes {
     fn collect(&mut self, p: &mut Producer) {
+        // The buffer never holds more than its size, or one record.
+        let limit = p.config().buffer_memory;
+        assert!(
+            p.buffered_bytes() <= limit || p.pending_records() - p.waiting_records() <= 1,
+            "{} bytes buffered",
+            p.buffered_bytes()
+        );
         while let Some(e) = p.poll_event() {
             match e {
+                Event::Buffered { id } => {
+                    assert!(
+                        !self.delivered.contains_key(&id),
+                        "{id} in after its outcome"
+                    );
+                    assert!(self.buffered.insert(id), "{id} buffered twice");
+                }
                 Event::Delivered { id, result } => {
                     assert!(
                         self.delivered.insert(id, result).is_none(),
@@ -75,7 +91,8 @@ fn value_index(value: &Option<Bytes>) -> u64 {
     std::str::from_utf8(&v[1..]).unwrap().parse().unwrap()
 }
 
-/// Sends `n` keyed records in bursts, then flushes; returns the ids, keys and values.
+/// Sends `n` keyed records in bursts, then flushes; returns the ids, keys and values. With
+/// `wait`, records wait for room in a full buffer (`send_waiting`) instead of being refused.
 fn produce_all(
     cluster: &mut Cluster,
     link: &mut Link,
@@ -83,12 +100,18 @@ fn produce_all(
     now: &mut Instant,
     out: &mut Outcomes,
     n: u64,
+    wait: bool,
 ) -> Vec<(DeliveryId, String, u64)> {
     let mut sent = Vec::new();
     for i in 0..n {
         let key = format!("k{}", i % 13);
         let record = ProducerRecord::new("t", format!("v{i}")).key(key.clone());
-        let id = p.send(*now, record).expect("accepted");
+        let id = if wait {
+            p.send_waiting(*now, record)
+        } else {
+            p.send(*now, record)
+        }
+        .expect("accepted");
         sent.push((id, key, i));
         if i % 17 == 16 {
             let until = *now + Duration::from_millis(7);
@@ -108,16 +131,44 @@ fn produce_all(
     sent
 }
 
-fn check_idempotence(seed: u64, faults: Faults) -> BTreeMap<&'static str, u64> {
+/// What a run changes from the defaults.
+#[derive(Clone, Copy, Default)]
+struct Setup {
+    /// A buffer this small, records waiting for room in it.
+    buffer: Option<usize>,
+    /// Batches up to 2,000 bytes, and a broker that takes at most this many in one.
+    max_message_bytes: Option<usize>,
+}
+
+fn check_idempotence(seed: u64, faults: Faults, setup: Setup) -> BTreeMap<&'static str, u64> {
+    let buffer = setup.buffer;
     let mut cluster = Cluster::new(3, seed);
     cluster.create_topic("t", 4);
     cluster.faults = faults;
     let mut link = Link::new(LATENCY, seed ^ 1);
     link.trace = std::env::var("SIM_TRACE").is_ok_and(|s| s == seed.to_string());
-    let mut p = Producer::new(fast(ProducerConfig::default()), seed).unwrap();
+    let mut config = fast(ProducerConfig::default());
+    if let Some(bytes) = buffer {
+        config = config
+            .buffer_memory(bytes)
+            .max_block(Duration::from_secs(3600));
+    }
+    if let Some(bytes) = setup.max_message_bytes {
+        cluster.max_message_bytes = bytes;
+        config = config.batch_size(2_000).linger(Duration::from_millis(50));
+    }
+    let mut p = Producer::new(config, seed).unwrap();
     let mut now = start();
     let mut out = Outcomes::default();
-    let sent = produce_all(&mut cluster, &mut link, &mut p, &mut now, &mut out, 400);
+    let sent = produce_all(
+        &mut cluster,
+        &mut link,
+        &mut p,
+        &mut now,
+        &mut out,
+        400,
+        buffer.is_some(),
+    );
 
     for (id, key, i) in &sent {
         let result = out
@@ -160,6 +211,12 @@ fn check_idempotence(seed: u64, faults: Faults) -> BTreeMap<&'static str, u64> {
         .map(|p| cluster.partition("t", p).records().len())
         .sum();
     assert_eq!(total, sent.len(), "seed {seed}");
+    if buffer.is_some() {
+        assert!(
+            out.buffered.len() > sent.len() / 2,
+            "seed {seed}: few records waited"
+        );
+    }
     cluster.injected
 }
 
@@ -181,11 +238,28 @@ fn tally(runs: impl IntoIterator<Item = BTreeMap<&'static str, u64>>, expected: 
 
 #[test]
 fn idempotence_writes_each_record_once_and_in_order_under_faults() {
-    let runs = seeds(0).map(|seed| check_idempotence(seed, Faults::chaos()));
+    let runs = seeds(0).map(|seed| check_idempotence(seed, Faults::chaos(), Setup::default()));
     tally(
         runs,
         &["answer lost", "disconnected", "timed out", "not leader"],
     );
+}
+
+/// Records that wait for room in a small buffer enter it in send order: under faults, each
+/// is still written once, in order, and the buffer never holds more than its size.
+#[test]
+fn records_waiting_for_room_are_written_once_and_in_order_under_faults() {
+    let runs = seeds(200).map(|seed| {
+        check_idempotence(
+            seed,
+            Faults::chaos(),
+            Setup {
+                buffer: Some(600),
+                ..Setup::default()
+            },
+        )
+    });
+    tally(runs, &["answer lost", "disconnected", "not leader"]);
 }
 
 #[test]
@@ -196,9 +270,96 @@ fn duplicates_answered_with_duplicate_sequence_number_count_as_written() {
             duplicate_code: ErrorCode::DUPLICATE_SEQUENCE_NUMBER,
             ..Faults::default()
         };
-        check_idempotence(seed, faults)
+        check_idempotence(seed, faults, Setup::default())
     });
     tally(runs, &["answer lost"]);
+}
+
+/// Batches larger than the broker takes are cut in halves until they fit, keeping their
+/// sequence numbers in turn: each record is still written once, in order, under faults.
+#[test]
+fn batches_too_large_for_the_broker_are_split_and_written_once_in_order() {
+    let setup = Setup {
+        max_message_bytes: Some(400),
+        ..Setup::default()
+    };
+    assert_eq!(
+        check_idempotence(7, Faults::default(), setup)
+            .into_keys()
+            .collect::<Vec<_>>(),
+        ["message too large"]
+    );
+    let runs = seeds(400).map(|seed| check_idempotence(seed, Faults::chaos(), setup));
+    tally(
+        runs,
+        &[
+            "message too large",
+            "answer lost",
+            "disconnected",
+            "not leader",
+        ],
+    );
+}
+
+/// A record too large for the broker on its own fails with the broker's code; the records
+/// around it are written, in order.
+#[test]
+fn a_record_alone_too_large_for_the_broker_fails_and_the_others_go_on() {
+    let mut cluster = Cluster::new(1, 1);
+    cluster.create_topic("t", 1);
+    cluster.max_message_bytes = 300;
+    let mut link = Link::new(LATENCY, 2);
+    let config = fast(ProducerConfig::default())
+        .batch_size(2_000)
+        .linger(Duration::from_millis(50));
+    let mut p = Producer::new(config, 3).unwrap();
+    let (mut now, mut out) = (start(), Outcomes::default());
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        // Record 7 takes more than the broker allows for a whole batch.
+        let value = if i == 7 {
+            format!("v{i}-{}", "x".repeat(400))
+        } else {
+            format!("v{i}")
+        };
+        ids.push(p.send(now, ProducerRecord::new("t", value)).unwrap());
+    }
+    p.flush(now);
+    assert!(drive(
+        &mut cluster,
+        &mut link,
+        &mut p,
+        &mut now,
+        Duration::from_secs(60),
+        |m| {
+            out.collect(m);
+            out.flushed == 1
+        }
+    ));
+    assert_eq!(
+        out.delivered[&ids[7]],
+        Err(DeliveryError::Rejected(ErrorCode::MESSAGE_TOO_LARGE))
+    );
+    let log: Vec<String> = cluster
+        .partition("t", 0)
+        .records()
+        .iter()
+        .map(|e| String::from_utf8_lossy(e.value.as_ref().unwrap()).into_owned())
+        .collect();
+    let want: Vec<String> = (0..20)
+        .filter(|i| *i != 7)
+        .map(|i| format!("v{i}"))
+        .collect();
+    assert_eq!(log, want);
+    for (i, id) in ids.iter().enumerate() {
+        if i != 7 {
+            assert!(
+                out.delivered[id].is_ok(),
+                "record {i}: {:?}",
+                out.delivered[id]
+            );
+        }
+    }
 }
 
 #[test]
@@ -208,7 +369,15 @@ fn without_faults_every_offset_is_known_and_batches_are_full() {
     let mut link = Link::new(LATENCY, 6);
     let mut p = Producer::new(fast(ProducerConfig::default()), 7).unwrap();
     let (mut now, mut out) = (start(), Outcomes::default());
-    let sent = produce_all(&mut cluster, &mut link, &mut p, &mut now, &mut out, 200);
+    let sent = produce_all(
+        &mut cluster,
+        &mut link,
+        &mut p,
+        &mut now,
+        &mut out,
+        200,
+        false,
+    );
     assert!(sent
         .iter()
         .all(|(id, ..)| out.delivered[id].as_ref().unwrap().offset.is_some()));
@@ -230,7 +399,15 @@ fn acks_zero_reports_records_without_offsets() {
     );
     let mut p = Producer::new(config, 3).unwrap();
     let (mut now, mut out) = (start(), Outcomes::default());
-    let sent = produce_all(&mut cluster, &mut link, &mut p, &mut now, &mut out, 50);
+    let sent = produce_all(
+        &mut cluster,
+        &mut link,
+        &mut p,
+        &mut now,
+        &mut out,
+        50,
+        false,
+    );
     for (id, ..) in &sent {
         assert_eq!(out.delivered[id].as_ref().unwrap().offset, None);
     }
@@ -252,7 +429,15 @@ fn acks_from_the_leader_alone_without_idempotence() {
     );
     let mut p = Producer::new(config, 3).unwrap();
     let (mut now, mut out) = (start(), Outcomes::default());
-    let sent = produce_all(&mut cluster, &mut link, &mut p, &mut now, &mut out, 100);
+    let sent = produce_all(
+        &mut cluster,
+        &mut link,
+        &mut p,
+        &mut now,
+        &mut out,
+        100,
+        false,
+    );
     assert!(sent.iter().all(|(id, ..)| out.delivered[id].is_ok()));
     assert_eq!(p.producer_id_and_epoch(), None);
     let batches_without_producer = (0..4)
@@ -386,7 +571,15 @@ fn a_broker_that_forgot_the_producer_gets_a_new_epoch() {
     let mut link = Link::new(LATENCY, 2);
     let mut p = Producer::new(fast(ProducerConfig::default()), 3).unwrap();
     let (mut now, mut out) = (start(), Outcomes::default());
-    produce_all(&mut cluster, &mut link, &mut p, &mut now, &mut out, 30);
+    produce_all(
+        &mut cluster,
+        &mut link,
+        &mut p,
+        &mut now,
+        &mut out,
+        30,
+        false,
+    );
     let before = p.producer_id_and_epoch().unwrap();
     // The partition loses its producer state (as after retention removed its batches).
     cluster.forget_producers("t", 0);
@@ -507,14 +700,26 @@ fn committed_output(cluster: &Cluster) -> Vec<u64> {
 }
 
 /// Consume-transform-produce: each transaction copies a few input records and commits the
-/// input offset with them; some transactions are aborted on purpose.
-fn copy_exactly_once(seed: u64, faults: Faults) -> BTreeMap<&'static str, u64> {
+/// input offset with them; some transactions are aborted on purpose; `setup` may make records
+/// wait for room in the buffer, or batches too large for the broker.
+fn copy_exactly_once(seed: u64, faults: Faults, setup: Setup) -> BTreeMap<&'static str, u64> {
     const N: usize = 120;
+    let buffer = setup.buffer;
     let mut cluster = Cluster::new(3, seed);
     fill_input(&mut cluster, N);
     cluster.faults = faults;
     let mut link = Link::new(LATENCY, seed ^ 7);
-    let mut p = Producer::new(txn_config("copier"), seed).unwrap();
+    let mut config = txn_config("copier");
+    if let Some(bytes) = buffer {
+        config = config
+            .buffer_memory(bytes)
+            .max_block(Duration::from_secs(3600));
+    }
+    if let Some(bytes) = setup.max_message_bytes {
+        cluster.max_message_bytes = bytes;
+        config = config.batch_size(2_000).linger(Duration::from_millis(50));
+    }
+    let mut p = Producer::new(config, seed).unwrap();
     let (mut now, mut out) = (start(), Outcomes::default());
     let mut rng = dekaf_state::offset::Rng::new(seed ^ 99);
 
@@ -536,7 +741,11 @@ fn copy_exactly_once(seed: u64, faults: Faults) -> BTreeMap<&'static str, u64> {
                 value: entry.value.clone(),
                 ..ProducerRecord::default()
             };
-            p.send(now, record).unwrap();
+            if buffer.is_some() {
+                p.send_waiting(now, record).unwrap();
+            } else {
+                p.send(now, record).unwrap();
+            }
         }
         let offsets = [(TopicPartition::new("in", 0), OffsetAndMetadata::new(to))];
         let send = p
@@ -550,6 +759,11 @@ fn copy_exactly_once(seed: u64, faults: Faults) -> BTreeMap<&'static str, u64> {
             let commit = p.commit_transaction(now).unwrap();
             wait_op(&mut cluster, &mut link, &mut p, &mut now, &mut out, commit).map_err(|e| {
                 assert!(e.is_abortable(), "seed {seed}: {e}");
+                // Batches too large for the broker are split, never failed.
+                assert!(
+                    !e.to_string().contains("MESSAGE_TOO_LARGE"),
+                    "seed {seed}: {e}"
+                );
             })
         };
         if result.is_err() {
@@ -578,18 +792,34 @@ fn copy_exactly_once(seed: u64, faults: Faults) -> BTreeMap<&'static str, u64> {
     output.sort_unstable();
     assert_eq!(output, (0..N as u64).collect::<Vec<_>>(), "seed {seed}");
     assert!(aborted > 0);
+    if buffer.is_some() {
+        assert!(!out.buffered.is_empty(), "seed {seed}: no record waited");
+    }
     cluster.injected
 }
 
 #[test]
 fn consume_transform_produce_is_exactly_once_without_faults() {
-    let injected = copy_exactly_once(1, Faults::default());
+    let injected = copy_exactly_once(1, Faults::default(), Setup::default());
     assert!(injected.is_empty());
+}
+
+/// Records of a transaction that wait for room in the buffer: a commit waits for them, an
+/// abort fails them; output and offsets still move together, exactly once.
+#[test]
+fn consume_transform_produce_with_records_waiting_for_room() {
+    let setup = Setup {
+        buffer: Some(90),
+        ..Setup::default()
+    };
+    assert!(copy_exactly_once(1, Faults::default(), setup).is_empty());
+    let runs = seeds(300).map(|seed| copy_exactly_once(seed, Faults::chaos(), setup));
+    tally(runs, &["answer lost", "transaction coordinator moved"]);
 }
 
 #[test]
 fn consume_transform_produce_is_exactly_once_under_faults() {
-    let runs = seeds(0).map(|seed| copy_exactly_once(seed, Faults::chaos()));
+    let runs = seeds(0).map(|seed| copy_exactly_once(seed, Faults::chaos(), Setup::default()));
     tally(
         runs,
         &[
@@ -601,6 +831,21 @@ fn consume_transform_produce_is_exactly_once_under_faults() {
             "concurrent transactions",
         ],
     );
+}
+
+/// A transaction's batches too large for the broker are split: the transaction still commits
+/// each record once, with its offsets.
+#[test]
+fn consume_transform_produce_with_batches_split_for_the_broker() {
+    // Three of these records and a batch header take more.
+    let setup = Setup {
+        max_message_bytes: Some(100),
+        ..Setup::default()
+    };
+    let injected = copy_exactly_once(1, Faults::default(), setup);
+    assert!(injected.contains_key("message too large"), "{injected:?}");
+    let runs = seeds(600).map(|seed| copy_exactly_once(seed, Faults::chaos(), setup));
+    tally(runs, &["message too large", "answer lost"]);
 }
 
 #[test]
@@ -636,6 +881,80 @@ fn offsets_from_a_replaced_consumer_are_refused_and_the_transaction_aborts() {
     wait_op(&mut cluster, &mut link, &mut p, &mut now, &mut out, abort).unwrap();
     assert_eq!(committed_input(&cluster), 0);
     assert!(committed_output(&cluster).is_empty());
+}
+
+/// A record of a transaction that got no room in the buffer within `max_block`, or whose
+/// wait was cancelled, is missing from the transaction: it can only abort.
+#[test]
+fn a_transaction_missing_a_record_that_got_no_room_cannot_commit() {
+    let mut cluster = Cluster::new(1, 1);
+    fill_input(&mut cluster, 0);
+    let mut link = Link::new(LATENCY, 2);
+    let config = txn_config("no-room")
+        .buffer_memory(90)
+        .max_block(Duration::from_secs(1));
+    let mut p = Producer::new(config, 3).unwrap();
+    let (mut now, mut out) = (start(), Outcomes::default());
+    let init = p.init_transactions(now).unwrap();
+    wait_op(&mut cluster, &mut link, &mut p, &mut now, &mut out, init).unwrap();
+
+    // Nothing is answered any more: the buffer stays full.
+    p.begin_transaction().unwrap();
+    cluster.faults.timeout = 1.0;
+    let ids: Vec<_> = (0..4)
+        .map(|i| {
+            p.send_waiting(now, ProducerRecord::new("out", format!("v{i}")))
+                .unwrap()
+        })
+        .collect();
+    assert!(p.is_waiting(ids[2]) && p.is_waiting(ids[3]));
+    let commit = p.commit_transaction(now).unwrap();
+    let result = wait_op(&mut cluster, &mut link, &mut p, &mut now, &mut out, commit);
+    let Err(TransactionError::Abortable(e)) = &result else {
+        panic!("a commit without a record: {result:?}");
+    };
+    assert!(e.to_string().contains("no room"), "{e}");
+    // Both waited since the same instant: both are refused.
+    for id in &ids[2..] {
+        assert_eq!(out.delivered[id], Err(DeliveryError::BufferFull));
+    }
+    cluster.faults.timeout = 0.0;
+    let abort = p.abort_transaction(now).unwrap();
+    wait_op(&mut cluster, &mut link, &mut p, &mut now, &mut out, abort).unwrap();
+    assert!(ids.iter().all(|id| out.delivered.contains_key(id)));
+
+    // Cancelled while waiting: the transaction cannot commit either.
+    p.begin_transaction().unwrap();
+    let kept = p
+        .send_waiting(now, ProducerRecord::new("out", "v10"))
+        .unwrap();
+    p.send_waiting(now, ProducerRecord::new("out", "v11"))
+        .unwrap();
+    let dropped = p
+        .send_waiting(now, ProducerRecord::new("out", "v12"))
+        .unwrap();
+    assert!(p.cancel(now, dropped));
+    assert_eq!(
+        p.transaction_state(),
+        Some(TransactionState::AbortableError)
+    );
+    assert!(p.commit_transaction(now).is_err());
+    let abort = p.abort_transaction(now).unwrap();
+    wait_op(&mut cluster, &mut link, &mut p, &mut now, &mut out, abort).unwrap();
+    assert!(out.delivered.contains_key(&kept));
+    assert!(committed_output(&cluster).is_empty());
+
+    // With room, the next transaction commits.
+    p.begin_transaction().unwrap();
+    for i in 20..25 {
+        p.send_waiting(now, ProducerRecord::new("out", format!("v{i}")))
+            .unwrap();
+    }
+    let commit = p.commit_transaction(now).unwrap();
+    wait_op(&mut cluster, &mut link, &mut p, &mut now, &mut out, commit).unwrap();
+    let mut output = committed_output(&cluster);
+    output.sort_unstable();
+    assert_eq!(output, [20, 21, 22, 23, 24]);
 }
 
 /// A second producer with the same transactional id starts at a random moment of the

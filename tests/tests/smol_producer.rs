@@ -1,5 +1,6 @@
 //! dekaf-smol's `Producer` against tansu: delivery reports, fire-and-forget with `flush`,
-//! wall-clock timestamps, idempotence, typed refusals, and transactions (committed, aborted,
+//! backpressure on a full buffer, wall-clock timestamps, idempotence, typed refusals, and
+//! transactions (committed, aborted,
 //! offsets sent to the transaction, fencing) read back by the dekaf consumer under
 //! read_committed. Transactions need build W (build C does not advertise EndTxn).
 
@@ -150,6 +151,136 @@ fn sends_report_where_each_record_went_and_flush_waits_for_the_rest() {
         );
         Ok(())
     });
+}
+
+/// A value of `len` bytes that starts with `i`.
+fn padded(i: usize, len: usize) -> String {
+    let mut v = format!("{i:06}-");
+    v.extend(std::iter::repeat_n('x', len.saturating_sub(v.len())));
+    v
+}
+
+/// Backpressure: with room for a few records only, sends wait for room instead of being
+/// refused, and every record is written once, in send order per partition.
+#[test]
+fn a_tiny_buffer_makes_sends_wait_for_room_and_loses_nothing() {
+    on_both_builds("backpressure", |_, bootstrap| async move {
+        const N: usize = 2_000;
+        let topic = unique("smol-backpressure");
+        create_topic(&bootstrap, &topic, 3).await?;
+        let producer = Producer::builder()
+            .bootstrap_servers(&bootstrap)
+            .buffer_memory(8 * 1024)
+            .max_block(WAIT)
+            .build()
+            .await?;
+        let started = Instant::now();
+        let mut held = Vec::new();
+        for i in 0..N {
+            let record = ProducerRecord::new(topic.as_str())
+                .partition((i % 3) as i32)
+                .value(padded(i, 1_000));
+            let delivery = producer.send(record).buffered().await?;
+            // A few are awaited later, the rest are fire and forget.
+            if i % 500 == 0 {
+                held.push(delivery);
+            }
+        }
+        producer.flush().await?;
+        for d in held {
+            d.await?;
+        }
+        let took = started.elapsed();
+        producer.close().await?;
+        let read = read_all(&bootstrap, &topic, 3, IsolationLevel::ReadUncommitted).await?;
+        for p in 0..3 {
+            let want: Vec<String> = (0..N)
+                .filter(|i| i % 3 == p)
+                .map(|i| padded(i, 1_000))
+                .collect();
+            let got = read.get(&(p as i32)).cloned().unwrap_or_default();
+            check!(
+                got == want,
+                "partition {p}: {} records, {} wanted (in {took:?})",
+                got.len(),
+                want.len()
+            );
+        }
+        Ok(())
+    });
+}
+
+/// A send that gets no room within `max_block` (the broker is gone, nothing frees the
+/// buffer) fails with a typed, retriable error after `max_block`, and close still ends.
+#[test]
+fn a_send_without_room_within_max_block_fails_with_buffer_full() {
+    let Some(broker) = Broker::start(Build::W, Engine::Memory) else {
+        return;
+    };
+    let bootstrap = broker.addr().to_string();
+    let result: Result = smol::block_on(async {
+        let topic = unique("smol-no-room");
+        create_topic(&bootstrap, &topic, 1).await?;
+        let max_block = Duration::from_secs(2);
+        let producer = Producer::builder()
+            .bootstrap_servers(&bootstrap)
+            .buffer_memory(4 * 1024)
+            .max_block(max_block)
+            .request_timeout(Duration::from_secs(2))
+            .delivery_timeout(Duration::from_secs(6))
+            .build()
+            .await?;
+        // Metadata and producer id first, so that only room is missing later.
+        producer
+            .send(ProducerRecord::new(topic.as_str()).value("warm"))
+            .await?;
+        broker.kill();
+        // Three records fit, the fourth waits.
+        let held: Vec<_> = (0..3)
+            .map(|i| producer.send(ProducerRecord::new(topic.as_str()).value(padded(i, 1_000))))
+            .collect();
+        let started = Instant::now();
+        let waited = producer
+            .send(ProducerRecord::new(topic.as_str()).value(padded(3, 1_000)))
+            .buffered()
+            .await;
+        let took = started.elapsed();
+        let Err(e) = waited else {
+            return Err("a record got room in a buffer nothing empties".into());
+        };
+        check!(matches!(e, Error::Send(SendError::BufferFull)), "{e:?}");
+        check!(e.is_retriable() && !e.is_fatal(), "{e:?}");
+        check!(
+            took >= max_block - Duration::from_millis(50) && took < max_block * 3,
+            "refused after {took:?}, max_block is {max_block:?}"
+        );
+        // Awaiting the delivery itself fails the same way.
+        let awaited = producer
+            .send(ProducerRecord::new(topic.as_str()).value(padded(4, 1_000)))
+            .await;
+        check!(
+            matches!(awaited, Err(Error::Send(SendError::BufferFull))),
+            "{awaited:?}"
+        );
+        // The records in the buffer fail at their delivery timeout; close waits for that
+        // and no longer.
+        drop(held);
+        let closed = within(WAIT, "close", producer.close()).await?;
+        check!(
+            matches!(
+                closed,
+                Err(Error::Delivery {
+                    error: DeliveryError::TimedOut { .. },
+                    ..
+                })
+            ),
+            "{closed:?}"
+        );
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("no room: {e}");
+    }
 }
 
 #[test]

@@ -115,8 +115,10 @@ impl ProducerBuilder {
         self
     }
 
-    /// The most record bytes held before `send` refuses more (`buffer.memory`, default
-    /// 32 MiB).
+    /// The most bytes of records the producer holds until they are written
+    /// (`buffer.memory`, default 32 MiB). A record that does not fit waits for room, in send
+    /// order, at most [`max_block`](Self::max_block) (see [`Producer`]'s "A full buffer");
+    /// a record alone in an empty buffer always gets in.
     pub fn buffer_memory(mut self, bytes: usize) -> Self {
         self.config.buffer_memory = bytes;
         self
@@ -168,7 +170,9 @@ impl ProducerBuilder {
         self
     }
 
-    /// How long each transaction operation (`init_transactions`,
+    /// How long a record may wait for room in a full buffer, from its `send`, before it
+    /// fails with [`Error::Send`]`(`[`SendError::BufferFull`](crate::producer::SendError::BufferFull)`)`;
+    /// and how long each transaction operation (`init_transactions`,
     /// `send_offsets_to_transaction`, `commit_transaction`, `abort_transaction`) waits for its
     /// outcome before failing with [`Error::TransactionTimeout`] (`max.block.ms`, default
     /// 60 s).
@@ -192,6 +196,7 @@ impl ProducerBuilder {
         }
         self.connection.connect_timeout = self.connect_timeout;
         self.config.produce_timeout = self.connection.request_timeout;
+        self.config.max_block = self.max_block;
         // Validated here so that a bad setting fails before any connection is opened.
         let machine = StateProducer::new(self.config, now_millis() as u64)
             .map_err(|e| Error::Config(e.to_string()))?;

@@ -33,6 +33,9 @@ struct Waiter {
     topic: Arc<str>,
     /// Where its outcome goes (the caller may have stopped waiting: fire and forget).
     tx: Sender<Delivery>,
+    /// While it waits for room in the buffer: told when it gets in, dropped (closing the
+    /// channel) if it never does.
+    space: Option<Sender<()>>,
 }
 
 /// A flush and the first failure among the records it waits for.
@@ -112,10 +115,17 @@ impl Shared {
 }
 
 impl Inner {
-    /// Remembers who waits for record `id` of `topic`.
-    pub(crate) fn sent(&mut self, id: DeliveryId, topic: Arc<str>, tx: Sender<Delivery>) {
+    /// Remembers who waits for record `id` of `topic`, and (`space`) for it to enter the
+    /// buffer if it waits for room.
+    pub(crate) fn sent(
+        &mut self,
+        id: DeliveryId,
+        topic: Arc<str>,
+        tx: Sender<Delivery>,
+        space: Option<Sender<()>>,
+    ) {
         self.last_sent = Some(id);
-        self.deliveries.insert(id, Waiter { topic, tx });
+        self.deliveries.insert(id, Waiter { topic, tx, space });
     }
 
     /// A failure nobody will read: record `id`'s (`None`: a send refused at once). The
@@ -171,6 +181,11 @@ impl Inner {
                     self.unread(Some(id), e);
                 }
             }
+            Event::Buffered { id } => {
+                if let Some(space) = self.deliveries.get_mut(&id).and_then(|w| w.space.take()) {
+                    let _ = space.try_send(());
+                }
+            }
             Event::Flushed { id } => {
                 if let Some(f) = self.flushes.remove(&id) {
                     let _ = f.tx.try_send(f.first_error.map_or(Ok(()), Err));
@@ -185,8 +200,9 @@ impl Inner {
         }
     }
 
-    /// After each driver step: outcomes out, the driver stopped once closed and delivered.
-    fn after_step(&mut self) {
+    /// After each driver step (and after a cancellation): outcomes out, the driver stopped
+    /// once closed and delivered.
+    pub(crate) fn after_step(&mut self) {
         while let Some(event) = self.producer.poll_event() {
             self.dispatch(event);
         }
@@ -312,8 +328,8 @@ mod tests {
         // Record 0 is awaited, record 1 is not (its receiver is dropped).
         let (tx0, rx0) = async_channel::bounded(1);
         let (tx1, rx1) = async_channel::bounded(1);
-        inner.sent(DeliveryId(0), "t".into(), tx0);
-        inner.sent(DeliveryId(1), "t".into(), tx1);
+        inner.sent(DeliveryId(0), "t".into(), tx0, None);
+        inner.sent(DeliveryId(1), "t".into(), tx1, None);
         drop(rx1);
         let (ftx, frx) = async_channel::bounded(1);
         inner.flushing(FlushId(0), ftx);
@@ -337,7 +353,7 @@ mod tests {
 
         // A failure that came before the flush was asked for is reported by it.
         let (tx2, rx2) = async_channel::bounded(1);
-        inner.sent(DeliveryId(2), "t".into(), tx2);
+        inner.sent(DeliveryId(2), "t".into(), tx2, None);
         drop(rx2);
         inner.dispatch(failed(2));
         let (ftx, frx) = async_channel::bounded(1);
@@ -351,7 +367,7 @@ mod tests {
         let shared = inner();
         let mut inner = shared.lock();
         let (tx, rx) = async_channel::bounded(1);
-        inner.sent(DeliveryId(0), "t".into(), tx);
+        inner.sent(DeliveryId(0), "t".into(), tx, None);
         let (otx, orx) = async_channel::bounded(1);
         inner.operating(TxnOpId(0), otx);
         inner.stop();

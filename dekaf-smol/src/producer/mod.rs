@@ -11,6 +11,8 @@
 mod builder;
 mod machine;
 mod record;
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -48,9 +50,13 @@ use crate::{Error, Handle};
 ///     .send(ProducerRecord::new("my-topic").key("k").value("v"))
 ///     .await?;
 /// println!("partition {} offset {}", written.partition(), written.offset());
-/// // Without waiting for each: send, then flush (it fails if any of them failed).
-/// for i in 0..100 {
-///     let _ = producer.send(ProducerRecord::new("my-topic").value(format!("{i}")));
+/// // Without waiting for each outcome: wait only for room in the buffer, then flush (it
+/// // fails if any of them failed).
+/// for i in 0..100_000 {
+///     let _ = producer
+///         .send(ProducerRecord::new("my-topic").value(format!("{i}")))
+///         .buffered()
+///         .await?;
 /// }
 /// producer.flush().await?;
 /// producer.close().await?;
@@ -106,11 +112,22 @@ use crate::{Error, Handle};
 /// for it again. Errors say what to do next: [`Error::is_abortable`] (abort, then try
 /// again), [`Error::is_fenced`] and [`Error::is_fatal`] (close the producer).
 ///
+/// # A full buffer
+///
+/// The producer holds at most [`buffer_memory`](ProducerBuilder::buffer_memory) bytes of
+/// records not yet written. When a record does not fit, it waits for room (records enter the
+/// buffer in the order `send` was called, so none overtakes another in its partition), at
+/// most [`max_block`](ProducerBuilder::max_block) from its `send`; then it fails with
+/// [`Error::Send`]`(`[`SendError::BufferFull`]`)` (retriable). `send` itself never blocks:
+/// awaiting the [`Delivery`], or its [`buffered`](Delivery::buffered), waits for the room. See
+/// [`Delivery`] for what becomes of a record whose `Delivery` is dropped while it waits.
+///
 /// # The driver
 ///
 /// As for the [`Consumer`](crate::Consumer): a driver task owns the connections, and the
 /// producer shares the state machine with it behind a lock held only briefly. `send` and
-/// `begin_transaction` return at once. [`close`](Self::close) waits for every record's
+/// `begin_transaction` return at once; records waiting for room enter the buffer when the
+/// driver learns of outcomes that free it. [`close`](Self::close) waits for every record's
 /// outcome and stops the driver; dropping the producer does the same in the background.
 #[derive(Debug)]
 pub struct Producer {
@@ -122,14 +139,80 @@ pub struct Producer {
 }
 
 /// One record given to [`Producer::send`]: `.await` it to learn where the record was
-/// written, or why it was not; or drop it (fire and forget: the record is sent anyway, and if
-/// it fails the next [`Producer::flush`] says so).
+/// written, or why it was not; [`buffered`](Self::buffered)`().await` it to wait only until
+/// the record is in the producer's buffer; or drop it (fire and forget: if the record fails,
+/// the next [`Producer::flush`] says so).
 ///
 /// It is not a [`Future`] itself but turns into one ([`DeliveryFuture`]) when awaited, so
 /// that `let _ = producer.send(record);` reads as what it is.
-#[must_use = "the record is sent anyway; await this to learn where it was written"]
+///
+/// # Dropped while the buffer is full
+///
+/// A record that is in the producer's buffer is sent whether or not its `Delivery` (or the
+/// future made of it) is kept. A record still waiting for room when its `Delivery` is
+/// dropped is cancelled: it is never sent, and the next [`Producer::flush`] reports it as
+/// [`Error::Send`]`(`[`SendError::BufferFull`]`)`, as it reports every failure nobody
+/// awaited (in a transaction, the commit fails with an abortable error). So the records
+/// waiting for room are never more than the `Delivery`s the application holds: a loop of
+/// `let _ = producer.send(r);` never piles records up in memory (with a full buffer they are
+/// refused), while `producer.send(r).buffered().await?` waits for room at each record.
+#[must_use = "a record waiting for room in a full buffer is cancelled when this is dropped; \
+              await it, or `.buffered().await` it"]
 #[derive(Debug)]
 pub struct Delivery(Pending);
+
+impl Delivery {
+    /// Waits until the record is in the producer's buffer (at once if it fitted) and gives
+    /// the `Delivery` back, to await its outcome later or to drop (the record is then sent
+    /// anyway). Fails as awaiting the `Delivery` would, when the record never gets in: with
+    /// [`Error::Send`]`(`[`SendError::BufferFull`]`)` after `max_block`, with a refusal of
+    /// `send`, or when the transaction is aborted or the producer fails meanwhile.
+    ///
+    /// Backpressure for records sent without awaiting each outcome:
+    ///
+    /// ```no_run
+    /// # async fn example(producer: &dekaf_smol::Producer) -> Result<(), dekaf_smol::Error> {
+    /// use dekaf_smol::ProducerRecord;
+    /// for i in 0..1_000_000 {
+    ///     let record = ProducerRecord::new("events").value(format!("{i}"));
+    ///     let _ = producer.send(record).buffered().await?;
+    /// }
+    /// producer.flush().await?; // fails if any of them failed
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Dropping this future before it completes drops the `Delivery`: a record still
+    /// waiting for room is cancelled.
+    pub async fn buffered(mut self) -> Result<Delivery, Error> {
+        let entered = match &self.0.space {
+            Some(space) => space.rx.recv().await.is_ok(),
+            None => true,
+        };
+        self.0.space = None;
+        if let Outcome::Refused(error) = &mut self.0.outcome {
+            return Err(error.take().unwrap_or(Error::Shutdown));
+        }
+        if entered {
+            return Ok(self);
+        }
+        // It never got in: its outcome is there already (or the driver stopped).
+        match std::mem::replace(&mut self.0.outcome, Outcome::Done) {
+            Outcome::Queued(id, rx) => match rx.try_recv() {
+                Ok(Err(e)) => Err(e),
+                // Not expected (the record is reported in the buffer before its outcome),
+                // but an outcome is never lost.
+                Ok(Ok(written)) => {
+                    let (tx, rx) = async_channel::bounded(1);
+                    let _ = tx.try_send(Ok(written));
+                    self.0.outcome = Outcome::Queued(id, Box::pin(rx));
+                    Ok(self)
+                }
+                Err(_) => Err(Error::Shutdown),
+            },
+            _ => Err(Error::Shutdown),
+        }
+    }
+}
 
 /// The future of a [`Delivery`]: resolves to where the record was written.
 #[must_use = "futures do nothing unless polled"]
@@ -156,24 +239,36 @@ impl Future for DeliveryFuture {
 /// What a send awaits, and who hears of a failure nobody read.
 struct Pending {
     outcome: Outcome,
+    /// Set while the record may still be waiting for room in the buffer.
+    space: Option<Space>,
     shared: Arc<Shared>,
 }
 
 enum Outcome {
     /// Refused at once.
     Refused(Option<Error>),
-    /// Sent as record `id`; its outcome comes through the channel.
-    Waiting(DeliveryId, Pin<Box<Receiver<machine::Delivery>>>),
+    /// Sent as record `id` (in the buffer, or waiting for room); its outcome comes through
+    /// the channel.
+    Queued(DeliveryId, Pin<Box<Receiver<machine::Delivery>>>),
     /// Already handed out.
     Done,
 }
 
+/// A record waiting for room in the buffer.
+struct Space {
+    /// Gets `()` when the record enters the buffer; closes if it never does.
+    rx: Pin<Box<Receiver<()>>>,
+    /// Wakes the driver when the record is cancelled (records behind it may fit).
+    handle: Handle<Machine>,
+}
+
 impl std::fmt::Debug for Pending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self.outcome {
-            Outcome::Refused(_) => "Refused",
-            Outcome::Waiting(..) => "Waiting",
-            Outcome::Done => "Done",
+        f.write_str(match (&self.outcome, &self.space) {
+            (Outcome::Refused(_), _) => "Refused",
+            (Outcome::Queued(..), Some(_)) => "WaitingForRoom",
+            (Outcome::Queued(..), None) => "Queued",
+            (Outcome::Done, _) => "Done",
         })
     }
 }
@@ -182,25 +277,38 @@ impl Pending {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<RecordMetadata, Error>> {
         let result = match &mut self.outcome {
             Outcome::Refused(error) => Err(error.take().unwrap_or(Error::Shutdown)),
-            Outcome::Waiting(_, rx) => match rx.as_mut().poll_next(cx) {
+            Outcome::Queued(_, rx) => match rx.as_mut().poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(answer) => answer.unwrap_or(Err(Error::Shutdown)),
             },
             Outcome::Done => Err(Error::Shutdown),
         };
         self.outcome = Outcome::Done;
+        self.space = None;
         Poll::Ready(result)
     }
 }
 
 impl Drop for Pending {
     fn drop(&mut self) {
-        // A failure nobody will read goes to the next flush.
+        // A record still waiting for room is cancelled; a failure nobody will read goes to
+        // the next flush.
+        let space = self.space.take();
         match std::mem::replace(&mut self.outcome, Outcome::Done) {
             Outcome::Refused(Some(e)) => self.shared.lock().unread(None, e),
-            Outcome::Waiting(id, rx) => {
+            Outcome::Queued(id, rx) => {
+                let mut inner = self.shared.lock();
+                let cancelled = space.is_some() && inner.producer.cancel(Instant::now(), id);
+                if cancelled {
+                    // Its refusal goes to `rx` at once, and flushes waiting for it complete.
+                    inner.after_step();
+                }
                 if let Ok(Err(e)) = rx.try_recv() {
-                    self.shared.lock().unread(Some(id), e);
+                    inner.unread(Some(id), e);
+                }
+                drop(inner);
+                if let Some(space) = space.filter(|_| cancelled) {
+                    self.shared.nudge(&space.handle);
                 }
             }
             _ => {}
@@ -241,42 +349,60 @@ impl Producer {
         Ok(inner)
     }
 
-    /// Sends `record` and returns at once; awaiting the returned [`Delivery`] gives where the
-    /// broker wrote it, or why it failed for good (after retries, at most the delivery
-    /// timeout).
-    /// A record without a timestamp gets the wall clock's.
+    /// Sends `record` and returns at once (it never blocks); awaiting the returned
+    /// [`Delivery`] gives where the broker wrote it, or why it failed for good (after
+    /// retries, at most the delivery timeout). A record without a timestamp gets the wall
+    /// clock's.
     ///
-    /// Refusals come out of the future too: [`Error::Send`] for a record too large, a full
-    /// buffer ([`is_retriable`](Error::is_retriable)), a transactional producer outside a
-    /// transaction, a closed or failed producer. A record whose future is dropped is still
-    /// sent; if it fails (or was refused), the next [`flush`](Self::flush) says so.
+    /// When the buffer is full, the record waits for room after the records sent before it,
+    /// at most [`max_block`](ProducerBuilder::max_block) from this call, then fails with
+    /// [`Error::Send`]`(`[`SendError::BufferFull`]`)` (retriable). Awaiting the `Delivery`
+    /// waits for the room, then for the outcome; [`Delivery::buffered`] waits for the room
+    /// only. A `Delivery` dropped while its record waits for room cancels the record (see
+    /// [`Delivery`]); once in the buffer, the record is sent whether or not its `Delivery` is
+    /// kept.
+    ///
+    /// Refusals come out of the `Delivery` too: [`Error::Send`] for a record too large, a
+    /// transactional producer outside a transaction, a closed or failed producer. A failure
+    /// (or refusal) nobody awaited is reported by the next [`flush`](Self::flush).
     pub fn send(&self, record: ProducerRecord) -> Delivery {
         let record = record.into_state(now_millis());
         let topic: Arc<str> = record.topic.as_str().into();
         let (tx, rx) = async_channel::bounded(1);
         let queued = self.lock_running().and_then(|mut inner| {
-            let id = inner.producer.send(Instant::now(), record)?;
-            inner.sent(id, topic, tx);
-            Ok(id)
+            let id = inner.producer.send_waiting(Instant::now(), record)?;
+            let space = inner
+                .producer
+                .is_waiting(id)
+                .then(|| async_channel::bounded(1));
+            let (space_tx, space_rx) = space.unzip();
+            inner.sent(id, topic, tx, space_tx);
+            Ok((id, space_rx))
         });
-        let outcome = match queued {
-            Ok(id) => {
+        let (outcome, space) = match queued {
+            Ok((id, space)) => {
                 self.nudge();
-                Outcome::Waiting(id, Box::pin(rx))
+                let space = space.map(|rx| Space {
+                    rx: Box::pin(rx),
+                    handle: self.handle.clone(),
+                });
+                (Outcome::Queued(id, Box::pin(rx)), space)
             }
-            Err(e) => Outcome::Refused(Some(e)),
+            Err(e) => (Outcome::Refused(Some(e)), None),
         };
         Delivery(Pending {
             outcome,
+            space,
             shared: self.shared.clone(),
         })
     }
 
     /// Sends every record held without waiting for the linger time, and waits until each
-    /// record sent before has been written or has failed. Fails with the first failure among
-    /// them that nobody awaited (a dropped [`Delivery`], including sends refused at once
-    /// since the previous flush), so that records sent without awaiting are never lost
-    /// silently.
+    /// record sent before has been written or has failed (records waiting for room in the
+    /// buffer included: they get in, or fail after `max_block`). Fails with the first failure
+    /// among them that nobody awaited (a dropped [`Delivery`], including sends refused at
+    /// once and records cancelled while waiting for room since the previous flush), so that
+    /// records sent without awaiting are never lost silently.
     pub async fn flush(&self) -> Result<(), Error> {
         let rx = {
             let mut inner = self.lock_running()?;
@@ -361,9 +487,11 @@ impl Producer {
         .await
     }
 
-    /// Sends the transaction's last records, waits for all of them and for its offsets, then
-    /// commits it. An [abortable](Error::is_abortable) error means nothing of it will be
-    /// visible: abort it and do the work again.
+    /// Sends the transaction's last records (those waiting for room in the buffer included),
+    /// waits for all of them and for its offsets, then commits it. An
+    /// [abortable](Error::is_abortable) error means nothing of it will be visible: abort it
+    /// and do the work again (a record of it that got no room within `max_block`, or whose
+    /// `Delivery` was dropped while it waited, is one such error).
     pub async fn commit_transaction(&self) -> Result<(), Error> {
         self.transaction_op(TxnOperation::Commit, |inner, now| {
             inner.producer.commit_transaction(now)
@@ -371,9 +499,9 @@ impl Producer {
         .await
     }
 
-    /// Aborts the transaction: records not yet sent fail with
-    /// [`DeliveryError::TransactionAborted`], those written are never visible to
-    /// `read_committed` readers, and its offsets are not committed.
+    /// Aborts the transaction: records not yet sent (those waiting for room in the buffer
+    /// included) fail with [`DeliveryError::TransactionAborted`], those written are never
+    /// visible to `read_committed` readers, and its offsets are not committed.
     pub async fn abort_transaction(&self) -> Result<(), Error> {
         self.transaction_op(TxnOperation::Abort, |inner, now| {
             inner.producer.abort_transaction(now)
@@ -400,7 +528,8 @@ impl Producer {
             .map(|e| Error::Transaction(TransactionError::Fatal(e.clone())))
     }
 
-    /// Refuses further records, waits until every record sent has its outcome, and stops the
+    /// Refuses further records, waits until every record sent has its outcome (a record
+    /// waiting for room in the buffer gets in, or fails after `max_block`), and stops the
     /// driver. Returns what [`flush`](Self::flush) would. An open transaction is left for the
     /// coordinator to abort after the transaction timeout.
     pub async fn close(self) -> Result<(), Error> {

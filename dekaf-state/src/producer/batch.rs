@@ -103,6 +103,47 @@ impl Batch {
         self.encoded = None;
     }
 
+    /// Cuts the batch in two for a broker that refused it as too large, as Java's client
+    /// splits one: it keeps the older records (one more when the count is odd) under id
+    /// `first_id`, and returns the newer ones as batch `second_id`. Both halves keep the
+    /// deadline, attempts, producer id and epoch, and take the batch's sequence numbers in
+    /// turn, so that the batches after it keep theirs. Neither half was written: the broker's
+    /// size check refuses every attempt of the same bytes. `None`, changing nothing, for a
+    /// batch of fewer than two records.
+    pub(crate) fn split(&mut self, first_id: u64, second_id: u64) -> Option<Batch> {
+        if self.records.len() < 2 {
+            return None;
+        }
+        let records = self.records.split_off(self.records.len().div_ceil(2));
+        let size = |records: &[PendingRecord]| {
+            BATCH_OVERHEAD + records.iter().map(|r| r.size).sum::<usize>()
+        };
+        self.id = first_id;
+        self.size = size(&self.records);
+        self.closed = true;
+        self.state = BatchState::Queued;
+        self.maybe_written = false;
+        self.encoded = None;
+        let sealed = self.sealed.map(|s| Sealed {
+            base_sequence: increment_sequence(s.base_sequence, self.record_count()),
+            ..s
+        });
+        Some(Batch {
+            id: second_id,
+            size: size(&records),
+            records,
+            created: self.created,
+            deadline: self.deadline,
+            closed: true,
+            state: BatchState::Queued,
+            sealed,
+            attempts: self.attempts,
+            maybe_written: false,
+            last_error: self.last_error,
+            encoded: None,
+        })
+    }
+
     pub(crate) fn is_in_flight(&self) -> bool {
         matches!(self.state, BatchState::InFlight(_))
     }
@@ -202,6 +243,51 @@ mod tests {
         assert_eq!(increment_sequence(0, 5), 5);
         assert_eq!(increment_sequence(i32::MAX, 1), 0);
         assert_eq!(increment_sequence(i32::MAX - 1, 3), 1);
+    }
+
+    fn record(id: u64) -> PendingRecord {
+        let value = Some(Bytes::from(vec![b'v'; 10]));
+        PendingRecord {
+            id: DeliveryId(id),
+            timestamp: 0,
+            size: record_size(None, value.as_ref(), &[]),
+            key: None,
+            value,
+            headers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_split_batch_hands_its_sequence_numbers_to_its_halves_in_turn() {
+        #[allow(clippy::disallowed_methods)] // one base instant for the test
+        let now = Instant::now();
+        let mut b = Batch::new(1, now, now);
+        for id in 0..5 {
+            b.push(record(id));
+        }
+        b.seal(Some(Sealed {
+            producer_id: 7,
+            epoch: 2,
+            base_sequence: i32::MAX - 1,
+        }));
+        b.attempts = 1;
+        b.maybe_written = true;
+        let mut first = b;
+        let second = first.split(8, 9).expect("five records split");
+        let ids = |b: &Batch| b.records.iter().map(|r| r.id.0).collect::<Vec<_>>();
+        assert_eq!((ids(&first), ids(&second)), (vec![0, 1, 2], vec![3, 4]));
+        assert_eq!((first.id, second.id), (8, 9));
+        let seq = |b: &Batch| b.sealed.map(|s| (s.producer_id, s.epoch, s.base_sequence));
+        assert_eq!(seq(&first), Some((7, 2, i32::MAX - 1)));
+        assert_eq!(seq(&second), Some((7, 2, 1)), "wraps as Kafka does");
+        assert_eq!(first.size, BATCH_OVERHEAD + 3 * record(0).size);
+        assert!(first.closed && second.closed && !first.maybe_written);
+        assert_eq!((first.attempts, second.attempts), (1, 1));
+
+        let mut one = Batch::new(2, now, now);
+        one.push(record(0));
+        assert!(one.split(3, 4).is_none());
+        assert_eq!((one.id, one.records.len()), (2, 1));
     }
 
     #[test]

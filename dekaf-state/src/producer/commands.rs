@@ -18,10 +18,24 @@ impl Producer {
     /// exist).
     ///
     /// Refused at once, with nothing queued: a record larger than `max_request_size`, a full
-    /// buffer, a negative partition, a closed or failed producer, and for a transactional
-    /// producer a send outside an open transaction.
+    /// buffer (records waiting for room count as filling it: a record never overtakes them),
+    /// a negative partition, a closed or failed producer, and for a transactional producer a
+    /// send outside an open transaction. [`send_waiting`](Self::send_waiting) waits for room
+    /// instead.
     pub fn send(&mut self, now: Instant, record: ProducerRecord) -> Result<DeliveryId, SendError> {
         self.observe(now);
+        let size = self.check_record(&record)?;
+        if !self.waiting.is_empty() || !self.has_room(size) {
+            return Err(SendError::BufferFull);
+        }
+        let id = self.next_delivery_id();
+        self.undelivered.insert(id, size);
+        self.accept(now, id, record, size);
+        Ok(id)
+    }
+
+    /// Why `record` cannot be sent now, or the room it takes in the buffer.
+    pub(crate) fn check_record(&self, record: &ProducerRecord) -> Result<usize, SendError> {
         if let Some(e) = &self.fatal {
             return Err(SendError::Fatal(e.clone()));
         }
@@ -47,12 +61,30 @@ impl Producer {
                 max: self.config.max_request_size,
             });
         }
-        if self.buffered > 0 && self.buffered + size > self.config.buffer_memory {
-            return Err(SendError::BufferFull);
-        }
+        Ok(size)
+    }
+
+    /// Whether a record of `size` bytes fits in the buffer now (one always fits in an empty
+    /// buffer, so that no record waits forever).
+    pub(crate) fn has_room(&self, size: usize) -> bool {
+        self.buffered == 0 || self.buffered + size <= self.config.buffer_memory
+    }
+
+    pub(crate) fn next_delivery_id(&mut self) -> DeliveryId {
         let id = DeliveryId(self.next_delivery);
         self.next_delivery += 1;
-        self.undelivered.insert(id, size);
+        id
+    }
+
+    /// Puts record `id` in the buffer: to its partition, or to wait for its topic's
+    /// metadata. Its delivery timeout starts now.
+    pub(crate) fn accept(
+        &mut self,
+        now: Instant,
+        id: DeliveryId,
+        record: ProducerRecord,
+        size: usize,
+    ) {
         self.buffered += size;
         let topic = self.metadata.intern(&record.topic);
         let pending = PendingRecord {
@@ -75,7 +107,6 @@ impl Producer {
         } else {
             self.route(&topic, unrouted);
         }
-        Ok(id)
     }
 
     /// Asks for the outcome of every record sent so far: their batches go out without

@@ -46,9 +46,14 @@ pub struct ProducerConfig {
     /// Largest Produce request, and so largest record, in bytes (`max.request.size`, default
     /// 1 MiB).
     pub max_request_size: usize,
-    /// Bytes of records the producer holds before `send` refuses more (`buffer.memory`,
-    /// default 32 MiB).
+    /// Bytes of records the producer holds (`buffer.memory`, default 32 MiB). When they are
+    /// taken, [`send`](super::Producer::send) refuses a record and
+    /// [`send_waiting`](super::Producer::send_waiting) makes it wait, at most `max_block`.
+    /// A record alone in an empty buffer always gets in, whatever its size.
     pub buffer_memory: usize,
+    /// How long a record given to [`send_waiting`](super::Producer::send_waiting) may wait
+    /// for room in the buffer before it is refused (`max.block.ms`, default 60 s).
+    pub max_block: Duration,
     /// How long a record may take from `send` to its outcome, retries included
     /// (`delivery.timeout.ms`, default 120 s).
     pub delivery_timeout: Duration,
@@ -85,6 +90,7 @@ impl Default for ProducerConfig {
             batch_size: 16 * 1024,
             max_request_size: 1024 * 1024,
             buffer_memory: 32 * 1024 * 1024,
+            max_block: Duration::from_secs(60),
             delivery_timeout: Duration::from_secs(120),
             produce_timeout: Duration::from_secs(30),
             backoff: Backoff::default(),
@@ -162,6 +168,18 @@ impl ProducerConfig {
         self
     }
 
+    /// Sets the bytes of records the producer holds.
+    pub fn buffer_memory(mut self, bytes: usize) -> Self {
+        self.buffer_memory = bytes;
+        self
+    }
+
+    /// Sets how long a record may wait for room in the buffer.
+    pub fn max_block(mut self, max_block: Duration) -> Self {
+        self.max_block = max_block;
+        self
+    }
+
     /// Sets the delivery timeout.
     pub fn delivery_timeout(mut self, timeout: Duration) -> Self {
         self.delivery_timeout = timeout;
@@ -208,6 +226,9 @@ impl ProducerConfig {
         }
         if self.delivery_timeout.is_zero() {
             return Err(ConfigError::OutOfRange("delivery_timeout"));
+        }
+        if self.max_block.is_zero() {
+            return Err(ConfigError::OutOfRange("max_block"));
         }
         let ms = |d: Duration| i32::try_from(d.as_millis()).is_ok();
         if !ms(self.produce_timeout) {

@@ -80,7 +80,9 @@ impl Producer {
             || now >= after(batch.created, self.config.linger)
             || self.flush_upto().is_some_and(|upto| first <= upto)
             || self.closed
-            || committing;
+            || committing
+            // Records wait for room: sending at once frees it sooner (Java does the same).
+            || !self.waiting.is_empty();
         if !ready {
             return None;
         }
@@ -307,8 +309,10 @@ impl Producer {
         }
     }
 
-    /// Gives up on records past their delivery timeout that are not in flight.
+    /// Gives up on records past their delivery timeout that are not in flight, and refuses
+    /// those that waited `max_block` for room in the buffer.
     pub(crate) fn expire(&mut self, now: Instant) {
+        self.expire_waiting(now);
         let mut expired_unrouted = Vec::new();
         for (topic, queue) in self.unrouted.iter_mut() {
             while queue.front().is_some_and(|u| u.deadline <= now) {

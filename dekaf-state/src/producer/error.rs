@@ -49,6 +49,12 @@ pub enum DeliveryError {
     /// The batch could not be written (e.g. its codec is compiled out).
     #[error("the batch could not be encoded: {0}")]
     Encode(String),
+    /// Given to [`send_waiting`](super::Producer::send_waiting), the record never entered
+    /// the buffer: no room came within `max_block`, or its wait was
+    /// [cancelled](super::Producer::cancel). Nothing of it was sent; the same refusal as
+    /// [`SendError::BufferFull`], only later.
+    #[error("no room in the producer's buffer")]
+    BufferFull,
 }
 
 impl DeliveryError {
@@ -63,6 +69,7 @@ impl DeliveryError {
             DeliveryError::Fatal(e) => e.fault(),
             DeliveryError::Request(_) => Fault::Broker,
             DeliveryError::Encode(_) => Fault::Application,
+            DeliveryError::BufferFull => Fault::Transient,
         }
     }
 }
@@ -125,6 +132,13 @@ pub enum AbortableError {
         /// Why.
         code: ErrorCode,
     },
+    /// A record sent in the transaction never entered the buffer (it waited for room longer
+    /// than `max_block`, or its wait was cancelled): the transaction would miss it.
+    #[error("a record for {topic} got no room in the producer's buffer")]
+    BufferFull {
+        /// Its topic.
+        topic: String,
+    },
     /// A request of the transaction failed for a reason retrying cannot fix.
     #[error("{0}")]
     Request(RequestFailed),
@@ -176,6 +190,7 @@ impl TransactionError {
             }
             TransactionError::Abortable(AbortableError::Delivery { error, .. }) => error.fault(),
             TransactionError::Abortable(AbortableError::Aborted) => Fault::Application,
+            TransactionError::Abortable(AbortableError::BufferFull { .. }) => Fault::Transient,
             TransactionError::Abortable(_) => Fault::Broker,
             TransactionError::Fatal(e) => e.fault(),
         }
@@ -194,8 +209,10 @@ pub enum SendError {
         /// The limit.
         max: usize,
     },
-    /// The producer holds `buffer_memory` bytes of records already: wait for outcomes and
-    /// send again.
+    /// The producer holds `buffer_memory` bytes of records already (or records wait for
+    /// room): send it again once outcomes have freed room, or use
+    /// [`send_waiting`](super::Producer::send_waiting) to wait for it
+    /// ([`DeliveryError::BufferFull`] if none comes within `max_block`).
     #[error("the producer's buffer is full")]
     BufferFull,
     /// A partition number is never negative.

@@ -74,6 +74,7 @@ mod txn;
 mod txn_answers;
 mod txn_requests;
 mod types;
+mod waiting;
 
 pub use config::{Acks, ConfigError, ProducerConfig};
 pub use error::{AbortableError, DeliveryError, FatalError, SendError, TransactionError};

@@ -12,6 +12,7 @@ use super::partitioner::Sticky;
 use super::transactions::Transaction;
 use super::txn::TransactionState;
 use super::types::{DeliveryId, Event, FlushId, RecordMetadata, Topic, TxnOpId};
+use super::waiting::Waiting;
 use crate::client::{
     BrokerAddress, BrokerId, ClientMachine, Outgoing, RequestFailed, RequestId, Response,
 };
@@ -50,7 +51,8 @@ pub(crate) enum Pending {
 /// records without a key, or the application's choice), batches them per partition (linger,
 /// batch size, one codec), sends each batch to its partition's leader (at most
 /// `max_in_flight` Produce requests per broker), retries with backoff within the delivery
-/// timeout, and keeps the order of each partition. With idempotence (the default) batches
+/// timeout, splits a batch the broker refuses as too large into halves (a record too large
+/// on its own fails with the broker's code), and keeps the order of each partition. With idempotence (the default) batches
 /// carry a producer id, an epoch and sequence numbers, so that a retry is never written twice
 /// or out of order; with a transactional id it runs Kafka's transactions, including offsets
 /// committed with the transaction for consume-transform-produce.
@@ -59,11 +61,14 @@ pub(crate) enum Pending {
 /// [`config`](Self::config), [`transaction_state`](Self::transaction_state),
 /// [`producer_id_and_epoch`](Self::producer_id_and_epoch),
 /// [`fatal_error`](Self::fatal_error), [`pending_records`](Self::pending_records),
-/// [`buffered_bytes`](Self::buffered_bytes), [`partition_count`](Self::partition_count),
+/// [`buffered_bytes`](Self::buffered_bytes), [`waiting_records`](Self::waiting_records),
+/// [`is_waiting`](Self::is_waiting), [`partition_count`](Self::partition_count),
 /// [`is_idle`](Self::is_idle), [`is_closed`](Self::is_closed).
 ///
 /// # Commands (from the application)
-/// [`send`](Self::send), [`flush`](Self::flush), [`close`](Self::close); transactions:
+/// [`send`](Self::send), [`send_waiting`](Self::send_waiting) and [`cancel`](Self::cancel)
+/// (backpressure: wait for room in a full buffer), [`flush`](Self::flush),
+/// [`close`](Self::close); transactions:
 /// [`init_transactions`](Self::init_transactions),
 /// [`begin_transaction`](Self::begin_transaction),
 /// [`send_offsets_to_transaction`](Self::send_offsets_to_transaction),
@@ -78,9 +83,10 @@ pub(crate) enum Pending {
 /// After every command or input the driver:
 /// 1. calls `poll_request` until it returns `None` and sends each request;
 /// 2. calls [`poll_event`](Self::poll_event) until it returns `None`: record outcomes,
-///    flushes and transaction operations finished;
-/// 3. sleeps until `poll_timeout` (linger, retry backoff, delivery timeout, metadata age),
-///    an answer, or a command, then calls `handle_timeout` when the deadline passed.
+///    records that got room in the buffer, flushes and transaction operations finished;
+/// 3. sleeps until `poll_timeout` (linger, retry backoff, delivery timeout, `max_block` of a
+///    waiting record, metadata age), an answer, or a command, then calls `handle_timeout`
+///    when the deadline passed.
 #[derive(Debug)]
 pub struct Producer {
     pub(crate) config: ProducerConfig,
@@ -93,9 +99,11 @@ pub struct Producer {
     pub(crate) unrouted: BTreeMap<Topic, VecDeque<Unrouted>>,
     pub(crate) requests: HashMap<RequestId, Pending>,
     pub(crate) produce_in_flight: HashMap<BrokerId, usize>,
-    /// Sizes of the records not reported yet.
+    /// Sizes of the records not reported yet (0 for those waiting for room).
     pub(crate) undelivered: BTreeMap<DeliveryId, usize>,
     pub(crate) buffered: usize,
+    /// Records waiting for room in the buffer, in send order.
+    pub(crate) waiting: VecDeque<Waiting>,
     pub(crate) flushes: VecDeque<(FlushId, DeliveryId)>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) pid: ProducerId,
@@ -133,6 +141,7 @@ impl Producer {
             produce_in_flight: HashMap::new(),
             undelivered: BTreeMap::new(),
             buffered: 0,
+            waiting: VecDeque::new(),
             flushes: VecDeque::new(),
             events: VecDeque::new(),
             pid,
@@ -170,12 +179,13 @@ impl Producer {
         self.fatal.as_ref()
     }
 
-    /// Records sent and not reported yet.
+    /// Records sent and not reported yet, those waiting for room in the buffer included.
     pub fn pending_records(&self) -> usize {
         self.undelivered.len()
     }
 
-    /// Bytes of records held (bounded by `buffer_memory`).
+    /// Bytes of records in the buffer (bounded by `buffer_memory`, or one record's size);
+    /// records waiting for room take none.
     pub fn buffered_bytes(&self) -> usize {
         self.buffered
     }
@@ -263,6 +273,9 @@ impl Producer {
             return;
         }
         self.fatal = Some(error.clone());
+        for w in self.take_waiting() {
+            self.deliver(w.id, Err(DeliveryError::Fatal(error.clone())));
+        }
         let unrouted = std::mem::take(&mut self.unrouted);
         for (_, queue) in unrouted {
             for u in queue {
@@ -367,6 +380,7 @@ impl ClientMachine for Producer {
         for queue in self.unrouted.values() {
             consider(queue.front().map(|u| u.deadline));
         }
+        consider(self.waiting.front().map(|w| w.deadline));
         for q in self.partitions.values() {
             for t in self.partition_timeouts(q) {
                 consider(t);

@@ -31,6 +31,8 @@ enum Verdict {
         /// The leader may have moved.
         refresh: bool,
     },
+    /// Too large for the broker (this code): send it again as two halves.
+    Split(ErrorCode),
     /// Not written, and never will be.
     Failed { error: DeliveryError, bump: bool },
     /// The producer was fenced or is not allowed to write.
@@ -188,6 +190,18 @@ impl Producer {
             }
             ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
             | ErrorCode::CLUSTER_AUTHORIZATION_FAILED => Verdict::Fatal(code),
+            // Java splits on MESSAGE_TOO_LARGE only; a record list too large for the log
+            // segment shrinks the same way. The size check gives the same answer to every
+            // attempt of the same bytes, so no earlier attempt was written either.
+            ErrorCode::MESSAGE_TOO_LARGE | ErrorCode::RECORD_LIST_TOO_LARGE
+                if self.partitions.get(tp).is_some_and(|q| {
+                    q.position(batch)
+                        .and_then(|i| q.batches.get(i))
+                        .is_some_and(|b| b.records.len() > 1)
+                }) =>
+            {
+                Verdict::Split(code)
+            }
             code if code.is_retriable() => Verdict::Retry {
                 code: Some(code),
                 maybe_written: matches!(
@@ -275,6 +289,26 @@ impl Producer {
                 if refresh {
                     self.metadata.invalidate();
                 }
+            }
+            Verdict::Split(code) => {
+                let (first_id, second_id) = (self.next_batch, self.next_batch + 1);
+                self.next_batch += 2;
+                let Some(second) = b.split(first_id, second_id) else {
+                    // Not expected (judged splittable), but its records are never lost.
+                    let Some(b) = q.batches.remove(index) else {
+                        return;
+                    };
+                    if b.sealed.is_some() {
+                        self.sequence_gap();
+                    }
+                    let error = DeliveryError::Rejected(code);
+                    self.fail_records(tp, b.records.iter().map(|r| r.id), error);
+                    return;
+                };
+                q.batches.insert(index + 1, second);
+                // As after any failure: nothing of the partition goes out before the requests
+                // in flight are answered, so that the halves keep their place.
+                q.recovering = true;
             }
             Verdict::Failed { error, bump } => {
                 let Some(b) = q.batches.remove(index) else {

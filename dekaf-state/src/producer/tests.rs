@@ -214,6 +214,58 @@ fn a_refused_batch_is_retried_after_its_backoff_and_keeps_its_sequence() {
 }
 
 #[test]
+fn a_batch_too_large_for_the_broker_goes_again_in_halves_with_its_sequence_numbers() {
+    let (now, mut script) = (t0(), Script::new());
+    let mut p = warm(10_000, &mut script, now);
+    let ids: Vec<DeliveryId> = (0..5)
+        .map(|i| {
+            p.send(now, ProducerRecord::new("t", format!("r{i}")))
+                .unwrap()
+        })
+        .collect();
+    p.flush(now);
+    script.produce_codes.extend([
+        ErrorCode::MESSAGE_TOO_LARGE,
+        ErrorCode::RECORD_LIST_TOO_LARGE,
+    ]);
+    script.step(&mut p, now);
+    // Five records refused, then three refused again, then two, one, two written: each
+    // half starts where the records before it end.
+    assert_eq!(
+        script
+            .produced
+            .iter()
+            .map(|(_, n, seq)| (*n, *seq))
+            .collect::<Vec<_>>(),
+        [(5, 1), (3, 1), (2, 1), (1, 3), (2, 4)]
+    );
+    let got = delivered(&mut p);
+    assert_eq!(
+        got,
+        ids.iter()
+            .zip(1..)
+            .map(|(id, offset)| (*id, Some(offset)))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_record_alone_too_large_for_the_broker_fails_with_its_code() {
+    let (now, mut script) = (t0(), Script::new());
+    let mut p = warm(0, &mut script, now);
+    let id = p.send(now, ProducerRecord::new("t", "big")).unwrap();
+    script.produce_codes.push_back(ErrorCode::MESSAGE_TOO_LARGE);
+    script.step(&mut p, now);
+    assert_eq!(
+        p.poll_event(),
+        Some(Event::Delivered {
+            id,
+            result: Err(DeliveryError::Rejected(ErrorCode::MESSAGE_TOO_LARGE))
+        })
+    );
+}
+
+#[test]
 fn the_timer_never_asks_for_a_moment_already_past() {
     let (now, mut script) = (t0(), Script::new());
     let mut p = warm(5, &mut script, now);
@@ -232,4 +284,175 @@ fn the_timer_never_asks_for_a_moment_already_past() {
         }
     }
     assert_eq!(produce_requests, p.config().max_in_flight);
+}
+
+// ---- backpressure ----
+
+/// A record of `n` value bytes takes 36 + n bytes of the buffer.
+fn sized(n: usize) -> ProducerRecord {
+    ProducerRecord::new("t", vec![b'x'; n])
+}
+
+/// Room for two records of 64 bytes (100 each), not three.
+fn small_buffer(linger: u64, max_block: u64) -> Producer {
+    let config = ProducerConfig::default()
+        .linger(ms(linger))
+        .batch_size(1_000)
+        .buffer_memory(250)
+        .max_block(ms(max_block))
+        .backoff(Backoff::fixed(ms(100), ms(1_000)));
+    Producer::new(config, 1).unwrap()
+}
+
+/// `small_buffer` that knows the topic and has its producer id.
+fn warm_small(linger: u64, max_block: u64, script: &mut Script, now: Instant) -> Producer {
+    let mut p = small_buffer(linger, max_block);
+    p.send(now, ProducerRecord::new("t", "warm")).unwrap();
+    p.flush(now);
+    script.step(&mut p, now);
+    while p.poll_event().is_some() {}
+    script.produced.clear();
+    p
+}
+
+#[test]
+fn a_full_buffer_makes_records_wait_and_they_enter_in_send_order() {
+    let (now, mut script) = (t0(), Script::new());
+    let mut p = warm_small(10_000, 60_000, &mut script, now);
+    let ids: Vec<DeliveryId> = (0..6)
+        .map(|_| p.send_waiting(now, sized(64)).unwrap())
+        .collect();
+    let waiting: Vec<bool> = ids.iter().map(|id| p.is_waiting(*id)).collect();
+    assert_eq!(waiting, [false, false, true, true, true, true]);
+    assert_eq!((p.buffered_bytes(), p.waiting_records()), (200, 4));
+    assert_eq!(p.pending_records(), 6);
+    // No overtaking: a smaller record that would fit is refused while others wait.
+    assert_eq!(p.send(now, sized(0)), Err(SendError::BufferFull));
+    let flush = p.flush(now);
+
+    // Nothing lingers while records wait: each answer lets the next two in.
+    script.step(&mut p, now);
+    let events: Vec<Event> = std::iter::from_fn(|| p.poll_event()).collect();
+    let mut order = Vec::new();
+    for e in &events {
+        match e {
+            Event::Buffered { id } => order.push(("in", *id)),
+            Event::Delivered { id, result } => {
+                assert!(result.is_ok(), "{id}: {result:?}");
+                order.push(("out", *id));
+            }
+            Event::Flushed { id } => assert_eq!(*id, flush),
+            other => panic!("{other:?}"),
+        }
+    }
+    let (a, b, c, d, e, f) = (ids[0], ids[1], ids[2], ids[3], ids[4], ids[5]);
+    assert_eq!(
+        order,
+        [
+            ("out", a),
+            ("out", b),
+            ("in", c),
+            ("in", d),
+            ("out", c),
+            ("out", d),
+            ("in", e),
+            ("in", f),
+            ("out", e),
+            ("out", f),
+        ]
+    );
+    assert_eq!(events.last(), Some(&Event::Flushed { id: flush }));
+    assert_eq!(
+        script.produced.len(),
+        3,
+        "one batch of two records per round"
+    );
+    // Offsets follow send order.
+    assert_eq!(script.next_offset, 7);
+    assert!(p.is_idle() && p.buffered_bytes() == 0);
+}
+
+#[test]
+fn a_record_without_room_within_max_block_is_refused_and_a_cancelled_one_at_once() {
+    let (now, mut script) = (t0(), Script::new());
+    let mut p = warm_small(0, 1_000, &mut script, now);
+    let a = p.send_waiting(now, sized(64)).unwrap();
+    let b = p.send_waiting(now, sized(64)).unwrap();
+    // Their request is never answered: the buffer stays full.
+    while p.poll_request(now).is_some() {}
+    let later = now + ms(300);
+    let c = p.send_waiting(now, sized(64)).unwrap();
+    let d = p.send_waiting(later, sized(64)).unwrap();
+    assert!(p.is_waiting(c) && p.is_waiting(d));
+    assert_eq!(p.poll_timeout(), Some(now + ms(1_000)));
+    p.handle_timeout(now + ms(999));
+    assert_eq!(p.poll_event(), None);
+    p.handle_timeout(now + ms(1_000));
+    assert_eq!(
+        p.poll_event(),
+        Some(Event::Delivered {
+            id: c,
+            result: Err(DeliveryError::BufferFull)
+        })
+    );
+    assert_eq!(p.poll_event(), None);
+    assert!(!p.is_waiting(c) && p.is_waiting(d));
+    assert_eq!(p.poll_timeout(), Some(later + ms(1_000)));
+
+    // Cancelled: refused at once, and only once.
+    assert!(p.cancel(now + ms(1_001), d));
+    assert_eq!(
+        p.poll_event(),
+        Some(Event::Delivered {
+            id: d,
+            result: Err(DeliveryError::BufferFull)
+        })
+    );
+    assert!(!p.cancel(now + ms(1_001), d));
+    assert!(
+        !p.cancel(now + ms(1_001), a),
+        "a record in the buffer stays"
+    );
+    assert_eq!(p.waiting_records(), 0);
+    assert_eq!((p.pending_records(), p.buffered_bytes()), (2, 200));
+    let _ = b;
+}
+
+#[test]
+fn a_cancelled_record_lets_the_ones_behind_it_in_and_flush_waits_for_them() {
+    let (now, mut script) = (t0(), Script::new());
+    let mut p = warm_small(10_000, 60_000, &mut script, now);
+    p.send_waiting(now, sized(64)).unwrap();
+    p.send_waiting(now, sized(78)).unwrap();
+    let big = p.send_waiting(now, sized(64)).unwrap();
+    let small = p.send_waiting(now, sized(0)).unwrap();
+    let flush = p.flush(now);
+    assert!(p.is_waiting(big) && p.is_waiting(small));
+    // 36 more bytes fit next to 214: the small record enters once the big one is gone.
+    assert!(p.cancel(now, big));
+    assert!(!p.is_waiting(small));
+    let events: Vec<Event> = std::iter::from_fn(|| p.poll_event()).collect();
+    assert_eq!(
+        events,
+        [
+            Event::Delivered {
+                id: big,
+                result: Err(DeliveryError::BufferFull)
+            },
+            Event::Buffered { id: small },
+        ]
+    );
+    script.step(&mut p, now);
+    let events: Vec<Event> = std::iter::from_fn(|| p.poll_event()).collect();
+    assert_eq!(events.last(), Some(&Event::Flushed { id: flush }));
+    assert_eq!(events.len(), 4);
+}
+
+#[test]
+fn a_zero_max_block_is_refused() {
+    let config = ProducerConfig::default().max_block(Duration::ZERO);
+    assert_eq!(
+        Producer::new(config, 1).err(),
+        Some(ConfigError::OutOfRange("max_block"))
+    );
 }

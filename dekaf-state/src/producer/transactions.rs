@@ -398,9 +398,11 @@ impl Producer {
         }
     }
 
-    /// Moves that need no answer: drop what an abort or an error discards, finish a commit
-    /// or an abort once nothing is left in flight, complete flushes.
-    pub(crate) fn progress(&mut self, _now: Instant) {
+    /// Moves that need no answer: let waiting records into the buffer, drop what an abort or
+    /// an error discards, finish a commit or an abort once nothing is left in flight,
+    /// complete flushes.
+    pub(crate) fn progress(&mut self, now: Instant) {
+        self.admit_waiting(now);
         self.complete_flushes();
         let Some(txn) = self.txn.as_ref() else { return };
         let state = txn.state;
@@ -433,8 +435,8 @@ impl Producer {
         self.events.extend(events);
     }
 
-    /// In an abortable error or an abort: records not in flight will never be sent, and
-    /// partitions and offsets not yet sent are not added.
+    /// In an abortable error or an abort: records not in flight (those waiting for room
+    /// included) will never be sent, and partitions and offsets not yet sent are not added.
     fn discard_unsent(&mut self) {
         let mut gap = false;
         let mut ids = Vec::new();
@@ -453,6 +455,7 @@ impl Producer {
         for (_, queue) in std::mem::take(&mut self.unrouted) {
             ids.extend(queue.into_iter().map(|u| u.record.id));
         }
+        ids.extend(self.take_waiting().into_iter().map(|w| w.id));
         if gap {
             self.sequence_gap();
         }

@@ -188,8 +188,10 @@ impl Producer {
         let Some(txn) = &self.txn else { return false };
         let nothing_in_flight =
             txn.adding.is_empty() && txn.offsets.iter().all(|o| o.attempt.in_flight.is_none());
-        let data_left =
-            self.partitions.values().any(|q| !q.is_empty()) || !self.unrouted.is_empty();
+        // Records waiting for room belong to the transaction too.
+        let data_left = self.partitions.values().any(|q| !q.is_empty())
+            || !self.unrouted.is_empty()
+            || !self.waiting.is_empty();
         match txn.state {
             TransactionState::Committing => {
                 nothing_in_flight && txn.offsets.is_empty() && txn.pending.is_empty() && !data_left

@@ -142,6 +142,13 @@ pub enum Event {
         /// The outcome.
         result: Result<RecordMetadata, DeliveryError>,
     },
+    /// A record given to [`send_waiting`](super::Producer::send_waiting) that had to wait
+    /// for room entered the buffer; its `Delivered` follows later. Records that got in at
+    /// once have no such event.
+    Buffered {
+        /// The id `send_waiting` returned.
+        id: DeliveryId,
+    },
     /// Every record sent before the flush has its outcome.
     Flushed {
         /// The id `flush` returned.

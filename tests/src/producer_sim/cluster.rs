@@ -189,6 +189,9 @@ pub struct Cluster {
     pub faults: Faults,
     /// How many faults of each kind were injected (cluster and links together).
     pub injected: BTreeMap<&'static str, u64>,
+    /// The largest record batch a partition takes, in bytes (Kafka's `max.message.bytes`);
+    /// a larger one is refused with MESSAGE_TOO_LARGE.
+    pub max_message_bytes: usize,
     next_producer_id: i64,
     rng: Rng,
 }
@@ -205,6 +208,7 @@ impl Cluster {
             groups: BTreeMap::new(),
             faults: Faults::default(),
             injected: BTreeMap::new(),
+            max_message_bytes: usize::MAX,
             next_producer_id: 1000,
             rng: Rng::new(seed),
         }
@@ -418,6 +422,12 @@ impl Cluster {
         let mut first_offset = -1;
         for batch in batches {
             let h = *batch.header();
+            // The whole batch: base offset and length, then `batch_length` bytes.
+            let size = usize::try_from(h.batch_length).unwrap_or(0) + 12;
+            if size > self.max_message_bytes {
+                self.count("message too large");
+                return (ErrorCode::MESSAGE_TOO_LARGE, -1);
+            }
             if h.producer_id >= 0 && batch.is_transactional() {
                 let in_txn = self.txns.values().any(|m| {
                     m.producer_id == h.producer_id
