@@ -957,6 +957,51 @@ fn a_transaction_missing_a_record_that_got_no_room_cannot_commit() {
     assert_eq!(output, [20, 21, 22, 23, 24]);
 }
 
+/// A record refused at once inside a transaction (too large, a negative partition, a full
+/// buffer for `send`) is missing from it: the transaction can only abort, as in Java.
+#[test]
+fn a_transaction_missing_a_record_refused_at_once_cannot_commit() {
+    let mut cluster = Cluster::new(1, 1);
+    fill_input(&mut cluster, 0);
+    let mut link = Link::new(LATENCY, 2);
+    let mut config = txn_config("refused").buffer_memory(90);
+    config.max_request_size = 200;
+    let mut p = Producer::new(config, 3).unwrap();
+    let (mut now, mut out) = (start(), Outcomes::default());
+    let init = p.init_transactions(now).unwrap();
+    wait_op(&mut cluster, &mut link, &mut p, &mut now, &mut out, init).unwrap();
+    let refusals: [(ProducerRecord, &str); 3] = [
+        (
+            ProducerRecord::new("out", "x".repeat(300)),
+            "bytes was refused",
+        ),
+        (
+            ProducerRecord::new("out", "v").partition(-1),
+            "partition -1",
+        ),
+        (ProducerRecord::new("out", "y".repeat(60)), "no room"),
+    ];
+    for (i, (refused, why)) in refusals.into_iter().enumerate() {
+        p.begin_transaction().unwrap();
+        let kept = p
+            .send(now, ProducerRecord::new("out", format!("v{i}")))
+            .unwrap();
+        assert!(p.send(now, refused).is_err());
+        assert_eq!(
+            p.transaction_state(),
+            Some(TransactionState::AbortableError)
+        );
+        let Err(TransactionError::Abortable(e)) = p.commit_transaction(now) else {
+            panic!("a commit without a refused record");
+        };
+        assert!(e.to_string().contains(why), "{e}");
+        let abort = p.abort_transaction(now).unwrap();
+        wait_op(&mut cluster, &mut link, &mut p, &mut now, &mut out, abort).unwrap();
+        assert!(out.delivered.contains_key(&kept));
+    }
+    assert!(committed_output(&cluster).is_empty());
+}
+
 /// A second producer with the same transactional id starts at a random moment of the
 /// first one's transaction: the first is fenced and never reports a commit that did not
 /// happen; the second's transactions commit.

@@ -364,7 +364,9 @@ impl Producer {
     ///
     /// Refusals come out of the `Delivery` too: [`Error::Send`] for a record too large, a
     /// transactional producer outside a transaction, a closed or failed producer. A failure
-    /// (or refusal) nobody awaited is reported by the next [`flush`](Self::flush).
+    /// (or refusal) nobody awaited is reported by the next [`flush`](Self::flush). Inside a
+    /// transaction, a record refused or failed makes the transaction abortable (as in Java's
+    /// producer): it cannot commit without the record.
     pub fn send(&self, record: ProducerRecord) -> Delivery {
         let record = record.into_state(now_millis());
         let topic: Arc<str> = record.topic.as_str().into();

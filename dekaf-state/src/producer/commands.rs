@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::attempt::after;
 use super::batch::{record_size, Batch, PendingRecord, BATCH_OVERHEAD};
-use super::error::{DeliveryError, SendError, TransactionError};
+use super::error::{AbortableError, DeliveryError, SendError, TransactionError};
 use super::metadata::TopicInfo;
 use super::partitioner::partition_for_key;
 use super::producer::{Producer, Unrouted};
@@ -26,6 +26,9 @@ impl Producer {
         self.observe(now);
         let size = self.check_record(&record)?;
         if !self.waiting.is_empty() || !self.has_room(size) {
+            self.transaction_abortable(AbortableError::BufferFull {
+                topic: record.topic,
+            });
             return Err(SendError::BufferFull);
         }
         let id = self.next_delivery_id();
@@ -34,8 +37,30 @@ impl Producer {
         Ok(id)
     }
 
-    /// Why `record` cannot be sent now, or the room it takes in the buffer.
-    pub(crate) fn check_record(&self, record: &ProducerRecord) -> Result<usize, SendError> {
+    /// Why `record` cannot be sent now, or the room it takes in the buffer. A record refused
+    /// for itself (too large, an invalid partition) inside a transaction makes the transaction
+    /// abortable, as in Java's producer: committing without it would lose it silently.
+    pub(crate) fn check_record(&mut self, record: &ProducerRecord) -> Result<usize, SendError> {
+        let checked = self.check_record_alone(record);
+        let refusal = match &checked {
+            Err(SendError::RecordTooLarge { size, max }) => Some(AbortableError::RecordTooLarge {
+                topic: record.topic.clone(),
+                size: *size,
+                max: *max,
+            }),
+            Err(SendError::InvalidPartition(partition)) => Some(AbortableError::InvalidPartition {
+                topic: record.topic.clone(),
+                partition: *partition,
+            }),
+            _ => None,
+        };
+        if let Some(e) = refusal {
+            self.transaction_abortable(e);
+        }
+        checked
+    }
+
+    fn check_record_alone(&self, record: &ProducerRecord) -> Result<usize, SendError> {
         if let Some(e) = &self.fatal {
             return Err(SendError::Fatal(e.clone()));
         }

@@ -139,6 +139,26 @@ pub enum AbortableError {
         /// Its topic.
         topic: String,
     },
+    /// A record sent in the transaction was refused at once as larger than
+    /// `max_request_size`: the transaction would miss it.
+    #[error("a record for {topic} of {size} bytes was refused (at most {max})")]
+    RecordTooLarge {
+        /// Its topic.
+        topic: String,
+        /// Its size as it would be written.
+        size: usize,
+        /// The largest allowed.
+        max: usize,
+    },
+    /// A record sent in the transaction was refused at once for a negative partition: the
+    /// transaction would miss it.
+    #[error("a record for {topic} was refused: partition {partition} is invalid")]
+    InvalidPartition {
+        /// Its topic.
+        topic: String,
+        /// The partition asked for.
+        partition: i32,
+    },
     /// A request of the transaction failed for a reason retrying cannot fix.
     #[error("{0}")]
     Request(RequestFailed),
@@ -189,7 +209,11 @@ impl TransactionError {
                 Fault::Application
             }
             TransactionError::Abortable(AbortableError::Delivery { error, .. }) => error.fault(),
-            TransactionError::Abortable(AbortableError::Aborted) => Fault::Application,
+            TransactionError::Abortable(
+                AbortableError::Aborted
+                | AbortableError::RecordTooLarge { .. }
+                | AbortableError::InvalidPartition { .. },
+            ) => Fault::Application,
             TransactionError::Abortable(AbortableError::BufferFull { .. }) => Fault::Transient,
             TransactionError::Abortable(_) => Fault::Broker,
             TransactionError::Fatal(e) => e.fault(),
