@@ -456,3 +456,102 @@ fn a_zero_max_block_is_refused() {
         Some(ConfigError::OutOfRange("max_block"))
     );
 }
+
+/// Answers a transactional producer's requests: Produce fails as disconnected, and
+/// InitProducerId fences the producer once `fence` is set.
+fn txn_answer(out: &Outgoing, fence: bool) -> Result<Response, crate::client::RequestFailed> {
+    use dekaf_proto::messages::add_partitions_to_txn::{
+        AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
+    };
+    use dekaf_proto::messages::find_coordinator::Coordinator;
+    use dekaf_proto::messages::{
+        AddPartitionsToTxnResponse, EndTxnResponse, FindCoordinatorResponse,
+    };
+    let (_, version) = out.request.versions();
+    let body = match out.request.body(version) {
+        RequestBody::Produce(_) => return Err(crate::client::RequestFailed::Disconnected),
+        RequestBody::Metadata(_) => Script::new().answer(t0(), out),
+        RequestBody::FindCoordinator(r) => ResponseBody::FindCoordinator(FindCoordinatorResponse {
+            coordinators: r
+                .coordinator_keys
+                .iter()
+                .map(|key| Coordinator {
+                    key: key.clone(),
+                    node_id: 1,
+                    host: "b".into(),
+                    port: 9092,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        RequestBody::InitProducerId(_) => ResponseBody::InitProducerId(InitProducerIdResponse {
+            error_code: if fence {
+                ErrorCode::PRODUCER_FENCED
+            } else {
+                ErrorCode::NONE
+            },
+            producer_id: if fence { -1 } else { 7 },
+            producer_epoch: if fence { -1 } else { 0 },
+            ..Default::default()
+        }),
+        RequestBody::AddPartitionsToTxn(r) => {
+            ResponseBody::AddPartitionsToTxn(AddPartitionsToTxnResponse {
+                results_by_topic: r
+                    .topics
+                    .iter()
+                    .map(|t| AddPartitionsToTxnTopicResult {
+                        name: t.name.clone(),
+                        results_by_partition: t
+                            .partitions
+                            .iter()
+                            .map(|p| AddPartitionsToTxnPartitionResult {
+                                partition_index: *p,
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+        }
+        RequestBody::EndTxn(_) => ResponseBody::EndTxn(EndTxnResponse::default()),
+        other => panic!("unexpected {:?}", other.api_key()),
+    };
+    Ok(Response { version, body })
+}
+
+#[test]
+fn an_abort_waiting_for_its_epoch_bump_is_reported_as_an_abort() {
+    let now = t0();
+    let mut p = Producer::new(ProducerConfig::transactional("tx"), 1).unwrap();
+    let drive = |p: &mut Producer, fence: bool| {
+        while let Some(out) = p.poll_request(now) {
+            if out.request.expects_response() {
+                p.handle_response(now, out.id, txn_answer(&out, fence));
+            }
+        }
+    };
+    p.init_transactions(now).unwrap();
+    drive(&mut p, false);
+    assert_eq!(p.transaction_state(), Some(TransactionState::Ready));
+    p.begin_transaction().unwrap();
+    p.send(now, ProducerRecord::new("t", "v")).unwrap();
+    p.flush(now);
+    // The Produce request is lost: the batch may be written, so the abort that drops it
+    // must bump the epoch afterwards.
+    drive(&mut p, false);
+    let abort = p.abort_transaction(now).unwrap();
+    // EndTxn succeeds; the bump finds the producer fenced.
+    drive(&mut p, true);
+    let outcome = std::iter::from_fn(|| p.poll_event()).find_map(|e| match e {
+        Event::Transaction {
+            id,
+            operation,
+            result,
+        } if id == abort => Some((operation, result.is_err())),
+        _ => None,
+    });
+    assert_eq!(outcome, Some((TxnOperation::Abort, true)));
+}
