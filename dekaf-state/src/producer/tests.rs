@@ -555,3 +555,60 @@ fn an_abort_waiting_for_its_epoch_bump_is_reported_as_an_abort() {
     });
     assert_eq!(outcome, Some((TxnOperation::Abort, true)));
 }
+
+#[test]
+fn an_epoch_bump_on_a_broker_without_init_producer_id_v3_asks_for_a_new_id() {
+    let now = t0();
+    let mut script = Script::new();
+    let mut p = warm(0, &mut script, now);
+    // The broker refuses the next batch as out of order: the epoch must be bumped.
+    script
+        .produce_codes
+        .push_back(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+    p.send(now, ProducerRecord::new("t", "lost")).unwrap();
+    let mut asked = Vec::new();
+    let mut at = now;
+    for _ in 0..20 {
+        while let Some(out) = p.poll_request(at) {
+            // A Kafka 2.4 broker speaks InitProducerId up to v2, which has no producer id or
+            // epoch to bump: the driver writes the body in the version it negotiated.
+            let version = match out.request.api_key() {
+                dekaf_proto::ApiKey::InitProducerId => 2,
+                _ => out.request.versions().1,
+            };
+            let body = out.request.body(version);
+            let mut buf = bytes::BytesMut::new();
+            if let Err(e) = body.encode(&mut buf, version) {
+                let failed = crate::client::RequestFailed::Encode(e);
+                p.handle_response(at, out.id, Err(failed));
+                continue;
+            }
+            if let RequestBody::InitProducerId(r) = &body {
+                asked.push((r.producer_id, r.producer_epoch));
+            }
+            let answer = script.answer(at, &out);
+            p.handle_response(
+                at,
+                out.id,
+                Ok(Response {
+                    version,
+                    body: answer,
+                }),
+            );
+        }
+        at += ms(100);
+        p.handle_timeout(at);
+    }
+    assert_eq!(p.fatal_error(), None);
+    // A new producer id, as brokers before KIP-360 give.
+    assert_eq!(asked, [(-1, -1)]);
+    let id = p.send(at, ProducerRecord::new("t", "after")).unwrap();
+    script.step(&mut p, at);
+    let outcomes: Vec<DeliveryId> = std::iter::from_fn(|| p.poll_event())
+        .filter_map(|e| match e {
+            Event::Delivered { id, result: Ok(_) } => Some(id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outcomes, [id]);
+}
