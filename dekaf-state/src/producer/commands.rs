@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::attempt::after;
 use super::batch::{record_size, Batch, PendingRecord, BATCH_OVERHEAD};
-use super::error::{DeliveryError, SendError, TransactionError};
+use super::error::{AbortableError, DeliveryError, SendError, TransactionError};
 use super::metadata::TopicInfo;
 use super::partitioner::partition_for_key;
 use super::producer::{Producer, Unrouted};
@@ -148,11 +148,21 @@ impl Producer {
                 let code = *code;
                 let queue = self.unrouted.remove(topic).unwrap_or_default();
                 for u in queue {
-                    self.deliver(u.record.id, Err(DeliveryError::Rejected(code)));
+                    self.fail_unrouted(topic, u.record.id, DeliveryError::Rejected(code));
                 }
             }
             _ => {}
         }
+    }
+
+    /// Reports a record that failed before it was given a partition; the transaction it
+    /// belongs to cannot commit without it.
+    pub(crate) fn fail_unrouted(&mut self, topic: &Topic, id: DeliveryId, error: DeliveryError) {
+        self.deliver(id, Err(error.clone()));
+        self.transaction_abortable(AbortableError::Unrouted {
+            topic: topic.to_string(),
+            error,
+        });
     }
 
     /// Appends a record to its partition's last batch, or to a new one.
@@ -170,7 +180,7 @@ impl Producer {
                         partition: p,
                         partitions: count,
                     };
-                    self.deliver(u.record.id, Err(error));
+                    self.fail_unrouted(topic, u.record.id, error);
                     return;
                 }
             }

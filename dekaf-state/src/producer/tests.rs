@@ -612,3 +612,41 @@ fn an_epoch_bump_on_a_broker_without_init_producer_id_v3_asks_for_a_new_id() {
         .collect();
     assert_eq!(outcomes, [id]);
 }
+
+#[test]
+fn a_record_of_a_transaction_that_never_got_a_partition_keeps_it_from_committing() {
+    let now = t0();
+    let config = ProducerConfig::transactional("tx").delivery_timeout(ms(1_000));
+    let mut p = Producer::new(config, 1).unwrap();
+    let drive = |p: &mut Producer, at: Instant| {
+        for _ in 0..100 {
+            let Some(out) = p.poll_request(at) else {
+                return;
+            };
+            if out.request.expects_response() {
+                p.handle_response(at, out.id, txn_answer(&out, false));
+            }
+        }
+    };
+    p.init_transactions(now).unwrap();
+    drive(&mut p, now);
+    p.begin_transaction().unwrap();
+    // Metadata never knows the topic: the record times out without a partition.
+    let lost = p.send(now, ProducerRecord::new("missing", "v")).unwrap();
+    drive(&mut p, now);
+    let later = now + ms(1_500);
+    p.handle_timeout(later);
+    drive(&mut p, later);
+    let failed = std::iter::from_fn(|| p.poll_event())
+        .any(|e| matches!(e, Event::Delivered { id, result: Err(_) } if id == lost));
+    assert!(failed);
+    assert_eq!(
+        p.transaction_state(),
+        Some(TransactionState::AbortableError)
+    );
+    let commit = p.commit_transaction(later);
+    assert!(
+        matches!(commit, Err(TransactionError::Abortable(_))),
+        "{commit:?}"
+    );
+}
