@@ -6,15 +6,29 @@
 //! the broker version ranges; the rest drive it step by step, as a driver would: the
 //! application's commands, the virtual clock, and for each request the machine sent, an
 //! answer — one a broker could plausibly give (the request's own topics, partitions and
-//! member ids mirrored back with error codes, offsets, epochs, assignments and record
-//! batches the input chooses), one decoded from raw input, a timeout, a broken connection,
-//! or none yet. After the input ends, the brokers answer everything and the clock runs on
+//! member ids mirrored back with error codes, offsets, epochs and assignments the input
+//! chooses, and record batches from partition logs the input writes as consumers read), one
+//! decoded from raw or damaged bytes, a timeout, a broken connection, or none yet. After the input ends, the brokers answer everything and the clock runs on
 //! past every timeout the machine promises to keep.
 //!
-//! They panic only when the machine breaks a promise: a panic inside it, a request loop that
-//! never ends, a record of a partition that is not assigned (or is paused, or revoked), a
-//! position moving back without a seek, a deadline still due after `handle_timeout`, an
-//! outcome reported twice or never, more requests in flight than the machine allows.
+//! They panic only when the machine breaks a promise:
+//! - a panic inside it, a `poll_request` or `poll_event` that never ends, requests piling up,
+//!   a request it cannot write in a version it offers, a deadline still due right after
+//!   `handle_timeout`;
+//! - consumer: a record of a partition that is not assigned (or is paused, or revoked), or
+//!   that is not the one the partition's log holds at its offset, or, under read_committed,
+//!   of an open or aborted transaction; offsets out of order or below the position; a
+//!   position moving back without a new fetch epoch (seek, reset, reassignment); more than one
+//!   fetch in flight to a broker; more records outstanding than the cap; records buffered after
+//!   `close`; a commit of a partition after it was lost; a commit or query answered twice, not
+//!   for the partitions asked, or not at all within its timeout;
+//! - producer: an outcome for a record twice, for one never sent, for another topic or
+//!   partition, or none within the delivery timeout; a flush finished before the records sent
+//!   before it; a transaction operation reported twice or as another operation; a commit that
+//!   succeeds although a record of its transaction failed; a transaction state change its
+//!   state machine does not allow; more Produce requests in flight than `max_in_flight`; a
+//!   record sent again with another sequence number, or sequence numbers out of send order;
+//!   bytes buffered beyond `buffer_memory` (or one record), or with no record pending.
 
 mod broker;
 mod consumer;

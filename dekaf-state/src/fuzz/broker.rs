@@ -41,6 +41,8 @@ pub(crate) struct World {
     /// Partitions that got a fetch answer made of raw or damaged bytes: what a consumer hands
     /// out of them need not match their log.
     pub(crate) tainted: BTreeSet<(String, i32)>,
+    /// Every partition is tainted (topic ids were mixed up).
+    pub(crate) all_tainted: bool,
     /// The group coordinator and the transaction coordinator.
     pub(crate) coordinators: [BrokerId; 2],
     /// The classic generation or the consumer-protocol group epoch.
@@ -58,6 +60,7 @@ impl World {
             log_end: BTreeMap::new(),
             logs: BTreeMap::new(),
             tainted: BTreeSet::new(),
+            all_tainted: false,
             coordinators: [1, 1],
             generation: 0,
             next_member: 0,
@@ -90,16 +93,28 @@ impl World {
             .or_insert_with(|| Log::new(i64::from(input.byte() % 8)))
     }
 
-    /// Marks the partitions of a fetch as answered with bytes not from their log.
-    pub(crate) fn taint(&mut self, body: &RequestBody) {
-        let RequestBody::Fetch(req) = body else {
-            return;
-        };
-        for t in &req.topics {
-            let name = topic_name(self, t.topic_id).unwrap_or_else(|| t.topic.clone());
-            for p in &t.partitions {
-                self.tainted.insert((name.clone(), p.partition));
+    /// Notes an answer made of raw or damaged bytes: the partitions of a fetch get records
+    /// that are not from their log; metadata that gives a topic another topic's id makes the
+    /// consumer fetch one topic for the other, so no log can be trusted after it.
+    pub(crate) fn taint(&mut self, request: &RequestBody, response: &ResponseBody) {
+        match (request, response) {
+            (RequestBody::Fetch(req), _) => {
+                for t in &req.topics {
+                    let name = topic_name(self, t.topic_id).unwrap_or_else(|| t.topic.clone());
+                    for p in &t.partitions {
+                        self.tainted.insert((name.clone(), p.partition));
+                    }
+                }
             }
+            (_, ResponseBody::Metadata(resp)) => {
+                let confused = resp.topics.iter().any(|t| {
+                    t.name.as_ref().is_some_and(|name| {
+                        topic_name(self, t.topic_id).is_some_and(|other| other != *name)
+                    })
+                });
+                self.all_tainted |= confused;
+            }
+            _ => {}
         }
     }
 

@@ -30,9 +30,9 @@ struct Checks {
     commits: BTreeSet<u64>,
     finished_commits: BTreeSet<u64>,
     /// Query ids returned by commands, and those answered.
-    queries: BTreeSet<u64>,
+    queries: BTreeMap<u64, BTreeSet<TopicPartition>>,
     answered_queries: BTreeSet<u64>,
-    watermarks: BTreeSet<u64>,
+    watermarks: BTreeMap<u64, BTreeSet<TopicPartition>>,
     answered_watermarks: BTreeSet<u64>,
     /// Partitions revoked by the group and not assigned again since.
     revoked: BTreeSet<TopicPartition>,
@@ -239,7 +239,7 @@ fn poll(
 fn check_logged(world: &World, read_committed: bool, r: &ConsumerRecord) {
     let tp = &r.topic_partition;
     let key = (tp.topic().to_string(), tp.partition());
-    if world.tainted.contains(&key) {
+    if world.all_tainted || world.tainted.contains(&key) {
         return;
     }
     let held = world.logs.get(&key).and_then(|l| l.records.get(&r.offset));
@@ -376,8 +376,9 @@ fn command(
             let _ = c.store_offsets(now, offsets);
         }
         200..=207 => {
-            if let Ok(id) = c.fetch_committed(now, partitions(c, world, input)) {
-                checks.queries.insert(id.get());
+            let asked = partitions(c, world, input);
+            if let Ok(id) = c.fetch_committed(now, asked.clone()) {
+                checks.queries.insert(id.get(), asked.into_iter().collect());
             }
         }
         208..=215 => {
@@ -386,13 +387,17 @@ fn command(
                 .into_iter()
                 .map(|tp| TopicPartitionTimestamp::new(tp.topic_arc().clone(), tp.partition(), ts))
                 .collect();
+            let asked = times.iter().map(|t| t.topic_partition.clone()).collect();
             if let Ok(id) = c.offsets_for_times(now, times) {
-                checks.queries.insert(id.get());
+                checks.queries.insert(id.get(), asked);
             }
         }
         216..=223 => {
-            if let Ok(id) = c.query_watermarks(now, partitions(c, world, input)) {
-                checks.watermarks.insert(id.get());
+            let asked = partitions(c, world, input);
+            if let Ok(id) = c.query_watermarks(now, asked.clone()) {
+                checks
+                    .watermarks
+                    .insert(id.get(), asked.into_iter().collect());
             }
         }
         224..=231 => c.release(now),
@@ -500,28 +505,28 @@ fn events(c: &mut Consumer, checks: &mut Checks, stats: &mut Stats) {
                     "commit {id} finished twice"
                 );
             }
-            ConsumerEvent::Offset(Event::Committed { query, .. })
-            | ConsumerEvent::Offset(Event::OffsetsForTimes { query, .. }) => {
-                assert!(
-                    checks.queries.contains(&query.get()),
-                    "an answer to {query}, which was never asked"
-                );
-                assert!(
-                    checks.answered_queries.insert(query.get()),
-                    "{query} answered twice"
+            ConsumerEvent::Offset(Event::Committed { query, result }) => {
+                let answered = result.map(|r| r.into_iter().map(|(tp, _)| tp).collect());
+                answer(
+                    &checks.queries,
+                    &mut checks.answered_queries,
+                    query.get(),
+                    answered,
                 );
             }
-            ConsumerEvent::Watermarks { query, .. } => {
-                assert!(
-                    checks.watermarks.contains(&query.get()),
-                    "an answer to watermark query {}, which was never asked",
-                    query.get()
+            ConsumerEvent::Offset(Event::OffsetsForTimes { query, result }) => {
+                let answered = result.map(|r| r.into_iter().map(|(tp, _)| tp).collect());
+                answer(
+                    &checks.queries,
+                    &mut checks.answered_queries,
+                    query.get(),
+                    answered,
                 );
-                assert!(
-                    checks.answered_watermarks.insert(query.get()),
-                    "watermark query {} answered twice",
-                    query.get()
-                );
+            }
+            ConsumerEvent::Watermarks { query, result } => {
+                let answered = result.map(|r| r.into_iter().map(|(tp, _)| tp).collect());
+                let (asked, done) = (&checks.watermarks, &mut checks.answered_watermarks);
+                answer(asked, done, query.get(), answered);
             }
             ConsumerEvent::Rebalance(GroupEvent::Revoked(ps)) => checks.revoked.extend(ps),
             ConsumerEvent::Rebalance(GroupEvent::Assigned(ps)) => {
@@ -539,6 +544,32 @@ fn events(c: &mut Consumer, checks: &mut Checks, stats: &mut Stats) {
             }
             _ => {}
         }
+    }
+}
+
+/// A query's answer: one per query asked, covering each partition asked once when it
+/// succeeds.
+fn answer<E>(
+    asked: &BTreeMap<u64, BTreeSet<TopicPartition>>,
+    answered: &mut BTreeSet<u64>,
+    query: u64,
+    result: Result<Vec<TopicPartition>, E>,
+) {
+    let Some(partitions) = asked.get(&query) else {
+        panic!("an answer to query {query}, which was never asked");
+    };
+    assert!(answered.insert(query), "query {query} answered twice");
+    if let Ok(got) = result {
+        let unique: BTreeSet<TopicPartition> = got.iter().cloned().collect();
+        assert_eq!(
+            unique.len(),
+            got.len(),
+            "query {query}: a partition answered twice"
+        );
+        assert_eq!(
+            &unique, partitions,
+            "query {query}: not the partitions asked"
+        );
     }
 }
 
@@ -560,7 +591,7 @@ fn drain(
         return;
     };
     let mut zeros = Input::new(&[]);
-    for _ in 0..2000 {
+    for _ in 0..1000 {
         if net.now > until {
             break;
         }
@@ -569,12 +600,12 @@ fn drain(
             net.settle(c, world, &mut zeros);
             net.send(c, &mut zeros);
         }
-        // To the next deadline, in steps of 100 ms to 1 s.
+        // To the next deadline, in steps of 500 ms to 1 s.
         let next = c
             .poll_timeout()
             .unwrap_or(net.now + Duration::from_secs(1))
             .clamp(
-                net.now + Duration::from_millis(100),
+                net.now + Duration::from_millis(500),
                 net.now + Duration::from_secs(1),
             );
         let fired = net.jump(c, next);
@@ -593,7 +624,8 @@ fn drain(
     );
     let unanswered: Vec<&u64> = checks
         .queries
-        .difference(&checks.answered_queries)
+        .keys()
+        .filter(|q| !checks.answered_queries.contains(q))
         .collect();
     assert!(
         unanswered.is_empty(),
@@ -601,7 +633,8 @@ fn drain(
     );
     let unanswered: Vec<&u64> = checks
         .watermarks
-        .difference(&checks.answered_watermarks)
+        .keys()
+        .filter(|q| !checks.answered_watermarks.contains(q))
         .collect();
     assert!(
         unanswered.is_empty(),

@@ -313,7 +313,7 @@ impl Net {
                 match ResponseBody::decode(sent.api, sent.version, &mut Reader::new(&bytes)) {
                     Ok(body) => {
                         self.stats.raw += 1;
-                        world.taint(&sent.body);
+                        world.taint(&sent.body, &body);
                         let response = Response {
                             version: sent.version,
                             body,

@@ -27,6 +27,8 @@ struct Sent {
     topic: String,
     partition: Option<i32>,
     waiting: bool,
+    /// The transaction it was sent in (numbered by `begin_transaction`).
+    txn: Option<u64>,
 }
 
 /// What the checks remember between steps.
@@ -38,7 +40,11 @@ struct Checks {
     /// Each flush with the number of records sent before it.
     flushes: BTreeMap<u64, u64>,
     flushed: BTreeSet<u64>,
-    ops: BTreeMap<u64, TxnOperation>,
+    /// Each transaction operation, with the transaction it was called in.
+    ops: BTreeMap<u64, (TxnOperation, u64)>,
+    /// The number of the transaction open now (or last open).
+    txn: u64,
+    delivered_ok: BTreeSet<u64>,
     ops_done: BTreeSet<u64>,
     state: Option<TransactionState>,
     /// The most bytes of key, value and headers of one record.
@@ -140,7 +146,7 @@ pub(crate) fn run(data: &[u8]) -> Stats {
     };
     if p.transaction_state().is_some() && !input.chance(16) {
         if let Ok(op) = p.init_transactions(net.now) {
-            checks.ops.insert(op.0, TxnOperation::Init);
+            checks.ops.insert(op.0, (TxnOperation::Init, 0));
         }
     }
     while !input.is_empty() {
@@ -163,12 +169,14 @@ fn command(p: &mut Producer, net: &mut Net, checks: &mut Checks, input: &mut Inp
             let r = record(checks, input);
             let raw = raw_size(&r);
             let (topic, partition) = (r.topic.clone(), r.partition);
+            let txn = in_transaction(p).then_some(checks.txn);
             if let Ok(id) = p.send(now, r) {
                 checks.largest = checks.largest.max(raw);
                 let sent = Sent {
                     topic,
                     partition,
                     waiting: false,
+                    txn,
                 };
                 assert!(checks.sent.insert(id.0, sent).is_none(), "{id} given twice");
             }
@@ -177,12 +185,14 @@ fn command(p: &mut Producer, net: &mut Net, checks: &mut Checks, input: &mut Inp
             let r = record(checks, input);
             let raw = raw_size(&r);
             let (topic, partition) = (r.topic.clone(), r.partition);
+            let txn = in_transaction(p).then_some(checks.txn);
             if let Ok(id) = p.send_waiting(now, r) {
                 checks.largest = checks.largest.max(raw);
                 let sent = Sent {
                     topic,
                     partition,
                     waiting: true,
+                    txn,
                 };
                 assert!(checks.sent.insert(id.0, sent).is_none(), "{id} given twice");
             }
@@ -207,11 +217,13 @@ fn command(p: &mut Producer, net: &mut Net, checks: &mut Checks, input: &mut Inp
         180..=181 => p.close(now),
         182..=189 => {
             if let Ok(op) = p.init_transactions(now) {
-                checks.ops.insert(op.0, TxnOperation::Init);
+                checks.ops.insert(op.0, (TxnOperation::Init, checks.txn));
             }
         }
         190..=209 => {
-            let _ = p.begin_transaction();
+            if p.begin_transaction().is_ok() {
+                checks.txn += 1;
+            }
         }
         210..=229 => {
             let op = if input.bool() {
@@ -221,7 +233,7 @@ fn command(p: &mut Producer, net: &mut Net, checks: &mut Checks, input: &mut Inp
                 p.abort_transaction(now).map(|op| (op, TxnOperation::Abort))
             };
             if let Ok((op, what)) = op {
-                checks.ops.insert(op.0, what);
+                checks.ops.insert(op.0, (what, checks.txn));
             }
         }
         230..=241 => {
@@ -237,11 +249,18 @@ fn command(p: &mut Producer, net: &mut Net, checks: &mut Checks, input: &mut Inp
                 group.member_id = "member-1".to_string();
             }
             if let Ok(op) = p.send_offsets_to_transaction(now, offsets, group) {
-                checks.ops.insert(op.0, TxnOperation::SendOffsets);
+                checks
+                    .ops
+                    .insert(op.0, (TxnOperation::SendOffsets, checks.txn));
             }
         }
         _ => net.disconnect(p, input),
     }
+}
+
+/// Whether records sent now belong to an open transaction.
+fn in_transaction(p: &Producer) -> bool {
+    p.transaction_state() == Some(TransactionState::InTransaction)
 }
 
 /// Each record keeps its sequence number when sent again under the same producer id and
@@ -413,6 +432,9 @@ fn events(p: &mut Producer, checks: &mut Checks, stats: &mut Stats) {
                     }
                 }
                 assert!(checks.delivered.insert(id.0), "{id} has two outcomes");
+                if result.is_ok() {
+                    checks.delivered_ok.insert(id.0);
+                }
             }
             Event::Buffered { id } => {
                 let waiting = checks.sent.get(&id.0).is_some_and(|s| s.waiting);
@@ -440,14 +462,36 @@ fn events(p: &mut Producer, checks: &mut Checks, stats: &mut Stats) {
                 );
                 assert!(checks.flushed.insert(id.0), "flush {} finished twice", id.0);
             }
-            Event::Transaction { id, operation, .. } => {
-                assert_eq!(
-                    checks.ops.get(&id.0),
-                    Some(&operation),
-                    "transaction event for op {}",
-                    id.0
-                );
+            Event::Transaction {
+                id,
+                operation,
+                result,
+            } => {
+                let Some(&(asked, txn)) = checks.ops.get(&id.0) else {
+                    panic!("transaction op {} finished, but was never asked", id.0);
+                };
+                assert_eq!(operation, asked, "transaction op {}", id.0);
                 assert!(checks.ops_done.insert(id.0), "op {} finished twice", id.0);
+                let ended = matches!(operation, TxnOperation::Commit | TxnOperation::Abort);
+                if ended && result.is_ok() {
+                    // A commit or abort finishes after the outcome of every record of its
+                    // transaction, and a commit succeeds only if each was written.
+                    for (rid, sent) in &checks.sent {
+                        if sent.txn != Some(txn) {
+                            continue;
+                        }
+                        assert!(
+                            checks.delivered.contains(rid),
+                            "transaction {txn} ended ({operation}) before the outcome of record {rid}"
+                        );
+                        if operation == TxnOperation::Commit {
+                            assert!(
+                                checks.delivered_ok.contains(rid),
+                                "transaction {txn} committed, but its record {rid} failed"
+                            );
+                        }
+                    }
+                }
             }
         }
     }
@@ -466,7 +510,7 @@ fn drain(p: &mut Producer, net: &mut Net, world: &mut World, checks: &mut Checks
         return;
     };
     let mut zeros = Input::new(&[]);
-    for _ in 0..2000 {
+    for _ in 0..1000 {
         if net.now > until || p.pending_records() == 0 {
             break;
         }
@@ -475,12 +519,12 @@ fn drain(p: &mut Producer, net: &mut Net, world: &mut World, checks: &mut Checks
             net.settle(p, world, &mut zeros);
             net.send(p, &mut zeros);
         }
-        // To the next deadline, in steps of 100 ms to 1 s.
+        // To the next deadline, in steps of 500 ms to 1 s.
         let next = p
             .poll_timeout()
             .unwrap_or(net.now + Duration::from_secs(1))
             .clamp(
-                net.now + Duration::from_millis(100),
+                net.now + Duration::from_millis(500),
                 net.now + Duration::from_secs(1),
             );
         let fired = net.jump(p, next);
