@@ -315,10 +315,16 @@ impl Error {
                 TransactionError::Abortable(
                     AbortableError::Broker(code) | AbortableError::Offsets { code, .. },
                 ) => Some(*code),
-                TransactionError::Abortable(AbortableError::Delivery {
-                    error: DeliveryError::Rejected(code),
-                    ..
-                }) => Some(*code),
+                TransactionError::Abortable(
+                    AbortableError::Delivery {
+                        error: DeliveryError::Rejected(code),
+                        ..
+                    }
+                    | AbortableError::Unrouted {
+                        error: DeliveryError::Rejected(code),
+                        ..
+                    },
+                ) => Some(*code),
                 _ => self.producer_fatal().and_then(fatal_code),
             },
             Error::Send(SendError::Fatal(e)) => fatal_code(e),

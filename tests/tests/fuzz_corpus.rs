@@ -3,7 +3,8 @@
 //!
 //! `cargo test -p dekaf-tests --test fuzz_corpus -- --ignored write_seeds` rewrites the seed
 //! inputs (files named `seed-*`): valid frames, every version of every request and response
-//! dekaf implements, and record batches in every codec.
+//! dekaf implements, and record batches in every codec. The seeds of the state machine targets
+//! are written by `cargo test -p dekaf-state --lib -- --ignored write_seeds`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -61,6 +62,16 @@ fn response() {
 #[test]
 fn record_batches() {
     replay("record_batches", fuzz_record_batches);
+}
+
+#[test]
+fn consumer_machine() {
+    replay("consumer_machine", dekaf_state::fuzz::fuzz_consumer);
+}
+
+#[test]
+fn producer_machine() {
+    replay("producer_machine", dekaf_state::fuzz::fuzz_producer);
 }
 
 /// The committed record batch seeds hold what their names say.
@@ -132,7 +143,15 @@ fn every_message_version_has_seeds() {
 #[test]
 fn corpora_are_small() {
     let mut total = 0;
-    for target in ["frame_splitter", "request", "response", "record_batches"] {
+    let targets = [
+        "frame_splitter",
+        "request",
+        "response",
+        "record_batches",
+        "consumer_machine",
+        "producer_machine",
+    ];
+    for target in targets {
         for entry in fs::read_dir(corpus(target)).unwrap() {
             total += entry.unwrap().metadata().unwrap().len();
         }

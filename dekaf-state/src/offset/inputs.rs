@@ -69,7 +69,13 @@ impl OffsetManager {
             }
         }
         for p in self.partitions.values_mut() {
-            if let Some(l) = lookup_mut(&mut p.start) {
+            // Validations back off too; ending their backoff here keeps `poll_timeout` from
+            // returning a past time while the partition cannot ask (paused, say).
+            let lookup = match &mut p.start {
+                Start::AwaitingValidation(l, _) => Some(l),
+                start => lookup_mut(start),
+            };
+            if let Some(l) = lookup {
                 if l.not_before.is_some_and(|t| t <= now) {
                     l.not_before = None;
                 }

@@ -173,11 +173,21 @@ impl Producer {
                 let code = *code;
                 let queue = self.unrouted.remove(topic).unwrap_or_default();
                 for u in queue {
-                    self.deliver(u.record.id, Err(DeliveryError::Rejected(code)));
+                    self.fail_unrouted(topic, u.record.id, DeliveryError::Rejected(code));
                 }
             }
             _ => {}
         }
+    }
+
+    /// Reports a record that failed before it was given a partition; the transaction it
+    /// belongs to cannot commit without it.
+    pub(crate) fn fail_unrouted(&mut self, topic: &Topic, id: DeliveryId, error: DeliveryError) {
+        self.deliver(id, Err(error.clone()));
+        self.transaction_abortable(AbortableError::Unrouted {
+            topic: topic.to_string(),
+            error,
+        });
     }
 
     /// Appends a record to its partition's last batch, or to a new one.
@@ -195,7 +205,7 @@ impl Producer {
                         partition: p,
                         partitions: count,
                     };
-                    self.deliver(u.record.id, Err(error));
+                    self.fail_unrouted(topic, u.record.id, error);
                     return;
                 }
             }

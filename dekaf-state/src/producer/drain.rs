@@ -321,17 +321,17 @@ impl Producer {
                         Some(super::metadata::TopicInfo::Error(code)) => Some(*code),
                         _ => None,
                     };
-                    expired_unrouted.push((u.record.id, code));
+                    expired_unrouted.push((topic.clone(), u.record.id, code));
                 }
             }
         }
         self.unrouted.retain(|_, q| !q.is_empty());
-        for (id, last_error) in expired_unrouted {
+        for (topic, id, last_error) in expired_unrouted {
             let error = DeliveryError::TimedOut {
                 maybe_written: false,
                 last_error,
             };
-            self.deliver(id, Err(error));
+            self.fail_unrouted(&topic, id, error);
         }
 
         let mut expired = Vec::new();

@@ -132,6 +132,16 @@ pub enum AbortableError {
         /// Why.
         code: ErrorCode,
     },
+    /// A record of the transaction failed before it was given a partition: its topic was
+    /// refused or never appeared in metadata within the delivery timeout, or it named a
+    /// partition the topic does not have.
+    #[error("a record for {topic} failed: {error}")]
+    Unrouted {
+        /// Its topic.
+        topic: String,
+        /// Why.
+        error: DeliveryError,
+    },
     /// A record sent in the transaction never entered the buffer (it waited for room longer
     /// than `max_block`, or its wait was cancelled): the transaction would miss it.
     #[error("a record for {topic} got no room in the producer's buffer")]
@@ -208,7 +218,9 @@ impl TransactionError {
             TransactionError::NotTransactional | TransactionError::InvalidState { .. } => {
                 Fault::Application
             }
-            TransactionError::Abortable(AbortableError::Delivery { error, .. }) => error.fault(),
+            TransactionError::Abortable(
+                AbortableError::Delivery { error, .. } | AbortableError::Unrouted { error, .. },
+            ) => error.fault(),
             TransactionError::Abortable(
                 AbortableError::Aborted
                 | AbortableError::RecordTooLarge { .. }

@@ -154,8 +154,15 @@ impl Producer {
         Some(Outgoing {
             id,
             destination,
-            request: ClientRequest::new(ApiKey::InitProducerId, min, 5, move |_| {
-                RequestBody::InitProducerId(request.clone())
+            request: ClientRequest::new(ApiKey::InitProducerId, min, 5, move |v| {
+                // Before v3 (KIP-360) there is no epoch to bump: the broker gives an
+                // idempotent producer a new id instead, and its sequence numbers start again.
+                let mut request = request.clone();
+                if v < 3 {
+                    request.producer_id = NO_PRODUCER_ID;
+                    request.producer_epoch = -1;
+                }
+                RequestBody::InitProducerId(request)
             }),
         })
     }

@@ -456,3 +456,197 @@ fn a_zero_max_block_is_refused() {
         Some(ConfigError::OutOfRange("max_block"))
     );
 }
+
+/// Answers a transactional producer's requests: Produce fails as disconnected, and
+/// InitProducerId fences the producer once `fence` is set.
+fn txn_answer(out: &Outgoing, fence: bool) -> Result<Response, crate::client::RequestFailed> {
+    use dekaf_proto::messages::add_partitions_to_txn::{
+        AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
+    };
+    use dekaf_proto::messages::find_coordinator::Coordinator;
+    use dekaf_proto::messages::{
+        AddPartitionsToTxnResponse, EndTxnResponse, FindCoordinatorResponse,
+    };
+    let (_, version) = out.request.versions();
+    let body = match out.request.body(version) {
+        RequestBody::Produce(_) => return Err(crate::client::RequestFailed::Disconnected),
+        RequestBody::Metadata(_) => Script::new().answer(t0(), out),
+        RequestBody::FindCoordinator(r) => ResponseBody::FindCoordinator(FindCoordinatorResponse {
+            coordinators: r
+                .coordinator_keys
+                .iter()
+                .map(|key| Coordinator {
+                    key: key.clone(),
+                    node_id: 1,
+                    host: "b".into(),
+                    port: 9092,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        RequestBody::InitProducerId(_) => ResponseBody::InitProducerId(InitProducerIdResponse {
+            error_code: if fence {
+                ErrorCode::PRODUCER_FENCED
+            } else {
+                ErrorCode::NONE
+            },
+            producer_id: if fence { -1 } else { 7 },
+            producer_epoch: if fence { -1 } else { 0 },
+            ..Default::default()
+        }),
+        RequestBody::AddPartitionsToTxn(r) => {
+            ResponseBody::AddPartitionsToTxn(AddPartitionsToTxnResponse {
+                results_by_topic: r
+                    .topics
+                    .iter()
+                    .map(|t| AddPartitionsToTxnTopicResult {
+                        name: t.name.clone(),
+                        results_by_partition: t
+                            .partitions
+                            .iter()
+                            .map(|p| AddPartitionsToTxnPartitionResult {
+                                partition_index: *p,
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+        }
+        RequestBody::EndTxn(_) => ResponseBody::EndTxn(EndTxnResponse::default()),
+        other => panic!("unexpected {:?}", other.api_key()),
+    };
+    Ok(Response { version, body })
+}
+
+#[test]
+fn an_abort_waiting_for_its_epoch_bump_is_reported_as_an_abort() {
+    let now = t0();
+    let mut p = Producer::new(ProducerConfig::transactional("tx"), 1).unwrap();
+    let drive = |p: &mut Producer, fence: bool| {
+        while let Some(out) = p.poll_request(now) {
+            if out.request.expects_response() {
+                p.handle_response(now, out.id, txn_answer(&out, fence));
+            }
+        }
+    };
+    p.init_transactions(now).unwrap();
+    drive(&mut p, false);
+    assert_eq!(p.transaction_state(), Some(TransactionState::Ready));
+    p.begin_transaction().unwrap();
+    p.send(now, ProducerRecord::new("t", "v")).unwrap();
+    p.flush(now);
+    // The Produce request is lost: the batch may be written, so the abort that drops it
+    // must bump the epoch afterwards.
+    drive(&mut p, false);
+    let abort = p.abort_transaction(now).unwrap();
+    // EndTxn succeeds; the bump finds the producer fenced.
+    drive(&mut p, true);
+    let outcome = std::iter::from_fn(|| p.poll_event()).find_map(|e| match e {
+        Event::Transaction {
+            id,
+            operation,
+            result,
+        } if id == abort => Some((operation, result.is_err())),
+        _ => None,
+    });
+    assert_eq!(outcome, Some((TxnOperation::Abort, true)));
+}
+
+#[test]
+fn an_epoch_bump_on_a_broker_without_init_producer_id_v3_asks_for_a_new_id() {
+    let now = t0();
+    let mut script = Script::new();
+    let mut p = warm(0, &mut script, now);
+    // The broker refuses the next batch as out of order: the epoch must be bumped.
+    script
+        .produce_codes
+        .push_back(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+    p.send(now, ProducerRecord::new("t", "lost")).unwrap();
+    let mut asked = Vec::new();
+    let mut at = now;
+    for _ in 0..20 {
+        while let Some(out) = p.poll_request(at) {
+            // A Kafka 2.4 broker speaks InitProducerId up to v2, which has no producer id or
+            // epoch to bump: the driver writes the body in the version it negotiated.
+            let version = match out.request.api_key() {
+                dekaf_proto::ApiKey::InitProducerId => 2,
+                _ => out.request.versions().1,
+            };
+            let body = out.request.body(version);
+            let mut buf = bytes::BytesMut::new();
+            if let Err(e) = body.encode(&mut buf, version) {
+                let failed = crate::client::RequestFailed::Encode(e);
+                p.handle_response(at, out.id, Err(failed));
+                continue;
+            }
+            if let RequestBody::InitProducerId(r) = &body {
+                asked.push((r.producer_id, r.producer_epoch));
+            }
+            let answer = script.answer(at, &out);
+            p.handle_response(
+                at,
+                out.id,
+                Ok(Response {
+                    version,
+                    body: answer,
+                }),
+            );
+        }
+        at += ms(100);
+        p.handle_timeout(at);
+    }
+    assert_eq!(p.fatal_error(), None);
+    // A new producer id, as brokers before KIP-360 give.
+    assert_eq!(asked, [(-1, -1)]);
+    let id = p.send(at, ProducerRecord::new("t", "after")).unwrap();
+    script.step(&mut p, at);
+    let outcomes: Vec<DeliveryId> = std::iter::from_fn(|| p.poll_event())
+        .filter_map(|e| match e {
+            Event::Delivered { id, result: Ok(_) } => Some(id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outcomes, [id]);
+}
+
+#[test]
+fn a_record_of_a_transaction_that_never_got_a_partition_keeps_it_from_committing() {
+    let now = t0();
+    let config = ProducerConfig::transactional("tx").delivery_timeout(ms(1_000));
+    let mut p = Producer::new(config, 1).unwrap();
+    let drive = |p: &mut Producer, at: Instant| {
+        for _ in 0..100 {
+            let Some(out) = p.poll_request(at) else {
+                return;
+            };
+            if out.request.expects_response() {
+                p.handle_response(at, out.id, txn_answer(&out, false));
+            }
+        }
+    };
+    p.init_transactions(now).unwrap();
+    drive(&mut p, now);
+    p.begin_transaction().unwrap();
+    // Metadata never knows the topic: the record times out without a partition.
+    let lost = p.send(now, ProducerRecord::new("missing", "v")).unwrap();
+    drive(&mut p, now);
+    let later = now + ms(1_500);
+    p.handle_timeout(later);
+    drive(&mut p, later);
+    let failed = std::iter::from_fn(|| p.poll_event())
+        .any(|e| matches!(e, Event::Delivered { id, result: Err(_) } if id == lost));
+    assert!(failed);
+    assert_eq!(
+        p.transaction_state(),
+        Some(TransactionState::AbortableError)
+    );
+    let commit = p.commit_transaction(later);
+    assert!(
+        matches!(commit, Err(TransactionError::Abortable(_))),
+        "{commit:?}"
+    );
+}

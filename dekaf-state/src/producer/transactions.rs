@@ -49,7 +49,9 @@ pub(crate) struct Transaction {
     pub(crate) offsets: VecDeque<OffsetsOp>,
     /// `Some(commit?)` while the transaction is being ended.
     pub(crate) end: Option<bool>,
-    pub(crate) end_ops: Vec<TxnOpId>,
+    /// The commit or abort calls waiting for the end, each with what it asked for (`end`
+    /// is cleared while an abort waits for an epoch bump, so it cannot name them).
+    pub(crate) end_ops: Vec<(TxnOpId, TxnOperation)>,
     pub(crate) end_attempt: Attempt,
     /// Sequence numbers were lost: bump the epoch after the abort.
     pub(crate) bump_after_abort: bool,
@@ -145,8 +147,7 @@ impl Transaction {
         for o in self.offsets.drain(..) {
             events.push(op_event(o.op, TxnOperation::SendOffsets, Err(e.clone())));
         }
-        let operation = end_operation(self.end);
-        for id in self.end_ops.drain(..) {
+        for (id, operation) in self.end_ops.drain(..) {
             events.push(op_event(id, operation, Err(e.clone())));
         }
         self.end = None;
@@ -156,7 +157,6 @@ impl Transaction {
 
     /// Back to `Ready` after a commit or an abort, forgetting the transaction.
     fn finish(&mut self) -> Vec<Event> {
-        let operation = end_operation(self.end);
         self.move_to(TransactionState::Ready);
         self.partitions.clear();
         self.pending.clear();
@@ -166,15 +166,8 @@ impl Transaction {
         self.error = None;
         self.end_ops
             .drain(..)
-            .map(|id| op_event(id, operation, Ok(())))
+            .map(|(id, operation)| op_event(id, operation, Ok(())))
             .collect()
-    }
-}
-
-pub(crate) fn end_operation(end: Option<bool>) -> TxnOperation {
-    match end {
-        Some(false) => TxnOperation::Abort,
-        _ => TxnOperation::Commit,
     }
 }
 
@@ -340,7 +333,7 @@ impl Producer {
                 txn.move_to(next);
                 txn.end = Some(commit);
             }
-            txn.end_ops.push(op);
+            txn.end_ops.push((op, operation));
         }
         self.progress(now);
         Ok(op)
@@ -362,9 +355,9 @@ impl Producer {
         if was_committing {
             txn.end = None;
             let ops: Vec<_> = txn.end_ops.drain(..).collect();
-            for id in ops {
+            for (id, operation) in ops {
                 self.events
-                    .push_back(op_event(id, TxnOperation::Commit, Err(e.clone())));
+                    .push_back(op_event(id, operation, Err(e.clone())));
             }
         }
     }

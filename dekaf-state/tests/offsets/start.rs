@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use dekaf_proto::ErrorCode;
 use dekaf_state::offset::{
-    AutoOffsetReset, Backoff, Event, Intent, OffsetAndMetadata, OffsetConfig, OffsetSpec,
-    PositionError, PositionState,
+    AutoOffsetReset, Backoff, EpochAnswer, Event, Intent, OffsetAndMetadata, OffsetConfig,
+    OffsetSpec, PositionError, PositionState,
 };
 
 use crate::harness::{started, tp, Cluster, Sim};
@@ -256,4 +256,28 @@ fn fetch_responses_update_watermarks() {
     assert_eq!(sim.m.log_start_offset(&tp(0)), Some(12));
     assert_eq!(sim.m.fetch_position(&tp(0)).map(|p| p.offset), Some(40));
     assert_eq!(sim.position(0), Some(0), "nothing handed out yet");
+}
+
+#[test]
+fn a_paused_partition_waiting_to_retry_its_validation_does_not_keep_the_timer_due() {
+    let mut cluster = Cluster::new(0, 1000);
+    let mut sim = started(config(AutoOffsetReset::Earliest), &mut cluster, &[0]);
+    sim.deliver(&tp(0), [0, 1]);
+    // The leader changed; the new leader cannot answer yet, so the validation backs off.
+    assert!(sim.m.await_validation(&tp(0)));
+    let due = sim.m.validations_due(sim.now);
+    let [(partition, epoch, position)] = due.as_slice() else {
+        panic!("one validation due: {due:?}");
+    };
+    let answer = EpochAnswer::Failed(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+    sim.m
+        .handle_validation(sim.now, partition, *epoch, *position, answer);
+    sim.m.pause([tp(0)]).unwrap();
+    // The backoff ends while the partition is paused: once handled, its time is not due
+    // again (a driver would spin on it).
+    sim.advance(Duration::from_secs(5));
+    assert!(sim.m.poll_timeout().is_none_or(|t| t > sim.now));
+    // Resumed, the partition asks again at once.
+    sim.m.resume([tp(0)]).unwrap();
+    assert_eq!(sim.m.validations_due(sim.now).len(), 1);
 }
