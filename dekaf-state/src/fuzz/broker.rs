@@ -168,6 +168,23 @@ pub(crate) fn code(input: &mut Input<'_>, usual: &[ErrorCode]) -> ErrorCode {
     }
 }
 
+/// The code of one partition of an answer whose coordinator error (`whole`) goes on every
+/// partition alike; None (now and then) leaves the partition out of the answer.
+pub(crate) fn partition_code(
+    input: &mut Input<'_>,
+    whole: ErrorCode,
+    usual: &[ErrorCode],
+) -> Option<ErrorCode> {
+    if input.chance(4) {
+        return None;
+    }
+    Some(if whole.is_ok() {
+        code(input, usual)
+    } else {
+        whole
+    })
+}
+
 /// A broker's host name.
 pub(crate) fn host(id: BrokerId) -> String {
     format!("broker-{id}")

@@ -614,30 +614,17 @@ fn drain(
     if net.now <= until {
         return;
     }
-    let unfinished: Vec<&u64> = checks
-        .commits
-        .difference(&checks.finished_commits)
-        .collect();
-    assert!(
-        unfinished.is_empty(),
-        "commits {unfinished:?} never finished"
+    all_answered(checks.commits.iter(), &checks.finished_commits, "commits");
+    all_answered(checks.queries.keys(), &checks.answered_queries, "queries");
+    all_answered(
+        checks.watermarks.keys(),
+        &checks.answered_watermarks,
+        "watermark queries",
     );
-    let unanswered: Vec<&u64> = checks
-        .queries
-        .keys()
-        .filter(|q| !checks.answered_queries.contains(q))
-        .collect();
-    assert!(
-        unanswered.is_empty(),
-        "queries {unanswered:?} never answered"
-    );
-    let unanswered: Vec<&u64> = checks
-        .watermarks
-        .keys()
-        .filter(|q| !checks.answered_watermarks.contains(q))
-        .collect();
-    assert!(
-        unanswered.is_empty(),
-        "watermark queries {unanswered:?} never answered"
-    );
+}
+
+/// Every id `asked` has its answer in `answered`.
+fn all_answered<'a>(asked: impl Iterator<Item = &'a u64>, answered: &BTreeSet<u64>, what: &str) {
+    let missing: Vec<&u64> = asked.filter(|id| !answered.contains(id)).collect();
+    assert!(missing.is_empty(), "{what} {missing:?} never answered");
 }

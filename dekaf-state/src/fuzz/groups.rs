@@ -26,7 +26,7 @@ use dekaf_proto::messages::sync_group::{SyncGroupRequest, SyncGroupResponse};
 use dekaf_proto::wire::Uuid;
 use dekaf_proto::ErrorCode;
 
-use super::broker::{code, garbage, topic_id, World};
+use super::broker::{code, garbage, partition_code, topic_id, World};
 use super::input::Input;
 
 /// Codes any coordinator request may get.
@@ -66,16 +66,9 @@ pub(crate) fn offset_commit(
                 .partitions
                 .iter()
                 .filter_map(|p| {
-                    if input.chance(4) {
-                        return None;
-                    }
                     Some(OffsetCommitResponsePartition {
                         partition_index: p.partition_index,
-                        error_code: if whole.is_ok() {
-                            code(input, &usual)
-                        } else {
-                            whole
-                        },
+                        error_code: partition_code(input, whole, &usual)?,
                         ..Default::default()
                     })
                 })

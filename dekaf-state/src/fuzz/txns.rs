@@ -14,7 +14,7 @@ use dekaf_proto::messages::{
 };
 use dekaf_proto::ErrorCode;
 
-use super::broker::{code, World};
+use super::broker::{code, partition_code, World};
 use super::input::Input;
 
 /// Codes every transaction coordinator request may get.
@@ -160,16 +160,9 @@ pub(crate) fn txn_offset_commit(
                     .partitions
                     .iter()
                     .filter_map(|p| {
-                        if input.chance(4) {
-                            return None;
-                        }
                         Some(TxnOffsetCommitResponsePartition {
                             partition_index: p.partition_index,
-                            error_code: if whole.is_ok() {
-                                code(input, &usual)
-                            } else {
-                                whole
-                            },
+                            error_code: partition_code(input, whole, &usual)?,
                             ..Default::default()
                         })
                     })
