@@ -38,21 +38,33 @@ pub(crate) fn later(now: Instant, d: Duration) -> Instant {
         .unwrap_or(now)
 }
 
-/// Which connection: one to a bootstrap address, or one to a broker known by its node id.
+/// Which connection: one to a bootstrap address, or one of the two to a broker known by its
+/// node id (its own, and the one for coordinator requests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Endpoint {
     /// The bootstrap server at this index of [`Config::bootstrap_servers`].
     Bootstrap(usize),
     /// The broker with this node id, at the address the machine's metadata gives.
     Broker(BrokerId),
+    /// The same broker, on the connection that carries only its requests as a group or
+    /// transaction coordinator ([`Destination::Coordinator`]), so that they never wait
+    /// behind a fetch.
+    Coordinator(BrokerId),
 }
 
 impl Endpoint {
     /// The broker's node id, `None` for a bootstrap connection.
     pub fn broker(self) -> Option<BrokerId> {
+        self.destination().broker()
+    }
+
+    /// The requests this connection carries: [`Destination::AnyBroker`] for a bootstrap
+    /// connection.
+    pub fn destination(self) -> Destination {
         match self {
-            Endpoint::Bootstrap(_) => None,
-            Endpoint::Broker(id) => Some(id),
+            Endpoint::Bootstrap(_) => Destination::AnyBroker,
+            Endpoint::Broker(id) => Destination::Broker(id),
+            Endpoint::Coordinator(id) => Destination::Coordinator(id),
         }
     }
 }
@@ -122,7 +134,7 @@ struct Sent {
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
     pub answers: Vec<(RequestId, Result<Response, RequestFailed>)>,
-    pub disconnected: Vec<Option<BrokerId>>,
+    pub disconnected: Vec<Destination>,
     pub events: Vec<ConnectionEvent>,
     /// `AnyBroker` requests never written whose connection failed: to send elsewhere.
     pub reroute: Vec<Queued>,
@@ -376,7 +388,7 @@ impl Slot {
                     hops: queued.hops + 1,
                     ..queued
                 }),
-                Destination::Broker(_) => {
+                Destination::Broker(_) | Destination::Coordinator(_) => {
                     out.answers
                         .push((queued.id, Err(RequestFailed::Disconnected)));
                 }
@@ -388,7 +400,7 @@ impl Slot {
         if was_connected {
             tracing::info!(endpoint = ?self.endpoint, broker = %self.label, reason = %reason, "connection closed");
         }
-        out.disconnected.push(self.endpoint.broker());
+        out.disconnected.push(self.endpoint.destination());
         out.events.push(ConnectionEvent::Closed {
             endpoint: self.endpoint,
             address: self.address.clone(),
@@ -591,7 +603,7 @@ mod tests {
             );
         }
         assert!(slot.can_connect(now + Duration::from_millis(1200)));
-        assert_eq!(out.disconnected, [None; 6]);
+        assert_eq!(out.disconnected, [Destination::AnyBroker; 6]);
         assert!(out.events.iter().all(|e| matches!(
             e,
             ConnectionEvent::Closed {

@@ -111,8 +111,9 @@ impl<M: 'static> Handle<M> {
     }
 }
 
-/// Owns a [`ClientMachine`] and does its IO: one connection per broker (opened when a request
-/// needs it), bootstrap connections, requests in flight, and one timer.
+/// Owns a [`ClientMachine`] and does its IO: one connection per broker and one more to each
+/// coordinator (opened when a request needs it), bootstrap connections, requests in flight,
+/// and one timer.
 ///
 /// [`run`](Self::run) is a future for any executor that can run smol-compatible futures (the
 /// sockets and timer come from `async-io`). Each time it wakes — an answer complete, the
@@ -133,7 +134,9 @@ impl<M: 'static> Handle<M> {
 /// bootstrap address when its connection fails, until each address had one chance. Requests
 /// for [`Destination::Broker`] go to the address
 /// [`broker_address`](ClientMachine::broker_address) gives; without one they fail at once as
-/// [`RequestFailed::Disconnected`] (retriable: refresh the metadata). Requests that expect no
+/// [`RequestFailed::Disconnected`] (retriable: refresh the metadata). Requests for
+/// [`Destination::Coordinator`] go to the same address on a second connection that carries
+/// nothing else, so that a heartbeat or a commit never waits behind a fetch's long poll. Requests that expect no
 /// answer are written and never reported. `handle_disconnected` is called both when an open
 /// connection closes and when an attempt to open one fails.
 pub struct Driver<M> {
@@ -305,7 +308,7 @@ impl<M: ClientMachine> Driver<M> {
         let deadline = later(now, self.config.request_timeout);
         match outgoing.destination {
             Destination::AnyBroker => self.route_any(Queued::new(outgoing, deadline), now, outcome),
-            Destination::Broker(id) => {
+            Destination::Broker(id) | Destination::Coordinator(id) => {
                 let Some(address) = self.machine.broker_address(id) else {
                     // Retriable: the machine learns addresses from metadata it can refresh.
                     tracing::debug!(request = %outgoing.id, broker = id, "no address for broker");
@@ -314,7 +317,10 @@ impl<M: ClientMachine> Driver<M> {
                         .push((outgoing.id, Err(RequestFailed::Disconnected)));
                     return;
                 };
-                let endpoint = Endpoint::Broker(id);
+                let endpoint = match outgoing.destination {
+                    Destination::Coordinator(_) => Endpoint::Coordinator(id),
+                    _ => Endpoint::Broker(id),
+                };
                 let slot = self
                     .slots
                     .entry(endpoint)
@@ -347,10 +353,11 @@ impl<M: ClientMachine> Driver<M> {
                 .push((queued.id, Err(RequestFailed::Disconnected)));
             return;
         }
+        // The coordinator connections stay for coordinator requests alone.
         let open = self
             .slots
             .values_mut()
-            .filter(|s| s.is_open())
+            .filter(|s| s.is_open() && !matches!(s.endpoint, Endpoint::Coordinator(_)))
             .min_by_key(|s| s.load());
         if let Some(slot) = open {
             slot.push(queued);
@@ -359,7 +366,7 @@ impl<M: ClientMachine> Driver<M> {
         let connecting = self
             .slots
             .values_mut()
-            .filter(|s| s.is_connecting())
+            .filter(|s| s.is_connecting() && !matches!(s.endpoint, Endpoint::Coordinator(_)))
             .min_by_key(|s| s.load());
         if let Some(slot) = connecting {
             slot.push(queued);
@@ -415,8 +422,8 @@ impl<M: ClientMachine> Driver<M> {
         for (id, result) in outcome.answers {
             self.machine.handle_response(now, id, result);
         }
-        for broker in outcome.disconnected {
-            self.machine.handle_disconnected(now, broker);
+        for connection in outcome.disconnected {
+            self.machine.handle_disconnected(now, connection);
         }
         if let Some(hooks) = self.hooks.as_mut() {
             for event in &outcome.events {

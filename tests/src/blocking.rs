@@ -25,6 +25,7 @@ use dekaf_state::client::{
 enum Key {
     Bootstrap,
     Broker(BrokerId),
+    Coordinator(BrokerId),
 }
 
 /// One open connection.
@@ -109,7 +110,7 @@ impl<M: ClientMachine> BlockingDriver<M> {
     fn address(&self, key: Key) -> Option<SocketAddr> {
         match key {
             Key::Bootstrap => Some(self.bootstrap),
-            Key::Broker(id) => {
+            Key::Broker(id) | Key::Coordinator(id) => {
                 let a = self.machine.broker_address(id)?;
                 (a.host.as_str(), a.port).to_socket_addrs().ok()?.next()
             }
@@ -124,11 +125,12 @@ impl<M: ClientMachine> BlockingDriver<M> {
         for (id, _) in conn.in_flight.into_values() {
             self.machine.handle_response(now, id, Err(why.clone()));
         }
-        if let Key::Broker(id) = key {
-            self.machine.handle_disconnected(now, Some(id));
-        } else {
-            self.machine.handle_disconnected(now, None);
-        }
+        let connection = match key {
+            Key::Bootstrap => Destination::AnyBroker,
+            Key::Broker(id) => Destination::Broker(id),
+            Key::Coordinator(id) => Destination::Coordinator(id),
+        };
+        self.machine.handle_disconnected(now, connection);
     }
 
     fn send(&mut self, now: Instant, out: Outgoing) {
@@ -140,6 +142,7 @@ impl<M: ClientMachine> BlockingDriver<M> {
                 .find(|k| matches!(k, Key::Broker(_)))
                 .unwrap_or(Key::Bootstrap),
             Destination::Broker(id) => Key::Broker(id),
+            Destination::Coordinator(id) => Key::Coordinator(id),
         };
         if !self.conns.contains_key(&key) {
             let conn = self.address(key).map(|a| self.connect(a));

@@ -39,7 +39,7 @@ pub struct Recorder {
     /// Every answer, in the order the driver reported them.
     pub answered: Vec<(RequestId, Outcome)>,
     /// Every `handle_disconnected`.
-    pub disconnected: Vec<Option<BrokerId>>,
+    pub disconnected: Vec<Destination>,
     timer: Option<(Instant, Sender<Instant>)>,
 }
 
@@ -99,8 +99,8 @@ impl ClientMachine for Recorder {
         self.answered.push((id, result));
     }
 
-    fn handle_disconnected(&mut self, _: Instant, broker: Option<BrokerId>) {
-        self.disconnected.push(broker);
+    fn handle_disconnected(&mut self, _: Instant, connection: Destination) {
+        self.disconnected.push(connection);
     }
 
     fn handle_timeout(&mut self, now: Instant) {

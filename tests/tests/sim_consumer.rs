@@ -1023,3 +1023,34 @@ fn a_partition_at_its_end_does_not_hold_up_the_others() {
     let took = sim.now - started;
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
+
+/// Coordinator requests travel on a connection of their own: losing the coordinator's
+/// broker's other connection (fetches) keeps the coordinator and its commits; losing the
+/// coordinator connection forgets it (the next commit looks it up again).
+#[test]
+fn only_the_coordinator_connection_closing_forgets_the_coordinator() {
+    use dekaf_state::client::{ClientMachine, Destination};
+
+    let mut cluster = Cluster::new(3, 7);
+    cluster.create_topic(TOPIC, 1);
+    fill(&mut cluster, 1, 3);
+    let consumer = Consumer::new(config(7).with_commit_mode(OffsetCommitMode::Manual));
+    let mut sim = Sim::new(cluster, consumer, 7);
+    sim.consumer.assign(sim.now, [tp(0)]).unwrap();
+    sim.run_until(Duration::from_secs(60), |sim| {
+        sim.consumer.coordinator().is_some() && sim.consumer.position(&tp(0)).is_some()
+    });
+    let coordinator = sim.consumer.coordinator().expect("a coordinator");
+    let now = sim.now;
+
+    sim.consumer
+        .handle_disconnected(now, Destination::Broker(coordinator));
+    assert_eq!(sim.consumer.coordinator(), Some(coordinator));
+    sim.consumer
+        .handle_disconnected(now, Destination::AnyBroker);
+    assert_eq!(sim.consumer.coordinator(), Some(coordinator));
+
+    sim.consumer
+        .handle_disconnected(now, Destination::Coordinator(coordinator));
+    assert_eq!(sim.consumer.coordinator(), None);
+}

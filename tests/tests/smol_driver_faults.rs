@@ -253,7 +253,7 @@ fn garbage_in_the_handshake_fails_the_attempt() {
         assert!(!was_connected);
         assert!(matches!(reason, Error::Malformed { .. }), "{reason}");
         let machine = client.stop().await;
-        assert_eq!(machine.disconnected, [None]);
+        assert_eq!(machine.disconnected, [ANY]);
     });
     assert_eq!(broker.join().unwrap(), 0);
 }
@@ -346,7 +346,7 @@ fn no_more_than_the_limit_is_in_flight_on_a_connection() {
         };
         assert!(matches!(reason, Error::TimedOut { .. }), "{reason}");
         let machine = client.stop().await;
-        assert_eq!(machine.disconnected, [Some(7)]);
+        assert_eq!(machine.disconnected, [Destination::Broker(7)]);
     });
     assert_eq!(broker.join().unwrap(), 2);
 }

@@ -17,7 +17,8 @@ use std::time::Instant;
 
 use async_channel::Sender;
 use dekaf_state::client::{
-    BrokerAddress, BrokerId, ClientMachine, Outgoing, RequestFailed, RequestId, Response,
+    BrokerAddress, BrokerId, ClientMachine, Destination, Outgoing, RequestFailed, RequestId,
+    Response,
 };
 use dekaf_state::consumer::{Consumer as StateConsumer, ConsumerEvent, Watermarks, WatermarksId};
 use dekaf_state::group::{GroupEvent, LeaveReason};
@@ -396,10 +397,10 @@ impl ClientMachine for Machine {
         }
     }
 
-    fn handle_disconnected(&mut self, now: Instant, broker: Option<BrokerId>) {
+    fn handle_disconnected(&mut self, now: Instant, connection: Destination) {
         let mut inner = self.0.lock();
         inner.fed = true;
-        inner.consumer.handle_disconnected(now, broker);
+        inner.consumer.handle_disconnected(now, connection);
     }
 
     fn handle_timeout(&mut self, now: Instant) {

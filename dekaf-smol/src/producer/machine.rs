@@ -14,7 +14,8 @@ use std::time::Instant;
 
 use async_channel::{Sender, TrySendError};
 use dekaf_state::client::{
-    BrokerAddress, BrokerId, ClientMachine, Outgoing, RequestFailed, RequestId, Response,
+    BrokerAddress, BrokerId, ClientMachine, Destination, Outgoing, RequestFailed, RequestId,
+    Response,
 };
 use dekaf_state::producer::{
     DeliveryId, Event, FlushId, Producer as StateProducer, TransactionError, TxnOpId,
@@ -250,8 +251,8 @@ impl ClientMachine for Machine {
         }
     }
 
-    fn handle_disconnected(&mut self, now: Instant, broker: Option<BrokerId>) {
-        self.0.lock().producer.handle_disconnected(now, broker);
+    fn handle_disconnected(&mut self, now: Instant, connection: Destination) {
+        self.0.lock().producer.handle_disconnected(now, connection);
     }
 
     fn handle_timeout(&mut self, now: Instant) {

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use super::{BrokerId, Outgoing, RequestFailed, RequestId, Response};
+use super::{BrokerId, Destination, Outgoing, RequestFailed, RequestId, Response};
 
 /// A broker's address, as metadata gives it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -40,10 +40,13 @@ pub trait ClientMachine {
         result: Result<Response, RequestFailed>,
     );
 
-    /// A connection to `broker` closed; `None` for a bootstrap connection whose node id is
-    /// unknown. In-flight requests on it are reported separately through `handle_response`.
-    fn handle_disconnected(&mut self, now: Instant, broker: Option<BrokerId>) {
-        let _ = (now, broker);
+    /// A connection closed: the one that carries requests for `connection`
+    /// ([`Destination::Broker`] and [`Destination::Coordinator`] of one node are two
+    /// connections; [`Destination::AnyBroker`] stands for a bootstrap connection whose node id
+    /// is unknown). In-flight requests on it are reported separately through
+    /// `handle_response`.
+    fn handle_disconnected(&mut self, now: Instant, connection: Destination) {
+        let _ = (now, connection);
     }
 
     /// The deadline from `poll_timeout` passed.

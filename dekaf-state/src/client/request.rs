@@ -22,12 +22,30 @@ impl fmt::Display for RequestId {
 }
 
 /// Where a request must go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Destination {
     /// Any broker the driver can reach: a connected one, else the bootstrap list in order.
     AnyBroker,
     /// One broker, by node id (its address comes from the machine's metadata).
     Broker(BrokerId),
+    /// A group or transaction coordinator, by node id, on a connection of its own.
+    ///
+    /// A broker answers the requests of one connection in order, so a coordinator request
+    /// queued behind a Fetch that waits up to its max wait would wait as long. Group
+    /// membership, commits, committed-offset lookups and transaction requests go here so
+    /// that they never do; a driver keeps this connection apart from the broker's
+    /// [`Broker`](Self::Broker) connection (Java's and librdkafka's clients do the same).
+    Coordinator(BrokerId),
+}
+
+impl Destination {
+    /// The broker's node id, `None` for [`AnyBroker`](Self::AnyBroker).
+    pub fn broker(self) -> Option<BrokerId> {
+        match self {
+            Destination::AnyBroker => None,
+            Destination::Broker(id) | Destination::Coordinator(id) => Some(id),
+        }
+    }
 }
 
 /// A request the machine wants sent.

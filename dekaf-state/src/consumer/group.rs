@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use crate::client::{BrokerId, Outgoing, RequestFailed, RequestId, Response};
+use crate::client::{BrokerId, Destination, Outgoing, RequestFailed, RequestId, Response};
 use crate::group::{
     ConfigError, GroupEvent, GroupMembership, GroupMetadata, MemberState, MetadataTopics,
     Subscription, TopicInfo,
@@ -380,9 +380,9 @@ impl Consumer {
     }
 
     /// A connection closed: the group machine hears it too.
-    pub(crate) fn group_disconnected(&mut self, now: Instant, broker: Option<BrokerId>) {
+    pub(crate) fn group_disconnected(&mut self, now: Instant, connection: Destination) {
         if let Some(g) = &mut self.group {
-            g.handle_disconnected(now, broker);
+            g.handle_disconnected(now, connection);
         }
         self.drive_group(now);
     }

@@ -129,7 +129,7 @@ impl Consumer {
         self.pending.insert(rid, pending);
         self.outbox.push_back(Outgoing {
             id: rid,
-            destination: Destination::Broker(coordinator),
+            destination: Destination::Coordinator(coordinator),
             request,
         });
     }
@@ -368,10 +368,14 @@ impl ClientMachine for Consumer {
         }
     }
 
-    fn handle_disconnected(&mut self, now: Instant, broker: Option<BrokerId>) {
-        self.group_disconnected(now, broker);
-        let Some(broker) = broker else { return };
-        if self.offsets.coordinator() == Some(broker) {
+    fn handle_disconnected(&mut self, now: Instant, connection: Destination) {
+        self.group_disconnected(now, connection);
+        let Some(broker) = connection.broker() else {
+            return;
+        };
+        if connection == Destination::Coordinator(broker)
+            && self.offsets.coordinator() == Some(broker)
+        {
             self.offsets.handle_coordinator_disconnected(now);
         }
         if self.metadata.brokers.contains_key(&broker) {

@@ -70,7 +70,8 @@ impl Stats {
 /// The connections of a driver and the virtual clock.
 pub(crate) struct Net {
     pub(crate) now: Instant,
-    lanes: BTreeMap<BrokerId, VecDeque<Sent>>,
+    /// By connection: a broker's own, and its coordinator connection.
+    lanes: BTreeMap<Destination, VecDeque<Sent>>,
     versions: BTreeMap<BrokerId, BrokerVersions>,
     /// Failures the driver reports without sending (no address, no common version).
     failed: VecDeque<(RequestId, RequestFailed)>,
@@ -140,7 +141,7 @@ impl Net {
     pub(crate) fn in_flight(&self) -> impl Iterator<Item = (BrokerId, &Sent)> + '_ {
         self.lanes
             .iter()
-            .flat_map(|(b, lane)| lane.iter().map(move |s| (*b, s)))
+            .flat_map(|(c, lane)| lane.iter().map(move |s| (c.broker().unwrap_or(0), s)))
     }
 
     /// Drains `poll_request` and writes each request to its connection; then reports the
@@ -183,16 +184,17 @@ impl Net {
         out: Outgoing,
     ) -> Option<RequestBody> {
         let api = out.request.api_key();
-        let broker = match out.destination {
-            Destination::AnyBroker => *input.pick(&BROKERS).unwrap_or(&1),
-            Destination::Broker(b) => {
+        let connection = match out.destination {
+            Destination::AnyBroker => Destination::Broker(*input.pick(&BROKERS).unwrap_or(&1)),
+            Destination::Broker(b) | Destination::Coordinator(b) => {
                 if machine.broker_address(b).is_none() {
                     self.failed.push_back((out.id, RequestFailed::Disconnected));
                     return None;
                 }
-                b
+                out.destination
             }
         };
+        let broker = connection.broker().unwrap_or(1);
         let version = match self.versions.get(&broker) {
             Some(v) => out.request.negotiate(v),
             None => Ok(out.request.versions().1),
@@ -218,7 +220,7 @@ impl Net {
         };
         *self.stats.sent.entry(api.key()).or_default() += 1;
         if out.request.expects_response() {
-            self.lanes.entry(broker).or_default().push_back(Sent {
+            self.lanes.entry(connection).or_default().push_back(Sent {
                 id: out.id,
                 api,
                 version,
@@ -238,11 +240,11 @@ impl Net {
         world: &mut World,
         input: &mut Input<'_>,
     ) {
-        let busy: Vec<BrokerId> = self
+        let busy: Vec<Destination> = self
             .lanes
             .iter()
             .filter(|(_, l)| !l.is_empty())
-            .map(|(b, _)| *b)
+            .map(|(c, _)| *c)
             .collect();
         let Some(&broker) = input.pick(&busy) else {
             return;
@@ -344,12 +346,12 @@ impl Net {
     fn fail_lane<M: ClientMachine>(
         &mut self,
         machine: &mut M,
-        broker: BrokerId,
+        connection: Destination,
         sent: Sent,
         failure: RequestFailed,
     ) {
         machine.handle_response(self.now, sent.id, Err(failure));
-        let rest = self.lanes.remove(&broker).unwrap_or_default();
+        let rest = self.lanes.remove(&connection).unwrap_or_default();
         for s in rest {
             let failure = if s.at + REQUEST_TIMEOUT <= self.now {
                 RequestFailed::TimedOut
@@ -358,15 +360,24 @@ impl Net {
             };
             machine.handle_response(self.now, s.id, Err(failure));
         }
-        machine.handle_disconnected(self.now, Some(broker));
+        machine.handle_disconnected(self.now, connection);
     }
 
-    /// Breaks the connection to a broker the input picks.
+    /// Breaks a connection the input picks (a broker's own, or its coordinator connection).
     pub(crate) fn disconnect<M: ClientMachine>(&mut self, machine: &mut M, input: &mut Input<'_>) {
         let broker = *input.pick(&BROKERS).unwrap_or(&1);
-        match self.lanes.get_mut(&broker).and_then(VecDeque::pop_front) {
-            Some(sent) => self.fail_lane(machine, broker, sent, RequestFailed::Disconnected),
-            None => machine.handle_disconnected(self.now, Some(broker)),
+        let connection = if input.bool() {
+            Destination::Coordinator(broker)
+        } else {
+            Destination::Broker(broker)
+        };
+        match self
+            .lanes
+            .get_mut(&connection)
+            .and_then(VecDeque::pop_front)
+        {
+            Some(sent) => self.fail_lane(machine, connection, sent, RequestFailed::Disconnected),
+            None => machine.handle_disconnected(self.now, connection),
         }
     }
 
@@ -398,7 +409,7 @@ impl Net {
     /// whether it did.
     pub(crate) fn jump<M: ClientMachine>(&mut self, machine: &mut M, to: Instant) -> bool {
         self.now = self.now.max(to);
-        let late: Vec<BrokerId> = self
+        let late: Vec<Destination> = self
             .lanes
             .iter()
             .filter(|(_, l)| {

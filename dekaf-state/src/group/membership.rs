@@ -9,7 +9,7 @@ use dekaf_proto::messages::sync_group::SyncGroupRequestAssignment;
 use dekaf_proto::wire::Uuid;
 
 use crate::assignor::RebalanceProtocol;
-use crate::client::{BrokerId, RequestId};
+use crate::client::{BrokerId, Destination, RequestId};
 use crate::offset::{Rng, TopicPartition};
 
 use super::config::{GroupConfig, GroupProtocol, Subscription};
@@ -518,12 +518,16 @@ impl GroupMembership {
         }
     }
 
-    /// A connection closed (`None`: a bootstrap connection whose broker id is unknown). If it
-    /// was the coordinator's, the member looks the coordinator up again, as Java's consumer
-    /// does; requests in flight on it are reported through
-    /// [`handle_response`](Self::handle_response) as usual.
-    pub fn handle_disconnected(&mut self, now: Instant, broker: Option<BrokerId>) {
-        if broker.is_some() && broker == self.coordinator {
+    /// A connection closed. If it was the one to the coordinator
+    /// ([`Destination::Coordinator`]), the member looks the coordinator up again, as Java's
+    /// consumer does; requests in flight on it are reported through
+    /// [`handle_response`](Self::handle_response) as usual. Other connections to the same
+    /// broker (fetches) do not concern the group.
+    pub fn handle_disconnected(&mut self, now: Instant, connection: Destination) {
+        if self
+            .coordinator
+            .is_some_and(|c| connection == Destination::Coordinator(c))
+        {
             self.forget_coordinator(now);
         }
     }

@@ -34,7 +34,7 @@ impl GroupMembership {
                 }
                 Some(Outgoing {
                     id,
-                    destination: Destination::Broker(coordinator),
+                    destination: Destination::Coordinator(coordinator),
                     request,
                 })
             }
@@ -99,7 +99,7 @@ impl GroupMembership {
         }
         Some(Outgoing {
             id,
-            destination: Destination::Broker(coordinator),
+            destination: Destination::Coordinator(coordinator),
             request,
         })
     }

@@ -124,7 +124,7 @@ impl Producer {
                 if txn.coordinator_busy() {
                     return None;
                 }
-                Destination::Broker(txn.coordinator?)
+                Destination::Coordinator(txn.coordinator?)
             }
             None => {
                 if self.pid.bump && self.batches_unsettled() {

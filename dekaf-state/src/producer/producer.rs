@@ -14,7 +14,8 @@ use super::txn::TransactionState;
 use super::types::{DeliveryId, Event, FlushId, RecordMetadata, Topic, TxnOpId};
 use super::waiting::Waiting;
 use crate::client::{
-    BrokerAddress, BrokerId, ClientMachine, Outgoing, RequestFailed, RequestId, Response,
+    BrokerAddress, BrokerId, ClientMachine, Destination, Outgoing, RequestFailed, RequestId,
+    Response,
 };
 use crate::offset::{Rng, TopicPartition};
 
@@ -349,9 +350,9 @@ impl ClientMachine for Producer {
         self.progress(now);
     }
 
-    fn handle_disconnected(&mut self, now: Instant, broker: Option<BrokerId>) {
+    fn handle_disconnected(&mut self, now: Instant, connection: Destination) {
         self.observe(now);
-        if broker.is_some() {
+        if connection.broker().is_some() {
             self.metadata.invalidate();
         }
     }

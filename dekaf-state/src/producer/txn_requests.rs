@@ -93,7 +93,7 @@ impl Producer {
                 let min = if fenced_by_member { 3 } else { 0 };
                 return Some(Outgoing {
                     id,
-                    destination: Destination::Broker(node),
+                    destination: Destination::Coordinator(node),
                     request: ClientRequest::new(ApiKey::TxnOffsetCommit, min, 4, move |_| {
                         RequestBody::TxnOffsetCommit(request.clone())
                     }),
@@ -134,7 +134,7 @@ impl Producer {
             self.requests.insert(id, Pending::AddPartitions);
             return Some(Outgoing {
                 id,
-                destination: Destination::Broker(coordinator),
+                destination: Destination::Coordinator(coordinator),
                 request: ClientRequest::new(ApiKey::AddPartitionsToTxn, 0, 3, move |_| {
                     RequestBody::AddPartitionsToTxn(request.clone())
                 }),
@@ -153,7 +153,7 @@ impl Producer {
                 self.requests.insert(id, Pending::AddOffsets);
                 return Some(Outgoing {
                     id,
-                    destination: Destination::Broker(coordinator),
+                    destination: Destination::Coordinator(coordinator),
                     request: ClientRequest::new(ApiKey::AddOffsetsToTxn, 0, 4, move |_| {
                         RequestBody::AddOffsetsToTxn(request.clone())
                     }),
@@ -176,7 +176,7 @@ impl Producer {
         self.requests.insert(id, Pending::EndTxn);
         Some(Outgoing {
             id,
-            destination: Destination::Broker(coordinator),
+            destination: Destination::Coordinator(coordinator),
             request: ClientRequest::new(ApiKey::EndTxn, 0, 5, move |_| {
                 RequestBody::EndTxn(request.clone())
             }),

@@ -125,7 +125,7 @@ impl Link {
                 Destination::AnyBroker => {
                     cluster.brokers[(self.rng.next_u64() % cluster.brokers.len() as u64) as usize]
                 }
-                Destination::Broker(id) => {
+                Destination::Broker(id) | Destination::Coordinator(id) => {
                     if machine.broker_address(id).is_none() {
                         self.answer(now, out.id, Err(RequestFailed::Disconnected));
                         continue;
@@ -146,7 +146,11 @@ impl Link {
                 if expects {
                     self.answer(now, out.id, Err(RequestFailed::Disconnected));
                 }
-                machine.handle_disconnected(now, Some(broker));
+                let connection = match out.destination {
+                    Destination::AnyBroker => Destination::Broker(broker),
+                    other => other,
+                };
+                machine.handle_disconnected(now, connection);
                 continue;
             }
             if self.chance(faults.timeout) {

@@ -310,7 +310,7 @@ impl GroupSim {
             let body = out.request.body(version);
             let broker = match out.destination {
                 Destination::AnyBroker => self.cluster.brokers[0],
-                Destination::Broker(b) => b,
+                Destination::Broker(b) | Destination::Coordinator(b) => b,
             };
             match body {
                 RequestBody::JoinGroup(_)

@@ -34,7 +34,8 @@ struct Flight {
     at: Instant,
     seq: u64,
     id: RequestId,
-    broker: i32,
+    /// The connection it travels on.
+    connection: Destination,
     result: Result<Response, RequestFailed>,
 }
 
@@ -53,8 +54,8 @@ pub struct Sim {
     rng: Rng,
     flights: Vec<Flight>,
     seq: u64,
-    /// Disconnections to report: (when, broker).
-    disconnects: Vec<(Instant, i32)>,
+    /// Disconnections to report: (when, which connection).
+    disconnects: Vec<(Instant, Destination)>,
 }
 
 #[allow(clippy::disallowed_methods)] // one base instant; every other time is an offset from it
@@ -97,7 +98,7 @@ impl Sim {
         &mut self,
         at: Instant,
         id: RequestId,
-        broker: i32,
+        connection: Destination,
         result: Result<Response, RequestFailed>,
     ) {
         self.seq += 1;
@@ -105,7 +106,7 @@ impl Sim {
             at,
             seq: self.seq,
             id,
-            broker,
+            connection,
             result,
         });
     }
@@ -113,28 +114,31 @@ impl Sim {
     /// Carries one request to the cluster.
     fn send(&mut self, out: Outgoing) {
         let brokers = self.cluster.brokers.clone();
-        let broker = match out.destination {
-            Destination::AnyBroker => brokers[self.below(brokers.len() as u64) as usize],
-            Destination::Broker(id) => {
+        let connection = match out.destination {
+            Destination::AnyBroker => {
+                Destination::Broker(brokers[self.below(brokers.len() as u64) as usize])
+            }
+            Destination::Broker(id) | Destination::Coordinator(id) => {
                 assert!(
                     self.consumer.broker_address(id).is_some(),
                     "request to broker {id} whose address the machine does not know"
                 );
-                id
+                out.destination
             }
         };
+        let broker = connection.broker().unwrap_or_default();
         let now = self.now;
         if self.cluster.chance(self.cluster.faults.disconnect) {
             // The connection breaks: this request and every answer still coming from there.
             let at = now + Duration::from_millis(1);
             for f in &mut self.flights {
-                if f.broker == broker && f.at > at {
+                if f.connection == connection && f.at > at {
                     f.at = at;
                     f.result = Err(RequestFailed::Disconnected);
                 }
             }
-            self.push(at, out.id, broker, Err(RequestFailed::Disconnected));
-            self.disconnects.push((at, broker));
+            self.push(at, out.id, connection, Err(RequestFailed::Disconnected));
+            self.disconnects.push((at, connection));
             return;
         }
         self.cluster.maybe_move_leader();
@@ -146,7 +150,12 @@ impl Sim {
                 broker: None,
                 ours: Some(out.request.versions()),
             };
-            self.push(now, out.id, broker, Err(RequestFailed::Unsupported(error)));
+            self.push(
+                now,
+                out.id,
+                connection,
+                Err(RequestFailed::Unsupported(error)),
+            );
             return;
         }
         let (lo, hi) = out.request.versions();
@@ -163,7 +172,7 @@ impl Sim {
             self.push(
                 now + REQUEST_TIMEOUT,
                 out.id,
-                broker,
+                connection,
                 Err(RequestFailed::TimedOut),
             );
             return;
@@ -176,7 +185,7 @@ impl Sim {
         self.push(
             now + delay,
             out.id,
-            broker,
+            connection,
             Ok(Response {
                 version,
                 body: answer,
@@ -216,15 +225,15 @@ impl Sim {
         }
         self.now = self.now.max(next);
         let now = self.now;
-        let due: Vec<(Instant, i32)> = self
+        let due: Vec<(Instant, Destination)> = self
             .disconnects
             .iter()
             .copied()
             .filter(|d| d.0 <= now)
             .collect();
         self.disconnects.retain(|d| d.0 > now);
-        for (_, broker) in due {
-            self.consumer.handle_disconnected(now, Some(broker));
+        for (_, connection) in due {
+            self.consumer.handle_disconnected(now, connection);
         }
         self.flights.sort_by_key(|f| (f.at, f.seq));
         while self.flights.first().is_some_and(|f| f.at <= now) {

@@ -10,6 +10,7 @@ use dekaf_proto::version::UnsupportedVersion;
 use dekaf_proto::ErrorCode;
 
 use super::*;
+use crate::client::Destination;
 use crate::group::{GroupError, LeaveReason, MemberState, MetadataTopics, TopicInfo};
 
 /// Joins as a follower with member id "m1" in generation `generation` and syncs `parts`.
@@ -344,7 +345,7 @@ fn coordinator_errors_and_disconnects_ask_for_the_coordinator_again() {
     assert!(h.request().is_none(), "heartbeats again after a backoff");
     h.advance(Duration::from_millis(100));
     let out = h.m.poll_request(h.now).unwrap();
-    assert_eq!(out.destination, crate::client::Destination::Broker(2));
+    assert_eq!(out.destination, Destination::Coordinator(2));
     h.fail(out.id, RequestFailed::Disconnected);
     assert!(h.m.needs_coordinator());
 
@@ -905,11 +906,16 @@ fn timeouts_never_repeat_a_time_already_handled() {
 fn losing_the_coordinators_connection_looks_it_up_again() {
     let mut h = H::subscribed(config(), &["t"]);
     to_stable(&mut h, 1, &[("t", 0)]);
-    h.m.handle_disconnected(h.now, Some(7));
+    h.m.handle_disconnected(h.now, Destination::Coordinator(7));
     assert!(!h.m.needs_coordinator(), "another broker");
-    h.m.handle_disconnected(h.now, None);
+    h.m.handle_disconnected(h.now, Destination::AnyBroker);
     assert!(!h.m.needs_coordinator());
-    h.m.handle_disconnected(h.now, Some(1));
+    h.m.handle_disconnected(h.now, Destination::Broker(1));
+    assert!(
+        !h.m.needs_coordinator(),
+        "the coordinator's fetch connection"
+    );
+    h.m.handle_disconnected(h.now, Destination::Coordinator(1));
     assert!(h.m.needs_coordinator());
     assert_eq!(h.m.state(), MemberState::Stable, "the partitions stay");
 }
