@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{create_topic, fill, unique, wait_for, within, Result, PATIENCE};
-use dekaf_smol::{AutoOffsetReset, Consumer, OffsetCommitMode, RebalanceListener, TopicPartition};
+use dekaf_smol::{
+    AutoOffsetReset, Consumer, MemberState, OffsetCommitMode, RebalanceListener, TopicPartition,
+};
 
 fn main() -> std::process::ExitCode {
     common::main("rebalance", run)
@@ -146,9 +148,22 @@ async fn until_processed(ledger: &SharedLedger, n: usize) -> Result {
     .await
 }
 
-async fn until_held(consumer: &Consumer, n: usize, what: &str) -> Result {
+/// Waits until the group has settled with these members holding `sizes` partitions: each
+/// is stable in one generation they share. An assignment of the right size alone is not
+/// enough: a member can hold it while it already rejoins, and records written then may be
+/// read by a member that is about to lose them.
+async fn until_settled(members: &[(&Consumer, usize)], what: &str) -> Result {
     wait_for(PATIENCE, what, || async {
-        Ok((consumer.assignment().len() == n).then_some(()))
+        let mut generations = members.iter().map(|(c, size)| {
+            let stable = c.member_state() == Some(MemberState::Stable);
+            let generation = c.group_metadata().map(|g| g.generation_id);
+            (stable && c.assignment().len() == *size)
+                .then_some(generation)
+                .flatten()
+        });
+        let first = generations.next().flatten();
+        let shared = first.is_some_and(|g| g >= 0 && generations.all(|o| o == Some(g)));
+        Ok(shared.then_some(()))
     })
     .await
 }
@@ -163,14 +178,21 @@ pub async fn run(bootstrap: String) -> Result {
 
     let first = Arc::new(member(&bootstrap, &group, &topic, "first").await?);
     let (stop_first, first_task) = work("first", first.clone(), ledger.clone());
-    until_held(&first, 4, "the first consumer to hold all 4 partitions").await?;
+    until_settled(
+        &[(&first, 4)],
+        "the first consumer to hold all 4 partitions",
+    )
+    .await?;
     until_processed(&ledger, 100).await?;
     println!("  first: processed the 100 records alone");
 
     let second = Arc::new(member(&bootstrap, &group, &topic, "second").await?);
     let (stop_second, second_task) = work("second", second.clone(), ledger.clone());
-    until_held(&second, 2, "the second consumer to get 2 partitions").await?;
-    until_held(&first, 2, "the first consumer to keep 2 partitions").await?;
+    until_settled(
+        &[(&first, 2), (&second, 2)],
+        "the group to settle with 2 partitions each",
+    )
+    .await?;
     fill_all(&bootstrap, &topic, 25).await?;
     until_processed(&ledger, 200).await?;
     let by_second = lock(&ledger)
@@ -183,13 +205,22 @@ pub async fn run(bootstrap: String) -> Result {
         "the second consumer processed {by_second} of 100 new records, not its 2 partitions' 50"
     );
     println!("  100 more records: 50 to each");
+    until_settled(
+        &[(&first, 2), (&second, 2)],
+        "the group to be settled before the first consumer closes",
+    )
+    .await?;
 
     let _ = stop_first.try_send(());
     within(PATIENCE, "the first consumer's loop to stop", first_task).await??;
     let first = Arc::try_unwrap(first).map_err(|_| "the first consumer is still shared")?;
     within(PATIENCE, "the first consumer to close", first.close()).await??;
     println!("  first: closed (revoked, committed, left the group)");
-    until_held(&second, 4, "the second consumer to take all 4 partitions").await?;
+    until_settled(
+        &[(&second, 4)],
+        "the second consumer to take all 4 partitions",
+    )
+    .await?;
     fill_all(&bootstrap, &topic, 50).await?;
     until_processed(&ledger, 300).await?;
 

@@ -136,7 +136,7 @@ pub use dekaf_state::assignor::{
 pub use dekaf_state::consumer::{
     FetchError, IsolationLevel, MetadataProblem, SubscribeError, Watermarks,
 };
-pub use dekaf_state::group::GroupError;
+pub use dekaf_state::group::{GroupError, MemberState};
 pub use dekaf_state::offset::{
     AckMode, AutoOffsetReset, CommitError, CommitPolicy, Fault, LookupError, OffsetAndMetadata,
     OffsetAndTimestamp, OffsetCommitMode, OffsetError, PositionError, TopicPartition,

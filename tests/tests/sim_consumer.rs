@@ -906,6 +906,46 @@ fn corrupt_answers_are_reported_and_fetched_again_without_a_gap() {
     }
 }
 
+/// A fetch answer whose second batch overlaps the first (a base offset one too low) never
+/// stops the partition: the consumer reports it, fetches again from its position, and hands
+/// every record out once, in order.
+#[test]
+fn overlapping_batches_are_reported_and_fetched_again_without_a_gap() {
+    for seed in 0..6 {
+        let mut cluster = Cluster::new(2, seed);
+        cluster.faults = Faults {
+            overlap: 0.3,
+            ..Faults::default()
+        };
+        cluster.create_topic(TOPIC, 2);
+        fill(&mut cluster, 2, 15);
+        let consumer = Consumer::new(config(seed).with_max_partition_fetch_bytes(300));
+        let mut sim = Sim::new(cluster, consumer, seed);
+        sim.consumer.assign(sim.now, (0..2).map(tp)).unwrap();
+        let want: BTreeMap<_, _> = (0..2)
+            .map(|p| (tp(p), sim.cluster.partition(TOPIC, p).records.len()))
+            .collect();
+        let got = consume(&mut sim, &want, Duration::from_secs(600));
+        for p in 0..2 {
+            check_exact(&got, &tp(p), &sim.cluster.partition(TOPIC, p).all_records());
+        }
+        let reported = sim
+            .events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    ConsumerEvent::Fetch {
+                        error: dekaf_state::consumer::FetchError::OutOfOrder { .. },
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert!(reported > 0, "seed {seed}: no overlap was reported");
+    }
+}
+
 /// Kafka's read_committed rule with real record batches: a producer's aborted transaction
 /// hides its records from its first offset up to its ABORT marker and no further — the same
 /// producer's committed transaction before it and its next transaction after it are kept, and

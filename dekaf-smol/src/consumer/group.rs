@@ -13,7 +13,7 @@
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use dekaf_state::group::GroupMetadata;
+use dekaf_state::group::{GroupMetadata, MemberState};
 use dekaf_state::offset::TopicPartition;
 
 use super::machine::{HookState, Inner, Shared};
@@ -89,6 +89,18 @@ impl Consumer {
     /// generation is -1 while the member is not in one.
     pub fn group_metadata(&self) -> Option<GroupMetadata> {
         self.shared.lock().consumer.group_metadata()
+    }
+
+    /// Where this member is in its group: joining, syncing, stable in a generation, leaving;
+    /// `None` until the consumer subscribed.
+    ///
+    /// A group has settled when every member is [`Stable`](MemberState::Stable) in the same
+    /// generation ([`group_metadata`](Self::group_metadata)) and holds what the assignor
+    /// gives it there. An assignment of the expected size alone does not show that: a member
+    /// may already be rejoining. A cooperative rebalance that moves partitions takes two
+    /// generations (the first revokes, the second assigns).
+    pub fn member_state(&self) -> Option<MemberState> {
+        self.shared.lock().consumer.member_state()
     }
 
     /// Runs the rebalance hooks due, one at a time; ready when none is left.

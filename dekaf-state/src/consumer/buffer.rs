@@ -67,6 +67,8 @@ pub(crate) enum TakeError {
     Stale,
     /// A record could not be read (cannot happen for checked batches; handled anyway).
     Corrupt { offset: i64, error: DecodeError },
+    /// A record's offset is below the position (the fetched data went backwards).
+    OutOfOrder { offset: i64, position: i64 },
 }
 
 /// What a fetch answer added.
@@ -445,6 +447,9 @@ fn hand_out(
     current.left -= delivered;
     match result {
         Ok(()) | Err(OffsetError::Backpressure { .. }) => Ok(()),
+        Err(OffsetError::OutOfOrder {
+            offset, position, ..
+        }) => Err(TakeError::OutOfOrder { offset, position }),
         Err(_) => Err(TakeError::Stale),
     }
 }

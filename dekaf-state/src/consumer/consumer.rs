@@ -509,25 +509,18 @@ impl Consumer {
                 Err(e) => e,
             };
             let tp = tp.clone();
-            match problem {
-                TakeError::Stale => self.drop_buffer(&tp),
-                TakeError::Corrupt { offset, error } => {
+            let error = match problem {
+                TakeError::Stale => {
                     self.drop_buffer(&tp);
-                    self.push_event(ConsumerEvent::Fetch {
-                        partition: tp.clone(),
-                        error: FetchError::Corrupt { offset, error },
-                    });
-                    // Fetch again from the position (a backoff keeps it from spinning).
-                    if let Some(position) = self.offsets.position(&tp) {
-                        let _ = self.offsets.seek(
-                            now,
-                            TopicPartitionOffset::at(tp.clone(), position.offset)
-                                .with_leader_epoch(position.leader_epoch),
-                        );
-                    }
-                    self.back_off(now, &tp);
+                    continue;
                 }
-            }
+                TakeError::Corrupt { offset, error } => FetchError::Corrupt { offset, error },
+                TakeError::OutOfOrder { offset, position } => FetchError::OutOfOrder {
+                    offset,
+                    expected: position,
+                },
+            };
+            self.refetch_from_position(now, &tp, error);
         }
         if (over_bound && self.buffered_bytes < self.config.max_buffered_bytes)
             || (!ahead && self.may_fetch_ahead())
@@ -835,6 +828,30 @@ impl Consumer {
             self.buffered_bytes = self.buffered_bytes.saturating_sub(b.bytes);
             self.fetch_due = true;
         }
+    }
+
+    /// Drops what is buffered for `tp` because it cannot be handed out, reports why, and
+    /// fetches again from the position after a backoff. The fetch position has already moved
+    /// past the dropped data, so without the seek nothing would fetch it again.
+    pub(crate) fn refetch_from_position(
+        &mut self,
+        now: Instant,
+        tp: &TopicPartition,
+        error: FetchError,
+    ) {
+        self.drop_buffer(tp);
+        self.push_event(ConsumerEvent::Fetch {
+            partition: tp.clone(),
+            error,
+        });
+        if let Some(position) = self.offsets.position(tp) {
+            let _ = self.offsets.seek(
+                now,
+                TopicPartitionOffset::at(tp.clone(), position.offset)
+                    .with_leader_epoch(position.leader_epoch),
+            );
+        }
+        self.back_off(now, tp);
     }
 
     /// Backs off fetching `tp` after an error.

@@ -86,6 +86,17 @@ pub enum FetchError {
         /// What was wrong.
         error: DecodeError,
     },
+    /// The fetched records go backwards: a batch starts before the end of the one before it,
+    /// or a record's offset is below the partition's position. The records before it were
+    /// handed out; the rest is dropped and the consumer fetches again from its position
+    /// after a backoff.
+    #[error("fetched records go backwards: offset {offset} where {expected} or later was due")]
+    OutOfOrder {
+        /// The offset the broker's data claimed.
+        offset: i64,
+        /// The lowest offset that could come next.
+        expected: i64,
+    },
 }
 
 impl FetchError {

@@ -382,10 +382,22 @@ impl Consumer {
                     if cap.is_some_and(|c| b.batch.base_offset() >= c) {
                         break;
                     }
+                    // Batches of one answer follow each other (compaction may leave gaps,
+                    // never overlaps).
+                    if let Some(expected) = batches.last().map(|p| p.batch.next_offset()) {
+                        let offset = b.batch.base_offset();
+                        if offset < expected {
+                            corrupt = Some(FetchError::OutOfOrder { offset, expected });
+                            break;
+                        }
+                    }
                     batches.push(b);
                 }
-                Err(e) => {
-                    corrupt = Some(e);
+                Err(error) => {
+                    corrupt = Some(FetchError::Corrupt {
+                        offset: part.offset,
+                        error,
+                    });
                     break;
                 }
             }
@@ -433,14 +445,18 @@ impl Consumer {
             }
         }
         if let Some(error) = corrupt {
-            if added.batches == 0 {
+            // What came before the bad batch is kept, and the next fetch starts after it. A
+            // corrupt batch is then met again, first in its answer: reported once nothing
+            // before it is kept, with a backoff. An overlap is reported at once (the next
+            // answer, starting at the right offset, may not show it).
+            let overlap = matches!(error, FetchError::OutOfOrder { .. });
+            if added.batches == 0 || overlap {
                 self.push_event(ConsumerEvent::Fetch {
                     partition: part.tp.clone(),
-                    error: FetchError::Corrupt {
-                        offset: part.offset,
-                        error,
-                    },
+                    error,
                 });
+            }
+            if added.batches == 0 {
                 self.back_off(now, &part.tp);
             }
         } else if had_records && added.batches == 0 && cap.is_some() {

@@ -174,6 +174,9 @@ pub struct Faults {
     pub tansu_time_quirk: bool,
     /// A fetch answer has one byte of its first batch flipped (its CRC no longer matches).
     pub corrupt: f64,
+    /// A fetch answer's second batch claims a base offset one lower than its own (the base
+    /// offset is outside what the CRC covers), so that it overlaps the first.
+    pub overlap: f64,
 }
 
 /// A committed offset as the cluster keeps it: offset, leader epoch, metadata.
@@ -929,6 +932,7 @@ impl Cluster {
                 };
                 let cut = self.chance(self.faults.partial_batch);
                 let corrupt = self.chance(self.faults.corrupt);
+                let overlap = self.chance(self.faults.overlap);
                 let list_aborted = self.faults.list_aborted;
                 let ignore_lso = self.faults.ignore_lso;
                 match self.leader_check(broker, name, p.partition, epoch) {
@@ -974,6 +978,19 @@ impl Cluster {
                             if cut {
                                 if let Some(b) = rest.next() {
                                     data.extend_from_slice(&b.bytes[..b.bytes.len() / 2]);
+                                }
+                            }
+                            if overlap {
+                                let first_len = part
+                                    .batches
+                                    .iter()
+                                    .find(|b| b.next > p.fetch_offset)
+                                    .map_or(0, |b| b.bytes.len());
+                                if let Some(base) = data.get_mut(first_len..first_len + 8) {
+                                    let lowered =
+                                        i64::from_be_bytes(base.try_into().expect("eight bytes"))
+                                            - 1;
+                                    base.copy_from_slice(&lowered.to_be_bytes());
                                 }
                             }
                             if corrupt && data.len() > 61 {
