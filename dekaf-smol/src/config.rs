@@ -134,6 +134,16 @@ impl Config {
 }
 
 /// Parses `host:port` or `[v6]:port`; an IPv6 address without brackets is refused as ambiguous.
+/// A seed for a machine's jitter (and a consumer-protocol member id) that differs between
+/// processes and between clients of one process, so that a fleet of clients restarted
+/// together does not retry in lockstep. The standard library's `RandomState` is seeded from
+/// the operating system once per thread and moves on with every value it makes.
+pub(crate) fn fresh_seed() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new()
+        .hash_one((std::process::id(), std::time::Instant::now()))
+}
+
 pub(crate) fn parse_address(s: &str) -> Result<BrokerAddress, Error> {
     let bad = |why: &str| Error::Config(format!("bootstrap server {s:?}: {why}"));
     let s = s.trim();

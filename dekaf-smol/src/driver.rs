@@ -1,9 +1,7 @@
 //! The task that does a machine's IO: connections, in-flight requests, one timer, commands.
 
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::future::Future;
-use std::hash::BuildHasher;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -183,7 +181,7 @@ impl<M: ClientMachine> Driver<M> {
             timer_at: None,
             hooks: None,
             backoff,
-            rng: Rng::new(RandomState::new().hash_one(Instant::now())),
+            rng: Rng::new(crate::config::fresh_seed()),
         };
         Ok((driver, Handle { commands: tx }))
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use dekaf_proto::{DecodeError, ErrorCode};
 use dekaf_state::client::RequestFailed;
 use dekaf_state::consumer::{FetchError, MetadataProblem, SubscribeError};
+use dekaf_state::display::HumanDuration;
 use dekaf_state::group::GroupError;
 use dekaf_state::offset::{
     is_rebalance_code, CommitError, Fault, LookupError, OffsetError, PositionError, TopicPartition,
@@ -104,18 +105,22 @@ pub enum Error {
     #[error(transparent)]
     Request(#[from] RequestFailed),
     /// No bootstrap server answered within the connect timeout; nothing was started.
-    #[error("no broker of {servers} answered within {waited:?}")]
+    #[error(
+        "no broker of {servers} answered within {}: {}",
+        HumanDuration(*.waited),
+        .last_error.as_ref().map_or("no connection attempt finished".to_owned(), |e| e.to_string())
+    )]
     NoBrokerAvailable {
         /// The bootstrap servers tried, comma-separated.
         servers: String,
         /// How long the client tried.
         waited: Duration,
-        /// The last connection failure seen, if any.
-        #[source]
+        /// The last connection failure seen, if any (also part of the message).
         last_error: Option<Box<Error>>,
     },
     /// The call was refused as it stands: a partition not assigned, a negative offset, an
-    /// offset beyond what was consumed, a closed consumer... The call changed nothing.
+    /// invalid topic name or partition, storing an offset beyond what was handed out, a
+    /// closed consumer... The call changed nothing.
     #[error(transparent)]
     Offset(#[from] OffsetError),
     /// A commit did not commit everything it carried.
@@ -156,7 +161,10 @@ pub enum Error {
     Group(#[from] GroupError),
     /// No records were asked for within the max poll interval: the member left its group
     /// and its partitions were lost. It rejoins when records are asked for again.
-    #[error("no records were asked for within max_poll_interval ({interval:?}): the member left its group")]
+    #[error(
+        "no records were asked for within max_poll_interval ({}): the member left its group",
+        HumanDuration(*.interval)
+    )]
     MaxPollIntervalExceeded {
         /// The max poll interval.
         interval: Duration,
@@ -186,7 +194,10 @@ pub enum Error {
     /// A transaction operation did not finish within the producer's `max_block`. It goes on:
     /// calling it again waits for the same work (a broker that closes the connection instead
     /// of answering, as tansu does for a fenced producer's EndTxn, ends here too).
-    #[error("{operation} did not finish within {timeout:?}")]
+    #[error(
+        "{operation} did not finish within {} (max_block); it goes on: call it again to wait for it",
+        HumanDuration(*.timeout)
+    )]
     TransactionTimeout {
         /// The operation.
         operation: TxnOperation,
@@ -517,7 +528,10 @@ mod tests {
             last_error: Some(Box::new(Error::Closed { addr: "a:1".into() })),
         };
         assert!(nobody.is_retriable() && !nobody.is_fatal());
-        assert!(std::error::Error::source(&nobody).is_some());
+        assert_eq!(
+            nobody.to_string(),
+            "no broker of a:1 answered within 1 s: a:1 closed the connection"
+        );
     }
 
     #[test]

@@ -118,9 +118,34 @@ pub(crate) fn probe_request() -> ClientRequest {
     })
 }
 
+/// Fails at once, as Java's client does, when the name of no bootstrap server resolves: that
+/// is a configuration error, not a broker that is down. A resolver that does not answer
+/// within `timeout` proves nothing, and the check passes.
+async fn check_resolvable(servers: &[String], timeout: Duration) -> Result<(), Error> {
+    let mut failures = Vec::new();
+    for server in servers {
+        let address = crate::config::parse_address(server)?;
+        let lookup = async_net::resolve((address.host.as_str(), address.port));
+        let lookup = futures_lite::future::or(async { Some(lookup.await) }, async {
+            Timer::after(timeout).await;
+            None
+        });
+        match lookup.await {
+            Some(Ok(found)) if found.is_empty() => failures.push(format!("{server}: no address")),
+            Some(Err(e)) => failures.push(format!("{server}: {e}")),
+            Some(Ok(_)) | None => return Ok(()),
+        }
+    }
+    Err(Error::Config(format!(
+        "no bootstrap server's name resolves ({})",
+        failures.join("; ")
+    )))
+}
+
 /// Sends probes (through `submit`) until one is answered, retrying with a backoff; fails with
-/// [`Error::NoBrokerAvailable`] once `timeout` has passed. `last_error` gives the last
-/// connection failure seen, for the error's cause.
+/// [`Error::NoBrokerAvailable`] once `timeout` has passed, and at once with
+/// [`Error::Config`] when no server's name resolves. `last_error` gives the last connection
+/// failure seen, for the error's cause.
 pub(crate) async fn wait_for_broker(
     servers: &[String],
     timeout: Duration,
@@ -128,13 +153,14 @@ pub(crate) async fn wait_for_broker(
     last_error: impl Fn() -> Option<Error>,
 ) -> Result<(), Error> {
     let started = Instant::now();
+    check_resolvable(servers, timeout).await?;
     let deadline = crate::connection::later(started, timeout);
     let backoff = Backoff {
         initial: Duration::from_millis(50),
         max: Duration::from_secs(1),
         jitter: 0.2,
     };
-    let mut rng = Rng::new(started.elapsed().as_nanos() as u64 ^ 0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(crate::config::fresh_seed());
     let mut attempt = 0;
     let mut failed = None;
     loop {

@@ -86,6 +86,7 @@
 pub mod assignor;
 pub mod client;
 pub mod consumer;
+pub mod display;
 pub mod fuzz;
 pub mod group;
 pub mod offset;

@@ -597,3 +597,64 @@ fn partitions_revoked_while_an_earlier_revocation_commits_wait_for_their_own_con
             && s.member(0).consumer.assignment().is_empty()
     });
 }
+
+/// Topic names Kafka refuses are refused at `subscribe`, changing nothing; a subscribed topic
+/// the cluster refuses (not authorized) is reported, while one that does not exist yet is not.
+#[test]
+fn bad_topic_names_are_refused_and_refused_topics_reported() {
+    use dekaf_state::consumer::{MetadataProblem, SubscribeError};
+    use dekaf_state::offset::OffsetError;
+
+    let mut cluster = Cluster::new(1, 3);
+    cluster.create_topic(TOPIC, PARTITIONS);
+    cluster.refused_topics.insert(
+        "secret".into(),
+        dekaf_proto::ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+    );
+    let mut sim = GroupSim::new(cluster, "g");
+    let now = sim.now;
+    let mut c = Consumer::new(config(1, OffsetCommitMode::Auto));
+    let long = "x".repeat(300);
+    for bad in ["", "a b", ".", "..", long.as_str(), "a/b"] {
+        let refused = c.subscribe(now, [TOPIC, bad]);
+        assert!(
+            matches!(refused, Err(SubscribeError::InvalidTopic(_))),
+            "{bad:?}: {refused:?}"
+        );
+        assert!(c.group().is_none(), "{bad:?} changed the consumer");
+        let assigned = c.assign(now, [TopicPartition::new(bad, 0)]);
+        assert!(
+            matches!(assigned, Err(OffsetError::InvalidTopic(_))),
+            "{assigned:?}"
+        );
+    }
+    let negative = c.assign(now, [TopicPartition::new(TOPIC, -1)]);
+    assert!(
+        matches!(negative, Err(OffsetError::InvalidPartition(_))),
+        "{negative:?}"
+    );
+    assert!(c.assignment().is_empty());
+
+    c.subscribe(now, [TOPIC, "secret", "not-yet"])
+        .expect("valid names");
+    let slot = sim.add(c);
+    sim.run_until(Duration::from_secs(60), |sim| {
+        sim.member(slot).events.iter().any(|e| {
+            matches!(e, ConsumerEvent::Metadata(MetadataProblem::Topic { topic, .. }) if topic == "secret")
+        })
+    });
+    let problems: Vec<String> = sim
+        .member(slot)
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ConsumerEvent::Metadata(MetadataProblem::Topic { topic, .. }) => Some(topic.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        problems,
+        ["secret"],
+        "a missing topic is waited for, not reported"
+    );
+}

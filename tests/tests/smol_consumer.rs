@@ -224,10 +224,38 @@ fn build_fails_with_a_typed_error_when_no_broker_answers() {
     };
     assert!(matches!(e, Error::NoBrokerAvailable { .. }), "{e:?}");
     assert!(e.is_retriable() && !e.is_fatal() && !e.is_rebalance());
-    assert!(std::error::Error::source(&e).is_some(), "no cause: {e:?}");
+    // The message names the cause and reads the wait as a person writes it.
+    let text = e.to_string();
+    assert!(text.contains("refused"), "no cause in {text:?}");
+    assert!(
+        text.contains("within 500 ms") || text.contains("within 0.5 s"),
+        "{text}"
+    );
+    assert!(!text.contains("Some(") && !text.contains("0000"), "{text}");
     assert!(started.elapsed() < Duration::from_secs(10));
     let e = smol::block_on(Producer::builder().bootstrap_servers("").build()).unwrap_err();
     assert!(matches!(e, Error::Config(_)) && e.is_fatal(), "{e:?}");
+}
+
+/// A bootstrap name that does not resolve is a configuration error, reported at once (as
+/// Java's client does) instead of after the connect timeout.
+#[test]
+fn build_fails_at_once_when_no_bootstrap_name_resolves() {
+    let result = smol::block_on(
+        Consumer::builder()
+            .bootstrap_servers("nohost.invalid:9092")
+            .connect_timeout(Duration::from_secs(60))
+            .build(),
+    );
+    let Err(e) = result else {
+        panic!("a consumer was built for a host that does not exist");
+    };
+    assert!(matches!(e, Error::Config(_)) && e.is_fatal(), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("nohost.invalid:9092") && text.contains("resolve"),
+        "{text}"
+    );
 }
 
 #[test]

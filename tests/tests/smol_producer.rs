@@ -494,6 +494,52 @@ fn only_committed_transactions_are_read_and_their_offsets_committed() {
     });
 }
 
+/// `close` with a transaction open aborts it: read_committed readers are not held at the
+/// last stable offset until the transaction times out (a minute here).
+#[test]
+fn closing_with_a_transaction_open_aborts_it() {
+    on_build_w("close aborts", |bootstrap| async move {
+        let topic = unique("txn-close");
+        create_topic(&bootstrap, &topic, 1).await?;
+        let producer = Producer::builder()
+            .bootstrap_servers(&bootstrap)
+            .transactional_id(unique("txn-close-id"))
+            .transaction_timeout(Duration::from_secs(60))
+            .build()
+            .await?;
+        producer.init_transactions().await?;
+        producer.begin_transaction()?;
+        let open: Vec<_> = values("open-", 3)
+            .into_iter()
+            .map(|v| producer.send(ProducerRecord::new(topic.as_str()).value(v)))
+            .collect();
+        producer.flush().await?;
+        producer.close().await?;
+        for d in open {
+            check!(
+                d.await?.has_offset(),
+                "a record of the transaction was not written"
+            );
+        }
+
+        let plain = Producer::builder()
+            .bootstrap_servers(&bootstrap)
+            .build()
+            .await?;
+        plain
+            .send(ProducerRecord::new(topic.as_str()).value("after"))
+            .await?;
+        plain.close().await?;
+        let read = read_all(&bootstrap, &topic, 1, IsolationLevel::ReadCommitted).await?;
+        let got: Vec<String> = read.values().flatten().cloned().collect();
+        check!(
+            got == ["after"],
+            "read_committed read {got:?}: the closed producer's transaction is still open"
+        );
+        Ok(())
+    });
+}
+
 /// The guide's loop with a subscribed consumer: each batch's output and offsets go in one
 /// transaction with the consumer's own group metadata (generation and member id, so that the
 /// coordinator can fence a member that lost its partitions), and the group's committed offsets

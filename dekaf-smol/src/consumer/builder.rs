@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use dekaf_state::assignor::{self, Assignor};
 use dekaf_state::consumer::{ConsumerConfig, IsolationLevel};
+use dekaf_state::display::HumanDuration;
 use dekaf_state::group::{builtin_assignor, GroupProtocol};
 use dekaf_state::offset::{AckMode, AutoOffsetReset, CommitPolicy, OffsetCommitMode};
 
@@ -23,9 +24,10 @@ pub struct GroupSettings {
     /// How often the member sends heartbeats (`heartbeat.interval.ms`, default 3 s); below
     /// the session timeout.
     pub heartbeat_interval: Duration,
-    /// How long the coordinator waits for every member to rejoin during a rebalance (default:
-    /// the max poll interval, as Java's consumer sends it).
-    pub rebalance_timeout: Duration,
+    /// How long the coordinator waits for every member to rejoin during a rebalance, and how
+    /// long the member waits for the application to confirm a revocation. `None` (the
+    /// default): the max poll interval, as Java's consumer sends it.
+    pub rebalance_timeout: Option<Duration>,
     /// How long the application may go without asking for records before the member leaves
     /// the group (`max.poll.interval.ms`, default 5 min).
     pub max_poll_interval: Duration,
@@ -47,7 +49,7 @@ impl Default for GroupSettings {
         GroupSettings {
             session_timeout: Duration::from_secs(45),
             heartbeat_interval: Duration::from_secs(3),
-            rebalance_timeout: Duration::from_secs(300),
+            rebalance_timeout: None,
             max_poll_interval: Duration::from_secs(300),
             group_instance_id: None,
             assignors: vec!["range".into(), "cooperative-sticky".into()],
@@ -72,28 +74,37 @@ impl GroupSettings {
             .collect()
     }
 
+    /// The rebalance timeout in force: the one set, else the max poll interval.
+    pub fn effective_rebalance_timeout(&self) -> Duration {
+        self.rebalance_timeout.unwrap_or(self.max_poll_interval)
+    }
+
     fn validate(&self, group_id: Option<&str>, custom: &[Arc<dyn Assignor>]) -> Result<(), Error> {
         if self.session_timeout.is_zero() || self.max_poll_interval.is_zero() {
             return Err(Error::Config(
                 "session_timeout and max_poll_interval must be positive".into(),
             ));
         }
-        if self.rebalance_timeout.is_zero() {
+        if self.rebalance_timeout.is_some_and(|t| t.is_zero()) {
             return Err(Error::Config("rebalance_timeout must be positive".into()));
         }
         if self.heartbeat_interval.is_zero() || self.heartbeat_interval >= self.session_timeout {
             return Err(Error::Config(format!(
-                "heartbeat_interval {:?} must be positive and below session_timeout {:?}",
-                self.heartbeat_interval, self.session_timeout
+                "heartbeat_interval {} must be positive and below session_timeout {}",
+                HumanDuration(self.heartbeat_interval),
+                HumanDuration(self.session_timeout)
             )));
         }
         for (what, d) in [
             ("session_timeout", self.session_timeout),
-            ("rebalance_timeout", self.rebalance_timeout),
+            ("rebalance_timeout", self.effective_rebalance_timeout()),
             ("max_poll_interval", self.max_poll_interval),
         ] {
             if d.as_millis() > i32::MAX as u128 {
-                return Err(Error::Config(format!("{what} {d:?} is too long")));
+                return Err(Error::Config(format!(
+                    "{what} {} is too long (at most 24 days)",
+                    HumanDuration(d)
+                )));
             }
         }
         if let Some(id) = &self.group_instance_id {
@@ -348,7 +359,7 @@ impl ConsumerBuilder {
 
     /// The rebalance timeout of the group membership (see [`GroupSettings`]).
     pub fn rebalance_timeout(mut self, timeout: Duration) -> Self {
-        self.group.rebalance_timeout = timeout;
+        self.group.rebalance_timeout = Some(timeout);
         self
     }
 
@@ -511,7 +522,8 @@ impl ConsumerBuilder {
         self.consumer = self
             .consumer
             .with_commit_mode(mode)
-            .with_commit_policy(policy);
+            .with_commit_policy(policy)
+            .with_seed(crate::config::fresh_seed());
         let c = &self.consumer;
         if c.fetch_min_bytes < 1 || c.fetch_max_bytes < 1 || c.max_partition_fetch_bytes < 1 {
             return Err(Error::Config("fetch sizes must be at least 1 byte".into()));
@@ -523,8 +535,9 @@ impl ConsumerBuilder {
         }
         if c.fetch_max_wait >= self.connection.request_timeout {
             return Err(Error::Config(format!(
-                "fetch_max_wait {:?} must stay below request_timeout {:?}",
-                c.fetch_max_wait, self.connection.request_timeout
+                "fetch_max_wait {} must stay below request_timeout {}",
+                HumanDuration(c.fetch_max_wait),
+                HumanDuration(self.connection.request_timeout)
             )));
         }
         if self.connect_timeout.is_zero() {
@@ -544,7 +557,7 @@ impl ConsumerBuilder {
         let g = &self.group;
         machine_group.session_timeout = g.session_timeout;
         machine_group.heartbeat_interval = g.heartbeat_interval;
-        machine_group.rebalance_timeout = g.rebalance_timeout;
+        machine_group.rebalance_timeout = g.effective_rebalance_timeout();
         machine_group.max_poll_interval = g.max_poll_interval;
         machine_group.group_instance_id = g.group_instance_id.clone();
         machine_group.protocol = g.protocol;
@@ -568,6 +581,13 @@ mod tests {
 
     fn base() -> ConsumerBuilder {
         ConsumerBuilder::default().bootstrap_servers("localhost:9092")
+    }
+
+    #[test]
+    fn every_consumer_gets_its_own_jitter_seed() {
+        let seeds: std::collections::BTreeSet<u64> =
+            (0..8).map(|_| base().validate().unwrap().1.seed).collect();
+        assert_eq!(seeds.len(), 8, "{seeds:?}");
     }
 
     #[test]
@@ -690,6 +710,25 @@ mod tests {
         );
         // A name nobody registered is still refused.
         assert!(names(g().custom_assignor(Mine).assignors(["yours"])).is_err());
+    }
+
+    #[test]
+    fn the_rebalance_timeout_follows_the_max_poll_interval_unless_set() {
+        let (_, c, _, _, _) = base()
+            .group_id("g")
+            .max_poll_interval(Duration::from_secs(42))
+            .validate()
+            .unwrap();
+        assert_eq!(c.group.rebalance_timeout, Duration::from_secs(42));
+        let (_, c, _, _, _) = base().group_id("g").validate().unwrap();
+        assert_eq!(c.group.rebalance_timeout, Duration::from_secs(300));
+        let (_, c, _, _, _) = base()
+            .group_id("g")
+            .rebalance_timeout(Duration::from_secs(7))
+            .max_poll_interval(Duration::from_secs(42))
+            .validate()
+            .unwrap();
+        assert_eq!(c.group.rebalance_timeout, Duration::from_secs(7));
     }
 
     #[test]

@@ -73,8 +73,10 @@ use crate::{Config, Driver, Error, Handle, Spawner};
 ///
 /// # Errors
 ///
-/// Calls refused as they stand (a partition not assigned, an offset beyond the position)
-/// fail at once with [`Error::Offset`]. Problems found while fetching (an unknown topic, a
+/// Calls refused as they stand (a partition not assigned, a negative offset, a topic name
+/// Kafka refuses, storing an offset beyond what was handed out) fail at once with
+/// [`Error::Offset`]; `commit_offsets` commits any offset at or above 0, beyond the position
+/// too (as Kafka's clients do: the offsets are yours). Problems found while fetching (an unknown topic, a
 /// partition without a position, a refused fetch) come out of `recv` and the stream as
 /// `Err` items, before the next records; they do not end the stream, which keeps trying.
 /// Commits refused by a rebalance fail with an error whose
@@ -437,7 +439,9 @@ impl Consumer {
     }
 
     /// Commits exactly these offsets (each the next offset to read: commit 100 once 99 is
-    /// processed) and waits for the coordinator's answer. The partitions must be assigned.
+    /// processed) and waits for the coordinator's answer. The partitions must be assigned;
+    /// an offset beyond the position is committed as given (Kafka's clients do the same),
+    /// a negative one is refused.
     pub async fn commit_offsets(
         &self,
         offsets: impl IntoIterator<Item = TopicPartitionOffset>,

@@ -8,7 +8,7 @@ use dekaf_state::offset::Backoff;
 use dekaf_state::producer::{Acks, Producer as StateProducer, ProducerConfig};
 
 use super::machine::{Machine, ProducerHooks, Shared, StopGuard};
-use super::{now_millis, Producer};
+use super::Producer;
 use crate::side::{probe_request, wait_for_broker};
 use crate::{Config, Driver, Error, Spawner};
 
@@ -198,7 +198,7 @@ impl ProducerBuilder {
         self.config.produce_timeout = self.connection.request_timeout;
         self.config.max_block = self.max_block;
         // Validated here so that a bad setting fails before any connection is opened.
-        let machine = StateProducer::new(self.config, now_millis() as u64)
+        let machine = StateProducer::new(self.config, crate::config::fresh_seed())
             .map_err(|e| Error::Config(e.to_string()))?;
         let servers = self.connection.bootstrap_servers.clone();
         let shared = Shared::new(machine);

@@ -532,10 +532,37 @@ impl Producer {
 
     /// Refuses further records, waits until every record sent has its outcome (a record
     /// waiting for room in the buffer gets in, or fails after `max_block`), and stops the
-    /// driver. Returns what [`flush`](Self::flush) would. An open transaction is left for the
-    /// coordinator to abort after the transaction timeout.
+    /// driver. Returns what [`flush`](Self::flush) would.
+    ///
+    /// An open transaction is aborted first, as Java's producer does: left open, it would
+    /// hold every `read_committed` reader of its partitions at the last stable offset until
+    /// the coordinator times it out. Its records fail with
+    /// [`DeliveryError::TransactionAborted`](crate::producer::DeliveryError); `close` then
+    /// returns the abort's result. Dropping the producer without `close` leaves the
+    /// transaction to the coordinator's timeout.
     pub async fn close(self) -> Result<(), Error> {
+        let open = matches!(
+            self.transaction_state(),
+            Some(TransactionState::InTransaction | TransactionState::AbortableError)
+        );
+        if open {
+            tracing::info!("closing with a transaction open: aborting it");
+            let aborted = self.abort_transaction().await;
+            // The aborted records' failures are theirs to report, not the close's.
+            let _ = self.flush().await;
+            self.stop().await;
+            return aborted;
+        }
         let flushed = self.flush().await;
+        self.stop().await;
+        match flushed {
+            Err(Error::Shutdown) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Closes the machine once every record has its outcome and waits for the driver to end.
+    async fn stop(&self) {
         {
             let mut inner = self.shared.lock();
             if !inner.stopped {
@@ -546,10 +573,6 @@ impl Producer {
         self.nudge();
         // Ends when the driver task has ended.
         let _ = self.stopped.recv().await;
-        match flushed {
-            Err(Error::Shutdown) => Ok(()),
-            other => other,
-        }
     }
 }
 

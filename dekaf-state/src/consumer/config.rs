@@ -61,7 +61,9 @@ pub struct ConsumerConfig {
     pub max_buffered_bytes: usize,
     /// Metadata older than this is refreshed (default 5 min, Java's `metadata.max.age.ms`).
     pub metadata_max_age: Duration,
-    /// Seeds the jitter of every backoff, so that a run replays exactly (default 0).
+    /// Seeds the jitter of every backoff, so that a run replays exactly (default 0; give
+    /// every consumer of a fleet its own, as dekaf-smol's builder does, so that they do not
+    /// retry in lockstep).
     pub seed: u64,
     /// The group membership settings used by [`subscribe`](super::Consumer::subscribe):
     /// timeouts, static identity, assignors, protocol (Kafka's defaults). Its group id is

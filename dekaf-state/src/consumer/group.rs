@@ -9,7 +9,7 @@ use crate::group::{
     ConfigError, GroupEvent, GroupMembership, GroupMetadata, MemberState, MetadataTopics,
     Subscription, TopicInfo,
 };
-use crate::offset::TopicPartition;
+use crate::offset::{check_topic_name, InvalidTopicName, TopicPartition};
 
 use super::consumer::{Consumer, GroupGeneration, Pending};
 use super::event::ConsumerEvent;
@@ -27,6 +27,9 @@ pub enum SubscribeError {
     /// The group settings (or the pattern) are invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A topic name Kafka would refuse; nothing changed.
+    #[error(transparent)]
+    InvalidTopic(#[from] InvalidTopicName),
 }
 
 /// A revocation the application has heard about and the consumer has not finished yet.
@@ -70,6 +73,11 @@ impl Consumer {
     ) -> Result<(), SubscribeError> {
         if self.offsets.is_closed() {
             return Err(SubscribeError::Closed);
+        }
+        if let Subscription::Topics(topics) = &subscription {
+            for topic in topics {
+                check_topic_name(topic)?;
+            }
         }
         if self.group.is_none() {
             let Some(group_id) = self.config.offsets.group_id.clone() else {

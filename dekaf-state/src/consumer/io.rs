@@ -182,10 +182,27 @@ impl Consumer {
         self.flush_deferred(now);
     }
 
-    /// Compares what metadata says about the assigned partitions with the problems reported
-    /// so far: new problems become events, and any problem keeps metadata refreshing.
+    /// Compares what metadata says about the assigned partitions and the subscribed topics
+    /// with the problems reported so far: new problems become events, and any problem keeps
+    /// metadata refreshing. A subscribed topic that does not exist (yet) is no problem: the
+    /// member waits for it, as Java's consumer does; one refused (not authorized, invalid) is.
     fn check_problems(&mut self, now: Instant) {
         let mut found = HashSet::new();
+        if let Some(group) = &self.group {
+            for topic in group.subscribed_topics() {
+                match self.metadata.topic_errors.get(topic) {
+                    None
+                    | Some(&ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
+                    | Some(&ErrorCode::LEADER_NOT_AVAILABLE) => {}
+                    Some(code) => {
+                        found.insert(MetadataProblem::Topic {
+                            topic: topic.to_owned(),
+                            code: *code,
+                        });
+                    }
+                }
+            }
+        }
         for tp in self.offsets.assignment() {
             if let Some(code) = self.metadata.topic_errors.get(tp.topic()) {
                 found.insert(MetadataProblem::Topic {

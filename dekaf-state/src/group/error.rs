@@ -20,7 +20,7 @@ pub enum ConfigError {
     #[error("the heartbeat interval must be above zero and below the session timeout")]
     HeartbeatInterval,
     /// Timeouts travel as 32-bit milliseconds and must be above zero.
-    #[error("timeout {0:?} is zero or does not fit in 32-bit milliseconds")]
+    #[error("timeout {} is zero or does not fit in 32-bit milliseconds", crate::display::HumanDuration(*.0))]
     Timeout(Duration),
     /// The classic protocol needs at least one assignor.
     #[error("no assignor is configured")]

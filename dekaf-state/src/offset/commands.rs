@@ -11,8 +11,8 @@ use super::manager::OffsetManager;
 use super::partition::{Lookup, OffsetSpec, PartitionState, Start};
 use super::query::{Part, Query, QueryKind};
 use super::types::{
-    CommitId, FetchPosition, OffsetAndMetadata, QueryId, TopicPartition, TopicPartitionOffset,
-    TopicPartitionTimestamp,
+    check_topic_name, CommitId, FetchPosition, OffsetAndMetadata, QueryId, TopicPartition,
+    TopicPartitionOffset, TopicPartitionTimestamp,
 };
 
 impl OffsetManager {
@@ -73,12 +73,18 @@ impl OffsetManager {
         partitions: impl IntoIterator<Item = TopicPartition>,
     ) -> Result<Option<CommitId>, OffsetError> {
         self.check_open()?;
+        let wanted: BTreeSet<TopicPartition> = partitions.into_iter().collect();
+        for tp in &wanted {
+            check_topic_name(tp.topic())?;
+            if tp.partition() < 0 {
+                return Err(OffsetError::InvalidPartition(tp.clone()));
+            }
+        }
         let commit = if self.config.effective_policy() != CommitPolicy::Explicit {
             self.auto_commit(now)
         } else {
             None
         };
-        let wanted: BTreeSet<TopicPartition> = partitions.into_iter().collect();
         let removed: Vec<TopicPartition> = self
             .partitions
             .keys()

@@ -2,7 +2,7 @@
 
 use dekaf_proto::ErrorCode;
 
-use super::types::{FetchPosition, TopicPartition};
+use super::types::{FetchPosition, InvalidTopicName, TopicPartition};
 
 /// Whose fault an error is, so that callers know whether to fix their code, their cluster, or
 /// simply try again later.
@@ -53,6 +53,12 @@ fn is_group_code(code: ErrorCode) -> bool {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum OffsetError {
+    /// A topic name Kafka would refuse, given to `assign` (nothing changed).
+    #[error(transparent)]
+    InvalidTopic(#[from] InvalidTopicName),
+    /// Partition numbers are never negative (`assign`; nothing changed).
+    #[error("{0} is not a partition: partition numbers start at 0")]
+    InvalidPartition(TopicPartition),
     /// Offsets are never negative.
     #[error("offset {offset} for {partition} is negative")]
     NegativeOffset {
@@ -80,7 +86,8 @@ pub enum OffsetError {
     NoGroup,
     /// Storing an offset beyond what was handed out would claim work not yet done.
     #[error(
-        "offset {offset} for {partition} is beyond the position {position:?}: not consumed yet"
+        "offset {offset} for {partition} is beyond {}: not consumed yet",
+        .position.map_or("its position (it has none yet)".to_owned(), |p| format!("the position {p}"))
     )]
     NotConsumed {
         /// The partition.
@@ -159,7 +166,7 @@ pub enum CommitError {
     Partitions(Vec<PartitionCommitError>),
     /// Retries did not succeed before the deadline. `last_error` is the last error code seen,
     /// None if the last attempt failed in transport or the coordinator was not found.
-    #[error("commit timed out (last error: {last_error:?})")]
+    #[error("commit timed out ({})", last_error_text(.last_error))]
     Timeout {
         /// The last error code seen.
         last_error: Option<ErrorCode>,
@@ -229,7 +236,7 @@ pub enum LookupError {
         code: ErrorCode,
     },
     /// Retries did not succeed before the deadline.
-    #[error("lookup timed out (last error: {last_error:?})")]
+    #[error("lookup timed out ({})", last_error_text(.last_error))]
     Timeout {
         /// The last error code seen, None after a transport failure.
         last_error: Option<ErrorCode>,
@@ -273,7 +280,11 @@ pub enum PositionError {
     /// The log was truncated below the position after a leader change and
     /// `auto_offset_reset` is `None`. `divergence` is where the new leader's log departs
     /// (None when the leader could not say): seek there, or elsewhere, to go on.
-    #[error("log truncated below position {} (diverges at {:?}) and auto_offset_reset is none", .position.offset, .divergence.map(|d| d.offset))]
+    #[error(
+        "log truncated below position {} ({}) and auto_offset_reset is none: seek to go on",
+        .position.offset,
+        .divergence.map_or("the leader did not say where it diverges".to_owned(), |d| format!("it diverges at {}", d.offset))
+    )]
     Truncation {
         /// The partition.
         partition: TopicPartition,
@@ -296,5 +307,13 @@ impl PositionError {
             | PositionError::Truncation { .. }
             | PositionError::Broker(_) => Fault::Broker,
         }
+    }
+}
+
+/// The end of a timeout's message: the last error code the broker gave, or that none came.
+fn last_error_text(code: &Option<ErrorCode>) -> String {
+    match code {
+        Some(code) => format!("last error: {code}"),
+        None => "no answer from the broker before the deadline".to_owned(),
     }
 }

@@ -30,7 +30,8 @@ pub use io::{CommittedResult, Event, FetchedPartition, Intent, ListedOffset};
 pub use manager::OffsetManager;
 pub use partition::{OffsetSpec, PositionState};
 pub use types::{
-    CommitId, FetchEpoch, FetchPosition, IntentId, OffsetAndMetadata, OffsetAndTimestamp, QueryId,
-    TopicPartition, TopicPartitionOffset, TopicPartitionTimestamp,
+    check_topic_name, CommitId, FetchEpoch, FetchPosition, IntentId, InvalidTopicName,
+    OffsetAndMetadata, OffsetAndTimestamp, QueryId, TopicPartition, TopicPartitionOffset,
+    TopicPartitionTimestamp, MAX_TOPIC_NAME_LEN,
 };
 pub use validation::EpochAnswer;

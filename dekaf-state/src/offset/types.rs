@@ -259,3 +259,43 @@ mod tests {
         }
     }
 }
+
+/// The longest topic name Kafka accepts.
+pub const MAX_TOPIC_NAME_LEN: usize = 249;
+
+/// A topic name Kafka would refuse.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+#[error("invalid topic name {name:?}: {reason}")]
+pub struct InvalidTopicName {
+    /// The name given.
+    pub name: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+/// Checks `name` by Kafka's rule: 1 to 249 characters, each an ASCII letter, digit, `.`,
+/// `_` or `-`, and neither `.` nor `..`.
+pub fn check_topic_name(name: &str) -> Result<(), InvalidTopicName> {
+    let refuse = |reason| {
+        Err(InvalidTopicName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return refuse("it is empty");
+    }
+    if name == "." || name == ".." {
+        return refuse("\".\" and \"..\" are not topic names");
+    }
+    if name.len() > MAX_TOPIC_NAME_LEN {
+        return refuse("it is longer than 249 characters");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return refuse("only ASCII letters, digits, '.', '_' and '-' are allowed");
+    }
+    Ok(())
+}

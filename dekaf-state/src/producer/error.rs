@@ -186,7 +186,7 @@ pub enum TransactionError {
     NotTransactional,
     /// The operation is not allowed in the transaction's current state (e.g. commit with no
     /// transaction begun); nothing changed.
-    #[error("{operation} is not allowed while the transaction is {state:?}")]
+    #[error("{operation} is not allowed while the producer is {state}")]
     InvalidState {
         /// The refused operation.
         operation: TxnOperation,

@@ -73,6 +73,21 @@ impl TransactionState {
     }
 }
 
+impl std::fmt::Display for TransactionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TransactionState::Uninitialized => "not initialized (call init_transactions)",
+            TransactionState::Initializing => "initializing",
+            TransactionState::Ready => "ready, with no transaction open",
+            TransactionState::InTransaction => "in a transaction",
+            TransactionState::Committing => "committing a transaction",
+            TransactionState::Aborting => "aborting a transaction",
+            TransactionState::AbortableError => "in a transaction that can only be aborted",
+            TransactionState::FatalError => "stopped by a fatal error",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::TransactionState::{self, *};

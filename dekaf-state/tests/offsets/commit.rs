@@ -490,3 +490,24 @@ fn commits_carry_the_leader_epoch_of_the_last_consumed_record() {
     assert_eq!(offsets[0].offset.offset, 2);
     assert_eq!(offsets[0].offset.leader_epoch, Some(4));
 }
+
+/// As Kafka's clients: `commit_offsets` commits an offset beyond the position as given (the
+/// offsets are the application's), while storing one beyond what was handed out is refused.
+#[test]
+fn commit_offsets_beyond_the_position_are_committed_as_given() {
+    let mut cluster = Cluster::new(0, 1000);
+    let mut sim = started(manual(), &mut cluster, &[0]);
+    sim.deliver(&tp(0), [0]);
+    let beyond = TopicPartitionOffset::new("my-topic", 0, 500);
+    let id = sim.m.commit_offsets(sim.now, [beyond.clone()]).unwrap();
+    let (in_flight, offsets) = commit_intent(&mut sim);
+    assert_eq!(offsets, [(0, 500)]);
+    sim.m
+        .handle_commit_response(sim.now, in_flight, [(tp(0), ErrorCode::NONE)]);
+    assert_eq!(sim.commit_result(id), Some(Ok(())));
+    assert_eq!(sim.committed(0), Some(500));
+    assert!(matches!(
+        sim.m.store_offsets(sim.now, [beyond]),
+        Err(OffsetError::NotConsumed { .. })
+    ));
+}

@@ -205,6 +205,8 @@ pub struct Cluster {
     pub next_timestamp: i64,
     /// Acts as a broker without OffsetForLeaderEpoch (as tansu): the driver fails the request.
     pub without_offset_for_leader_epoch: bool,
+    /// Topics whose metadata is refused with this code (e.g. TOPIC_AUTHORIZATION_FAILED).
+    pub refused_topics: BTreeMap<String, ErrorCode>,
     rng: Rng,
     next_id: u128,
 }
@@ -226,6 +228,7 @@ impl Cluster {
             commit_log: Vec::new(),
             next_timestamp: T0,
             without_offset_for_leader_epoch: false,
+            refused_topics: BTreeMap::new(),
             rng: Rng::new(seed ^ 0xC1C1),
             next_id: 0x1000,
         }
@@ -561,6 +564,11 @@ impl Cluster {
             topics: names
                 .into_iter()
                 .map(|name| match self.topics.get(&name) {
+                    _ if self.refused_topics.contains_key(&name) => MetadataResponseTopic {
+                        error_code: self.refused_topics[&name],
+                        name: Some(name),
+                        ..Default::default()
+                    },
                     None => MetadataResponseTopic {
                         error_code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                         name: Some(name),
