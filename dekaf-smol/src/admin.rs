@@ -65,8 +65,14 @@ impl Admin {
             .filter(|s| !s.is_empty())
             .map(String::from)
             .collect();
-        let connect_timeout = Duration::from_secs(10);
-        let config = Config::new(servers.clone()).connect_timeout(connect_timeout);
+        Admin::connect_with(Config::new(servers)).await
+    }
+
+    /// Connects with these connection settings (security protocol, TLS, timeouts), waiting
+    /// at most the connect timeout for a bootstrap server to answer.
+    pub async fn connect_with(config: Config) -> Result<Admin, Error> {
+        let servers = config.bootstrap_servers.clone();
+        let connect_timeout = config.connect_timeout;
         let request_timeout = config.request_timeout;
         let (driver, handle) = Driver::new(config, SideRequests::default())?;
         Spawner::thread().spawn(

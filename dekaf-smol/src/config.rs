@@ -1,16 +1,20 @@
 //! What the driver needs to know before it opens a connection.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use dekaf_proto::frame::DEFAULT_MAX_FRAME_SIZE;
 use dekaf_state::client::BrokerAddress;
 
+use crate::security::{SecurityProtocol, TlsSettings};
+use crate::transport::{Tcp, Tls, Transport};
 use crate::Error;
 
-/// Connection settings shared by every client (consumer, producer).
+/// Connection settings shared by every client (consumer, producer, admin).
 ///
 /// Defaults follow the Java client where it has the same setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// `host:port` addresses tried in order until one answers (`bootstrap.servers`).
     pub bootstrap_servers: Vec<String>,
@@ -33,7 +37,27 @@ pub struct Config {
     /// Largest response accepted from a broker, in bytes; a larger one closes the connection
     /// (default 100 MiB).
     pub max_frame_size: usize,
+    /// How to talk to the brokers (`security.protocol`, default plaintext).
+    pub security_protocol: SecurityProtocol,
+    /// TLS settings, used by `Ssl` and `SaslSsl`.
+    pub tls: TlsSettings,
+    /// A transport of your own, instead of the one the security protocol picks (TLS is then
+    /// the transport's business).
+    pub transport: Option<CustomTransport>,
 }
+
+/// A [`Transport`] of the application's own, as [`Config::transport`] holds it (compared by
+/// identity).
+#[derive(Clone, Debug)]
+pub struct CustomTransport(pub Arc<dyn Transport>);
+
+impl PartialEq for CustomTransport {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for CustomTransport {}
 
 impl Default for Config {
     fn default() -> Self {
@@ -46,6 +70,9 @@ impl Default for Config {
             reconnect_backoff_min: Duration::from_millis(50),
             reconnect_backoff_max: Duration::from_secs(1),
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            security_protocol: SecurityProtocol::Plaintext,
+            tls: TlsSettings::default(),
+            transport: None,
         }
     }
 }
@@ -98,6 +125,37 @@ impl Config {
     pub fn max_frame_size(mut self, max: usize) -> Self {
         self.max_frame_size = max;
         self
+    }
+
+    /// Sets the security protocol.
+    pub fn security_protocol(mut self, protocol: SecurityProtocol) -> Self {
+        self.security_protocol = protocol;
+        self
+    }
+
+    /// Sets the TLS settings (used by `Ssl` and `SaslSsl`).
+    pub fn tls(mut self, tls: TlsSettings) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Opens connections with `transport` instead of the one the security protocol picks.
+    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = Some(CustomTransport(transport));
+        self
+    }
+
+    /// The transport connections are opened with: the custom one, else TLS or TCP as the
+    /// security protocol says. Reads the TLS files: a bad one is an [`Error::Config`].
+    pub fn open_transport(&self) -> Result<Arc<dyn Transport>, Error> {
+        if let Some(custom) = &self.transport {
+            return Ok(custom.0.clone());
+        }
+        if self.security_protocol.uses_tls() {
+            Ok(Arc::new(Tls::new(&self.tls)?))
+        } else {
+            Ok(Arc::new(Tcp))
+        }
     }
 
     /// Checks the settings and parses the bootstrap addresses.

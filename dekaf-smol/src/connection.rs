@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use async_net::TcpStream;
 use bytes::{Buf, BytesMut};
 use dekaf_proto::correlation::Correlator;
 use dekaf_proto::frame::FrameSplitter;
@@ -24,6 +23,7 @@ use futures_lite::{AsyncRead, AsyncWrite};
 
 use crate::config::display_address;
 use crate::handshake::{open, Opened};
+use crate::transport::{BoxedStream, Transport};
 use crate::{Config, Error};
 
 /// Bytes asked of the socket per read, at least (the rest of a large frame at once).
@@ -152,6 +152,7 @@ impl Outcome {
 /// Settings and shared state a slot needs while it works.
 pub(crate) struct Ctx<'a> {
     pub config: &'a Arc<Config>,
+    pub transport: &'a Arc<dyn Transport>,
     pub backoff: &'a Backoff,
     pub rng: &'a mut Rng,
 }
@@ -166,7 +167,7 @@ enum State {
 }
 
 struct Live {
-    stream: TcpStream,
+    stream: BoxedStream,
     correlator: Correlator,
     splitter: FrameSplitter,
     versions: BrokerVersions,
@@ -267,8 +268,11 @@ impl Slot {
         let mut progress = self.expire_queued(now, out);
         if !self.queue.is_empty() && self.can_connect(now) {
             tracing::debug!(endpoint = ?self.endpoint, broker = %self.label, "connecting");
-            self.state =
-                State::Connecting(Box::pin(open(self.address.clone(), Arc::clone(ctx.config))));
+            self.state = State::Connecting(Box::pin(open(
+                self.address.clone(),
+                Arc::clone(ctx.config),
+                Arc::clone(ctx.transport),
+            )));
             progress = true;
         }
         if let State::Connecting(fut) = &mut self.state {
@@ -576,8 +580,10 @@ mod tests {
             jitter: 0.2,
         };
         let mut rng = Rng::new(7);
+        let transport: Arc<dyn Transport> = Arc::new(crate::transport::Tcp);
         let mut ctx = Ctx {
             config: &config,
+            transport: &transport,
             backoff: &backoff,
             rng: &mut rng,
         };

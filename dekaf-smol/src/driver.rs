@@ -14,6 +14,7 @@ use dekaf_state::offset::{Backoff, Rng};
 use futures_lite::Stream;
 
 use crate::connection::{later, ConnectionEvent, Ctx, Endpoint, Outcome, Queued, Slot};
+use crate::transport::Transport;
 use crate::{Config, Error};
 
 /// Driver steps per poll before the task yields to its executor, so that a flood of
@@ -140,6 +141,7 @@ impl<M: 'static> Handle<M> {
 pub struct Driver<M> {
     machine: M,
     config: Arc<Config>,
+    transport: Arc<dyn Transport>,
     bootstrap: Vec<BrokerAddress>,
     next_bootstrap: usize,
     slots: HashMap<Endpoint, Slot>,
@@ -164,6 +166,7 @@ impl<M: ClientMachine> Driver<M> {
     /// A driver for `machine` with `config` (checked here), and the handle to command it.
     pub fn new(config: Config, machine: M) -> Result<(Driver<M>, Handle<M>), Error> {
         let bootstrap = config.validate()?;
+        let transport = config.open_transport()?;
         let (tx, rx) = async_channel::unbounded();
         let backoff = Backoff {
             initial: config.reconnect_backoff_min,
@@ -173,6 +176,7 @@ impl<M: ClientMachine> Driver<M> {
         let driver = Driver {
             machine,
             config: Arc::new(config),
+            transport,
             bootstrap,
             next_bootstrap: 0,
             slots: HashMap::new(),
@@ -259,6 +263,7 @@ impl<M: ClientMachine> Driver<M> {
 
         let mut ctx = Ctx {
             config: &self.config,
+            transport: &self.transport,
             backoff: &self.backoff,
             rng: &mut self.rng,
         };
@@ -330,6 +335,7 @@ impl<M: ClientMachine> Driver<M> {
                     };
                     let mut ctx = Ctx {
                         config: &self.config,
+                        transport: &self.transport,
                         backoff: &self.backoff,
                         rng: &mut self.rng,
                     };

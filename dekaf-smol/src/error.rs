@@ -17,6 +17,8 @@ use dekaf_state::producer::{
 };
 use thiserror::Error;
 
+use crate::transport::TlsError;
+
 /// Everything that can go wrong in dekaf-smol.
 ///
 /// Match on the variant, or ask the questions that decide what to do next:
@@ -56,7 +58,19 @@ pub enum Error {
         #[source]
         source: Arc<io::Error>,
     },
-    /// No TCP connection could be opened within the connect timeout.
+    /// A TLS connection could not be set up: the broker's certificate was refused, the peer
+    /// does not speak TLS (or speaks it to a plaintext client), the handshake was refused.
+    /// A setting to fix, not a broker that is down: [`is_retriable`](Self::is_retriable) is
+    /// false.
+    #[error("TLS with {addr}: {error}")]
+    Tls {
+        /// The broker's `host:port`.
+        addr: String,
+        /// What went wrong.
+        error: TlsError,
+    },
+    /// No connection could be opened within the connect timeout (the TCP connect, and with
+    /// TLS the handshake: a TLS client at a plaintext listener waits here).
     #[error("connecting to {addr} timed out")]
     ConnectTimeout {
         /// The broker's `host:port`.
@@ -223,6 +237,7 @@ impl Error {
     pub fn is_retriable(&self) -> bool {
         match self {
             Error::Config(_)
+            | Error::Tls { .. }
             | Error::Shutdown
             | Error::Offset(_)
             | Error::Subscribe(_)

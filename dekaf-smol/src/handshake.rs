@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_io::Timer;
-use async_net::TcpStream;
 use bytes::{Bytes, BytesMut};
 use dekaf_proto::correlation::Correlator;
 use dekaf_proto::frame::FrameSplitter;
@@ -18,6 +17,7 @@ use dekaf_state::client::BrokerAddress;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::display_address;
+use crate::transport::{BoxedStream, TlsError, Transport};
 use crate::{Config, Error};
 
 /// The ApiVersions version asked first: the newest with the client software fields whose
@@ -26,7 +26,7 @@ pub(crate) const HANDSHAKE_VERSION: i16 = 3;
 
 /// A connection ready for requests.
 pub(crate) struct Opened {
-    pub stream: TcpStream,
+    pub stream: BoxedStream,
     pub correlator: Correlator,
     /// Holds any bytes the broker sent after the handshake answer.
     pub splitter: FrameSplitter,
@@ -35,21 +35,19 @@ pub(crate) struct Opened {
     pub handshake_version: i16,
 }
 
-/// Connects to `addr` within the connect timeout and does the ApiVersions handshake within
-/// the request timeout.
-pub(crate) async fn open(addr: BrokerAddress, config: Arc<Config>) -> Result<Opened, Error> {
+/// Opens a stream to `addr` with `transport` within the connect timeout and does the
+/// ApiVersions handshake within the request timeout.
+pub(crate) async fn open(
+    addr: BrokerAddress,
+    config: Arc<Config>,
+    transport: Arc<dyn Transport>,
+) -> Result<Opened, Error> {
     let label = display_address(&addr);
-    let connect = TcpStream::connect((addr.host.as_str(), addr.port));
-    let mut stream = within(config.connect_timeout, connect)
+    let mut stream = within(config.connect_timeout, transport.connect(&addr))
         .await
         .ok_or_else(|| Error::ConnectTimeout {
             addr: label.clone(),
-        })?
-        .map_err(|e| Error::io("connect", &label, e))?;
-    // Requests are written whole; Nagle's delay would only add latency.
-    stream
-        .set_nodelay(true)
-        .map_err(|e| Error::io("connect", &label, e))?;
+        })??;
     within(
         config.request_timeout,
         handshake(&mut stream, &config, &label),
@@ -70,7 +68,7 @@ pub(crate) async fn open(addr: BrokerAddress, config: Arc<Config>) -> Result<Ope
 }
 
 async fn handshake(
-    stream: &mut TcpStream,
+    stream: &mut BoxedStream,
     config: &Config,
     label: &str,
 ) -> Result<(Correlator, FrameSplitter, BrokerVersions, i16), Error> {
@@ -93,7 +91,7 @@ async fn handshake(
         stream
             .write_all(&buf)
             .await
-            .map_err(|e| Error::io("write", label, e))?;
+            .map_err(|e| crate::transport::stream_error("write", label, e))?;
         let frame = read_frame(stream, &mut splitter, label).await?;
         let malformed = |source| Error::Malformed {
             addr: label.to_owned(),
@@ -129,11 +127,12 @@ async fn handshake(
 }
 
 async fn read_frame(
-    stream: &mut TcpStream,
+    stream: &mut BoxedStream,
     splitter: &mut FrameSplitter,
     label: &str,
 ) -> Result<Bytes, Error> {
     let mut chunk = [0u8; 4096];
+    let mut first = true;
     loop {
         let next = splitter.next_frame().map_err(|source| Error::Malformed {
             addr: label.to_owned(),
@@ -148,8 +147,19 @@ async fn read_frame(
                     addr: label.to_owned(),
                 })
             }
-            Ok(n) => splitter.push(chunk.get(..n).unwrap_or_default()),
-            Err(e) => return Err(Error::io("read", label, e)),
+            Ok(n) => {
+                let read = chunk.get(..n).unwrap_or_default();
+                // A TLS listener answers a plaintext client with a TLS record, whose first
+                // bytes would read as a frame of hundreds of megabytes.
+                if std::mem::take(&mut first) && crate::transport::looks_like_tls(read) {
+                    return Err(Error::Tls {
+                        addr: label.to_owned(),
+                        error: TlsError::PeerSpeaksTls,
+                    });
+                }
+                splitter.push(read);
+            }
+            Err(e) => return Err(crate::transport::stream_error("read", label, e)),
         }
     }
 }

@@ -110,11 +110,13 @@ mod driver;
 mod error;
 mod handshake;
 pub mod producer;
+mod security;
 mod side;
 mod spawn;
+pub mod transport;
 
 pub use admin::{Admin, NewTopic};
-pub use config::Config;
+pub use config::{Config, CustomTransport};
 pub use connection::{ConnectionEvent, Endpoint};
 pub use consumer::{
     Consumer, ConsumerBuilder, ConsumerRecord, GroupMetadata, GroupProtocol, GroupSettings,
@@ -126,7 +128,9 @@ pub use producer::{
     Acks, Delivery, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord, RecordMetadata,
     TransactionState,
 };
+pub use security::{Pem, SecurityProtocol, TlsSettings};
 pub use spawn::{DriverFuture, Spawner};
+pub use transport::{TlsError, Transport};
 
 pub use dekaf_proto::records::{Compression, OwnedHeader as Header, TimestampType};
 pub use dekaf_proto::ErrorCode;

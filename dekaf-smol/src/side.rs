@@ -176,8 +176,19 @@ pub(crate) async fn wait_for_broker(
             Some(Err(_)) => return Err(Error::Shutdown),
             None => {}
         }
+        // A failure no retry can fix (a certificate refused, credentials refused): say so now
+        // rather than after the timeout.
+        if let Some(e) = last_error().filter(|e| !e.is_retriable()) {
+            return Err(e);
+        }
         let now = Instant::now();
         if now >= deadline {
+            // The first attempt's own connect timeout ends with ours: give it a moment to say
+            // why it failed, so that the error carries the cause.
+            let grace = crate::connection::later(now, timeout.min(Duration::from_secs(1)) / 4);
+            while last_error().is_none() && failed.is_none() && Instant::now() < grace {
+                Timer::after(Duration::from_millis(20)).await;
+            }
             return Err(Error::NoBrokerAvailable {
                 servers: servers.join(","),
                 waited: now.duration_since(started),

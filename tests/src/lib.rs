@@ -15,6 +15,7 @@ pub mod producer_sim;
 pub mod proxy;
 pub mod sim;
 pub mod smol_member;
+pub mod tls;
 
 pub use broker::{Broker, Build, CallError, Client, Engine};
 

@@ -84,6 +84,7 @@ pub fn install(with_fuzz: bool) -> Result<Tools, String> {
     install_wheel()?;
     install_tansu_c()?;
     install_python_package("confluent_kafka", "confluent-kafka==2.16.1")?;
+    ensure_deb_packages(&TEST_PACKAGES)?;
     if with_fuzz {
         ensure_cargo_fuzz()?;
     }
@@ -155,15 +156,23 @@ fn install_python_package(module: &str, package: &str) -> Result<(), String> {
 /// `cmake` binary, and libcurl's headers.
 const BENCH_PACKAGES: [&str; 2] = ["cmake", "libcurl4-openssl-dev"];
 
+/// Debian's packages the tests need: stunnel, the TLS terminator put in front of tansu.
+const TEST_PACKAGES: [&str; 1] = ["stunnel4"];
+
 /// Installs [`BENCH_PACKAGES`] with apt-get unless they are installed.
 pub fn ensure_bench_packages() -> Result<(), String> {
-    let missing: Vec<&str> = BENCH_PACKAGES
+    ensure_deb_packages(&BENCH_PACKAGES)
+}
+
+/// Installs `packages` with apt-get unless they are installed.
+fn ensure_deb_packages(packages: &[&str]) -> Result<(), String> {
+    let missing: Vec<&str> = packages
         .iter()
         .copied()
         .filter(|p| !deb_installed(p))
         .collect();
     if missing.is_empty() {
-        eprintln!("{}: already installed", BENCH_PACKAGES.join(", "));
+        eprintln!("{}: already installed", packages.join(", "));
         return Ok(());
     }
     step(

@@ -11,7 +11,7 @@ use dekaf_state::offset::{AckMode, AutoOffsetReset, CommitPolicy, OffsetCommitMo
 
 use super::rebalance::{DynListener, NoopListener, RebalanceListener};
 use super::Consumer;
-use crate::{Config, Error, Spawner};
+use crate::{Config, Error, SecurityProtocol, Spawner, TlsSettings, Transport};
 
 /// Group membership settings, used by [`Consumer::subscribe`]; a consumer given partitions
 /// with [`Consumer::assign`] does not join the group and does not use them.
@@ -321,6 +321,25 @@ impl ConsumerBuilder {
     /// How long a request may wait for its answer (`request.timeout.ms`, default 30 s).
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.connection.request_timeout = timeout;
+        self
+    }
+
+    /// How to talk to the brokers (`security.protocol`): plaintext (the default), TLS, SASL,
+    /// or SASL over TLS.
+    pub fn security_protocol(mut self, protocol: SecurityProtocol) -> Self {
+        self.connection.security_protocol = protocol;
+        self
+    }
+
+    /// The TLS settings (`ssl.*`), used when the security protocol is `Ssl` or `SaslSsl`.
+    pub fn tls(mut self, tls: TlsSettings) -> Self {
+        self.connection.tls = tls;
+        self
+    }
+
+    /// Opens connections with a transport of your own (see [`Transport`]).
+    pub fn transport(mut self, transport: std::sync::Arc<dyn Transport>) -> Self {
+        self.connection = self.connection.transport(transport);
         self
     }
 

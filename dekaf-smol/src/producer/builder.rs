@@ -10,7 +10,7 @@ use dekaf_state::producer::{Acks, Producer as StateProducer, ProducerConfig};
 use super::machine::{Machine, ProducerHooks, Shared, StopGuard};
 use super::Producer;
 use crate::side::{probe_request, wait_for_broker};
-use crate::{Config, Driver, Error, Spawner};
+use crate::{Config, Driver, Error, SecurityProtocol, Spawner, TlsSettings, Transport};
 
 /// Builds a [`Producer`]: start from [`Producer::builder`], set what you need, then
 /// [`build`](Self::build)`.await`. Defaults follow Kafka's Java producer: acks all,
@@ -73,6 +73,25 @@ impl ProducerBuilder {
     /// (`request.timeout.ms`, default 30 s).
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.connection.request_timeout = timeout;
+        self
+    }
+
+    /// How to talk to the brokers (`security.protocol`): plaintext (the default), TLS, SASL,
+    /// or SASL over TLS.
+    pub fn security_protocol(mut self, protocol: SecurityProtocol) -> Self {
+        self.connection.security_protocol = protocol;
+        self
+    }
+
+    /// The TLS settings (`ssl.*`), used when the security protocol is `Ssl` or `SaslSsl`.
+    pub fn tls(mut self, tls: TlsSettings) -> Self {
+        self.connection.tls = tls;
+        self
+    }
+
+    /// Opens connections with a transport of your own (see [`Transport`]).
+    pub fn transport(mut self, transport: std::sync::Arc<dyn Transport>) -> Self {
+        self.connection = self.connection.transport(transport);
         self
     }
 
