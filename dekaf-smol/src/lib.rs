@@ -60,9 +60,10 @@
 //! # The IO core
 //!
 //! The IO core is [`Driver`]: it owns any [`ClientMachine`](dekaf_state::client::ClientMachine)
-//! and does its IO — connections (one per broker, opened when needed, plus the bootstrap
-//! addresses), the ApiVersions handshake and version negotiation, pipelining, request
-//! timeouts, reconnection with backoff, and the machine's timer. A [`Handle`] runs commands on
+//! and does its IO — connections (one per broker and one more to each group or transaction
+//! coordinator, opened when needed, plus the bootstrap addresses) through a
+//! [`Transport`] (plaintext TCP or TLS), the ApiVersions handshake and version negotiation,
+//! pipelining, request timeouts, reconnection with backoff, and the machine's timer. A [`Handle`] runs commands on
 //! the machine from other tasks and awaits their results; [`Hooks`] let an API built on top
 //! drain the machine's events after each step.
 //!

@@ -39,7 +39,7 @@ pub type ConnectFuture = Pin<Box<dyn Future<Output = Result<BoxedStream, Error>>
 /// Opens byte streams to brokers.
 ///
 /// The driver bounds each `connect` by the connect timeout, then does Kafka's handshakes over
-/// the stream. Errors should say what failed ([`Error::io`] for a socket error,
+/// the stream. Errors should say what failed ([`Error::Io`] for a socket error,
 /// [`Error::Tls`] for a TLS one); every failure is retried with the reconnect backoff.
 pub trait Transport: Send + Sync + fmt::Debug + 'static {
     /// Opens a stream to `address`.
