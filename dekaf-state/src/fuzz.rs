@@ -38,6 +38,7 @@ mod log;
 mod logs;
 mod net;
 mod producer;
+pub(crate) mod sasl;
 mod txns;
 
 /// Drives a [`Consumer`](crate::consumer::Consumer) in a group (or with partitions assigned
@@ -51,6 +52,14 @@ pub fn fuzz_consumer(data: &[u8]) {
 /// promise.
 pub fn fuzz_producer(data: &[u8]) {
     producer::run(data);
+}
+
+/// Feeds the parsers of the broker's SCRAM and OAUTHBEARER messages with `data`, or drives a
+/// [`SaslClient`](crate::sasl::SaslClient) through answers `data` chooses; panics when it
+/// breaks a promise (a request while one is in flight or after the outcome, a run with no
+/// outcome or two, a secret in an outcome's text).
+pub fn fuzz_sasl(data: &[u8]) {
+    sasl::run(data);
 }
 
 #[cfg(test)]

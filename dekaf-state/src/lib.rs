@@ -53,6 +53,12 @@
 //! batches per partition, retries without duplicates or reordering (idempotence, on by
 //! default) and runs Kafka transactions, offsets included, for consume-transform-produce.
 //!
+//! # Authentication
+//!
+//! [`sasl::SaslClient`] authenticates one connection with SASL (PLAIN, SCRAM-SHA-256,
+//! SCRAM-SHA-512, OAUTHBEARER): SaslHandshake and SaslAuthenticate requests out, their answers
+//! in, one outcome, and re-authentication when the broker limits the session's lifetime.
+//!
 //! # Delivery semantics
 //!
 //! Kafka only knows committed offsets; what is lost or repeated after a crash depends on
@@ -91,3 +97,4 @@ pub mod fuzz;
 pub mod group;
 pub mod offset;
 pub mod producer;
+pub mod sasl;

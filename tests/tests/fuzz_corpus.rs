@@ -4,7 +4,7 @@
 //! `cargo test -p dekaf-tests --test fuzz_corpus -- --ignored write_seeds` rewrites the seed
 //! inputs (files named `seed-*`): valid frames, every version of every request and response
 //! dekaf implements, and record batches in every codec. The seeds of the state machine targets
-//! are written by `cargo test -p dekaf-state --lib -- --ignored write_seeds`.
+//! (and of `sasl`) are written by `cargo test -p dekaf-state --lib -- --ignored write_seeds`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -72,6 +72,11 @@ fn consumer_machine() {
 #[test]
 fn producer_machine() {
     replay("producer_machine", dekaf_state::fuzz::fuzz_producer);
+}
+
+#[test]
+fn sasl() {
+    replay("sasl", dekaf_state::fuzz::fuzz_sasl);
 }
 
 /// The committed record batch seeds hold what their names say.
@@ -150,6 +155,7 @@ fn corpora_are_small() {
         "record_batches",
         "consumer_machine",
         "producer_machine",
+        "sasl",
     ];
     for target in targets {
         for entry in fs::read_dir(corpus(target)).unwrap() {
