@@ -6,6 +6,7 @@ use std::time::Duration;
 use dekaf_proto::frame::DEFAULT_MAX_FRAME_SIZE;
 use dekaf_state::client::BrokerAddress;
 
+use crate::sasl::SaslSettings;
 use crate::security::{SecurityProtocol, TlsSettings};
 use crate::transport::{Tcp, Tls, Transport};
 use crate::Error;
@@ -41,6 +42,8 @@ pub struct Config {
     pub security_protocol: SecurityProtocol,
     /// TLS settings, used by `Ssl` and `SaslSsl`.
     pub tls: TlsSettings,
+    /// SASL settings, needed by `SaslPlaintext` and `SaslSsl`.
+    pub sasl: Option<SaslSettings>,
     /// A transport of your own, instead of the one the security protocol picks (TLS is then
     /// the transport's business).
     pub transport: Option<CustomTransport>,
@@ -72,6 +75,7 @@ impl Default for Config {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             security_protocol: SecurityProtocol::Plaintext,
             tls: TlsSettings::default(),
+            sasl: None,
             transport: None,
         }
     }
@@ -139,6 +143,12 @@ impl Config {
         self
     }
 
+    /// Sets the SASL settings (needed by `SaslPlaintext` and `SaslSsl`).
+    pub fn sasl(mut self, sasl: SaslSettings) -> Self {
+        self.sasl = Some(sasl);
+        self
+    }
+
     /// Opens connections with `transport` instead of the one the security protocol picks.
     pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
         self.transport = Some(CustomTransport(transport));
@@ -175,6 +185,23 @@ impl Config {
             return Err(Error::Config(
                 "reconnect_backoff_min is larger than reconnect_backoff_max".into(),
             ));
+        }
+        match (&self.sasl, self.security_protocol.uses_sasl()) {
+            (None, true) => {
+                return Err(Error::Config(format!(
+                    "security protocol {} needs SASL settings",
+                    self.security_protocol
+                )))
+            }
+            (Some(_), false) => {
+                return Err(Error::Config(format!(
+                    "SASL settings are given but the security protocol is {}: use SaslPlaintext \
+                     or SaslSsl",
+                    self.security_protocol
+                )))
+            }
+            (Some(sasl), true) => sasl.check()?,
+            (None, false) => {}
         }
         // Kafka's own responses need a few bytes; anything smaller cannot work.
         if self.max_frame_size < 64 || self.max_frame_size > i32::MAX as usize {

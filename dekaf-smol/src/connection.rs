@@ -19,10 +19,12 @@ use dekaf_state::client::{
     Response,
 };
 use dekaf_state::offset::{Backoff, Rng};
+use dekaf_state::sasl::{scram_nonce, SaslConfig, SaslError, SaslOutcome};
 use futures_lite::{AsyncRead, AsyncWrite};
 
 use crate::config::display_address;
-use crate::handshake::{open, Opened};
+use crate::handshake::{open, Opened, Session};
+use crate::sasl::random_bytes;
 use crate::transport::{BoxedStream, Transport};
 use crate::{Config, Error};
 
@@ -167,6 +169,12 @@ enum State {
 }
 
 struct Live {
+    /// The SASL session, when the connection authenticated; re-authenticated before it
+    /// expires (KIP-368).
+    session: Option<Session>,
+    reauth: Reauth,
+    /// How long a request of the re-authentication may wait for its answer.
+    request_timeout: Duration,
     stream: BoxedStream,
     correlator: Correlator,
     splitter: FrameSplitter,
@@ -176,6 +184,22 @@ struct Live {
     /// In the order written (brokers answer in that order).
     in_flight: VecDeque<Sent>,
 }
+
+/// Where a re-authentication is.
+enum Reauth {
+    /// Nothing to do until the session's time comes.
+    Idle,
+    /// Due: no new request is written; once those in flight are answered, the SASL
+    /// configuration (a fresh OAUTHBEARER token) is fetched.
+    Preparing(Option<ConfigFuture>),
+    /// A request of the exchange awaits its answer.
+    Waiting {
+        correlation_id: i32,
+        deadline: Instant,
+    },
+}
+
+type ConfigFuture = Pin<Box<dyn Future<Output = Result<SaslConfig, String>> + Send>>;
 
 /// Why an open connection must close.
 enum Fault {
@@ -247,7 +271,12 @@ impl Slot {
     pub fn next_deadline(&self) -> Option<Instant> {
         let queued = self.queue.iter().map(|q| q.deadline).min();
         let own = match &self.state {
-            State::Open(live) => live.in_flight.iter().map(|s| s.deadline).min(),
+            State::Open(live) => live
+                .in_flight
+                .iter()
+                .map(|s| s.deadline)
+                .chain(live.reauth_deadline())
+                .min(),
             // A backing-off slot with work wakes when it may connect again.
             State::Idle if !self.queue.is_empty() => self.retry_at,
             _ => None,
@@ -279,7 +308,7 @@ impl Slot {
             match fut.as_mut().poll(cx) {
                 Poll::Pending => {}
                 Poll::Ready(Ok(opened)) => {
-                    self.opened(opened, out);
+                    self.opened(opened, ctx.config.request_timeout, out);
                     progress = true;
                 }
                 Poll::Ready(Err(reason)) => {
@@ -294,11 +323,12 @@ impl Slot {
         };
         let max = ctx.config.max_in_flight_per_connection;
         let result = live
-            .read(cx, &self.label, out)
+            .read(cx, &self.label, now, out)
             .and_then(|read| live.expire(now).map(|()| read))
             .and_then(|read| {
+                let reauth = live.reauthenticate(cx, now, ctx.config, &self.label)?;
                 let sent = live.send(&mut self.queue, now, ctx.config, max, out);
-                live.flush(cx, &self.label).map(|()| read || sent)
+                live.flush(cx, &self.label).map(|()| read || reauth || sent)
             });
         match result {
             Ok(changed) => progress || changed,
@@ -333,7 +363,7 @@ impl Slot {
         }
     }
 
-    fn opened(&mut self, opened: Opened, out: &mut Outcome) {
+    fn opened(&mut self, opened: Opened, request_timeout: Duration, out: &mut Outcome) {
         tracing::debug!(
             endpoint = ?self.endpoint,
             broker = %self.label,
@@ -349,6 +379,9 @@ impl Slot {
             handshake_version: opened.handshake_version,
         });
         self.state = State::Open(Box::new(Live {
+            session: opened.session,
+            reauth: Reauth::Idle,
+            request_timeout,
             stream: opened.stream,
             correlator: opened.correlator,
             splitter: opened.splitter,
@@ -433,6 +466,7 @@ impl Live {
         &mut self,
         cx: &mut Context<'_>,
         label: &str,
+        now: Instant,
         out: &mut Outcome,
     ) -> Result<bool, Fault> {
         let mut progress = false;
@@ -453,7 +487,7 @@ impl Live {
                 }
                 Poll::Ready(Ok(_)) => {
                     progress = true;
-                    self.decode_frames(out)?;
+                    self.decode_frames(now, label, out)?;
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => return Err(Fault::Broken(Error::io("read", label, e))),
@@ -462,12 +496,26 @@ impl Live {
         Ok(progress)
     }
 
-    fn decode_frames(&mut self, out: &mut Outcome) -> Result<(), Fault> {
+    fn decode_frames(&mut self, now: Instant, label: &str, out: &mut Outcome) -> Result<(), Fault> {
         while let Some(frame) = self.splitter.next_frame().map_err(Fault::Malformed)? {
             let answer = self
                 .correlator
                 .decode_response(&frame)
                 .map_err(Fault::Malformed)?;
+            if let Reauth::Waiting { correlation_id, .. } = self.reauth {
+                if answer.correlation_id == correlation_id {
+                    let response = Response {
+                        version: answer.request.version,
+                        body: answer.body,
+                    };
+                    if let Some(session) = &mut self.session {
+                        session.client.handle_response(now, Ok(response));
+                    }
+                    self.reauth = Reauth::Preparing(None);
+                    self.next_sasl_request(now, label)?;
+                    continue;
+                }
+            }
             let at = self
                 .in_flight
                 .iter()
@@ -496,7 +544,138 @@ impl Live {
         if self.in_flight.iter().any(|s| s.deadline <= now) {
             return Err(Fault::TimedOut);
         }
+        if matches!(self.reauth, Reauth::Waiting { deadline, .. } if deadline <= now) {
+            return Err(Fault::TimedOut);
+        }
         Ok(())
+    }
+
+    /// When the driver must wake for the session: its re-authentication time, or the
+    /// deadline of the exchange's request.
+    fn reauth_deadline(&self) -> Option<Instant> {
+        match &self.reauth {
+            Reauth::Idle => self.session.as_ref().and_then(|s| s.reauthenticate_at),
+            Reauth::Preparing(_) => None,
+            Reauth::Waiting { deadline, .. } => Some(*deadline),
+        }
+    }
+
+    /// Re-authenticates when the session's time has come (KIP-368): new requests wait, those
+    /// in flight finish, then SaslHandshake and SaslAuthenticate go on this connection, as
+    /// Java's client does, so that no request fails for it. Returns whether anything moved.
+    fn reauthenticate(
+        &mut self,
+        cx: &mut Context<'_>,
+        now: Instant,
+        config: &Arc<Config>,
+        label: &str,
+    ) -> Result<bool, Fault> {
+        if let Reauth::Idle = self.reauth {
+            let due = self
+                .session
+                .as_ref()
+                .and_then(|s| s.reauthenticate_at)
+                .is_some_and(|at| at <= now);
+            if !due {
+                return Ok(false);
+            }
+            tracing::debug!(broker = label, "re-authenticating");
+            self.reauth = Reauth::Preparing(None);
+        }
+        let Reauth::Preparing(pending) = &mut self.reauth else {
+            return Ok(false);
+        };
+        if !self.in_flight.is_empty() {
+            return Ok(false);
+        }
+        let Some(settings) = config.sasl.clone() else {
+            return Err(Fault::Broken(Error::Config(
+                "SASL settings are gone".into(),
+            )));
+        };
+        let future =
+            pending.get_or_insert_with(|| Box::pin(async move { settings.config().await }));
+        let sasl_config = match future.as_mut().poll(cx) {
+            Poll::Pending => return Ok(false),
+            Poll::Ready(result) => result,
+        };
+        let Some(session) = &mut self.session else {
+            return Ok(false);
+        };
+        let mechanism = session.client.mechanism();
+        let sasl_error = |error| {
+            Fault::Broken(Error::Sasl {
+                addr: label.to_owned(),
+                error,
+            })
+        };
+        let sasl_config = sasl_config.map_err(|reason| {
+            sasl_error(SaslError::InvalidConfig {
+                mechanism,
+                reason: format!("no OAUTHBEARER token: {reason}"),
+            })
+        })?;
+        session
+            .client
+            .reauthenticate(sasl_config, scram_nonce(&random_bytes::<24>()))
+            .map_err(sasl_error)?;
+        self.next_sasl_request(now, label)?;
+        Ok(true)
+    }
+
+    /// Writes the exchange's next request, or ends it: a new session time when
+    /// authenticated, the connection closed when refused.
+    fn next_sasl_request(&mut self, now: Instant, label: &str) -> Result<(), Fault> {
+        let Some(session) = &mut self.session else {
+            self.reauth = Reauth::Idle;
+            return Ok(());
+        };
+        let refused = |error| {
+            Fault::Broken(Error::Sasl {
+                addr: label.to_owned(),
+                error,
+            })
+        };
+        if let Some(request) = session.client.poll_request() {
+            let version = match request.negotiate(&self.versions) {
+                Ok(v) => v,
+                Err(e) => {
+                    session
+                        .client
+                        .handle_response(now, Err(RequestFailed::Unsupported(e)));
+                    return self.next_sasl_request(now, label);
+                }
+            };
+            let correlation_id = self
+                .correlator
+                .encode_request(&request.body(version), version, &mut self.out)
+                .map_err(|e| {
+                    refused(SaslError::Transport {
+                        mechanism: session.client.mechanism(),
+                        source: RequestFailed::Encode(e),
+                    })
+                })?;
+            self.reauth = Reauth::Waiting {
+                correlation_id,
+                deadline: later(now, self.request_timeout),
+            };
+            return Ok(());
+        }
+        match session.client.outcome() {
+            Some(SaslOutcome::Authenticated { .. }) => {
+                session.reauthenticate_at = session
+                    .client
+                    .reauthenticate_at(u32::from_le_bytes(random_bytes()));
+                tracing::debug!(broker = label, "re-authenticated");
+                self.reauth = Reauth::Idle;
+                Ok(())
+            }
+            Some(SaslOutcome::Failed(error)) => Err(refused(error.clone())),
+            None => {
+                self.reauth = Reauth::Idle;
+                Ok(())
+            }
+        }
     }
 
     /// Encodes queued requests while fewer than `max` await answers. Returns whether any was
@@ -510,6 +689,10 @@ impl Live {
         out: &mut Outcome,
     ) -> bool {
         let mut progress = false;
+        // A re-authentication holds every other request back.
+        if !matches!(self.reauth, Reauth::Idle) {
+            return false;
+        }
         while self.in_flight.len() < max {
             let Some(queued) = queue.pop_front() else {
                 break;

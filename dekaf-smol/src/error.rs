@@ -15,6 +15,7 @@ use dekaf_state::offset::{
 use dekaf_state::producer::{
     AbortableError, DeliveryError, FatalError, SendError, TransactionError, TxnOperation,
 };
+use dekaf_state::sasl::SaslError;
 use thiserror::Error;
 
 use crate::transport::TlsError;
@@ -68,6 +69,16 @@ pub enum Error {
         addr: String,
         /// What went wrong.
         error: TlsError,
+    },
+    /// SASL authentication failed: credentials refused, a mechanism the broker does not
+    /// enable (the error lists those it does), a token refused. Not retriable (but for a
+    /// connection that broke during the exchange): [`is_auth`](Self::is_auth) is true.
+    #[error("SASL with {addr}: {error}")]
+    Sasl {
+        /// The broker's `host:port`.
+        addr: String,
+        /// What went wrong.
+        error: SaslError,
     },
     /// No connection could be opened within the connect timeout (the TCP connect, and with
     /// TLS the handshake: a TLS client at a plaintext listener waits here).
@@ -236,6 +247,7 @@ impl Error {
     /// Whether trying the same operation again later may succeed.
     pub fn is_retriable(&self) -> bool {
         match self {
+            Error::Sasl { error, .. } => error.is_retriable(),
             Error::Config(_)
             | Error::Tls { .. }
             | Error::Shutdown
@@ -287,6 +299,12 @@ impl Error {
                 _ => false,
             },
         }
+    }
+
+    /// Whether authentication failed for a reason a retry cannot fix (credentials,
+    /// mechanism, token): fix the settings.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, Error::Sasl { error, .. } if !error.is_retriable())
     }
 
     /// Whether the client can no longer be used (as opposed to one operation failing): a

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_io::Timer;
 use bytes::{Bytes, BytesMut};
@@ -13,10 +13,12 @@ use dekaf_proto::messages::{ApiVersionsRequest, ApiVersionsResponse};
 use dekaf_proto::version::BrokerVersions;
 use dekaf_proto::wire::Reader;
 use dekaf_proto::{ApiKey, DecodeError, DecodeErrorKind, ErrorCode, Message};
-use dekaf_state::client::BrokerAddress;
+use dekaf_state::client::{BrokerAddress, ClientRequest, RequestFailed, Response};
+use dekaf_state::sasl::{scram_nonce, SaslClient, SaslError, SaslOutcome};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::display_address;
+use crate::sasl::random_bytes;
 use crate::transport::{BoxedStream, TlsError, Transport};
 use crate::{Config, Error};
 
@@ -33,6 +35,15 @@ pub(crate) struct Opened {
     pub versions: BrokerVersions,
     /// The ApiVersions version the broker answered.
     pub handshake_version: i16,
+    /// The SASL session, when the connection authenticated (for re-authentication).
+    pub session: Option<Session>,
+}
+
+/// An authenticated SASL session: the machine, kept for re-authentication, and when it must
+/// re-authenticate (the broker gave the session a lifetime, KIP-368).
+pub(crate) struct Session {
+    pub client: SaslClient,
+    pub reauthenticate_at: Option<Instant>,
 }
 
 /// Opens a stream to `addr` with `transport` within the connect timeout and does the
@@ -48,23 +59,136 @@ pub(crate) async fn open(
         .ok_or_else(|| Error::ConnectTimeout {
             addr: label.clone(),
         })??;
-    within(
+    let (mut correlator, mut splitter, versions, handshake_version) = within(
         config.request_timeout,
         handshake(&mut stream, &config, &label),
     )
     .await
     .ok_or_else(|| Error::TimedOut {
         addr: label.clone(),
-    })?
-    .map(
-        |(correlator, splitter, versions, handshake_version)| Opened {
-            stream,
-            correlator,
-            splitter,
-            versions,
-            handshake_version,
-        },
-    )
+    })??;
+    let session = match (&config.sasl, config.security_protocol.uses_sasl()) {
+        (Some(sasl), true) => {
+            let sasl_config = sasl.config().await.map_err(|reason| Error::Sasl {
+                addr: label.clone(),
+                error: SaslError::InvalidConfig {
+                    mechanism: sasl.mechanism(),
+                    reason: format!("no OAUTHBEARER token: {reason}"),
+                },
+            })?;
+            let mut client = SaslClient::new(sasl_config, scram_nonce(&random_bytes::<24>()));
+            let exchange = Exchange {
+                stream: &mut stream,
+                correlator: &mut correlator,
+                splitter: &mut splitter,
+                versions: &versions,
+                label: &label,
+            };
+            within(config.request_timeout, exchange.run(&mut client))
+                .await
+                .ok_or_else(|| Error::TimedOut {
+                    addr: label.clone(),
+                })??;
+            Some(client)
+        }
+        _ => None,
+    };
+    let session = session.map(|client| {
+        let reauthenticate_at = client.reauthenticate_at(u32::from_le_bytes(random_bytes()));
+        Session {
+            client,
+            reauthenticate_at,
+        }
+    });
+    Ok(Opened {
+        stream,
+        correlator,
+        splitter,
+        versions,
+        handshake_version,
+        session,
+    })
+}
+
+/// One SASL exchange over a connection that carries nothing else meanwhile.
+struct Exchange<'a> {
+    stream: &'a mut BoxedStream,
+    correlator: &'a mut Correlator,
+    splitter: &'a mut FrameSplitter,
+    versions: &'a BrokerVersions,
+    label: &'a str,
+}
+
+impl Exchange<'_> {
+    /// Runs `client`'s requests until it has an outcome; fails with [`Error::Sasl`] unless
+    /// it authenticated. A connection the broker closes on the SaslHandshake is a refused
+    /// mechanism, not a broken connection.
+    async fn run(mut self, client: &mut SaslClient) -> Result<(), Error> {
+        while let Some(request) = client.poll_request() {
+            let api = request.api_key();
+            let answer = self.send(&request).await;
+            if api == ApiKey::SaslHandshake && matches!(answer, Err(RequestFailed::Disconnected)) {
+                return Err(Error::Sasl {
+                    addr: self.label.to_owned(),
+                    error: SaslError::ClosedOnHandshake {
+                        mechanism: client.mechanism(),
+                    },
+                });
+            }
+            client.handle_response(Instant::now(), answer);
+        }
+        match client.outcome() {
+            Some(SaslOutcome::Authenticated { session_lifetime }) => {
+                tracing::debug!(
+                    broker = self.label,
+                    mechanism = %client.mechanism(),
+                    ?session_lifetime,
+                    "authenticated"
+                );
+                Ok(())
+            }
+            Some(SaslOutcome::Failed(error)) => Err(Error::Sasl {
+                addr: self.label.to_owned(),
+                error: error.clone(),
+            }),
+            // A machine that stops asking has an outcome; refuse the connection otherwise.
+            None => Err(Error::Sasl {
+                addr: self.label.to_owned(),
+                error: SaslError::Misuse {
+                    mechanism: client.mechanism(),
+                    reason: "the exchange ended without an outcome",
+                },
+            }),
+        }
+    }
+
+    /// Writes one request and reads its answer. The bodies carry credentials: never logged.
+    async fn send(&mut self, request: &ClientRequest) -> Result<Response, RequestFailed> {
+        let version = request
+            .negotiate(self.versions)
+            .map_err(RequestFailed::Unsupported)?;
+        let mut buf = BytesMut::new();
+        let correlation_id = self
+            .correlator
+            .encode_request(&request.body(version), version, &mut buf)
+            .map_err(RequestFailed::Encode)?;
+        if self.stream.write_all(&buf).await.is_err() {
+            self.correlator.forget(correlation_id);
+            return Err(RequestFailed::Disconnected);
+        }
+        let frame = match read_frame(self.stream, self.splitter, self.label).await {
+            Ok(frame) => frame,
+            Err(_) => return Err(RequestFailed::Disconnected),
+        };
+        let answer = self
+            .correlator
+            .decode_response(&frame)
+            .map_err(RequestFailed::Malformed)?;
+        Ok(Response {
+            version: answer.request.version,
+            body: answer.body,
+        })
+    }
 }
 
 async fn handshake(

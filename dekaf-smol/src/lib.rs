@@ -111,6 +111,7 @@ mod driver;
 mod error;
 mod handshake;
 pub mod producer;
+mod sasl;
 mod security;
 mod side;
 mod spawn;
@@ -123,12 +124,14 @@ pub use consumer::{
     Consumer, ConsumerBuilder, ConsumerRecord, GroupMetadata, GroupProtocol, GroupSettings,
     Rebalance, RebalanceListener, RecordStream,
 };
+pub use dekaf_state::sasl::{Mechanism, SaslConfig, SaslError, Secret};
 pub use driver::{Driver, Handle, Hooks};
 pub use error::Error;
 pub use producer::{
     Acks, Delivery, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord, RecordMetadata,
     TransactionState,
 };
+pub use sasl::{OAuthToken, SaslSettings, TokenFuture, TokenProvider};
 pub use security::{Pem, SecurityProtocol, TlsSettings};
 pub use spawn::{DriverFuture, Spawner};
 pub use transport::{TlsError, Transport};

@@ -209,11 +209,60 @@ impl Broker {
         Broker::try_start_on(build, engine, None, advertised)
     }
 
+    /// Starts build C on a SQLite database in `dir` that requires SASL authentication
+    /// (SCRAM-SHA-512, as tansu offers it): the `users` are created on a plain broker first,
+    /// which is then restarted on the same port with `--authentication`. `advertised` as in
+    /// [`start_advertising`](Self::start_advertising).
+    pub fn start_authenticating(
+        dir: PathBuf,
+        users: &[(&str, &str)],
+        advertised: Option<SocketAddr>,
+    ) -> Option<Broker> {
+        let engine = Engine::Sqlite(dir);
+        let plain = Broker::start_inner(Build::C, engine.clone(), advertised)?;
+        let addr = plain.addr();
+        let binary = Build::C.binary()?;
+        for (name, password) in users {
+            let out = Command::new(&binary)
+                .args(["user", "create", "--broker", &format!("tcp://{addr}")])
+                .args([name, password])
+                .output()
+                .unwrap_or_else(|e| panic!("tansu user create: {e}"));
+            assert!(
+                out.status.success(),
+                "tansu user create {name}: {}\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                plain.log()
+            );
+        }
+        plain.kill();
+        match Broker::try_start_with(
+            Build::C,
+            engine,
+            Some(addr),
+            advertised,
+            &["--authentication"],
+        ) {
+            Ok(b) => Some(b),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     fn try_start_on(
         build: Build,
         engine: Engine,
         at: Option<SocketAddr>,
         advertised: Option<SocketAddr>,
+    ) -> Result<Broker, StartError> {
+        Broker::try_start_with(build, engine, at, advertised, &[])
+    }
+
+    fn try_start_with(
+        build: Build,
+        engine: Engine,
+        at: Option<SocketAddr>,
+        advertised: Option<SocketAddr>,
+        extra: &[&str],
     ) -> Result<Broker, StartError> {
         let binary = build.binary().ok_or(StartError::Missing {
             build,
@@ -227,7 +276,7 @@ impl Broker {
         // The port is free when picked but may be taken before the broker binds it: retry.
         let mut last = None;
         for _ in 0..3 {
-            match spawn(&binary, build, &engine, advertised, &dir, &log, at) {
+            match spawn(&binary, build, &engine, advertised, &dir, &log, at, extra) {
                 Ok((child, addr)) => {
                     return Ok(Broker {
                         child,
@@ -314,6 +363,7 @@ fn in_ci() -> bool {
 }
 
 /// Spawns one broker on a fresh port and waits until it answers ApiVersions.
+#[allow(clippy::too_many_arguments)]
 fn spawn(
     binary: &Path,
     build: Build,
@@ -322,6 +372,7 @@ fn spawn(
     dir: &Path,
     log: &Path,
     at: Option<SocketAddr>,
+    extra: &[&str],
 ) -> Result<(Child, SocketAddr), String> {
     let addr = match at {
         Some(addr) => addr,
@@ -335,6 +386,7 @@ fn spawn(
     cmd.arg("broker")
         .args(["--listener-url", &url])
         .args(["--advertised-listener-url", &advertised_url])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);

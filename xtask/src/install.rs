@@ -84,6 +84,8 @@ pub fn install(with_fuzz: bool) -> Result<Tools, String> {
     install_wheel()?;
     install_tansu_c()?;
     install_python_package("confluent_kafka", "confluent-kafka==2.16.1")?;
+    // The SASL front of the tests: SCRAM's server side from an independent implementation.
+    install_python_package("scramp", "scramp==1.5.0")?;
     ensure_deb_packages(&TEST_PACKAGES)?;
     if with_fuzz {
         ensure_cargo_fuzz()?;

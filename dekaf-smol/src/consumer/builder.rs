@@ -11,7 +11,7 @@ use dekaf_state::offset::{AckMode, AutoOffsetReset, CommitPolicy, OffsetCommitMo
 
 use super::rebalance::{DynListener, NoopListener, RebalanceListener};
 use super::Consumer;
-use crate::{Config, Error, SecurityProtocol, Spawner, TlsSettings, Transport};
+use crate::{Config, Error, SaslSettings, SecurityProtocol, Spawner, TlsSettings, Transport};
 
 /// Group membership settings, used by [`Consumer::subscribe`]; a consumer given partitions
 /// with [`Consumer::assign`] does not join the group and does not use them.
@@ -334,6 +334,13 @@ impl ConsumerBuilder {
     /// The TLS settings (`ssl.*`), used when the security protocol is `Ssl` or `SaslSsl`.
     pub fn tls(mut self, tls: TlsSettings) -> Self {
         self.connection.tls = tls;
+        self
+    }
+
+    /// The SASL mechanism and credentials (`sasl.*`), used when the security protocol is
+    /// `SaslPlaintext` or `SaslSsl`.
+    pub fn sasl(mut self, sasl: SaslSettings) -> Self {
+        self.connection.sasl = Some(sasl);
         self
     }
 

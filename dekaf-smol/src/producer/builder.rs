@@ -10,7 +10,9 @@ use dekaf_state::producer::{Acks, Producer as StateProducer, ProducerConfig};
 use super::machine::{Machine, ProducerHooks, Shared, StopGuard};
 use super::Producer;
 use crate::side::{probe_request, wait_for_broker};
-use crate::{Config, Driver, Error, SecurityProtocol, Spawner, TlsSettings, Transport};
+use crate::{
+    Config, Driver, Error, SaslSettings, SecurityProtocol, Spawner, TlsSettings, Transport,
+};
 
 /// Builds a [`Producer`]: start from [`Producer::builder`], set what you need, then
 /// [`build`](Self::build)`.await`. Defaults follow Kafka's Java producer: acks all,
@@ -86,6 +88,13 @@ impl ProducerBuilder {
     /// The TLS settings (`ssl.*`), used when the security protocol is `Ssl` or `SaslSsl`.
     pub fn tls(mut self, tls: TlsSettings) -> Self {
         self.connection.tls = tls;
+        self
+    }
+
+    /// The SASL mechanism and credentials (`sasl.*`), used when the security protocol is
+    /// `SaslPlaintext` or `SaslSsl`.
+    pub fn sasl(mut self, sasl: SaslSettings) -> Self {
+        self.connection.sasl = Some(sasl);
         self
     }
 

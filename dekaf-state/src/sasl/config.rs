@@ -145,6 +145,15 @@ impl SaslConfig {
         self
     }
 
+    /// The same `OAUTHBEARER` configuration (extensions kept) with another token: a fresh one
+    /// for a new connection or a re-authentication. Other mechanisms are returned unchanged.
+    pub fn with_token(mut self, token: impl Into<Secret>) -> Self {
+        if let Credentials::Token { token: old } = &mut self.credentials {
+            *old = token.into();
+        }
+        self
+    }
+
     fn password(
         mechanism: Mechanism,
         username: impl Into<String>,

@@ -102,6 +102,17 @@ pub enum SaslError {
         /// What was done out of order.
         reason: &'static str,
     },
+    /// The broker closed the connection when asked for the mechanism, instead of answering
+    /// the SaslHandshake (some brokers refuse a mechanism they do not enable so). Not
+    /// retriable: a new connection gets the same.
+    #[error(
+        "the broker closed the connection when asked for SASL mechanism {mechanism}: it may not \
+         enable it"
+    )]
+    ClosedOnHandshake {
+        /// The mechanism asked for.
+        mechanism: Mechanism,
+    },
     /// A request of the exchange got no answer: the connection broke, timed out, or the
     /// broker speaks no version dekaf can write.
     #[error("{mechanism} authentication did not finish: {source}")]
@@ -127,6 +138,7 @@ impl SaslError {
             | SaslError::UnexpectedResponse { mechanism, .. }
             | SaslError::InvalidConfig { mechanism, .. }
             | SaslError::Misuse { mechanism, .. }
+            | SaslError::ClosedOnHandshake { mechanism }
             | SaslError::Transport { mechanism, .. } => *mechanism,
         }
     }
@@ -145,6 +157,7 @@ impl SaslError {
     pub fn fault(&self) -> Fault {
         match self {
             SaslError::UnsupportedMechanism { .. }
+            | SaslError::ClosedOnHandshake { .. }
             | SaslError::AuthenticationFailed { .. }
             | SaslError::TokenRejected { .. }
             | SaslError::ServerError { .. }
