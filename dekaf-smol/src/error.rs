@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dekaf_proto::{DecodeError, ErrorCode};
+use dekaf_state::admin::AdminError;
 use dekaf_state::client::RequestFailed;
 use dekaf_state::consumer::{FetchError, MetadataProblem, SubscribeError};
 use dekaf_state::display::HumanDuration;
@@ -216,6 +217,10 @@ pub enum Error {
     /// [`is_fatal`](Self::is_fatal).
     #[error(transparent)]
     Transaction(#[from] TransactionError),
+    /// An admin call failed as a whole (its group has members, its broker lacks the API...),
+    /// or one of its items did and was turned into an error with `?`.
+    #[error(transparent)]
+    Admin(#[from] AdminError),
     /// A transaction operation did not finish within the producer's `max_block`. It goes on:
     /// calling it again waits for the same work (a broker that closes the connection instead
     /// of answering, as tansu does for a fenced producer's EndTxn, ends here too).
@@ -240,6 +245,7 @@ impl Error {
         match self {
             Error::Commit(e) => e.is_rebalance(),
             Error::Lookup(e) => e.is_rebalance(),
+            Error::Admin(_) => false,
             _ => self.error_code().is_some_and(is_rebalance_code),
         }
     }
@@ -273,6 +279,7 @@ impl Error {
                 _ => false,
             },
             Error::Transaction(_) => false,
+            Error::Admin(e) => e.is_retriable(),
             Error::Request(failed) => failed.is_retriable(),
             Error::Commit(e) => e.is_retriable(),
             Error::Lookup(e) => match e {
@@ -395,6 +402,7 @@ impl Error {
                 MetadataProblem::Topic { code, .. } | MetadataProblem::NoLeader { code, .. },
             ) => Some(*code),
             Error::Group(e) => e.code(),
+            Error::Admin(e) => e.code(),
             _ => None,
         }
     }
@@ -417,6 +425,7 @@ impl Error {
             Error::Delivery { error, .. } => error.fault(),
             Error::Transaction(e) => e.fault(),
             Error::TransactionTimeout { .. } => Fault::Transient,
+            Error::Admin(e) => e.fault(),
             Error::Malformed { .. } => Fault::Broker,
             _ if self.is_rebalance() => Fault::Transient,
             Error::Request(RequestFailed::Encode(_)) => Fault::Application,

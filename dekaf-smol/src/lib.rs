@@ -13,7 +13,10 @@
 //!   idempotence (on by default) and transactions, with the consumed offsets committed in the
 //!   transaction ([`send_offsets_to_transaction`](Producer::send_offsets_to_transaction)) for
 //!   exactly-once consume-transform-produce.
-//! - [`Admin`]: creates topics.
+//! - [`Admin`] (built with [`Admin::builder`]): topics (list, describe, create, delete, add
+//!   partitions), configurations, the cluster, groups (list, describe, delete), their committed
+//!   offsets (list, alter, delete) and lag, and partition offsets; each item of a call gets
+//!   its own result.
 //!
 //! Every failure is an [`Error`] whose kind can be asked ([`Error::is_rebalance`],
 //! [`Error::is_retriable`], [`Error::is_fatal`], [`Error::is_abortable`], [`Error::is_fenced`],
@@ -103,7 +106,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod admin;
+pub mod admin;
 mod config;
 mod connection;
 pub mod consumer;
@@ -117,7 +120,7 @@ mod side;
 mod spawn;
 pub mod transport;
 
-pub use admin::{Admin, NewTopic};
+pub use admin::{Admin, AdminBuilder, AdminError, NewTopic};
 pub use config::{Config, CustomTransport};
 pub use connection::{ConnectionEvent, Endpoint};
 pub use consumer::{

@@ -1,5 +1,5 @@
 //! Requests a client sends for itself, next to its machine's: the probe that checks a broker
-//! answers before `build()` returns, and admin requests.
+//! answers before `build()` returns, and each admin call's requests.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -9,8 +9,7 @@ use async_io::Timer;
 use dekaf_proto::messages::{MetadataRequest, RequestBody};
 use dekaf_proto::ApiKey;
 use dekaf_state::client::{
-    BrokerAddress, BrokerId, ClientMachine, ClientRequest, Destination, Outgoing, RequestFailed,
-    RequestId, Response,
+    ClientRequest, Destination, Outgoing, RequestFailed, RequestId, Response,
 };
 use dekaf_state::offset::{Backoff, Rng};
 
@@ -84,27 +83,6 @@ impl SideRequests {
             // The caller may have stopped waiting.
             let _ = tx.try_send(result);
         }
-    }
-}
-
-/// A client made only of side requests (admin requests go to any broker).
-impl ClientMachine for SideRequests {
-    fn poll_request(&mut self, _now: Instant) -> Option<Outgoing> {
-        SideRequests::poll_request(self)
-    }
-
-    fn handle_response(&mut self, _now: Instant, id: RequestId, result: Outcome) {
-        SideRequests::handle_response(self, id, result);
-    }
-
-    fn handle_timeout(&mut self, _now: Instant) {}
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-
-    fn broker_address(&self, _id: BrokerId) -> Option<BrokerAddress> {
-        None
     }
 }
 

@@ -59,6 +59,13 @@
 //! SCRAM-SHA-512, OAUTHBEARER): SaslHandshake and SaslAuthenticate requests out, their answers
 //! in, one outcome, and re-authentication when the broker limits the session's lifetime.
 //!
+//! # The admin client
+//!
+//! [`admin`] holds an admin client's calls without IO: for each, the requests written per
+//! version, and functions that read an answer into one result per item asked (a topic, a
+//! partition, a group, a configuration resource), so that one failing item hides no other.
+//! Lookups are planned per partition leader and a group's lag computed by plain functions.
+//!
 //! # Delivery semantics
 //!
 //! Kafka only knows committed offsets; what is lost or repeated after a crash depends on
@@ -89,6 +96,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod assignor;
 pub mod client;
 pub mod consumer;

@@ -2,7 +2,7 @@
 //! `kafka-protocol`, a real broker with a small blocking client ([`broker`]) and the requests
 //! tests send it most ([`ops`]), a blocking driver for any client machine ([`blocking`]), a
 //! recording machine run by the dekaf-smol driver ([`driver`]), a recording proxy to put in
-//! front of a broker ([`proxy`]), a deterministic simulated cluster for consumers ([`sim`]),
+//! front of a broker ([`proxy`]), brokers scripted request by request ([`scripted`]), a deterministic simulated cluster for consumers ([`sim`]),
 //! and one for producers and transactions ([`producer_sim`]), and a dekaf-smol group member
 //! on a task of its own ([`smol_member`]).
 
@@ -13,6 +13,7 @@ pub mod librdkafka;
 pub mod ops;
 pub mod producer_sim;
 pub mod proxy;
+pub mod scripted;
 pub mod sim;
 pub mod smol_member;
 pub mod tls;
@@ -59,5 +60,33 @@ where
         if let Err(e) = result {
             panic!("{} v{version}: {e}", M::SPEC.api_key.name());
         }
+    }
+}
+
+/// Our default value, written in `version`, must read back in kafka-protocol as its default
+/// value, and re-encode to the same bytes. The random values of [`differential`] almost never
+/// hit a default, yet defaults decide whether a tagged field is written at all.
+pub fn defaults_agree<M, K>(versions: std::ops::RangeInclusive<i16>)
+where
+    M: Message,
+    K: Encodable + Decodable + Default + PartialEq + std::fmt::Debug,
+{
+    for version in versions {
+        let ours = M::default().to_bytes(version).unwrap();
+        let theirs = K::decode(&mut ours.clone(), version).unwrap();
+        assert_eq!(
+            theirs,
+            K::default(),
+            "{} v{version}",
+            M::SPEC.api_key.name()
+        );
+        let mut again = BytesMut::new();
+        theirs.encode(&mut again, version).unwrap();
+        assert_eq!(
+            again.freeze(),
+            ours,
+            "{} v{version}",
+            M::SPEC.api_key.name()
+        );
     }
 }

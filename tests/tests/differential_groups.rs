@@ -3,7 +3,8 @@
 //! bytes for every version both implement.
 //!
 //! No range had to be narrowed: over dekaf's ranges, kafka-protocol 0.18 agrees with the spec
-//! field for field. It knows a few newer versions (DescribeGroups v6, OffsetCommit and
+//! field for field, except that it leaves out OffsetFetch v0 (deprecated; the layout of v1),
+//! which only dekaf checks. It knows a few newer versions (DescribeGroups v6, OffsetCommit and
 //! OffsetFetch responses v10) that the spec dekaf follows does not have yet.
 
 use bytes::{Bytes, BytesMut};

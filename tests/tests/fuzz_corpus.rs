@@ -344,6 +344,9 @@ fn write_seeds() {
         DeleteGroupsRequest / DeleteGroupsResponse,
         DescribeClusterRequest / DescribeClusterResponse,
         ConsumerGroupHeartbeatRequest / ConsumerGroupHeartbeatResponse,
+        DescribeConfigsRequest / DescribeConfigsResponse,
+        IncrementalAlterConfigsRequest / IncrementalAlterConfigsResponse,
+        OffsetDeleteRequest / OffsetDeleteResponse,
     }
 
     let dir = corpus("record_batches");

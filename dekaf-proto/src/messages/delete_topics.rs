@@ -9,7 +9,7 @@ message! {
     /// Up to version 5 the topics are names in `topic_names`; from version 6 they are entries
     /// of `topics`, each a name or an id. A version drops `topic_names` when it does not carry
     /// it, but refuses a non-empty `topics`.
-    pub struct DeleteTopicsRequest [MessageSpec::request(ApiKey::DeleteTopics, 1, 6)] {
+    pub struct DeleteTopicsRequest [MessageSpec::request(ApiKey::DeleteTopics, 0, 6)] {
         /// The topics to delete (from version 6).
         topics: Vec<DeleteTopicState> [since(6)],
         /// The names of the topics to delete (up to version 5).
@@ -31,7 +31,7 @@ structure! {
 
 message! {
     /// The outcome of deleting each topic.
-    pub struct DeleteTopicsResponse [MessageSpec::response(ApiKey::DeleteTopics, 1, 6)] {
+    pub struct DeleteTopicsResponse [MessageSpec::response(ApiKey::DeleteTopics, 0, 6)] {
         /// How long the broker delayed the answer for a quota, in milliseconds.
         throttle_time_ms: i32 [since(1).ignorable()],
         /// One result per topic.

@@ -1,16 +1,17 @@
 //! OffsetFetch (key 9): the committed offsets of a group (v8+: of several groups at once).
 //!
-//! Version 0 (deprecated; offsets kept in ZooKeeper) is not implemented.
+//! Version 0 (deprecated) has the layout of version 1; a broker answered it from offsets kept
+//! in ZooKeeper.
 
 use crate::{message, structure, ApiKey, ErrorCode, MessageSpec};
 
 message! {
     /// Asks the coordinator for committed offsets: of one group (`group_id` and `topics`,
-    /// v1–7) or of several (`groups`, v8+).
-    pub struct OffsetFetchRequest [MessageSpec::request(ApiKey::OffsetFetch, 1, 9)] {
-        /// The group (v1–7).
+    /// v0–7) or of several (`groups`, v8+).
+    pub struct OffsetFetchRequest [MessageSpec::request(ApiKey::OffsetFetch, 0, 9)] {
+        /// The group (v0–7).
         group_id: String [between(0, 7)],
-        /// The partitions to fetch offsets for (v1–7); null (v2+) for every partition the
+        /// The partitions to fetch offsets for (v0–7); null (v2+) for every partition the
         /// group has offsets for.
         topics: Option<Vec<OffsetFetchRequestTopic>> [between(0, 7).null_between(2, 7)] = Some(Vec::new()),
         /// The groups and partitions to fetch offsets for (v8+).
@@ -22,7 +23,7 @@ message! {
 }
 
 structure! {
-    /// The partitions of one topic to fetch offsets for (v1–7).
+    /// The partitions of one topic to fetch offsets for (v0–7).
     pub struct OffsetFetchRequestTopic {
         /// The topic's name.
         name: String [between(0, 7)],
@@ -57,11 +58,11 @@ structure! {
 }
 
 message! {
-    /// Committed offsets: of one group (`topics`, v1–7) or of each group asked (`groups`, v8+).
-    pub struct OffsetFetchResponse [MessageSpec::response(ApiKey::OffsetFetch, 1, 9)] {
+    /// Committed offsets: of one group (`topics`, v0–7) or of each group asked (`groups`, v8+).
+    pub struct OffsetFetchResponse [MessageSpec::response(ApiKey::OffsetFetch, 0, 9)] {
         /// How long the broker delayed the answer for a quota, in milliseconds (v3+).
         throttle_time_ms: i32 [since(3).ignorable()],
-        /// The offsets, by topic (v1–7).
+        /// The offsets, by topic (v0–7).
         topics: Vec<OffsetFetchResponseTopic> [between(0, 7)],
         /// Why the fetch failed for the whole group, if it did (v2–7).
         error_code: ErrorCode [between(2, 7).ignorable()],
@@ -71,7 +72,7 @@ message! {
 }
 
 structure! {
-    /// The committed offsets in one topic (v1–7).
+    /// The committed offsets in one topic (v0–7).
     pub struct OffsetFetchResponseTopic {
         /// The topic's name.
         name: String [between(0, 7)],
@@ -81,7 +82,7 @@ structure! {
 }
 
 structure! {
-    /// The committed offset of one partition (v1–7).
+    /// The committed offset of one partition (v0–7).
     pub struct OffsetFetchResponsePartition {
         /// The partition's index.
         partition_index: i32 [between(0, 7)],

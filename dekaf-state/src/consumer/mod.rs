@@ -96,7 +96,7 @@ mod io;
 mod lists;
 mod metadata;
 mod record;
-mod requests;
+pub(crate) mod requests;
 mod validate;
 
 pub use config::{ConsumerConfig, IsolationLevel};

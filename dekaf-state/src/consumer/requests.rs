@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use dekaf_proto::messages::find_coordinator::FindCoordinatorResponse;
 use dekaf_proto::messages::list_offsets::{
-    ListOffsetsPartition, ListOffsetsResponse, ListOffsetsTopic,
+    ListOffsetsPartition, ListOffsetsResponse, ListOffsetsTopic, MAX_TIMESTAMP,
 };
 use dekaf_proto::messages::metadata::MetadataRequestTopic;
 use dekaf_proto::messages::offset_commit::{
@@ -326,11 +326,16 @@ pub(crate) struct ListPart {
 }
 
 /// ListOffsets to one leader (v1–v9; v2+ under read_committed, where the isolation level
-/// exists; the current leader epoch is sent from v4).
+/// exists; v7+ when a partition asks for the largest timestamp; the current leader epoch is
+/// sent from v4).
 pub(crate) fn list_offsets(isolation: IsolationLevel, parts: Vec<ListPart>) -> ClientRequest {
-    let min = match isolation {
-        IsolationLevel::ReadCommitted => 2,
-        IsolationLevel::ReadUncommitted => 1,
+    let min = if parts.iter().any(|p| p.timestamp == MAX_TIMESTAMP) {
+        7
+    } else {
+        match isolation {
+            IsolationLevel::ReadCommitted => 2,
+            IsolationLevel::ReadUncommitted => 1,
+        }
     };
     let topics = by_topic(
         parts

@@ -1,0 +1,134 @@
+//! Settings of an admin client, checked by `build()`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::machine::{AdminHooks, AdminMachine};
+use super::Admin;
+use crate::side::{probe_request, wait_for_broker};
+use crate::{Config, Driver, Error, SecurityProtocol, Spawner, TlsSettings, Transport};
+
+/// Builds an [`Admin`]: start from [`Admin::builder`], set what you need, then
+/// [`build`](Self::build)`.await`.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use dekaf_smol::Admin;
+/// # async fn example() -> Result<(), dekaf_smol::Error> {
+/// let admin = Admin::builder()
+///     .bootstrap_servers("localhost:9092")
+///     .client_id("ops-tool")
+///     .request_timeout(Duration::from_secs(10))
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, Default)]
+#[must_use = "a builder does nothing until `build().await`"]
+pub struct AdminBuilder {
+    connection: Config,
+    spawner: Spawner,
+}
+
+impl AdminBuilder {
+    /// Starts from connection settings made elsewhere (shared with a consumer, say).
+    pub fn from_config(config: Config) -> Self {
+        AdminBuilder {
+            connection: config,
+            spawner: Spawner::default(),
+        }
+    }
+
+    /// The brokers to start from: `host:port`, several separated by commas
+    /// (`bootstrap.servers`). Tried in order until one answers.
+    pub fn bootstrap_servers(mut self, servers: impl AsRef<str>) -> Self {
+        self.connection.bootstrap_servers = servers
+            .as_ref()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        self
+    }
+
+    /// Sent with every request, for the broker's logs and quotas (`client.id`, default
+    /// `dekaf`).
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.connection.client_id = Some(client_id.into());
+        self
+    }
+
+    /// How long a request may wait for its answer (`request.timeout.ms`, default 30 s); also
+    /// how long the broker may take to create or delete topics.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.connection.request_timeout = timeout;
+        self
+    }
+
+    /// How long [`build`](Self::build) waits for a bootstrap server to answer, and the most
+    /// opening one TCP connection may take (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connection.connect_timeout = timeout;
+        self
+    }
+
+    /// How to talk to the brokers (`security.protocol`): plaintext (the default), TLS, SASL,
+    /// or SASL over TLS.
+    pub fn security_protocol(mut self, protocol: SecurityProtocol) -> Self {
+        self.connection.security_protocol = protocol;
+        self
+    }
+
+    /// The TLS settings (`ssl.*`), used when the security protocol is `Ssl` or `SaslSsl`.
+    pub fn tls(mut self, tls: TlsSettings) -> Self {
+        self.connection.tls = tls;
+        self
+    }
+
+    /// Opens connections with a transport of your own (see [`Transport`]).
+    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.connection = self.connection.transport(transport);
+        self
+    }
+
+    /// Where the driver runs (default: a thread of its own; see [`Spawner`]).
+    pub fn spawner(mut self, spawner: Spawner) -> Self {
+        self.spawner = spawner;
+        self
+    }
+
+    /// Checks the settings, starts the driver and waits until a bootstrap server answers.
+    pub async fn build(self) -> Result<Admin, Error> {
+        let servers = self.connection.bootstrap_servers.clone();
+        let connect_timeout = self.connection.connect_timeout;
+        let request_timeout = self.connection.request_timeout;
+        let last_error = Arc::new(Mutex::new(None));
+        let (driver, handle) = Driver::new(self.connection, AdminMachine::default())?;
+        let driver = driver.with_hooks(AdminHooks(last_error.clone()));
+        self.spawner.spawn(
+            "dekaf-admin",
+            Box::pin(async move {
+                driver.run().await;
+            }),
+        )?;
+        let admin = Admin {
+            handle,
+            request_timeout,
+        };
+        let probe = wait_for_broker(
+            &servers,
+            connect_timeout,
+            || admin.submit(dekaf_state::client::Destination::AnyBroker, probe_request()),
+            || last_error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        )
+        .await;
+        match probe {
+            Ok(()) => Ok(admin),
+            Err(e) => {
+                admin.handle.shutdown();
+                Err(e)
+            }
+        }
+    }
+}
