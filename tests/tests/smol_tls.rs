@@ -371,3 +371,82 @@ fn mutual_tls_needs_the_client_certificate() {
         setup.fail("mTLS with the client certificate", e);
     }
 }
+
+/// SASL_SSL: SCRAM-SHA-512 over TLS, to tansu with authentication on behind the terminator.
+#[test]
+fn scram_over_tls_to_an_authenticating_broker() {
+    let certs = Certs::make();
+    let port = tunnel_port();
+    let Some(broker) = Broker::start_authenticating(
+        dekaf_tests::broker::temp_dir("sasl-ssl"),
+        &[("carol", "carol-secret")],
+        Some(port),
+    ) else {
+        return;
+    };
+    let Some(tunnel) = Stunnel::start(&certs, &certs.server, port, broker.addr(), ClientAuth::None)
+    else {
+        return;
+    };
+    let sasl = dekaf_smol::SaslSettings::scram_sha512("carol", "carol-secret");
+    let tls = TlsSettings::new().ca_file(&certs.ca);
+    let bootstrap = tunnel.addr().to_string();
+    let run = async {
+        let topic = unique("sasl-ssl");
+        let admin = dekaf_smol::Admin::connect_with(
+            dekaf_smol::Config::new([bootstrap.as_str()])
+                .security_protocol(SecurityProtocol::SaslSsl)
+                .tls(tls.clone())
+                .sasl(sasl.clone()),
+        )
+        .await?;
+        admin
+            .create_topic(dekaf_smol::NewTopic::new(topic.as_str(), 1).replication_factor(1))
+            .await?;
+        let producer = Producer::builder()
+            .bootstrap_servers(&bootstrap)
+            .security_protocol(SecurityProtocol::SaslSsl)
+            .tls(tls.clone())
+            .sasl(sasl.clone())
+            .build()
+            .await?;
+        producer
+            .send(
+                ProducerRecord::new(topic.as_str())
+                    .partition(0)
+                    .value("secret"),
+            )
+            .await?;
+        producer.close().await?;
+        let reader = consumer(&bootstrap)
+            .security_protocol(SecurityProtocol::SaslSsl)
+            .tls(tls.clone())
+            .sasl(sasl.clone())
+            .build()
+            .await?;
+        reader.assign([TopicPartition::new(topic.as_str(), 0)])?;
+        let got = values(&reader).await?;
+        reader.close().await?;
+        check!(got == ["secret"], "read {got:?}");
+        // A wrong password over TLS: refused, typed.
+        let refused = consumer(&bootstrap)
+            .security_protocol(SecurityProtocol::SaslSsl)
+            .tls(tls)
+            .sasl(dekaf_smol::SaslSettings::scram_sha512("carol", "wrong"))
+            .build()
+            .await;
+        check!(
+            matches!(&refused, Err(e) if e.is_auth()),
+            "wrong password over TLS: {:?}",
+            refused.err()
+        );
+        Result::Ok(())
+    };
+    if let Err(e) = smol::block_on(run) {
+        panic!(
+            "SASL_SSL: {e}\n--- stunnel ---\n{}\n--- broker ---\n{}",
+            tunnel.log(),
+            broker.log()
+        );
+    }
+}
