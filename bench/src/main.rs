@@ -13,8 +13,13 @@
 //! `dekaf-bench serve [--records N] [--partitions 1,4]` starts and fills the broker as `run`
 //! does, prints its address and keeps it until its standard input closes: to run `consume`
 //! under a profiler.
+//!
+//! `dekaf-bench commits [--commits N] [--rounds R] [--baseline [NAME=]EXE]...` measures commit
+//! latency while fetching (see the `commits` module): each client in turn, R rounds, then the
+//! p50, p90, p99 and largest latency of all its commits.
 
 mod broker;
+mod commits;
 mod consumers;
 mod fill;
 
@@ -30,7 +35,9 @@ const VALUE_BYTES: usize = 100;
 const USAGE: &str = "\
 usage: dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4] [--baseline [NAME=]EXE]...
        dekaf-bench consume dekaf|dekaf-batch|rdkafka ADDR TOPIC PARTITIONS RECORDS
-       dekaf-bench serve [--records N] [--partitions 1,4]";
+       dekaf-bench serve [--records N] [--partitions 1,4]
+       dekaf-bench commits [--commits N] [--rounds R] [--baseline [NAME=]EXE]...
+       dekaf-bench commit-one dekaf|rdkafka ADDR TOPIC RECORDS COMMITS";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,6 +45,8 @@ fn main() -> ExitCode {
         Some("consume") => consume(&args[1..]),
         Some("run") => run(&args[1..]),
         Some("serve") => serve(&args[1..]),
+        Some("commits") => commit_latency(&args[1..]),
+        Some("commit-one") => commit_one(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -336,5 +345,120 @@ fn consume(args: &[String]) -> Result<(), String> {
         consumers::cpu_time().as_secs_f64(),
         consumers::peak_rss()
     );
+    Ok(())
+}
+
+/// Records in the topic of the commit-latency benchmark, read before the commits start.
+const COMMIT_RECORDS: u64 = 1000;
+
+/// The parent of the commit-latency benchmark.
+fn commit_latency(args: &[String]) -> Result<(), String> {
+    let mut commits = 200usize;
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        if arg == "--commits" {
+            commits = it
+                .next()
+                .ok_or("--commits needs a value")?
+                .parse()
+                .map_err(|e| format!("--commits: {e}"))?;
+        } else {
+            rest.push(arg.clone());
+        }
+    }
+    let settings = parse(&rest)?;
+    if commits == 0 {
+        return Err("commits must be at least 1".into());
+    }
+    let this = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
+    let mut clients = vec![("dekaf-smol".to_string(), this.clone(), "dekaf")];
+    for (name, exe) in &settings.baselines {
+        clients.push((name.clone(), exe.clone(), "dekaf"));
+    }
+    clients.push(("rdkafka BaseConsumer".to_string(), this, "rdkafka"));
+
+    let broker = start_broker()?;
+    let addr = broker.addr().to_string();
+    let topic = "commit-latency";
+    fill::fill(&addr, topic, 1, COMMIT_RECORDS, VALUE_BYTES)
+        .map_err(|e| format!("filling {topic}: {e}\n{}", broker.log()))?;
+    let mut pooled: Vec<Vec<u64>> = vec![Vec::new(); clients.len()];
+    for round in 1..=settings.rounds {
+        for (i, (label, exe, client)) in clients.iter().enumerate() {
+            let out = Command::new(exe)
+                .args(["commit-one", client, &addr, topic])
+                .arg(COMMIT_RECORDS.to_string())
+                .arg(commits.to_string())
+                .stdin(Stdio::null())
+                .stderr(Stdio::inherit())
+                .output()
+                .map_err(|e| format!("spawn {}: {e}", exe.display()))?;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            if !out.status.success() {
+                return Err(format!("{label} exited with {}: {stdout}", out.status));
+            }
+            let mut latencies: Vec<u64> = stdout
+                .lines()
+                .find_map(|l| l.strip_prefix("LATENCIES "))
+                .ok_or_else(|| format!("{label}: no LATENCIES line in {stdout:?}"))?
+                .split_whitespace()
+                .map(|v| v.parse().map_err(|e| format!("{label}: {v:?}: {e}")))
+                .collect::<Result<_, String>>()?;
+            if latencies.len() != commits {
+                return Err(format!(
+                    "{label}: {} latencies, not {commits}",
+                    latencies.len()
+                ));
+            }
+            latencies.sort_unstable();
+            eprintln!(
+                "  round {round} {label:<24} p50 {:>8.2} ms  p99 {:>8.2} ms",
+                commits::quantile(&latencies, 0.5) as f64 / 1e3,
+                commits::quantile(&latencies, 0.99) as f64 / 1e3,
+            );
+            pooled[i].extend(latencies);
+        }
+    }
+    drop(broker);
+    println!(
+        "\nCommit latency while fetching: a consumer that has read its partition to the end (so \
+         its fetch long-polls, 500 ms max wait) commits synchronously {commits} times; {} rounds, \
+         each client in a process of its own, tansu build W (memory engine) on loopback\n",
+        settings.rounds
+    );
+    println!("| client | commits | p50 | p90 | p99 | max | mean commits/s |\n|---|---|---|---|---|---|---|");
+    for ((label, _, _), mut all) in clients.iter().zip(pooled) {
+        all.sort_unstable();
+        let ms = |q: f64| commits::quantile(&all, q) as f64 / 1e3;
+        let mean = all.iter().sum::<u64>() as f64 / all.len() as f64;
+        println!(
+            "| {label} | {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.0} |",
+            all.len(),
+            ms(0.5),
+            ms(0.9),
+            ms(0.99),
+            ms(1.0),
+            1e6 / mean
+        );
+    }
+    Ok(())
+}
+
+/// The child of the commit-latency benchmark: prints one `LATENCIES` line (microseconds).
+fn commit_one(args: &[String]) -> Result<(), String> {
+    let [client, addr, topic, records, commits] = args else {
+        return Err(USAGE.into());
+    };
+    let records: u64 = records.parse().map_err(|e| format!("records: {e}"))?;
+    let commits: usize = commits.parse().map_err(|e| format!("commits: {e}"))?;
+    consumers::watchdog();
+    let latencies = match client.as_str() {
+        "dekaf" => commits::dekaf(addr, topic, records, commits)?,
+        "rdkafka" => commits::rdkafka(addr, topic, records, commits)?,
+        other => return Err(format!("unknown client {other}")),
+    };
+    let text: Vec<String> = latencies.iter().map(u64::to_string).collect();
+    println!("LATENCIES {}", text.join(" "));
     Ok(())
 }

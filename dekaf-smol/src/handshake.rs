@@ -333,6 +333,19 @@ pub(crate) fn read_answer(
     }
     let response = ApiVersionsResponse::decode_exact(&body, version)?;
     if response.error_code.is_ok() {
+        // A range no broker could mean (damaged bytes) would otherwise stay with the
+        // connection and refuse every request of that API without sending it.
+        if let Some(bad) = response
+            .api_keys
+            .iter()
+            .find(|k| k.min_version < 0 || k.max_version < k.min_version)
+        {
+            return Err(DecodeError::new(
+                "ApiVersionsResponse.api_keys.max_version",
+                0,
+                DecodeErrorKind::InvalidValue(i64::from(bad.max_version)),
+            ));
+        }
         Ok(Answer::Versions(response))
     } else {
         Ok(Answer::Refused(response.error_code))
@@ -419,5 +432,24 @@ mod tests {
         assert!(read_answer(&Bytes::from_static(&[0, 0, 0, 1, 0]), 1, 3).is_err());
         assert!(read_answer(&Bytes::from_static(&[0, 0, 0, 1, 0, 0, 9, 9, 9]), 1, 3).is_err());
         assert!(read_answer(&Bytes::new(), 1, 3).is_err());
+    }
+
+    #[test]
+    fn a_range_no_broker_could_mean_is_a_decode_error() {
+        for (min, max) in [(0, -1012), (3, 2), (-1, 4)] {
+            let mut body = ranges(4);
+            body.api_keys.push(ApiVersion {
+                api_key: ApiKey::Metadata.key(),
+                min_version: min,
+                max_version: max,
+                ..Default::default()
+            });
+            let e = read_answer(&frame(1, &body, 3), 1, 3).unwrap_err();
+            assert_eq!(
+                e.kind,
+                DecodeErrorKind::InvalidValue(i64::from(max)),
+                "{min}..{max}"
+            );
+        }
     }
 }

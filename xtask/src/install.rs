@@ -132,7 +132,10 @@ fn install_tansu_c() -> Result<(), String> {
             return Ok(());
         }
     }
-    eprintln!("tansu build C: compiling tansu {TANSU_VERSION}; this takes several minutes");
+    eprintln!(
+        "tansu build C: compiling tansu {TANSU_VERSION} from source, once; about 15 minutes on \
+         2 cores (cargo shows its progress below)"
+    );
     let mut cmd = Command::new("cargo");
     cmd.args([
         "install",

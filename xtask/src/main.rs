@@ -5,7 +5,7 @@
 //! - `test` installs, then runs formatting, lints, docs, every test and a short fuzz run.
 //! - `demo` starts a broker, runs the protocol demo and then dekaf-smol's examples against it
 //!   (seek by timestamp against a second broker, build C with SQLite), and stops them.
-//! - `bench [records|consumer]` runs the benchmarks (both without an argument); `fuzz [TARGET]
+//! - `bench [records|consumer|commits]` runs the benchmarks (all without an argument); `fuzz [TARGET]
 //!   [SECONDS]` runs the fuzzers.
 //! - `env` prints where the broker binaries are, as shell `export` lines.
 
@@ -22,14 +22,17 @@ usage: cargo xtask <command>
 commands:
   install                 install the brokers and tools the tests need (skips what is there)
   test [--no-fuzz]        install, then fmt, clippy, doc, all tests and a short fuzz run
-  demo                    start tansu, run the demo and the examples, stop it
-  bench [records|consumer] [ARGS...]
-                          no argument: both benchmarks with their defaults
+  demo                    install what is missing, start tansu, run the demo and the
+                            examples, stop it
+  bench [records|consumer|commits] [ARGS...]
+                          no argument: every benchmark with its defaults
                           records: record decoding/encoding (criterion); ARGS go to
                             criterion (default: --warm-up-time 1 --measurement-time 3)
                           consumer: dekaf-smol vs rdkafka consumer throughput on tansu;
                             installs cmake and libcurl headers (apt) to build librdkafka;
                             ARGS: --records N --rounds R --partitions 1,4
+                          commits: commit latency while fetching, dekaf-smol vs
+                            rdkafka; ARGS: --commits N --rounds R
   fuzz [TARGET] [SECS]    fuzz one target (or each in turn) for SECS seconds (default 60)
   env                     print DEKAF_TANSU_W / DEKAF_TANSU_C as shell exports";
 
@@ -217,13 +220,15 @@ const DEMO_EXAMPLES: &[(&str, &str, bool)] = &[
 ];
 
 fn demo() -> Result<(), String> {
-    let tools = install::Tools::find()?;
+    // The demo is the first command of a fresh machine: it installs what it needs (what
+    // `cargo xtask install` would; what is there already is kept).
+    let tools = install::install(false)?;
     let w = tools
         .tansu_w
-        .ok_or("tansu build W is not installed: run `cargo xtask install`")?;
+        .ok_or("tansu build W is still missing after installing")?;
     let c = tools
         .tansu_c
-        .ok_or("tansu build C is not installed: run `cargo xtask install`")?;
+        .ok_or("tansu build C is still missing after installing")?;
     // Build first, so that the brokers do not idle while the demo compiles. Each package on
     // its own, as `cargo run` builds it below: built together, their features would unify
     // differently and the first `cargo run` would build everything again.
@@ -295,11 +300,13 @@ fn bench(args: &[String]) -> Result<(), String> {
     };
     match args.first().map(String::as_str) {
         Some("records") => bench_records(&rest(args)),
-        Some("consumer") => bench_consumer(&rest(args)),
+        Some("consumer") => bench_consumer("run", &rest(args)),
+        Some("commits") => bench_consumer("commits", &rest(args)),
         // Both, each with its defaults.
         None => {
             bench_records(&[])?;
-            bench_consumer(&[])
+            bench_consumer("run", &[])?;
+            bench_consumer("commits", &[])
         }
         // Arguments alone went to criterion before the consumer benchmark existed.
         Some(_) => bench_records(args),
@@ -319,10 +326,11 @@ fn bench_records(args: &[String]) -> Result<(), String> {
     step("bench (records)", &mut cmd)
 }
 
-/// Consumer throughput against librdkafka: the `bench/` crate, its own workspace (librdkafka
-/// is compiled from source, too slow for `cargo xtask test`), built in this workspace's
-/// target directory.
-fn bench_consumer(args: &[String]) -> Result<(), String> {
+/// The benchmarks against librdkafka, `command` of the `bench/` crate (`run`: consumer
+/// throughput, `commits`: commit latency while fetching): its own workspace (librdkafka is
+/// compiled from source, too slow for `cargo xtask test`), built in this workspace's target
+/// directory.
+fn bench_consumer(command: &str, args: &[String]) -> Result<(), String> {
     install::ensure_bench_packages()?;
     install::install_wheel()?;
     let tools = install::Tools::find()?;
@@ -342,9 +350,14 @@ fn bench_consumer(args: &[String]) -> Result<(), String> {
         cargo(&["build"]).args(common),
     )?;
     step(
-        "bench (consumer: dekaf-smol vs rdkafka)",
+        &format!("bench ({command}: dekaf-smol vs rdkafka)"),
         tools
-            .apply(cargo(&["run", "--quiet"]).args(common).arg("--").arg("run"))
+            .apply(
+                cargo(&["run", "--quiet"])
+                    .args(common)
+                    .arg("--")
+                    .arg(command),
+            )
             .args(args),
     )
 }
