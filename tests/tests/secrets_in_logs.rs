@@ -27,7 +27,7 @@ use dekaf_smol::{
     Producer, ProducerRecord, SaslConfig, SaslSettings, Secret, SecurityProtocol, TlsSettings,
     TopicPartition,
 };
-use dekaf_state::sasl::unsecured_jwt;
+use dekaf_state::sasl::{scram_nonce, unsecured_jwt, SaslClient};
 use dekaf_tests::broker::temp_dir;
 use dekaf_tests::sasl_front::SaslFront;
 use dekaf_tests::tls::{tunnel_port, Certs, ClientAuth, Stunnel};
@@ -181,15 +181,18 @@ impl Secrets {
             .push((format!("{what} (HEX)"), hex.to_ascii_uppercase()));
     }
 
-    /// A PEM private key: each line of its body, and the secret scalar of a PKCS#8 EC key.
+    /// A PEM private key: each line of its body (as text and as bytes), and the secret scalar
+    /// of a PKCS#8 EC key.
     fn add_private_key(&mut self, what: &str, pem: &str) {
         let body: Vec<&str> = pem
             .lines()
             .filter(|l| !l.starts_with("-----") && !l.trim().is_empty())
             .collect();
         for (i, line) in body.iter().enumerate() {
-            self.0
-                .push((format!("{what} (PEM line {})", i + 1), line.to_string()));
+            let name = format!("{what} (PEM line {})", i + 1);
+            self.0.push((name.clone(), line.to_string()));
+            // The PEM text itself as bytes, as a `Debug` of `Vec<u8>` prints it.
+            self.add_bytes(&name, line.as_bytes());
         }
         self.0.push((format!("{what} (PEM body)"), body.concat()));
         let der = base64_decode(&body.concat());
@@ -499,6 +502,17 @@ fn no_secret_reaches_a_log_line_an_error_or_a_debug_form() {
         printed.debug(&sasl);
     }
     printed.debug(&SaslConfig::scram_sha512(USER, PASSWORD));
+    // The SASL machines, holding the credentials, before and after their first request.
+    for config in [
+        SaslConfig::plain(USER, PASSWORD),
+        SaslConfig::scram_sha512(USER, PASSWORD),
+        SaslConfig::oauthbearer(token.as_str()),
+    ] {
+        let mut machine = SaslClient::new(config, scram_nonce(&[7; 24]));
+        printed.debug(&machine);
+        let _ = machine.poll_request();
+        printed.debug(&machine);
+    }
     printed.debug(&tls);
     printed
         .debug(&TlsSettings::new().client_certificate_files(&certs.client.cert, &certs.client.key));
