@@ -5,16 +5,26 @@ forwards every other request to a broker unchanged.
 
   sasl_front.py LISTEN_PORT BROKER_HOST:BROKER_PORT USER PASSWORD LIFETIME_MS STATS_FILE [TAMPER]
 
-It offers PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512. With LIFETIME_MS > 0 every session gets
-that lifetime (KIP-368's session_lifetime_ms, SaslAuthenticate v1+), and, as Kafka does, a
-connection whose session expired is closed at its next request other than a SASL one. TAMPER
+It offers PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER. OAUTHBEARER accepts what
+Kafka's unsecured validator accepts (OAuthBearerUnsecuredValidatorCallbackHandler): a JWS
+with header {"alg":"none"} whose claims have a string `sub` (here: USER) and a numeric `exp`
+(seconds since the epoch) still in the future. A refused token is answered as Kafka's
+OAuthBearerSaslServer does: no error code and the RFC 7628 error {"status":"invalid_token"}
+as the challenge; the client must answer with a lone 0x01, and that answer then fails with
+SASL_AUTHENTICATION_FAILED carrying the same JSON as its message.
+
+With LIFETIME_MS > 0 every session gets that lifetime (KIP-368's session_lifetime_ms,
+SaslAuthenticate v1+); an OAUTHBEARER session lasts until the token expires, or LIFETIME_MS
+if that comes first (Kafka's SaslServerAuthenticator). As Kafka does, a connection whose
+session expired is closed at its next request other than a SASL one. TAMPER
 breaks SCRAM on purpose: `signature` (a wrong server signature), `nonce` (a server nonce that
 does not extend the client's), `iterations` (a server-first message claiming 1024, below
 Kafka's minimum).
 
 After every event it rewrites STATS_FILE with a JSON object: connections, authenticated,
-reauthenticated, refused, expired (connections closed for an expired session). It prints
-"ready" once listening.
+reauthenticated, refused, expired (connections closed for an expired session), tokens (every
+OAUTHBEARER token accepted, in order) and lifetimes_ms (the session lifetime sent with each
+of them). It prints "ready" once listening.
 """
 
 import asyncio
@@ -28,11 +38,19 @@ import scramp
 
 SASL_HANDSHAKE = 17
 SASL_AUTHENTICATE = 36
-MECHANISMS = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+MECHANISMS = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
 UNSUPPORTED_SASL_MECHANISM = 33
 SASL_AUTHENTICATION_FAILED = 58
 
-stats = {"connections": 0, "authenticated": 0, "reauthenticated": 0, "refused": 0, "expired": 0}
+stats = {
+    "connections": 0,
+    "authenticated": 0,
+    "reauthenticated": 0,
+    "refused": 0,
+    "expired": 0,
+    "tokens": [],
+    "lifetimes_ms": [],
+}
 
 
 def save(path):
@@ -93,6 +111,10 @@ class Session:
         self.step = 0
         self.expires = None
         self.authenticated = False
+        # OAUTHBEARER: the RFC 7628 error sent as a challenge, awaiting the client's 0x01.
+        self.token_error = None
+        # When the accepted credential expires (ms since the epoch), if it does.
+        self.credential_expiry_ms = None
 
     def handshake(self, body):
         (n,) = struct.unpack_from(">h", body, 0)
@@ -100,6 +122,7 @@ class Session:
         code = 0 if mechanism in MECHANISMS else UNSUPPORTED_SASL_MECHANISM
         self.mechanism = mechanism if code == 0 else None
         self.step = 0
+        self.token_error = None
         out = struct.pack(">hi", code, len(MECHANISMS))
         for m in MECHANISMS:
             out += struct.pack(">h", len(m)) + m.encode()
@@ -112,8 +135,11 @@ class Session:
         else:
             (n,) = struct.unpack_from(">i", body, 0)
             auth = body[4 : 4 + n]
+        self.credential_expiry_ms = None
         error, message, reply, done = self.exchange(auth)
-        lifetime = self.args["lifetime"] if done and error == 0 else 0
+        lifetime = self.session_lifetime_ms() if done and error == 0 else 0
+        if done and error == 0 and self.mechanism == "OAUTHBEARER":
+            stats["lifetimes_ms"].append(lifetime)
         if done and error == 0:
             if self.authenticated:
                 stats["reauthenticated"] += 1
@@ -136,8 +162,19 @@ class Session:
                 out += struct.pack(">q", lifetime)
         return out
 
+    def session_lifetime_ms(self):
+        """KIP-368 as Kafka's SaslServerAuthenticator computes it: the configured lifetime,
+        cut short by the credential's expiry when it has one."""
+        configured = self.args["lifetime"]
+        if self.credential_expiry_ms is None:
+            return configured
+        remaining = max(0, self.credential_expiry_ms - int(time.time() * 1000))
+        return min(remaining, configured) if configured > 0 else remaining
+
     def exchange(self, auth):
         user, password, tamper = self.args["user"], self.args["password"], self.args["tamper"]
+        if self.mechanism == "OAUTHBEARER":
+            return self.oauthbearer(auth, user)
         if self.mechanism == "PLAIN":
             parts = auth.split(b"\0")
             if len(parts) == 3 and parts[1].decode() == user and parts[2].decode() == password:
@@ -171,6 +208,69 @@ class Session:
                 final = "v=" + base64.b64encode(b"\0" * 32).decode()
             return 0, None, final.encode(), True
         return SASL_AUTHENTICATION_FAILED, "no mechanism chosen", b"", True
+
+
+    def oauthbearer(self, auth, user):
+        if self.token_error is not None:
+            # The client's answer to the error challenge; anything but 0x01 fails as well.
+            error, self.token_error = self.token_error, None
+            return SASL_AUTHENTICATION_FAILED, error, b"", True
+        token = bearer_token(auth)
+        claims = unsecured_claims(token) if token else None
+        now = time.time()
+        valid = (
+            claims is not None
+            and claims.get("sub") == user
+            and isinstance(claims.get("exp"), (int, float))
+            and claims["exp"] > now
+        )
+        if not valid:
+            self.token_error = json.dumps({"status": "invalid_token"}, separators=(",", ":"))
+            return 0, None, self.token_error.encode(), False
+        stats["tokens"].append(token)
+        self.credential_expiry_ms = int(claims["exp"] * 1000)
+        return 0, None, b"", True
+
+
+def bearer_token(auth):
+    """The token of an RFC 7628 client first message `n,[a=authzid],\x01auth=Bearer
+    TOKEN\x01[key=value\x01]...\x01`, or None when the message is not one."""
+    try:
+        text = auth.decode()
+    except UnicodeDecodeError:
+        return None
+    if not text.startswith("n,") or not text.endswith("\x01\x01"):
+        return None
+    parts = text.split("\x01")
+    token = None
+    for part in parts[1:-2]:
+        key, sep, value = part.partition("=")
+        if not sep:
+            return None
+        if key == "auth":
+            scheme, _, token = value.partition(" ")
+            if scheme.lower() != "bearer":
+                return None
+    return token or None
+
+
+def b64url(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def unsecured_claims(token):
+    """The claims of an unsecured JWS (header {"alg":"none"}, empty signature), or None."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[2] != "":
+        return None
+    try:
+        header = json.loads(b64url(parts[0]))
+        claims = json.loads(b64url(parts[1]))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(header, dict) or header.get("alg") != "none" or not isinstance(claims, dict):
+        return None
+    return claims
 
 
 async def frames(reader):

@@ -2,7 +2,8 @@
 //! `kafka-protocol`, a real broker with a small blocking client ([`broker`]) and the requests
 //! tests send it most ([`ops`]), a blocking driver for any client machine ([`blocking`]), a
 //! recording machine run by the dekaf-smol driver ([`driver`]), a recording proxy to put in
-//! front of a broker ([`proxy`]), brokers scripted request by request ([`scripted`]), a deterministic simulated cluster for consumers ([`sim`]),
+//! front of a broker ([`proxy`]), an independent SASL server in front of one
+//! ([`sasl_front`]), brokers scripted request by request ([`scripted`]), a deterministic simulated cluster for consumers ([`sim`]),
 //! and one for producers and transactions ([`producer_sim`]), and a dekaf-smol group member
 //! on a task of its own ([`smol_member`]).
 
@@ -13,6 +14,7 @@ pub mod librdkafka;
 pub mod ops;
 pub mod producer_sim;
 pub mod proxy;
+pub mod sasl_front;
 pub mod scripted;
 pub mod sim;
 pub mod smol_member;

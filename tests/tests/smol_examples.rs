@@ -5,6 +5,9 @@
 //! on build W (memory engine) the lookup compares the broker's write time per batch, and the
 //! test pins that deviation.
 //!
+//! `secure` runs over SASL_SSL against build C requiring SCRAM-SHA-512 behind stunnel, with
+//! a certificate authority made for the test.
+//!
 //! The exactly-once recipes run whole, as the programs they are (`src/bin/` of this package
 //! includes them): each starts itself again as workers, kills them with SIGKILL and checks
 //! the result itself.
@@ -39,6 +42,9 @@ mod manual_commit;
 #[allow(dead_code, unreachable_pub, missing_docs)]
 #[path = "../../dekaf-smol/examples/rebalance.rs"]
 mod rebalance;
+#[allow(dead_code, unreachable_pub, missing_docs)]
+#[path = "../../dekaf-smol/examples/secure.rs"]
+mod secure;
 #[allow(dead_code, unreachable_pub, missing_docs)]
 #[path = "../../dekaf-smol/examples/seek.rs"]
 mod seek;
@@ -109,6 +115,41 @@ fn seek_by_timestamp_on_build_w_pins_its_lookup_by_write_time() {
     if let Some(result) = run_on(Build::W, seek_by_timestamp::run) {
         let e = result.expect_err("build W now looks timestamps up per record: drop this pin");
         assert!(e.contains("found offset 0"), "{e}");
+    }
+}
+
+#[test]
+fn secure_over_sasl_ssl_with_the_clusters_own_ca() {
+    let certs = dekaf_tests::tls::Certs::make();
+    let port = dekaf_tests::tls::tunnel_port();
+    let (user, password) = ("erin", "erin-secret-5d1");
+    let Some(broker) =
+        Broker::start_authenticating(temp_dir("secure"), &[(user, password)], Some(port))
+    else {
+        return;
+    };
+    let Some(tunnel) = dekaf_tests::tls::Stunnel::start(
+        &certs,
+        &certs.server,
+        port,
+        broker.addr(),
+        dekaf_tests::tls::ClientAuth::None,
+    ) else {
+        return;
+    };
+    let cluster = secure::Cluster {
+        bootstrap: tunnel.addr().to_string(),
+        ca: certs.ca.clone(),
+        user: user.into(),
+        password: password.into(),
+        mechanism: "SCRAM-SHA-512".into(),
+    };
+    if let Err(e) = smol::block_on(secure::run(cluster)) {
+        panic!(
+            "secure: {e}\n--- stunnel ---\n{}\n--- broker ---\n{}",
+            tunnel.log(),
+            broker.log()
+        );
     }
 }
 

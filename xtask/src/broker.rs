@@ -1,5 +1,5 @@
 //! A tansu broker for the demo: memory or SQLite engine, a free loopback port, killed when
-//! dropped.
+//! dropped; or build C requiring SASL authentication, behind a TLS terminator.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -28,38 +28,86 @@ pub struct Broker {
     data: Option<PathBuf>,
 }
 
+/// A loopback address whose port was free a moment ago.
+pub fn free_port() -> Result<SocketAddr, String> {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
 impl Broker {
     /// Starts `binary` with `engine` and waits until it answers ApiVersions.
     pub fn start(binary: &Path, engine: Engine) -> Result<Broker, String> {
-        let addr = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free port: {e}"))?;
+        let addr = free_port()?;
+        let data = match engine {
+            Engine::Memory => None,
+            Engine::Sqlite => Some(sqlite_dir(addr)?),
+        };
+        Broker::launch(binary, addr, addr, data, &[])
+    }
+
+    /// Starts build C (`binary`) on SQLite requiring SASL authentication (SCRAM-SHA-512, as
+    /// tansu offers it), advertising `advertised` (a TLS terminator in front of it): the
+    /// `users` are created on a plain broker first, which is then restarted on the same port
+    /// and database with `--authentication`.
+    pub fn start_authenticating(
+        binary: &Path,
+        users: &[(&str, &str)],
+        advertised: SocketAddr,
+    ) -> Result<Broker, String> {
+        let addr = free_port()?;
+        let data = sqlite_dir(addr)?;
+        let plain = Broker::launch(binary, addr, advertised, Some(data.clone()), &[])?;
+        for (name, password) in users {
+            let out = Command::new(binary)
+                .args(["user", "create", "--broker", &format!("tcp://{addr}")])
+                .args([name, password])
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| format!("tansu user create: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "tansu user create {name}: {}\n{}",
+                    String::from_utf8_lossy(&out.stderr),
+                    plain.log()
+                ));
+            }
+        }
+        plain.stop_keeping_data();
+        Broker::launch(binary, addr, advertised, Some(data), &["--authentication"])
+    }
+
+    /// Starts `binary` listening on `addr`, advertising `advertised`, on SQLite in `data`
+    /// (memory without), and waits until it answers ApiVersions.
+    fn launch(
+        binary: &Path,
+        addr: SocketAddr,
+        advertised: SocketAddr,
+        data: Option<PathBuf>,
+        extra: &[&str],
+    ) -> Result<Broker, String> {
         let tag = format!("{}-{}", std::process::id(), addr.port());
         let log = std::env::temp_dir().join(format!("dekaf-demo-broker-{tag}.log"));
         let out = File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
-        let url = format!("tcp://{addr}");
         let mut cmd = Command::new(binary);
         cmd.arg("broker")
-            .args(["--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--listener-url", &format!("tcp://{addr}")])
+            .args(["--advertised-listener-url", &format!("tcp://{advertised}")])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
-        let data = match engine {
-            Engine::Memory => {
+        match &data {
+            None => {
                 cmd.args(["--storage-engine", "memory://tansu/"]);
-                None
             }
-            Engine::Sqlite => {
-                // tansu takes the path after `sqlite://` relative to its working directory.
-                let dir = std::env::temp_dir().join(format!("dekaf-demo-sqlite-{tag}"));
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| format!("create {}: {e}", dir.display()))?;
+            // tansu takes the path after `sqlite://` relative to its working directory.
+            Some(dir) => {
                 cmd.args(["--storage-engine", "sqlite://tansu.db"])
-                    .current_dir(&dir);
-                Some(dir)
+                    .current_dir(dir);
             }
-        };
+        }
         let child = cmd
             .spawn()
             .map_err(|e| format!("spawn {}: {e}", binary.display()))?;
@@ -71,6 +119,11 @@ impl Broker {
         };
         broker.wait_ready()?;
         Ok(broker)
+    }
+
+    /// Stops the broker, leaving its database for the next one.
+    fn stop_keeping_data(mut self) {
+        self.data = None;
     }
 
     /// Where it listens.
@@ -100,6 +153,14 @@ impl Broker {
             self.log()
         ))
     }
+}
+
+/// A fresh directory for a SQLite database.
+fn sqlite_dir(addr: SocketAddr) -> Result<PathBuf, String> {
+    let tag = format!("{}-{}", std::process::id(), addr.port());
+    let dir = std::env::temp_dir().join(format!("dekaf-demo-sqlite-{tag}"));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    Ok(dir)
 }
 
 impl Drop for Broker {

@@ -161,8 +161,10 @@ fn install_python_package(module: &str, package: &str) -> Result<(), String> {
 /// `cmake` binary, and libcurl's headers.
 const BENCH_PACKAGES: [&str; 2] = ["cmake", "libcurl4-openssl-dev"];
 
-/// Debian's packages the tests need: stunnel, the TLS terminator put in front of tansu.
-const TEST_PACKAGES: [&str; 1] = ["stunnel4"];
+/// Debian's packages the tests and the demo need: stunnel, the TLS terminator put in front
+/// of tansu, and openssl, with which the demo makes its certificates (stunnel4 depends on it;
+/// named so that it stays).
+const TEST_PACKAGES: [&str; 2] = ["stunnel4", "openssl"];
 
 /// Installs [`BENCH_PACKAGES`] with apt-get unless they are installed.
 pub fn ensure_bench_packages() -> Result<(), String> {

@@ -4,13 +4,16 @@
 //!   cargo-fuzz), skipping whatever is already there.
 //! - `test` installs, then runs formatting, lints, docs, every test and a short fuzz run.
 //! - `demo` starts a broker, runs the protocol demo and then dekaf-smol's examples against it
-//!   (seek by timestamp against a second broker, build C with SQLite), and stops them.
+//!   (seek by timestamp against a second broker, build C with SQLite), then the `secure`
+//!   example over SASL_SSL (build C requiring SCRAM-SHA-512, behind stunnel with a CA made
+//!   at run time), and stops them; it installs what is missing first.
 //! - `bench [records|consumer|commits]` runs the benchmarks (all without an argument); `fuzz [TARGET]
 //!   [SECONDS]` runs the fuzzers.
 //! - `env` prints where the broker binaries are, as shell `export` lines.
 
 mod broker;
 mod install;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -23,7 +26,7 @@ commands:
   install                 install the brokers and tools the tests need (skips what is there)
   test [--no-fuzz]        install, then fmt, clippy, doc, all tests and a short fuzz run
   demo                    install what is missing, start tansu, run the demo and the
-                            examples, stop it
+                            examples (the last over TLS + SCRAM, behind stunnel), stop it
   bench [records|consumer|commits] [ARGS...]
                           no argument: every benchmark with its defaults
                           records: record decoding/encoding (criterion); ARGS go to
@@ -284,6 +287,52 @@ fn demo() -> Result<(), String> {
     }
     drop(sqlite);
     drop(memory);
+    result?;
+    secure_demo(&c)
+}
+
+/// The user the secured broker of the demo knows.
+const DEMO_USER: &str = "demo";
+const DEMO_PASSWORD: &str = "demo-secret";
+
+/// The `secure` example over SASL_SSL: build C requiring SCRAM-SHA-512 (a user created as
+/// tansu allows: on a plain broker first), behind stunnel terminating TLS with a certificate
+/// signed by a CA made for the run (the `openssl` command, so that xtask keeps to the
+/// standard library); the example trusts only that CA.
+fn secure_demo(tansu_c: &Path) -> Result<(), String> {
+    let stunnel =
+        tls::stunnel_binary().ok_or("stunnel4 is not installed: run `cargo xtask install`")?;
+    let dir = scratch_dir("demo-tls")?;
+    let run = || -> Result<(), String> {
+        let certs = tls::Certs::make(&dir)?;
+        let accept = broker::free_port()?;
+        let broker =
+            broker::Broker::start_authenticating(tansu_c, &[(DEMO_USER, DEMO_PASSWORD)], accept)?;
+        let tunnel = tls::Stunnel::start(&stunnel, &certs, accept, broker.addr(), &dir)?;
+        eprintln!(
+            "tansu (build C, SQLite engine, SASL SCRAM-SHA-512 required) on {}, behind stunnel \
+             (TLS, a certificate from a CA made for this run) on {accept}",
+            broker.addr()
+        );
+        let result = step(
+            "secure: SASL_SSL with SCRAM-SHA-512, trusting the cluster's own CA; a wrong password refused at once",
+            cargo(&["run", "--quiet", "-p", "dekaf-smol", "--example", "secure"])
+                .env("DEKAF_BOOTSTRAP", accept.to_string())
+                .env("DEKAF_CA", &certs.ca)
+                .env("DEKAF_USER", DEMO_USER)
+                .env("DEKAF_PASSWORD", DEMO_PASSWORD),
+        );
+        if result.is_err() {
+            eprintln!(
+                "--- stunnel log ---\n{}\n--- broker log ---\n{}",
+                tunnel.log(),
+                broker.log()
+            );
+        }
+        result
+    };
+    let result = run();
+    let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
