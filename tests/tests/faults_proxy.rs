@@ -15,8 +15,8 @@ use dekaf_proto::messages::offset_commit::{
 };
 use dekaf_proto::messages::produce::{PartitionProduceData, TopicProduceData};
 use dekaf_proto::messages::{
-    DescribeClusterRequest, FetchRequest, FindCoordinatorRequest, MetadataRequest,
-    MetadataResponse, OffsetCommitRequest, ProduceRequest, ProduceResponse,
+    DescribeClusterRequest, FetchRequest, FindCoordinatorRequest, InitProducerIdRequest,
+    MetadataRequest, MetadataResponse, OffsetCommitRequest, ProduceRequest, ProduceResponse,
 };
 use dekaf_proto::records::{RecordBatchBuilder, RecordBatches};
 use dekaf_proto::version::BrokerVersions;
@@ -474,4 +474,180 @@ fn a_dekaf_consumer_follows_a_moved_leader() {
         "{}",
         proxy.stats()
     );
+}
+
+/// A member's offset commit of an older generation: build W refuses it as Kafka does
+/// (ILLEGAL_GENERATION), build C stores it; through the proxy, which follows the group's
+/// generations in JoinGroup answers, it is refused on both.
+#[test]
+fn a_commit_of_an_older_generation_is_refused_through_the_proxy_even_on_build_c() {
+    for build in Build::ALL {
+        let Some((broker, proxy)) = ClusterProxy::start_with_broker(build, Engine::Memory, 3, 1)
+        else {
+            continue;
+        };
+        let (name, _, _) = topic(&proxy);
+        let group = unique_name("stale-commit");
+        let (old_member, old_generation, consumers) = smol::block_on(async {
+            let member = || {
+                Consumer::builder()
+                    .bootstrap_servers(proxy.bootstrap())
+                    .group_id(group.as_str())
+                    .session_timeout(Duration::from_secs(6))
+                    .heartbeat_interval(Duration::from_secs(1))
+                    .build()
+            };
+            let a = member().await.unwrap();
+            a.subscribe([name.as_str()]).unwrap();
+            let joined = |c: &Consumer| c.group_metadata().filter(|g| g.generation_id >= 0);
+            let first = until(Duration::from_secs(60), || async {
+                let _ = futures_lite::future::or(
+                    async {
+                        a.recv().await.ok();
+                    },
+                    async {
+                        smol::Timer::after(Duration::from_millis(100)).await;
+                    },
+                )
+                .await;
+                joined(&a).filter(|_| !a.assignment().is_empty())
+            })
+            .await;
+            let b = member().await.unwrap();
+            b.subscribe([name.as_str()]).unwrap();
+            // Both members in one newer generation.
+            until(Duration::from_secs(60), || async {
+                let _ = futures_lite::future::or(
+                    async {
+                        let _ = futures_lite::future::zip(a.recv(), b.recv()).await;
+                    },
+                    async {
+                        smol::Timer::after(Duration::from_millis(100)).await;
+                    },
+                )
+                .await;
+                let (ga, gb) = (joined(&a)?, joined(&b)?);
+                (ga.generation_id == gb.generation_id && ga.generation_id > first.generation_id)
+                    .then_some(())
+            })
+            .await;
+            (first.member_id, first.generation_id, (a, b))
+        });
+        let commit = OffsetCommitRequest {
+            group_id: group.clone(),
+            generation_id_or_member_epoch: old_generation,
+            member_id: old_member,
+            topics: vec![OffsetCommitRequestTopic {
+                name: name.clone(),
+                partitions: vec![OffsetCommitRequestPartition {
+                    partition_index: 0,
+                    committed_offset: 7,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut direct = broker.client();
+        let versions = direct.broker_versions();
+        let v = version::<OffsetCommitRequest>(&versions);
+        let code = direct.call(&commit, v).topics[0].partitions[0].error_code;
+        let tansu = match build {
+            Build::W => ErrorCode::ILLEGAL_GENERATION,
+            Build::C => ErrorCode::NONE,
+        };
+        assert_eq!(code, tansu, "{build}, straight to the broker");
+        let coordinator = proxy.coordinator(CoordinatorKind::Group, &group);
+        let (mut through, _) = connect(&proxy, coordinator);
+        let code = through.call(&commit, v).topics[0].partitions[0].error_code;
+        assert_eq!(
+            code,
+            ErrorCode::ILLEGAL_GENERATION,
+            "{build}, through the proxy"
+        );
+        drop(consumers);
+    }
+}
+
+/// Asks `probe` until it gives a value (after its own pause); panics after `limit`.
+async fn until<T, F, Fut>(limit: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(t) = probe().await {
+            return t;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {limit:?}"
+        );
+    }
+}
+
+/// An idempotent batch sent again after its answer was lost (the connection dropped once the
+/// Produce was written) is not written twice: both builds answer the retry
+/// DUPLICATE_SEQUENCE_NUMBER, where Kafka answers NONE with the batch's first offset (it
+/// keeps the last five batches of each producer). A producer then knows the record is
+/// written, not where.
+#[test]
+fn a_retried_idempotent_batch_is_answered_duplicate_sequence_number() {
+    for build in Build::ALL {
+        let Some((_broker, proxy)) = ClusterProxy::start_with_broker(build, Engine::Memory, 3, 2)
+        else {
+            continue;
+        };
+        let (name, _, _) = topic(&proxy);
+        let (leader, _) = proxy.leader(&name, 0).unwrap();
+        let (mut client, versions) = connect(&proxy, leader);
+        let id = client.call(
+            &InitProducerIdRequest {
+                transaction_timeout_ms: 60_000,
+                ..Default::default()
+            },
+            version::<InitProducerIdRequest>(&versions),
+        );
+        assert_eq!(id.error_code, ErrorCode::NONE);
+        let mut builder = RecordBatchBuilder::new().producer(id.producer_id, id.producer_epoch, 0);
+        builder.append(0, None, Some(Bytes::from("once")), Vec::new());
+        let request = ProduceRequest {
+            acks: -1,
+            timeout_ms: 10_000,
+            topic_data: vec![TopicProduceData {
+                name: name.clone(),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(builder.build().unwrap()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let v = version::<ProduceRequest>(&versions);
+        proxy.drop_after_request(leader, Some(ApiKey::Produce));
+        assert!(client.try_call(&request, v).is_err(), "{build}: answered");
+        let (mut again, _) = connect(&proxy, leader);
+        let answer = again.call(&request, v);
+        let p = &answer.responses[0].partition_responses[0];
+        assert_eq!(
+            p.error_code,
+            ErrorCode::DUPLICATE_SEQUENCE_NUMBER,
+            "{build}: {p:?}"
+        );
+        // Written once: the next batch of the producer lands at offset 1.
+        let mut next = RecordBatchBuilder::new().producer(id.producer_id, id.producer_epoch, 1);
+        next.append(0, None, Some(Bytes::from("next")), Vec::new());
+        let mut request = request.clone();
+        request.topic_data[0].partition_data[0].records = Some(next.build().unwrap());
+        let answer = again.call(&request, v);
+        let p = &answer.responses[0].partition_responses[0];
+        assert_eq!(
+            (p.error_code, p.base_offset),
+            (ErrorCode::NONE, 1),
+            "{build}"
+        );
+    }
 }

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -112,6 +112,8 @@ impl Listener {
     }
 }
 
+static NEXT_CONN: AtomicUsize = AtomicUsize::new(0);
+
 fn accept(shared: &Arc<Shared>, broker: usize, listener: &TcpListener, stop: &AtomicBool) {
     for client in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
@@ -125,6 +127,7 @@ fn accept(shared: &Arc<Shared>, broker: usize, listener: &TcpListener, stop: &At
         let _ = client.set_nodelay(true);
         let _ = upstream.set_nodelay(true);
         let conn = Arc::new(Conn {
+            id: NEXT_CONN.fetch_add(1, Ordering::Relaxed),
             broker,
             client,
             upstream,
@@ -178,6 +181,8 @@ enum State {
 /// One proxied connection.
 #[derive(Debug)]
 pub(crate) struct Conn {
+    /// Numbered from 0 in the order connections were accepted (over every proxy).
+    id: usize,
     broker: usize,
     client: TcpStream,
     upstream: TcpStream,
@@ -212,10 +217,12 @@ impl Conn {
 
     /// Closes the client's side only: the broker still gets (and answers) what was sent.
     fn drop_client(&self) {
-        self.client_gone.store(true, Ordering::SeqCst);
+        {
+            // Under the lock the writer takes answers with: none is written after this.
+            let _out = lock(&self.out);
+            self.client_gone.store(true, Ordering::SeqCst);
+        }
         let _ = self.client.shutdown(Shutdown::Both);
-        let _ = self.upstream.shutdown(Shutdown::Write);
-        let _out = lock(&self.out);
         self.ready.notify_all();
     }
 
@@ -250,7 +257,8 @@ impl Conn {
                     Ok(None) => break,
                     Err(_) => break 'read,
                 };
-                let decision = route::decide(&mut lock(&shared.model), self.broker, &frame);
+                let decision =
+                    route::decide(&mut lock(&shared.model), self.broker, self.id, &frame);
                 match decision {
                     Decision::Swallow => {}
                     Decision::Answer { plan, frame } => {
@@ -266,6 +274,14 @@ impl Conn {
                         plan,
                         then_drop,
                     } => {
+                        if then_drop {
+                            // The client's side goes first, so that no answer reaches it
+                            // however fast the broker is; the broker still gets the request.
+                            self.drop_client();
+                            let _ = upstream.write_all(&frame);
+                            let _ = self.upstream.shutdown(Shutdown::Write);
+                            return;
+                        }
                         if plan.expects_answer {
                             self.push(Entry {
                                 correlation_id: plan.correlation_id,
@@ -275,10 +291,6 @@ impl Conn {
                         }
                         if upstream.write_all(&frame).is_err() {
                             break 'read;
-                        }
-                        if then_drop {
-                            self.drop_client();
-                            return;
                         }
                     }
                     Decision::Close => break 'read,

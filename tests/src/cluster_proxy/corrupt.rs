@@ -67,8 +67,9 @@ pub struct Corruption {
     pub per_mille: u32,
     /// The kinds to choose from; an answer gets one of those it can take.
     pub damages: Vec<Damage>,
-    /// Fetch answers carrying records take `FlipRecordByte` at this rate instead (in
-    /// thousandths), so that the CRC check is exercised even when fetch answers are few.
+    /// The share of Fetch answers carrying records that get `FlipRecordByte` (in
+    /// thousandths), before any other damage is considered: the CRC check is exercised
+    /// even when such answers are few.
     pub record_per_mille: u32,
 }
 
@@ -106,46 +107,37 @@ pub(crate) fn damage(
     api: Option<(ApiKey, i16)>,
     frame: Bytes,
 ) -> (Option<Damage>, Written) {
-    let records = match api {
-        Some((ApiKey::Fetch, version)) if corruption.damages.contains(&Damage::FlipRecordByte) => {
-            record_spans(&frame, version)
+    // Fetch answers with records first, at their own rate (the dice before the decoding, so
+    // that big answers are decoded only when they are to be damaged).
+    if let Some((ApiKey::Fetch, version)) = api {
+        if corruption.damages.contains(&Damage::FlipRecordByte)
+            && rng.chance(corruption.record_per_mille)
+        {
+            if let Some((header_end, spans)) = record_spans(&frame, version) {
+                if let Some(&(start, end)) = rng.pick(&spans) {
+                    let mut bytes = BytesMut::from(&frame[..]);
+                    let at = header_end + start + rng.index(end - start);
+                    flip(rng, &mut bytes, at);
+                    return (Some(Damage::FlipRecordByte), Written::Bytes(bytes.freeze()));
+                }
+            }
         }
-        _ => None,
-    };
-    let (damage, rate) = match records {
-        Some(_) if rng.chance(corruption.record_per_mille) => {
-            (Some(Damage::FlipRecordByte), corruption.record_per_mille)
-        }
-        _ => {
-            let usable: Vec<Damage> = corruption
-                .damages
-                .iter()
-                .copied()
-                .filter(|d| *d != Damage::FlipRecordByte)
-                .collect();
-            (rng.pick(&usable).copied(), corruption.per_mille)
-        }
-    };
-    let Some(damage) = damage else {
-        return (None, Written::Bytes(frame));
-    };
-    if damage != Damage::FlipRecordByte && !rng.chance(rate) {
+    }
+    if !rng.chance(corruption.per_mille) {
         return (None, Written::Bytes(frame));
     }
+    let others: Vec<Damage> = corruption
+        .damages
+        .iter()
+        .copied()
+        .filter(|d| *d != Damage::FlipRecordByte)
+        .collect();
+    let Some(&damage) = rng.pick(&others) else {
+        return (None, Written::Bytes(frame));
+    };
     let mut bytes = BytesMut::from(&frame[..]);
     let written = match damage {
-        Damage::FlipRecordByte => {
-            let Some((header_end, spans)) = records else {
-                return (None, Written::Bytes(frame));
-            };
-            let Some(&(start, end)) = rng.pick(&spans) else {
-                return (None, Written::Bytes(frame));
-            };
-            let at = header_end + start + rng.index(end - start);
-            flip(rng, &mut bytes, at);
-            Written::Bytes(bytes.freeze())
-        }
-        Damage::FlipAnyByte => {
+        Damage::FlipRecordByte | Damage::FlipAnyByte => {
             for _ in 0..rng.between(1, 3) {
                 let at = 4 + rng.index(bytes.len().saturating_sub(4));
                 flip(rng, &mut bytes, at);
@@ -230,4 +222,50 @@ fn batch_crc_spans(records: &[u8]) -> Vec<(usize, usize)> {
         at = end;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_crc_covered_span_of_each_whole_batch_is_found() {
+        let mut records = Vec::new();
+        for len in [40i32, 30] {
+            let mut batch = vec![0u8; 12 + len as usize];
+            batch[8..12].copy_from_slice(&len.to_be_bytes());
+            records.extend(batch);
+        }
+        // A partial batch at the end (as fetch answers may carry) is left alone.
+        records.extend([0u8; 12]);
+        records[100..104].copy_from_slice(&50i32.to_be_bytes());
+        assert_eq!(batch_crc_spans(&records), [(21, 52), (73, 94)]);
+    }
+
+    #[test]
+    fn no_damage_at_a_zero_rate() {
+        let mut rng = Rng::new(1);
+        let corruption = Corruption::new(0, &Damage::ALL).with_record_rate(0);
+        let frame = Bytes::from_static(&[0, 0, 0, 2, 1, 2]);
+        for _ in 0..100 {
+            let (damage, written) = damage(&mut rng, &corruption, None, frame.clone());
+            assert_eq!(damage, None);
+            assert!(matches!(written, Written::Bytes(b) if b == frame));
+        }
+    }
+
+    #[test]
+    fn a_truncated_frame_has_a_length_prefix_that_matches() {
+        let mut rng = Rng::new(3);
+        let corruption = Corruption::new(1000, &[Damage::Truncate]);
+        let frame = Bytes::from_static(&[0, 0, 0, 6, 1, 2, 3, 4, 5, 6]);
+        let (damage, written) = damage(&mut rng, &corruption, None, frame);
+        assert_eq!(damage, Some(Damage::Truncate));
+        let Written::Bytes(b) = written else {
+            panic!("a truncated frame closes nothing")
+        };
+        let len = i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        assert_eq!(len, b.len() - 4);
+        assert!(len < 6);
+    }
 }

@@ -29,6 +29,12 @@
 //!   proxy has not seen in a Metadata answer are forwarded as they are.
 //! - **Order.** Answers go back in request order, fabricated ones included, as a Kafka
 //!   connection does.
+//! - **Generations.** tansu stores any offset commit, whatever its generation; Kafka's
+//!   coordinator refuses a member's commit of an older generation with ILLEGAL_GENERATION.
+//!   The proxy follows each group's generation in its JoinGroup answers and refuses such
+//!   commits as Kafka would ([`fence_stale_commits`](ClusterProxy::fence_stale_commits)):
+//!   otherwise a member that missed a rebalance (it was cut off) could move back the
+//!   committed offset of a partition another member owns by then.
 //!
 //! Faults, on command ([`ClusterProxy`]'s methods):
 //!
@@ -61,7 +67,7 @@
 //! ```no_run
 //! use dekaf_tests::cluster_proxy::{ClusterProxy, Down};
 //! use dekaf_tests::{Build, Engine};
-//! use std::time::Duration;
+//! use std::time::{Duration, Instant};
 //!
 //! let Some((broker, proxy)) = ClusterProxy::start_with_broker(Build::W, Engine::Memory, 3, 42)
 //! else {
@@ -90,7 +96,7 @@ mod route;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dekaf_proto::ApiKey;
 
@@ -332,6 +338,13 @@ impl ClusterProxy {
         ));
     }
 
+    /// Whether a member's offset commit of a generation older than the newest one its group's
+    /// JoinGroup answers gave is refused with ILLEGAL_GENERATION (on by default), as Kafka's
+    /// coordinator does; tansu stores any commit.
+    pub fn fence_stale_commits(&self, on: bool) {
+        lock(&self.shared.model).fence_stale_commits = on;
+    }
+
     /// Damages answers from now on as `corruption` says (`None`: no more damage).
     pub fn corrupt(&self, corruption: Option<Corruption>) {
         let mut model = lock(&self.shared.model);
@@ -366,6 +379,27 @@ impl ClusterProxy {
     /// Counts of what the proxy did so far.
     pub fn stats(&self) -> Stats {
         lock(&self.shared.model).stats.clone()
+    }
+
+    /// The offset commits (OffsetCommit, TxnOffsetCommit) of `topic`'s `partition` seen so
+    /// far, one line each: when, on which connection and broker, from which member and
+    /// generation, the offsets, and what became of it.
+    pub fn commits_of(&self, topic: &str, partition: i32) -> Vec<String> {
+        lock(&self.shared.model)
+            .commits
+            .iter()
+            .filter(|c| {
+                c.offsets
+                    .iter()
+                    .any(|(t, p, _)| t == topic && *p == partition)
+            })
+            .map(|c| c.to_string())
+            .collect()
+    }
+
+    /// When the proxy started: the times in its log and traces count from here.
+    pub fn started(&self) -> Instant {
+        lock(&self.shared.model).started
     }
 
     /// The faults injected so far, each with the time since the proxy started.

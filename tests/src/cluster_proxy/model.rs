@@ -169,6 +169,50 @@ impl fmt::Display for Stats {
     }
 }
 
+/// One offset commit (OffsetCommit or TxnOffsetCommit) as the proxy saw it, for the
+/// diagnosis of a run whose committed offsets misbehaved.
+#[derive(Debug, Clone)]
+pub(crate) struct CommitTrace {
+    /// Since the proxy started.
+    pub(crate) at: Duration,
+    pub(crate) conn: usize,
+    pub(crate) broker: BrokerId,
+    pub(crate) api: ApiKey,
+    pub(crate) member: String,
+    pub(crate) generation: i32,
+    /// The generation of the member's last JoinGroup answer, and the group's newest, then.
+    pub(crate) known: (Option<i32>, Option<i32>),
+    pub(crate) offsets: Vec<(String, i32, i64)>,
+    /// Refused by the proxy, forwarded, then the broker's codes once answered.
+    pub(crate) outcome: String,
+}
+
+impl fmt::Display for CommitTrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let offsets: Vec<String> = self
+            .offsets
+            .iter()
+            .map(|(t, p, o)| format!("{t}-{p}={o}"))
+            .collect();
+        let gen = |g: Option<i32>| g.map_or("none".to_string(), |g| g.to_string());
+        write!(
+            f,
+            "{:7.3}s conn {} broker {} {} member {:?} generation {} (its last join: {}, the \
+             group's newest: {}): {} -> {}",
+            self.at.as_secs_f64(),
+            self.conn,
+            self.broker,
+            self.api.name(),
+            self.member,
+            self.generation,
+            gen(self.known.0),
+            gen(self.known.1),
+            offsets.join(" "),
+            self.outcome
+        )
+    }
+}
+
 /// The whole pretended cluster.
 #[derive(Debug)]
 pub(crate) struct Model {
@@ -180,9 +224,17 @@ pub(crate) struct Model {
     pub(crate) rng: Rng,
     pub(crate) corruption: Option<Corruption>,
     pub(crate) stats: Stats,
-    started: Instant,
+    pub(crate) started: Instant,
     /// Every fault injected, with the time since the proxy started.
     pub(crate) log: Vec<String>,
+    /// Every offset commit seen.
+    pub(crate) commits: Vec<CommitTrace>,
+    /// Per group, the newest generation its JoinGroup answers gave.
+    generations: BTreeMap<String, i32>,
+    /// Per group and member id, the generation of the member's last JoinGroup answer.
+    member_generations: BTreeMap<(String, String), i32>,
+    /// Whether commits of an older generation are refused (ILLEGAL_GENERATION).
+    pub(crate) fence_stale_commits: bool,
 }
 
 impl Model {
@@ -206,6 +258,10 @@ impl Model {
             stats: Stats::default(),
             started: Instant::now(),
             log: Vec::new(),
+            commits: Vec::new(),
+            generations: BTreeMap::new(),
+            member_generations: BTreeMap::new(),
+            fence_stale_commits: true,
         }
     }
 
@@ -216,6 +272,10 @@ impl Model {
     pub(crate) fn index(&self, id: BrokerId) -> Option<usize> {
         let i = usize::try_from(id - FIRST_BROKER_ID).ok()?;
         (i < self.brokers.len()).then_some(i)
+    }
+
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.started.elapsed()
     }
 
     pub(crate) fn note(&mut self, what: String) {
@@ -391,8 +451,107 @@ impl Model {
         None
     }
 
+    /// A JoinGroup answer gave `member` of `group` `generation`.
+    pub(crate) fn joined(&mut self, group: &str, member: &str, generation: i32) {
+        let newest = self
+            .generations
+            .entry(group.to_string())
+            .or_insert(generation);
+        *newest = (*newest).max(generation);
+        self.member_generations
+            .insert((group.to_string(), member.to_string()), generation);
+    }
+
+    /// The newest generation of `group` seen, if any.
+    pub(crate) fn generation(&self, group: &str) -> Option<i32> {
+        self.generations.get(group).copied()
+    }
+
+    /// The generation of `member`'s last JoinGroup answer in `group`, if any.
+    pub(crate) fn member_generation(&self, group: &str, member: &str) -> Option<i32> {
+        self.member_generations
+            .get(&(group.to_string(), member.to_string()))
+            .copied()
+    }
+
     /// The coordinators the proxy placed so far.
     pub(crate) fn coordinators(&self) -> Vec<(CoordinatorKind, String)> {
         self.coordinators.keys().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(n: u16) -> Model {
+        let addrs = (0..n)
+            .map(|i| SocketAddr::from(([127, 0, 0, 1], 9000 + i)))
+            .collect();
+        Model::new(7, addrs)
+    }
+
+    #[test]
+    fn a_partition_is_placed_by_its_name_and_the_seed_alone() {
+        let mut a = model(3);
+        let mut b = model(3);
+        b.learn_partition("other", 0, 0);
+        assert_eq!(a.learn_partition("t", 4, 0), b.learn_partition("t", 4, 0));
+    }
+
+    #[test]
+    fn a_stale_epoch_is_fenced_even_at_the_leader_and_a_newer_one_is_unknown() {
+        let mut m = model(3);
+        let (leader, epoch) = m.learn_partition("t", 0, 0);
+        let at = m.index(leader).unwrap();
+        assert_eq!(
+            m.check_partition(at, "t", 0, epoch),
+            PartitionCheck::Led { upstream_epoch: 0 }
+        );
+        let (_, new, new_epoch) = m.move_leader("t", 0, None).unwrap();
+        assert_ne!(new, leader);
+        assert_eq!(new_epoch, epoch + 1);
+        let at_new = m.index(new).unwrap();
+        let code = |check| match check {
+            PartitionCheck::Refused { code, .. } => code,
+            other => panic!("not refused: {other:?}"),
+        };
+        assert_eq!(
+            code(m.check_partition(at_new, "t", 0, epoch)),
+            ErrorCode::FENCED_LEADER_EPOCH
+        );
+        assert_eq!(
+            code(m.check_partition(at, "t", 0, -1)),
+            ErrorCode::NOT_LEADER_OR_FOLLOWER
+        );
+        assert_eq!(
+            code(m.check_partition(at_new, "t", 0, new_epoch + 1)),
+            ErrorCode::UNKNOWN_LEADER_EPOCH
+        );
+        assert_eq!(m.check_partition(at, "u", 0, -1), PartitionCheck::Unknown);
+    }
+
+    #[test]
+    fn a_moved_coordinator_loads_for_as_many_requests_as_told_but_not_for_heartbeats() {
+        let mut m = model(3);
+        let old = m.coordinator(CoordinatorKind::Group, "g");
+        let (_, new) = m
+            .move_coordinator(CoordinatorKind::Group, "g", None, 2)
+            .unwrap();
+        let (old, new) = (m.index(old).unwrap(), m.index(new).unwrap());
+        let check = |m: &mut Model, at, may_load| {
+            m.check_coordinator(at, CoordinatorKind::Group, "g", may_load)
+        };
+        assert_eq!(check(&mut m, old, true), Some(ErrorCode::NOT_COORDINATOR));
+        assert_eq!(check(&mut m, new, false), None);
+        assert_eq!(
+            check(&mut m, new, true),
+            Some(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)
+        );
+        assert_eq!(
+            check(&mut m, new, true),
+            Some(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)
+        );
+        assert_eq!(check(&mut m, new, true), None);
     }
 }

@@ -9,14 +9,15 @@ use bytes::{BufMut, Bytes, BytesMut};
 use dekaf_proto::header::{response_header_version, RequestHeader, ResponseHeader};
 use dekaf_proto::messages::{
     DescribeClusterResponse, FetchRequest, FetchResponse, FindCoordinatorResponse,
-    ListOffsetsRequest, ListOffsetsResponse, MetadataResponse, ProduceRequest, ProduceResponse,
-    RequestBody, ResponseBody,
+    JoinGroupResponse, ListOffsetsRequest, ListOffsetsResponse, MetadataResponse,
+    OffsetCommitResponse, ProduceRequest, ProduceResponse, RequestBody, ResponseBody,
+    TxnOffsetCommitResponse,
 };
 use dekaf_proto::wire::{Reader, Uuid};
-use dekaf_proto::{ApiKey, Message};
+use dekaf_proto::{ApiKey, ErrorCode, Message};
 
 use super::answers::{self, Endpoints, Refused};
-use super::model::{CoordinatorKind, Model, PartitionCheck};
+use super::model::{CommitTrace, CoordinatorKind, Model, PartitionCheck};
 use super::rewrite;
 
 /// What to do with one request.
@@ -52,8 +53,15 @@ pub(crate) struct Plan {
 enum Rewrite {
     None,
     Metadata,
-    FindCoordinator { kind: CoordinatorKind, key: String },
+    FindCoordinator {
+        kind: CoordinatorKind,
+        key: String,
+    },
     DescribeCluster,
+    /// An offset commit traced at this index of the model's commits.
+    Commit(usize),
+    /// A JoinGroup of this group: its answer tells the member's generation.
+    JoinGroup(String),
     Produce(Vec<Refused>),
     Fetch(Vec<Refused>),
     ListOffsets(Vec<Refused>),
@@ -74,8 +82,8 @@ fn with_body(frame: &Bytes, body_at: usize, body: &RequestBody, version: i16) ->
 }
 
 /// Decides what broker `broker` (an index) does with `frame` (a request without its length
-/// prefix).
-pub(crate) fn decide(model: &mut Model, broker: usize, frame: &Bytes) -> Decision {
+/// prefix) that came on connection `conn`.
+pub(crate) fn decide(model: &mut Model, broker: usize, conn: usize, frame: &Bytes) -> Decision {
     if model.brokers[broker].down.is_some() {
         model.stats.bump("request swallowed");
         return Decision::Swallow;
@@ -156,8 +164,17 @@ pub(crate) fn decide(model: &mut Model, broker: usize, frame: &Bytes) -> Decisio
         }
         (_, Some(body)) => match coordinator_key(&body, version) {
             Some((kind, key, may_load)) => {
-                match model.check_coordinator(broker, kind, &key, may_load) {
-                    None => forward_raw(plan(Rewrite::None)),
+                let check = model
+                    .check_coordinator(broker, kind, &key, may_load)
+                    .or_else(|| stale_commit(model, &key, &body));
+                let traced = trace_commit(model, broker, conn, &key, &body, check);
+                let rewrite = match (&body, traced) {
+                    (RequestBody::JoinGroup(_), _) => Rewrite::JoinGroup(key.clone()),
+                    (_, Some(index)) => Rewrite::Commit(index),
+                    _ => Rewrite::None,
+                };
+                match check {
+                    None => forward_raw(plan(rewrite)),
                     Some(code) => {
                         match answers::coordinator_refusal(&body, version, code)
                             .and_then(|a| answers::frame(header.correlation_id, api, version, &a))
@@ -200,6 +217,80 @@ pub(crate) fn decide(model: &mut Model, broker: usize, frame: &Bytes) -> Decisio
         }
     }
     decision
+}
+
+/// ILLEGAL_GENERATION for a member's commit of a generation older than the group's newest,
+/// as Kafka's coordinator answers (tansu stores any commit): a member that missed a
+/// rebalance learns it, instead of moving the committed offset of a partition that is no
+/// longer its own.
+fn stale_commit(model: &Model, group: &str, body: &RequestBody) -> Option<ErrorCode> {
+    let generation = match body {
+        RequestBody::OffsetCommit(r) => r.generation_id_or_member_epoch,
+        RequestBody::TxnOffsetCommit(r) => r.generation_id,
+        _ => return None,
+    };
+    let newest = model.generation(group)?;
+    (model.fence_stale_commits && generation >= 0 && generation < newest)
+        .then_some(ErrorCode::ILLEGAL_GENERATION)
+}
+
+/// Writes an offset commit down; its index in the model's commits when it is one.
+fn trace_commit(
+    model: &mut Model,
+    broker: usize,
+    conn: usize,
+    group: &str,
+    body: &RequestBody,
+    refused: Option<ErrorCode>,
+) -> Option<usize> {
+    let (api, member, generation, offsets) = match body {
+        RequestBody::OffsetCommit(r) => (
+            ApiKey::OffsetCommit,
+            r.member_id.clone(),
+            r.generation_id_or_member_epoch,
+            r.topics
+                .iter()
+                .flat_map(|t| {
+                    t.partitions
+                        .iter()
+                        .map(|p| (t.name.clone(), p.partition_index, p.committed_offset))
+                })
+                .collect::<Vec<_>>(),
+        ),
+        RequestBody::TxnOffsetCommit(r) => (
+            ApiKey::TxnOffsetCommit,
+            r.member_id.clone(),
+            r.generation_id,
+            r.topics
+                .iter()
+                .flat_map(|t| {
+                    t.partitions
+                        .iter()
+                        .map(|p| (t.name.clone(), p.partition_index, p.committed_offset))
+                })
+                .collect::<Vec<_>>(),
+        ),
+        _ => return None,
+    };
+    let known = (
+        model.member_generation(group, &member),
+        model.generation(group),
+    );
+    model.commits.push(CommitTrace {
+        at: model.elapsed(),
+        conn,
+        broker: Model::id(broker),
+        api,
+        member,
+        generation,
+        known,
+        offsets,
+        outcome: match refused {
+            Some(code) => format!("refused by the proxy: {}", code.name()),
+            None => "forwarded, not answered".into(),
+        },
+    });
+    Some(model.commits.len() - 1)
 }
 
 /// The coordinator a request must reach: kind, key, and whether a coordinator still loading
@@ -505,6 +596,36 @@ impl Plan {
         let mut model = model.lock().unwrap_or_else(|e| e.into_inner());
         let answer = match &self.rewrite {
             Rewrite::None => return None,
+            Rewrite::JoinGroup(group) => {
+                let a = JoinGroupResponse::decode_exact(&body, version).ok()?;
+                if a.error_code.is_ok() {
+                    model.joined(group, &a.member_id, a.generation_id);
+                }
+                return None;
+            }
+            Rewrite::Commit(index) => {
+                let codes: Vec<String> = match api {
+                    ApiKey::OffsetCommit => OffsetCommitResponse::decode_exact(&body, version)
+                        .ok()?
+                        .topics
+                        .iter()
+                        .flat_map(|t| t.partitions.iter().map(|p| p.error_code.name().to_string()))
+                        .collect(),
+                    _ => TxnOffsetCommitResponse::decode_exact(&body, version)
+                        .ok()?
+                        .topics
+                        .iter()
+                        .flat_map(|t| t.partitions.iter().map(|p| p.error_code.name().to_string()))
+                        .collect(),
+                };
+                let at = model.elapsed();
+                if let Some(trace) = model.commits.get_mut(*index) {
+                    trace.outcome =
+                        format!("answered at {:.3}s: {}", at.as_secs_f64(), codes.join(" "));
+                }
+                // The answer goes on as it came.
+                return None;
+            }
             Rewrite::Metadata => {
                 let mut a = MetadataResponse::decode_exact(&body, version).ok()?;
                 rewrite::metadata(&mut model, &mut a);
@@ -538,5 +659,39 @@ impl Plan {
         };
         drop(model);
         answers::frame(header.correlation_id, api, version, &answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use dekaf_proto::messages::OffsetCommitRequest;
+
+    use super::*;
+
+    #[test]
+    fn a_commit_of_an_older_generation_is_illegal_once_a_newer_one_joined() {
+        let mut model = Model::new(1, vec![SocketAddr::from(([127, 0, 0, 1], 9000))]);
+        let commit = |generation| {
+            RequestBody::OffsetCommit(OffsetCommitRequest {
+                group_id: "g".into(),
+                generation_id_or_member_epoch: generation,
+                member_id: "m".into(),
+                ..Default::default()
+            })
+        };
+        // Nothing known of the group yet: forwarded.
+        assert_eq!(stale_commit(&model, "g", &commit(0)), None);
+        model.joined("g", "m", 3);
+        assert_eq!(
+            stale_commit(&model, "g", &commit(2)),
+            Some(ErrorCode::ILLEGAL_GENERATION)
+        );
+        assert_eq!(stale_commit(&model, "g", &commit(3)), None);
+        // A consumer without membership (assign) commits with generation -1.
+        assert_eq!(stale_commit(&model, "g", &commit(-1)), None);
+        model.fence_stale_commits = false;
+        assert_eq!(stale_commit(&model, "g", &commit(2)), None);
     }
 }

@@ -168,7 +168,7 @@ pub(crate) async fn run(setup: &Setup, report: &mut Report) {
         Ok(c) => c,
         Err(e) => return report.violation(format!("setup: consumer: {e}")),
     };
-    let journal = journal::Shared::default();
+    let journal = journal::new(setup.proxy.started());
     let (stop, stopped) = async_channel::bounded::<()>(1);
     let (outcomes, ()) = futures_lite::future::zip(
         async {
@@ -271,7 +271,7 @@ pub(crate) async fn run(setup: &Setup, report: &mut Report) {
         })
         .collect();
     // Round after round from the beginning, so that many answers carry records.
-    let loose = journal::Shared::default();
+    let loose = journal::new(setup.proxy.started());
     let mut rounds = 0u32;
     let until_then = Instant::now() + setup.length.faults_for / 2;
     while Instant::now() < until_then {
@@ -300,7 +300,7 @@ pub(crate) async fn run(setup: &Setup, report: &mut Report) {
     if let Err(e) = second.seek_to_beginning(tps.clone()) {
         report.violation(format!("seek to the beginning after the damage: {e}"));
     }
-    let again = journal::Shared::default();
+    let again = journal::new(setup.proxy.started());
     let (stop, stopped) = async_channel::bounded::<()>(1);
     let started = Instant::now();
     let read_again = futures_lite::future::zip(

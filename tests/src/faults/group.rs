@@ -1,10 +1,10 @@
 //! Three consumers of one group read a topic that a writer (straight to the broker) keeps
 //! filling, while leaders and the group's coordinator move, brokers go down or slow, and
-//! connections drop. An observer (straight to the broker) samples the group's committed
-//! offsets all along.
+//! connections drop; half way one member leaves and another joins. An observer (straight to
+//! the broker) samples the group's committed offsets all along.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_channel::{Receiver, Sender};
@@ -14,6 +14,7 @@ use dekaf_smol::{
     RebalanceListener, TopicPartition,
 };
 
+use super::committed::{Bound, Observer};
 use super::journal::{self, Hook};
 use super::schedule::{FaultKind, Menu, Schedule};
 use super::{create_topic, read_log, recv_for, unique, until, within, Report, Setup, PATIENCE};
@@ -31,12 +32,14 @@ struct Listener {
 }
 
 impl RebalanceListener for Listener {
-    async fn on_assigned(&self, _: &Consumer, partitions: &[TopicPartition]) {
-        journal::lock(&self.journal).hook(self.member, Hook::Assigned, partitions);
+    async fn on_assigned(&self, consumer: &Consumer, partitions: &[TopicPartition]) {
+        let group = consumer.group_metadata();
+        journal::lock(&self.journal).hook(self.member, group, Hook::Assigned, partitions);
     }
 
     async fn on_revoked(&self, consumer: &Consumer, partitions: &[TopicPartition]) {
-        journal::lock(&self.journal).hook(self.member, Hook::Revoked, partitions);
+        let group = consumer.group_metadata();
+        journal::lock(&self.journal).hook(self.member, group, Hook::Revoked, partitions);
         if self.commit_on_revoke {
             if let Err(e) = consumer.commit().await {
                 journal::lock(&self.journal).error(&e);
@@ -44,8 +47,9 @@ impl RebalanceListener for Listener {
         }
     }
 
-    async fn on_lost(&self, _: &Consumer, partitions: &[TopicPartition]) {
-        journal::lock(&self.journal).hook(self.member, Hook::Lost, partitions);
+    async fn on_lost(&self, consumer: &Consumer, partitions: &[TopicPartition]) {
+        let group = consumer.group_metadata();
+        journal::lock(&self.journal).hook(self.member, group, Hook::Lost, partitions);
     }
 }
 
@@ -95,57 +99,6 @@ async fn member(
             }
         }
     }
-}
-
-/// What the observer saw of the group's committed offsets.
-#[derive(Debug, Default)]
-struct Observed {
-    last: BTreeMap<TopicPartition, i64>,
-    samples: u64,
-    violations: Vec<String>,
-}
-
-/// Samples the committed offsets until stopped: they never go back, and never past what the
-/// group handed out.
-async fn observe(
-    consumer: Consumer,
-    tps: Vec<TopicPartition>,
-    journal: journal::Shared,
-    observed: Arc<Mutex<Observed>>,
-    stop: Receiver<()>,
-) -> Consumer {
-    while stop.try_recv().is_err() {
-        if let Some(Ok(committed)) = within(
-            Duration::from_secs(10),
-            consumer.committed_many(tps.clone()),
-        )
-        .await
-        {
-            let j = journal::lock(&journal);
-            let mut o = observed.lock().unwrap_or_else(|e| e.into_inner());
-            o.samples += 1;
-            for (tp, c) in committed {
-                let Some(offset) = c.map(|c| c.offset) else {
-                    continue;
-                };
-                let before = o.last.get(&tp).copied().unwrap_or(-1);
-                if offset < before {
-                    o.violations.push(format!(
-                        "{tp}: committed offset went back from {before} to {offset}"
-                    ));
-                }
-                let frontier = j.frontier(&tp);
-                if offset > frontier {
-                    o.violations.push(format!(
-                        "{tp}: committed {offset}, past the {frontier} records handed out"
-                    ));
-                }
-                o.last.insert(tp, offset);
-            }
-        }
-        smol::Timer::after(Duration::from_millis(250)).await;
-    }
-    consumer
 }
 
 /// Writes `records` values `"{partition}:{i}"` round the partitions, spread over `over`.
@@ -268,7 +221,7 @@ pub(crate) async fn run(setup: &Setup, mode: OffsetCommitMode, report: &mut Repo
         topic: unique("faults-group"),
         group: unique("faults-group-g"),
         mode,
-        journal: journal::Shared::default(),
+        journal: journal::new(setup.proxy.started()),
     };
     let (topic, journal) = (g.topic.clone(), g.journal.clone());
     if let Err(e) = create_topic(&setup.direct, &topic, PARTITIONS).await {
@@ -285,24 +238,16 @@ pub(crate) async fn run(setup: &Setup, mode: OffsetCommitMode, report: &mut Repo
         }
     }
 
-    let observer = match Consumer::builder()
-        .bootstrap_servers(&setup.direct)
-        .group_id(g.group.as_str())
-        .build()
-        .await
-    {
-        Ok(c) => c,
-        Err(e) => return report.violation(format!("setup: observer: {e}")),
+    let bound: Bound = {
+        let journal = journal.clone();
+        Box::new(move |tp: &TopicPartition| journal::lock(&journal).frontier(tp))
     };
-    let observed = Arc::new(Mutex::new(Observed::default()));
-    let (stop_observer, observer_stopped) = async_channel::bounded::<()>(1);
-    let observer = smol::spawn(observe(
-        observer,
-        tps.clone(),
-        journal.clone(),
-        observed.clone(),
-        observer_stopped,
-    ));
+    let started = setup.proxy.started();
+    let observer = match Observer::start(&setup.direct, &g.group, tps.clone(), bound, started).await
+    {
+        Ok(o) => o,
+        Err(e) => return report.violation(format!("setup: {e}")),
+    };
 
     // Faults hit a group that consumes: first the members split the partitions.
     let formed = until(PATIENCE, || {
@@ -328,6 +273,8 @@ pub(crate) async fn run(setup: &Setup, mode: OffsetCommitMode, report: &mut Repo
     let mut menu = Menu::new(vec![(topic.clone(), PARTITIONS)]);
     menu.coordinators = vec![(CoordinatorKind::Group, g.group.clone())];
     menu.kinds.push(FaultKind::MoveCoordinator);
+    // Outages up to past the session timeout (6 s): members lose their partitions and rejoin.
+    menu.outage.1 = Duration::from_secs(8);
     menu.drop_after = vec![
         None,
         Some(ApiKey::OffsetCommit),
@@ -408,7 +355,7 @@ pub(crate) async fn run(setup: &Setup, mode: OffsetCommitMode, report: &mut Repo
     let converged = loop {
         let all_read = missing(&journal::lock(&journal)).is_empty();
         let committed = {
-            let o = observed.lock().unwrap_or_else(|e| e.into_inner());
+            let o = observer.observed();
             ends.iter()
                 .all(|(tp, end)| o.last.get(tp).copied().unwrap_or(0) >= *end)
         };
@@ -428,16 +375,11 @@ pub(crate) async fn run(setup: &Setup, mode: OffsetCommitMode, report: &mut Repo
         smol::Timer::after(Duration::from_millis(100)).await;
     };
 
-    let _ = stop_observer.try_send(());
     for m in members {
         stop_member(m, report).await;
     }
-    if let Some(observer) = within(Duration::from_secs(30), observer).await {
-        let _ = within(Duration::from_secs(30), observer.close()).await;
-    }
-
+    let o = observer.stop().await;
     let j = journal::lock(&journal);
-    let o = observed.lock().unwrap_or_else(|e| e.into_inner());
     report.checked(format!(
         "no record lost: {total} records in the log, {} received ({} deliveries, {} redelivered)",
         j.received.len(),
@@ -475,6 +417,21 @@ pub(crate) async fn run(setup: &Setup, mode: OffsetCommitMode, report: &mut Repo
     ));
     for v in j.violations.iter().chain(o.violations.iter()) {
         report.violation(v.clone());
+    }
+    for tp in &o.troubled {
+        report.note(format!(
+            "history of {tp} (seconds since the proxy started):\n    hooks:\n      {}\n    \
+             commits:\n      {}\n    committed offsets seen:\n      {}",
+            j.history(tp).join("\n      "),
+            setup
+                .proxy
+                .commits_of(tp.topic(), tp.partition())
+                .join("\n      "),
+            o.seen
+                .get(tp)
+                .map(|s| s.join("\n      "))
+                .unwrap_or_default()
+        ));
     }
     if !j.errors.is_empty() {
         report.note(format!("errors the members saw: {:?}", j.errors));

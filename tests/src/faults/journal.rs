@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use bytes::Bytes;
 use dekaf_smol::TopicPartition;
@@ -25,8 +26,22 @@ pub(crate) enum Hook {
     Lost,
 }
 
-#[derive(Debug, Default)]
+/// One hook call: when (seconds since the proxy started), which member (index, member id,
+/// generation), what, for which partitions.
+#[derive(Debug, Clone)]
+pub(crate) struct HookCall {
+    pub(crate) at: f64,
+    pub(crate) member: usize,
+    pub(crate) member_id: String,
+    pub(crate) generation: i32,
+    pub(crate) hook: Hook,
+    pub(crate) partitions: Vec<TopicPartition>,
+}
+
+#[derive(Debug)]
 pub(crate) struct Journal {
+    /// Times count from here (the proxy's start).
+    started: Instant,
     /// Per partition, one past the highest offset handed out.
     frontier: BTreeMap<TopicPartition, i64>,
     /// Per member and partition, the offset due next within the current assignment.
@@ -34,7 +49,7 @@ pub(crate) struct Journal {
     /// Every record received: how many times, and its value.
     pub(crate) received: BTreeMap<(TopicPartition, i64), (u32, Bytes)>,
     /// Every hook call.
-    pub(crate) hooks: Vec<(usize, Hook, Vec<TopicPartition>)>,
+    pub(crate) hooks: Vec<HookCall>,
     /// Errors the members' `recv_batch` returned, by their text's first words.
     pub(crate) errors: BTreeMap<String, u32>,
     pub(crate) violations: Vec<String>,
@@ -43,6 +58,20 @@ pub(crate) struct Journal {
 
 /// A journal shared by the members of a workload.
 pub(crate) type Shared = Arc<Mutex<Journal>>;
+
+/// An empty journal whose times count from `started`.
+pub(crate) fn new(started: Instant) -> Shared {
+    Arc::new(Mutex::new(Journal {
+        started,
+        frontier: BTreeMap::new(),
+        expect: BTreeMap::new(),
+        received: BTreeMap::new(),
+        hooks: Vec::new(),
+        errors: BTreeMap::new(),
+        violations: Vec::new(),
+        deliveries: 0,
+    }))
+}
 
 pub(crate) fn lock(journal: &Shared) -> MutexGuard<'_, Journal> {
     journal.lock().unwrap_or_else(|e| e.into_inner())
@@ -94,13 +123,41 @@ impl Journal {
         entry.0 += 1;
     }
 
-    /// Member `member`'s listener ran `hook` for `partitions`: a new assignment starts for
-    /// each.
-    pub(crate) fn hook(&mut self, member: usize, hook: Hook, partitions: &[TopicPartition]) {
+    /// Member `member` (member id and generation as its consumer has them) ran `hook` for
+    /// `partitions`: a new assignment starts for each.
+    pub(crate) fn hook(
+        &mut self,
+        member: usize,
+        group: Option<dekaf_smol::GroupMetadata>,
+        hook: Hook,
+        partitions: &[TopicPartition],
+    ) {
         for tp in partitions {
             self.expect.remove(&(member, tp.clone()));
         }
-        self.hooks.push((member, hook, partitions.to_vec()));
+        let group = group.unwrap_or_else(|| dekaf_smol::GroupMetadata::new(""));
+        self.hooks.push(HookCall {
+            at: self.started.elapsed().as_secs_f64(),
+            member,
+            member_id: group.member_id,
+            generation: group.generation_id,
+            hook,
+            partitions: partitions.to_vec(),
+        });
+    }
+
+    /// The hook calls that concern `tp`, one line each.
+    pub(crate) fn history(&self, tp: &TopicPartition) -> Vec<String> {
+        self.hooks
+            .iter()
+            .filter(|h| h.partitions.contains(tp))
+            .map(|h| {
+                format!(
+                    "{:7.3}s member {} ({:?}, generation {}): {:?}",
+                    h.at, h.member, h.member_id, h.generation, h.hook
+                )
+            })
+            .collect()
     }
 
     /// One past the highest offset of `tp` handed out (0 before any).

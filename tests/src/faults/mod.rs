@@ -15,6 +15,7 @@
 //! Waits are on conditions with generous deadlines, never on fixed sleeps; the only sleeps
 //! pace the fault schedule and the writers.
 
+mod committed;
 mod corruption;
 mod group;
 mod journal;

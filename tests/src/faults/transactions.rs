@@ -18,6 +18,7 @@ use dekaf_smol::{
     OffsetCommitMode, Producer, ProducerRecord, TopicPartition, TopicPartitionOffset,
 };
 
+use super::committed::Observer;
 use super::journal::error_kind;
 use super::schedule::{Menu, Schedule};
 use super::{create_topic, read_log, recv_for, unique, within, Report, Setup, PATIENCE};
@@ -306,6 +307,20 @@ pub(crate) async fn run(setup: &Setup, report: &mut Report) {
         return report.violation(format!("setup: {e}"));
     }
 
+    let end = per_partition;
+    let observer = match Observer::start(
+        &setup.direct,
+        &work.group,
+        work.tps(),
+        Box::new(move |_: &TopicPartition| end),
+        setup.proxy.started(),
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(e) => return report.violation(format!("setup: {e}")),
+    };
+
     let mut menu = Menu::new(vec![
         (work.input.clone(), PARTITIONS),
         (work.output.clone(), PARTITIONS),
@@ -350,6 +365,29 @@ pub(crate) async fn run(setup: &Setup, report: &mut Report) {
         }
     };
     report.note(format!("schedule injected: {}", schedule.stop()));
+    let observed = observer.stop().await;
+    report.checked(format!(
+        "the group's committed offsets never went back ({} samples)",
+        observed.samples
+    ));
+    for v in observed.violations {
+        report.violation(v);
+    }
+    for tp in &observed.troubled {
+        report.note(format!(
+            "history of {tp} (seconds since the proxy started):\n    commits:\n      {}\n    \
+             committed offsets seen:\n      {}",
+            setup
+                .proxy
+                .commits_of(tp.topic(), tp.partition())
+                .join("\n      "),
+            observed
+                .seen
+                .get(tp)
+                .map(|s| s.join("\n      "))
+                .unwrap_or_default()
+        ));
+    }
     report.note(format!(
         "{workers} worker(s); {} transactions committed, {} aborted; replaced: {replaced:?}",
         work.committed_txns, work.aborted_txns
