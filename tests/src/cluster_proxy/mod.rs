@@ -39,7 +39,9 @@
 //! Faults, on command ([`ClusterProxy`]'s methods):
 //!
 //! - [`move_leader`](ClusterProxy::move_leader): a partition's leadership moves to another
-//!   broker and its epoch goes up; the old leader refuses it from then on;
+//!   broker and its epoch goes up; the old leader refuses it from then on, either as a
+//!   follower (FENCED_LEADER_EPOCH to a request with the old epoch) or, when the seed says
+//!   it left the partition's replicas, with NOT_LEADER_OR_FOLLOWER whatever the epoch;
 //! - [`move_coordinator`](ClusterProxy::move_coordinator): a group's or transactional id's
 //!   coordinator moves; the old one answers NOT_COORDINATOR, the new one
 //!   COORDINATOR_LOAD_IN_PROGRESS to its first few requests (not to heartbeats, which Kafka
@@ -87,6 +89,7 @@
 //! the real broker's answers and one writing answers to the client, in request order.
 
 mod answers;
+mod commits;
 mod connection;
 pub mod corrupt;
 mod model;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use dekaf_proto::wire::Uuid;
 use dekaf_proto::{ApiKey, ErrorCode};
 
+use super::commits::CommitTrace;
 use super::corrupt::Corruption;
 use crate::rng::{hash, Rng};
 
@@ -70,7 +71,7 @@ pub(crate) struct BrokerState {
     pub(crate) drop_next: Option<Option<ApiKey>>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Partition {
     /// Index into `brokers`.
     leader: usize,
@@ -78,6 +79,10 @@ struct Partition {
     epoch: i32,
     /// The broker's own epoch, the one forwarded requests carry.
     upstream_epoch: i32,
+    /// Former leaders that left the partition's replicas (a reassignment): they answer
+    /// NOT_LEADER_OR_FOLLOWER whatever the epoch, where a former leader still a follower
+    /// fences an old epoch first (FENCED_LEADER_EPOCH).
+    gone: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -166,50 +171,6 @@ impl fmt::Display for Stats {
             f.write_str("nothing")?;
         }
         Ok(())
-    }
-}
-
-/// One offset commit (OffsetCommit or TxnOffsetCommit) as the proxy saw it, for the
-/// diagnosis of a run whose committed offsets misbehaved.
-#[derive(Debug, Clone)]
-pub(crate) struct CommitTrace {
-    /// Since the proxy started.
-    pub(crate) at: Duration,
-    pub(crate) conn: usize,
-    pub(crate) broker: BrokerId,
-    pub(crate) api: ApiKey,
-    pub(crate) member: String,
-    pub(crate) generation: i32,
-    /// The generation of the member's last JoinGroup answer, and the group's newest, then.
-    pub(crate) known: (Option<i32>, Option<i32>),
-    pub(crate) offsets: Vec<(String, i32, i64)>,
-    /// Refused by the proxy, forwarded, then the broker's codes once answered.
-    pub(crate) outcome: String,
-}
-
-impl fmt::Display for CommitTrace {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let offsets: Vec<String> = self
-            .offsets
-            .iter()
-            .map(|(t, p, o)| format!("{t}-{p}={o}"))
-            .collect();
-        let gen = |g: Option<i32>| g.map_or("none".to_string(), |g| g.to_string());
-        write!(
-            f,
-            "{:7.3}s conn {} broker {} {} member {:?} generation {} (its last join: {}, the \
-             group's newest: {}): {} -> {}",
-            self.at.as_secs_f64(),
-            self.conn,
-            self.broker,
-            self.api.name(),
-            self.member,
-            self.generation,
-            gen(self.known.0),
-            gen(self.known.1),
-            offsets.join(" "),
-            self.outcome
-        )
     }
 }
 
@@ -303,6 +264,7 @@ impl Model {
                 leader: home,
                 epoch: upstream_epoch.max(0),
                 upstream_epoch,
+                gone: Vec::new(),
             });
         p.upstream_epoch = upstream_epoch;
         (Model::id(p.leader), p.epoch)
@@ -325,6 +287,21 @@ impl Model {
             .map(|p| (Model::id(p.leader), p.epoch))
     }
 
+    /// The replicas of a partition: every broker but the former leaders that left it,
+    /// leader first.
+    pub(crate) fn replicas(&self, topic: &str, partition: i32) -> Vec<BrokerId> {
+        let Some(p) = self.partitions.get(&(topic.to_string(), partition)) else {
+            return Vec::new();
+        };
+        let mut ids = vec![Model::id(p.leader)];
+        ids.extend(
+            (0..self.brokers.len())
+                .filter(|b| *b != p.leader && !p.gone.contains(b))
+                .map(Model::id),
+        );
+        ids
+    }
+
     /// The partitions the proxy knows, in order.
     pub(crate) fn partitions(&self) -> Vec<(String, i32)> {
         self.partitions.keys().cloned().collect()
@@ -344,21 +321,34 @@ impl Model {
             None => None,
         };
         let pick = self.rng.index(n.saturating_sub(1).max(1));
+        let leaves = self.rng.chance(500);
         let p = self.partitions.get_mut(&(topic.to_string(), partition))?;
         let old = p.leader;
         p.leader = to.unwrap_or(if n > 1 { (old + 1 + pick) % n } else { old });
         p.epoch += 1;
-        let (new, epoch) = (p.leader, p.epoch);
+        let new = p.leader;
+        p.gone.retain(|b| *b != new);
+        let leaves = leaves && old != new;
+        if leaves {
+            p.gone.push(old);
+        }
+        let epoch = p.epoch;
         self.note(format!(
-            "leader of {topic}-{partition}: broker {} -> {} (epoch {epoch})",
+            "leader of {topic}-{partition}: broker {} -> {} (epoch {epoch}){}",
             Model::id(old),
-            Model::id(new)
+            Model::id(new),
+            if leaves {
+                "; the old one leaves its replicas"
+            } else {
+                ""
+            }
         ));
         Some((Model::id(old), Model::id(new), epoch))
     }
 
     /// How a request for a partition with the client's `epoch` (-1: none given) fares at
-    /// `broker`: Kafka's order, the epoch first, then the leadership.
+    /// `broker`: Kafka's order — a broker that is no replica refuses, a replica checks the
+    /// epoch first, then the leadership.
     pub(crate) fn check_partition(
         &self,
         broker: usize,
@@ -374,6 +364,9 @@ impl Model {
             leader: Model::id(p.leader),
             epoch: p.epoch,
         };
+        if p.gone.contains(&broker) {
+            return refused(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+        }
         if epoch >= 0 && epoch < p.epoch {
             return refused(ErrorCode::FENCED_LEADER_EPOCH);
         }
@@ -524,6 +517,14 @@ mod tests {
             code(m.check_partition(at, "t", 0, -1)),
             ErrorCode::NOT_LEADER_OR_FOLLOWER
         );
+        // At the old leader, an old epoch is fenced if it is still a replica, refused as
+        // not led if it left.
+        let expected = if m.replicas("t", 0).contains(&leader) {
+            ErrorCode::FENCED_LEADER_EPOCH
+        } else {
+            ErrorCode::NOT_LEADER_OR_FOLLOWER
+        };
+        assert_eq!(code(m.check_partition(at, "t", 0, epoch)), expected);
         assert_eq!(
             code(m.check_partition(at_new, "t", 0, new_epoch + 1)),
             ErrorCode::UNKNOWN_LEADER_EPOCH

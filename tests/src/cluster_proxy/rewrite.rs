@@ -6,15 +6,7 @@ use dekaf_proto::messages::describe_cluster::DescribeClusterBroker;
 use dekaf_proto::messages::metadata::MetadataResponseBroker;
 use dekaf_proto::messages::{DescribeClusterResponse, FindCoordinatorResponse, MetadataResponse};
 
-use super::model::{BrokerId, CoordinatorKind, Model};
-
-/// Every broker of the pretended cluster, leader first where one is named.
-fn replicas(model: &Model, leader: BrokerId) -> Vec<BrokerId> {
-    let mut ids: Vec<BrokerId> = (0..model.brokers.len()).map(Model::id).collect();
-    ids.retain(|id| *id != leader);
-    ids.insert(0, leader);
-    ids
-}
+use super::model::{CoordinatorKind, Model};
 
 /// Metadata: the proxy's brokers, and each partition led by the broker the proxy chose, at
 /// the proxy's epoch.
@@ -46,7 +38,7 @@ pub(crate) fn metadata(model: &mut Model, answer: &mut MetadataResponse) {
             let (leader, epoch) = model.learn_partition(&name, p.partition_index, p.leader_epoch);
             p.leader_id = leader;
             p.leader_epoch = epoch;
-            p.replica_nodes = replicas(model, leader);
+            p.replica_nodes = model.replicas(&name, p.partition_index);
             p.isr_nodes = p.replica_nodes.clone();
             p.offline_replicas.clear();
         }

@@ -14,10 +14,11 @@ use dekaf_proto::messages::{
     TxnOffsetCommitResponse,
 };
 use dekaf_proto::wire::{Reader, Uuid};
-use dekaf_proto::{ApiKey, ErrorCode, Message};
+use dekaf_proto::{ApiKey, Message};
 
 use super::answers::{self, Endpoints, Refused};
-use super::model::{CommitTrace, CoordinatorKind, Model, PartitionCheck};
+use super::commits::{stale_commit, trace_commit};
+use super::model::{CoordinatorKind, Model, PartitionCheck};
 use super::rewrite;
 
 /// What to do with one request.
@@ -217,80 +218,6 @@ pub(crate) fn decide(model: &mut Model, broker: usize, conn: usize, frame: &Byte
         }
     }
     decision
-}
-
-/// ILLEGAL_GENERATION for a member's commit of a generation older than the group's newest,
-/// as Kafka's coordinator answers (tansu stores any commit): a member that missed a
-/// rebalance learns it, instead of moving the committed offset of a partition that is no
-/// longer its own.
-fn stale_commit(model: &Model, group: &str, body: &RequestBody) -> Option<ErrorCode> {
-    let generation = match body {
-        RequestBody::OffsetCommit(r) => r.generation_id_or_member_epoch,
-        RequestBody::TxnOffsetCommit(r) => r.generation_id,
-        _ => return None,
-    };
-    let newest = model.generation(group)?;
-    (model.fence_stale_commits && generation >= 0 && generation < newest)
-        .then_some(ErrorCode::ILLEGAL_GENERATION)
-}
-
-/// Writes an offset commit down; its index in the model's commits when it is one.
-fn trace_commit(
-    model: &mut Model,
-    broker: usize,
-    conn: usize,
-    group: &str,
-    body: &RequestBody,
-    refused: Option<ErrorCode>,
-) -> Option<usize> {
-    let (api, member, generation, offsets) = match body {
-        RequestBody::OffsetCommit(r) => (
-            ApiKey::OffsetCommit,
-            r.member_id.clone(),
-            r.generation_id_or_member_epoch,
-            r.topics
-                .iter()
-                .flat_map(|t| {
-                    t.partitions
-                        .iter()
-                        .map(|p| (t.name.clone(), p.partition_index, p.committed_offset))
-                })
-                .collect::<Vec<_>>(),
-        ),
-        RequestBody::TxnOffsetCommit(r) => (
-            ApiKey::TxnOffsetCommit,
-            r.member_id.clone(),
-            r.generation_id,
-            r.topics
-                .iter()
-                .flat_map(|t| {
-                    t.partitions
-                        .iter()
-                        .map(|p| (t.name.clone(), p.partition_index, p.committed_offset))
-                })
-                .collect::<Vec<_>>(),
-        ),
-        _ => return None,
-    };
-    let known = (
-        model.member_generation(group, &member),
-        model.generation(group),
-    );
-    model.commits.push(CommitTrace {
-        at: model.elapsed(),
-        conn,
-        broker: Model::id(broker),
-        api,
-        member,
-        generation,
-        known,
-        offsets,
-        outcome: match refused {
-            Some(code) => format!("refused by the proxy: {}", code.name()),
-            None => "forwarded, not answered".into(),
-        },
-    });
-    Some(model.commits.len() - 1)
 }
 
 /// The coordinator a request must reach: kind, key, and whether a coordinator still loading
@@ -659,39 +586,5 @@ impl Plan {
         };
         drop(model);
         answers::frame(header.correlation_id, api, version, &answer)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::net::SocketAddr;
-
-    use dekaf_proto::messages::OffsetCommitRequest;
-
-    use super::*;
-
-    #[test]
-    fn a_commit_of_an_older_generation_is_illegal_once_a_newer_one_joined() {
-        let mut model = Model::new(1, vec![SocketAddr::from(([127, 0, 0, 1], 9000))]);
-        let commit = |generation| {
-            RequestBody::OffsetCommit(OffsetCommitRequest {
-                group_id: "g".into(),
-                generation_id_or_member_epoch: generation,
-                member_id: "m".into(),
-                ..Default::default()
-            })
-        };
-        // Nothing known of the group yet: forwarded.
-        assert_eq!(stale_commit(&model, "g", &commit(0)), None);
-        model.joined("g", "m", 3);
-        assert_eq!(
-            stale_commit(&model, "g", &commit(2)),
-            Some(ErrorCode::ILLEGAL_GENERATION)
-        );
-        assert_eq!(stale_commit(&model, "g", &commit(3)), None);
-        // A consumer without membership (assign) commits with generation -1.
-        assert_eq!(stale_commit(&model, "g", &commit(-1)), None);
-        model.fence_stale_commits = false;
-        assert_eq!(stale_commit(&model, "g", &commit(2)), None);
     }
 }

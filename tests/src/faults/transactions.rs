@@ -7,7 +7,9 @@
 //! The worker follows the documented rules: an abortable error aborts the transaction and
 //! rewinds to the last committed offsets; an operation that ran out of `max_block` is called
 //! again; a fatal error (fenced, ...) ends the worker, and a new one (same transactional id)
-//! takes over from the committed offsets.
+//! takes over from the committed offsets. Once or twice (seeded) a worker crashes in an open
+//! transaction whose records are written — dropped without closing, as a killed process —
+//! and the next one's `init_transactions` must abort it.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -55,6 +57,10 @@ struct Work<'a> {
     errors: BTreeMap<String, u32>,
     committed_txns: u32,
     aborted_txns: u32,
+    /// When workers crash on purpose (earliest first), chosen by the seed.
+    crashes: Vec<Instant>,
+    /// The tags of the transactions left open by a crash: they must never be visible.
+    crashed: Vec<String>,
 }
 
 /// How a worker ended.
@@ -63,6 +69,17 @@ enum End {
     Done,
     /// It stopped (fatal error, or setup failed): a new worker takes over.
     Replaced(String),
+    /// It crashed on purpose in an open transaction whose records were written: dropped
+    /// without closing, as a killed process leaves things. A new worker takes over.
+    Crashed(String),
+}
+
+/// How one transaction ended.
+enum Txn {
+    Committed(Vec<TopicPartitionOffset>),
+    Failed(Error),
+    /// The worker crashes now, the transaction open.
+    Crash,
 }
 
 impl Work<'_> {
@@ -135,6 +152,12 @@ impl Work<'_> {
             }
         };
         let end = self.run_worker(generation, &producer, &consumer).await;
+        if let End::Crashed(_) = end {
+            // No close: the open transaction stays for the next worker's init to abort.
+            drop(producer);
+            drop(consumer);
+            return end;
+        }
         match within(Duration::from_secs(30), producer.close()).await {
             Some(Err(e)) => self.error("producer close", &e),
             None => self.error(
@@ -188,13 +211,17 @@ impl Work<'_> {
             seq += 1;
             let tag = format!("{generation}-{seq}");
             match self.transact(producer, &batch, &tag, &group).await {
-                Ok(offsets) => {
+                Txn::Committed(offsets) => {
                     self.committed_txns += 1;
                     for o in offsets {
                         resume.insert(o.topic_partition, o.offset.offset);
                     }
                 }
-                Err(e) if e.is_abortable() => {
+                Txn::Crash => {
+                    self.crashed.push(tag.clone());
+                    return End::Crashed(format!("crashed in transaction {tag}"));
+                }
+                Txn::Failed(e) if e.is_abortable() => {
                     self.error("transaction", &e);
                     if let Err(e) = self
                         .patiently("abort_transaction", || producer.abort_transaction())
@@ -208,7 +235,7 @@ impl Work<'_> {
                         let _ = consumer.seek(TopicPartitionOffset::at(tp.clone(), *offset));
                     }
                 }
-                Err(e) => {
+                Txn::Failed(e) => {
                     self.error("transaction", &e);
                     return End::Replaced(format!("transaction {tag}: {e}"));
                 }
@@ -223,7 +250,22 @@ impl Work<'_> {
         batch: &[ConsumerRecord],
         tag: &str,
         group: &GroupMetadata,
-    ) -> Result<Vec<TopicPartitionOffset>, Error> {
+    ) -> Txn {
+        match self.try_transact(producer, batch, tag, group).await {
+            Ok(Some(offsets)) => Txn::Committed(offsets),
+            Ok(None) => Txn::Crash,
+            Err(e) => Txn::Failed(e),
+        }
+    }
+
+    /// [`transact`](Self::transact), with `None` for a crash.
+    async fn try_transact(
+        &mut self,
+        producer: &Producer,
+        batch: &[ConsumerRecord],
+        tag: &str,
+        group: &GroupMetadata,
+    ) -> Result<Option<Vec<TopicPartitionOffset>>, Error> {
         producer.begin_transaction()?;
         let mut next: BTreeMap<(String, i32), i64> = BTreeMap::new();
         for record in batch {
@@ -240,6 +282,12 @@ impl Work<'_> {
         }
         self.attempted.insert(tag.to_string(), batch.len());
         smol::Timer::after(self.work_time).await;
+        if self.crashes.first().is_some_and(|at| Instant::now() >= *at) {
+            self.crashes.remove(0);
+            // Crash once the transaction's records are written (or after a while).
+            let _ = within(Duration::from_secs(10), producer.flush()).await;
+            return Ok(None);
+        }
         let offsets: Vec<TopicPartitionOffset> = next
             .into_iter()
             .map(|((topic, partition), offset)| TopicPartitionOffset::new(topic, partition, offset))
@@ -250,7 +298,7 @@ impl Work<'_> {
         .await?;
         self.patiently("commit_transaction", || producer.commit_transaction())
             .await?;
-        Ok(offsets)
+        Ok(Some(offsets))
     }
 }
 
@@ -297,7 +345,18 @@ pub(crate) async fn run(setup: &Setup, report: &mut Report) {
         errors: BTreeMap::new(),
         committed_txns: 0,
         aborted_txns: 0,
+        crashes: Vec::new(),
+        crashed: Vec::new(),
     };
+    // One or two workers crash during the fault phase, at moments chosen by the seed.
+    let mut rng = crate::rng::Rng::new(setup.seed ^ 0xC2A5_11ED);
+    let started = Instant::now();
+    let phase = setup.length.faults_for.as_millis() as u64;
+    let mut crashes: Vec<Instant> = (0..rng.between(1, 2))
+        .map(|_| started + Duration::from_millis(rng.between(phase / 10, phase * 9 / 10)))
+        .collect();
+    crashes.sort();
+    work.crashes = crashes;
     for topic in [&work.input, &work.output] {
         if let Err(e) = create_topic(&setup.direct, topic, PARTITIONS).await {
             return report.violation(format!("setup: {e}"));
@@ -355,7 +414,7 @@ pub(crate) async fn run(setup: &Setup, report: &mut Report) {
         let limit = deadline.saturating_duration_since(Instant::now());
         match within(limit, work.worker(workers)).await {
             Some(End::Done) => break true,
-            Some(End::Replaced(why)) => {
+            Some(End::Replaced(why) | End::Crashed(why)) => {
                 replaced.push(why);
                 if workers >= MAX_WORKERS {
                     break false;
@@ -471,9 +530,18 @@ async fn check(setup: &Setup, work: &Work<'_>, report: &mut Report) {
         *seen.entry(s.txn.clone().unwrap_or_default()).or_default() += 1;
     }
     report.checked(format!(
-        "each transaction all or nothing under read_committed ({} visible transactions)",
-        seen.len()
+        "each transaction all or nothing under read_committed ({} visible transactions; the \
+         {} left open by a crash invisible)",
+        seen.len(),
+        work.crashed.len()
     ));
+    for tag in &work.crashed {
+        if let Some(n) = seen.get(tag) {
+            report.violation(format!(
+                "transaction {tag}, left open by a crash, has {n} visible records"
+            ));
+        }
+    }
     for (tag, n) in &seen {
         match work.attempted.get(tag) {
             Some(sent) if sent == n => {}
