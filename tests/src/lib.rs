@@ -3,17 +3,23 @@
 //! tests send it most ([`ops`]), a blocking driver for any client machine ([`blocking`]), a
 //! recording machine run by the dekaf-smol driver ([`driver`]), a recording proxy to put in
 //! front of a broker ([`proxy`]), an independent SASL server in front of one
-//! ([`sasl_front`]), brokers scripted request by request ([`scripted`]), a deterministic simulated cluster for consumers ([`sim`]),
+//! ([`sasl_front`]), a proxy that makes one broker look like a cluster and injects faults
+//! ([`cluster_proxy`]) and workloads run under its faults ([`faults`]), brokers scripted
+//! request by request ([`scripted`]), a deterministic simulated cluster for consumers
+//! ([`sim`]),
 //! and one for producers and transactions ([`producer_sim`]), and a dekaf-smol group member
 //! on a task of its own ([`smol_member`]).
 
 pub mod blocking;
 pub mod broker;
+pub mod cluster_proxy;
 pub mod driver;
+pub mod faults;
 pub mod librdkafka;
 pub mod ops;
 pub mod producer_sim;
 pub mod proxy;
+pub mod rng;
 pub mod sasl_front;
 pub mod scripted;
 pub mod sim;

@@ -9,6 +9,8 @@
 //!   at run time), and stops them; it installs what is missing first.
 //! - `bench [records|consumer|commits]` runs the benchmarks (all without an argument); `fuzz [TARGET]
 //!   [SECONDS]` runs the fuzzers.
+//! - `soak --minutes N` runs the fault workloads (dekaf-smol clients on tansu behind the
+//!   cluster proxy, under random faults) again and again with new seeds until the time is up.
 //! - `env` prints where the broker binaries are, as shell `export` lines.
 
 mod broker;
@@ -37,6 +39,12 @@ commands:
                           commits: commit latency while fetching, dekaf-smol vs
                             rdkafka; ARGS: --commits N --rounds R
   fuzz [TARGET] [SECS]    fuzz one target (or each in turn) for SECS seconds (default 60)
+  soak --minutes N [--workload NAME]... [--build W|C] [--seed S] [--short]
+                          run the fault workloads (group-manual, group-auto, idempotent,
+                            transactions, corruption) on tansu behind the cluster proxy
+                            with new seeds until N minutes are up; prints what each run
+                            injected and checked; fails at the first broken invariant
+                            with its seed (--seed S repeats that run)
   env                     print DEKAF_TANSU_W / DEKAF_TANSU_C as shell exports";
 
 /// How long each target runs in the smoke run of `cargo xtask test`.
@@ -52,6 +60,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(),
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("soak") => soak(&args[1..]),
         Some("env") => install::Tools::find().map(|tools| tools.print()),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
@@ -437,6 +446,51 @@ fn fuzz(args: &[String]) -> Result<(), String> {
         )?;
     }
     Ok(())
+}
+
+/// The fault workloads under random faults, with new seeds until the time is up: the
+/// `faults_soak` program of dekaf-tests, given the brokers and `CI` (a missing broker fails
+/// rather than skips).
+fn soak(args: &[String]) -> Result<(), String> {
+    let args = args.strip_prefix(&["--".to_string()]).unwrap_or(args);
+    if !args.iter().any(|a| a == "--minutes" || a == "--seed") {
+        return Err("usage: cargo xtask soak --minutes N [--workload NAME]... [--build W|C] [--seed S] [--short]".into());
+    }
+    let tools = install::Tools::find()?;
+    if tools.tansu_w.is_none() {
+        return Err("tansu build W is not installed: run `cargo xtask install`".into());
+    }
+    let mut args = args.to_vec();
+    if tools.tansu_c.is_none() && !args.iter().any(|a| a == "--build") {
+        eprintln!("tansu build C is not installed: soaking on build W only");
+        args.extend(["--build".to_string(), "W".to_string()]);
+    }
+    step(
+        "build the soak",
+        &mut cargo(&[
+            "build",
+            "--quiet",
+            "-p",
+            "dekaf-tests",
+            "--bin",
+            "faults_soak",
+        ]),
+    )?;
+    step(
+        "soak: fault workloads with new seeds until the time is up",
+        tools
+            .apply(&mut cargo(&[
+                "run",
+                "--quiet",
+                "-p",
+                "dekaf-tests",
+                "--bin",
+                "faults_soak",
+                "--",
+            ]))
+            .args(&args)
+            .env("CI", "true"),
+    )
 }
 
 /// The fuzz targets, as `cargo fuzz list` reports them.
