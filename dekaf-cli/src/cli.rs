@@ -398,9 +398,9 @@ pub fn parse_start(s: &str) -> Result<Start, String> {
                     Err("offsets start at 0".into())
                 };
             }
-            parse_datetime(s)
-                .map(Start::Time)
-                .map_err(|_| format!("{s:?} is not beginning, end, an offset or an RFC 3339 datetime"))
+            parse_datetime(s).map(Start::Time).map_err(|_| {
+                format!("{s:?} is not beginning, end, an offset or an RFC 3339 datetime")
+            })
         }
     }
 }

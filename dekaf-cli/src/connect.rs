@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use dekaf_smol::{
-    Admin, AdminBuilder, Config, ConsumerBuilder, ProducerBuilder, SaslSettings,
-    SecurityProtocol, TlsSettings,
+    Admin, AdminBuilder, Config, ConsumerBuilder, ProducerBuilder, SaslSettings, SecurityProtocol,
+    TlsSettings,
 };
 
 use crate::cli::{Connection, Protocol, SaslMechanism};

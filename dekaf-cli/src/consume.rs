@@ -100,12 +100,16 @@ async fn start_at(
         }
         Start::Time(ms) => {
             let found = consumer
-                .offsets_for_times(partitions.iter().map(|tp| {
-                    TopicPartitionTimestamp::new(tp.topic(), tp.partition(), ms)
-                }))
+                .offsets_for_times(
+                    partitions
+                        .iter()
+                        .map(|tp| TopicPartitionTimestamp::new(tp.topic(), tp.partition(), ms)),
+                )
                 .await?;
             for (tp, at) in found {
-                match at {
+                // No record that recent: Kafka answers no offset, tansu offset 0 with
+                // timestamp -1.
+                match at.filter(|at| at.offset >= 0 && at.timestamp >= 0) {
                     Some(at) => consumer.seek(TopicPartitionOffset::at(tp, at.offset))?,
                     None => consumer.seek_to_end([tp])?,
                 }
@@ -117,7 +121,11 @@ async fn start_at(
 
 /// Prints records until the count is reached, or the end of the log with `--exit-at-end`;
 /// as a member of a group, commits what it printed after each batch.
-async fn print_records(cx: &Context, consumer: &Consumer, args: &ConsumeArgs) -> Result<(), Failure> {
+async fn print_records(
+    cx: &Context,
+    consumer: &Consumer,
+    args: &ConsumeArgs,
+) -> Result<(), Failure> {
     let mut progress = Progress::new("records consumed").unless_stdout_is_a_terminal();
     let mut out = Vec::new();
     loop {

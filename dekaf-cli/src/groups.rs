@@ -102,7 +102,11 @@ async fn resolve(
         };
         let existing: BTreeSet<i32> = description.partitions.iter().map(|p| p.partition).collect();
         match &selection.partitions {
-            None => out.extend(existing.iter().map(|&p| TopicPartition::new(topic.as_str(), p))),
+            None => out.extend(
+                existing
+                    .iter()
+                    .map(|&p| TopicPartition::new(topic.as_str(), p)),
+            ),
             Some(asked) => {
                 for &p in asked {
                     if !existing.contains(&p) {
@@ -245,7 +249,9 @@ async fn reset(cx: &Context, admin: &Admin, args: ResetArgs) -> Result<(), Failu
                 // No record that recent: Kafka answers offset -1, tansu offset 0 with
                 // timestamp -1.
                 let listed = &found[tp];
-                Target::AtTime((listed.offset >= 0 && listed.timestamp >= 0).then_some(listed.offset))
+                Target::AtTime(
+                    (listed.offset >= 0 && listed.timestamp >= 0).then_some(listed.offset),
+                )
             } else {
                 Target::Current
             };

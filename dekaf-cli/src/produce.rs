@@ -28,7 +28,10 @@ pub async fn run(cx: &Context, args: ProduceArgs) -> Result<(), Failure> {
         }
         let record = to_record(&args, &line);
         if let Err(e) = producer.send(record).buffered().await {
-            sent = Err(Failure::failed(format!("record {}: {e}", progress.count() + 1)));
+            sent = Err(Failure::failed(format!(
+                "record {}: {e}",
+                progress.count() + 1
+            )));
             break;
         }
         progress.add(1);

@@ -127,7 +127,10 @@ payments-long-name          2      -
     #[test]
     fn width_counts_characters_not_bytes() {
         let columns = [Column::text("KEY"), Column::number("N")];
-        let rows = vec![vec!["ünï".into(), "1".into()], vec!["ab".into(), "22".into()]];
+        let rows = vec![
+            vec!["ünï".into(), "1".into()],
+            vec!["ab".into(), "22".into()],
+        ];
         assert_eq!(render(&columns, &rows), "KEY   N\nünï   1\nab   22\n");
     }
 }

@@ -79,7 +79,10 @@ pub fn lag_table(view: &LagView) -> String {
             number(row.lag),
             row.owner.clone().unwrap_or_else(|| "-".to_owned()),
         ]);
-        let last_of_topic = view.rows.get(i + 1).is_none_or(|next| next.topic != row.topic);
+        let last_of_topic = view
+            .rows
+            .get(i + 1)
+            .is_none_or(|next| next.topic != row.topic);
         if last_of_topic {
             rows.push(vec![
                 row.topic.clone(),
@@ -267,10 +270,7 @@ pub struct PartitionRow {
 }
 
 fn ids(ids: &[i32]) -> String {
-    ids.iter()
-        .map(i32::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    ids.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// `topics describe`.
