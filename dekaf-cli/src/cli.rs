@@ -321,6 +321,10 @@ pub struct ProduceArgs {
     /// A header added to every record, KEY=VALUE; may be repeated.
     #[arg(long, short = 'H', value_parser = parse_key_value, value_name = "KEY=VALUE")]
     pub header: Vec<(String, String)>,
+    /// Wait until each record is written before reading the next line (slow; each record
+    /// then travels in a batch of its own).
+    #[arg(long)]
+    pub sync: bool,
 }
 
 /// A topic and, optionally, some of its partitions.

@@ -95,7 +95,7 @@ impl Settings {
         AdminBuilder::from_config(config)
             .build()
             .await
-            .map_err(|e| Failure::failed(format!("connecting to {}: {e}", self.bootstrap)))
+            .map_err(Failure::from)
     }
 
     /// A consumer's builder with these settings.

@@ -27,7 +27,13 @@ pub async fn run(cx: &Context, args: ProduceArgs) -> Result<(), Failure> {
             line.pop();
         }
         let record = to_record(&args, &line);
-        if let Err(e) = producer.send(record).buffered().await {
+        let delivery = producer.send(record);
+        let outcome = if args.sync {
+            delivery.await.map(drop)
+        } else {
+            delivery.buffered().await.map(drop)
+        };
+        if let Err(e) = outcome {
             sent = Err(Failure::failed(format!(
                 "record {}: {e}",
                 progress.count() + 1

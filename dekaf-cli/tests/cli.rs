@@ -2,7 +2,7 @@
 //! parsed), what it changed checked with the library's admin client and with librdkafka.
 
 #[macro_use]
-#[allow(unreachable_pub, missing_docs, dead_code)]
+#[allow(unreachable_pub, missing_docs)]
 #[path = "../../dekaf-smol/examples/common/mod.rs"]
 mod common;
 
