@@ -679,7 +679,8 @@ mod tests {
             let mut buf = bytes::BytesMut::new();
             request.body(v).encode(&mut buf, v).unwrap();
             let back = OffsetFetchRequest::decode_exact(&buf.freeze(), v).unwrap();
-            let groups: Vec<(&str, Option<Vec<(&str, Vec<i32>)>>)> = back
+            type Topics<'a> = Option<Vec<(&'a str, Vec<i32>)>>;
+            let groups: Vec<(&str, Topics<'_>)> = back
                 .groups
                 .iter()
                 .map(|g| {
