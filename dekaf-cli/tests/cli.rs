@@ -54,13 +54,37 @@ impl Run {
 /// Runs `dekaf -b BOOTSTRAP ARGS...` with `input` on its standard input; kills it and fails
 /// after [`RUN_LIMIT`].
 fn dekaf_with_input(bootstrap: &str, args: &[&str], input: &[u8]) -> Result<Run> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dekaf"))
+    dekaf_with_env(bootstrap, args, input, &[])
+}
+
+/// Runs `dekaf -b BOOTSTRAP ARGS...` with `input` on its standard input and `env` set (the
+/// `DEKAF_*` variables of the test's own environment removed); kills it and fails after
+/// [`RUN_LIMIT`].
+fn dekaf_with_env(
+    bootstrap: &str,
+    args: &[&str],
+    input: &[u8],
+    env: &[(&str, &str)],
+) -> Result<Run> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dekaf"));
+    for var in [
+        "DEKAF_BOOTSTRAP",
+        "DEKAF_CLIENT_ID",
+        "DEKAF_SECURITY_PROTOCOL",
+        "DEKAF_SASL_MECHANISM",
+        "DEKAF_SASL_USERNAME",
+        "DEKAF_SASL_PASSWORD",
+        "DEKAF_SSL_CA_FILE",
+        "DEKAF_SSL_CERT_FILE",
+        "DEKAF_SSL_KEY_FILE",
+    ] {
+        command.env_remove(var);
+    }
+    let mut child = command
+        .envs(env.iter().copied())
         .arg("--bootstrap-server")
         .arg(bootstrap)
         .args(args)
-        .env_remove("DEKAF_BOOTSTRAP")
-        .env_remove("DEKAF_SECURITY_PROTOCOL")
-        .env_remove("DEKAF_SASL_MECHANISM")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -1152,5 +1176,71 @@ impl Drop for LibrdkafkaMember {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+// ----- security -----
+
+#[test]
+fn sasl_settings_come_from_options_and_the_password_from_the_environment() {
+    const USER: &str = "carol";
+    const PASSWORD: &str = "carol-secret-5d1e";
+    let Some(broker) = Broker::start_authenticating(
+        dekaf_tests::broker::temp_dir("cli-sasl"),
+        &[(USER, PASSWORD)],
+        None,
+    ) else {
+        return;
+    };
+    let b = broker.addr().to_string();
+    let sasl = [
+        "--security-protocol",
+        "SASL_PLAINTEXT",
+        "--sasl-mechanism",
+        "SCRAM-SHA-512",
+        "--sasl-username",
+        USER,
+    ];
+    let run = || -> Result {
+        let topic = unique("cli-sasl");
+        let with = |args: &[&str], input: &[u8], password: &str| {
+            let all: Vec<&str> = sasl.iter().chain(args).copied().collect();
+            dekaf_with_env(&b, &all, input, &[("DEKAF_SASL_PASSWORD", password)])
+        };
+        with(&["topics", "create", &topic], b"", PASSWORD)?.ok()?;
+        with(&["produce", &topic, "-K", "="], b"k=v\n", PASSWORD)?.ok()?;
+        let out = with(&["consume", &topic, "-e", "-f", "%k %v"], b"", PASSWORD)?.ok()?;
+        check!(out.stdout == "k v\n", "{out:?}");
+
+        // The same settings from the environment alone.
+        let env = [
+            ("DEKAF_SECURITY_PROTOCOL", "sasl_plaintext"),
+            ("DEKAF_SASL_MECHANISM", "SCRAM-SHA-512"),
+            ("DEKAF_SASL_USERNAME", USER),
+            ("DEKAF_SASL_PASSWORD", PASSWORD),
+        ];
+        let listed = dekaf_with_env(&b, &["topics", "list", "--json"], b"", &env)?
+            .ok()?
+            .json()?;
+        check!(listed.to_string().contains(&topic), "{listed}");
+
+        let refused = with(&["cluster"], b"", "wrong")?;
+        check!(
+            refused.code == 1
+                && refused.stderr.starts_with("dekaf: error: ")
+                && refused.stderr.contains("SASL")
+                && refused.stderr.lines().count() == 1,
+            "{refused:?}"
+        );
+        let all: Vec<&str> = sasl.iter().chain(&["cluster"]).copied().collect();
+        let no_password = dekaf_with_env(&b, &all, b"", &[])?;
+        check!(
+            no_password.code == 2 && no_password.stderr.contains("DEKAF_SASL_PASSWORD"),
+            "{no_password:?}"
+        );
+        Ok(())
+    };
+    if let Err(e) = run() {
+        panic!("SASL: {e}\n--- broker log ---\n{}", broker.log());
     }
 }
