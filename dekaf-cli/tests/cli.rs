@@ -1244,3 +1244,81 @@ fn sasl_settings_come_from_options_and_the_password_from_the_environment() {
         panic!("SASL: {e}\n--- broker log ---\n{}", broker.log());
     }
 }
+
+#[test]
+fn tls_with_a_ca_file_and_a_client_certificate_and_an_untrusted_broker_refused() {
+    use dekaf_tests::tls::{tunnel_port, Certs, ClientAuth, Stunnel};
+    let certs = Certs::make();
+    let port = tunnel_port();
+    let Some(broker) = Broker::start_advertising(Build::W, Engine::Memory, port) else {
+        return;
+    };
+    let Some(tunnel) = Stunnel::start(
+        &certs,
+        &certs.server,
+        port,
+        broker.addr(),
+        ClientAuth::Required,
+    ) else {
+        return;
+    };
+    let b = tunnel.addr().to_string();
+    let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    let (ca, cert, key) = (
+        path(&certs.ca),
+        path(&certs.client.cert),
+        path(&certs.client.key),
+    );
+    let run = || -> Result {
+        let topic = unique("cli-tls");
+        let tls = [
+            "--security-protocol",
+            "SSL",
+            "--ssl-ca-file",
+            &ca,
+            "--ssl-cert-file",
+            &cert,
+            "--ssl-key-file",
+            &key,
+        ];
+        let with = |args: &[&str]| {
+            let all: Vec<&str> = tls.iter().chain(args).copied().collect();
+            dekaf(&b, &all)
+        };
+        with(&["topics", "create", &topic, "-p", "2"])?.ok()?;
+        let described = with(&["topics", "describe", &topic, "--json"])?
+            .ok()?
+            .json()?;
+        check!(described.as_array().map(Vec::len) == Some(2), "{described}");
+
+        // A CA that did not sign the broker's certificate: refused at once, on one line.
+        let other = path(&certs.other_ca);
+        let untrusted = dekaf(
+            &b,
+            &[
+                "--security-protocol",
+                "SSL",
+                "--ssl-ca-file",
+                &other,
+                "cluster",
+            ],
+        )?;
+        check!(
+            untrusted.code == 1
+                && untrusted.stderr.starts_with("dekaf: error: TLS")
+                && untrusted.stderr.lines().count() == 1,
+            "{untrusted:?}"
+        );
+        // A certificate without its key is a usage error.
+        let half = dekaf(&b, &["--ssl-cert-file", &cert, "cluster"])?;
+        check!(half.code == 2, "{half:?}");
+        Ok(())
+    };
+    if let Err(e) = run() {
+        panic!(
+            "TLS: {e}\n--- stunnel ---\n{}\n--- broker ---\n{}",
+            tunnel.log(),
+            broker.log()
+        );
+    }
+}
