@@ -14,6 +14,13 @@ the low and high watermarks, as librdkafka's committed() and get_watermark_offse
 them. It stays in the group, polling, until it reads "close" on stdin (or stdin ends); then it
 closes the consumer (leaving the group) and prints {"event": "closed"}.
 
+  lag_interop.py --first BOOTSTRAP GROUP TOPIC PARTITION...
+
+Subscribes to TOPIC in GROUP without committing anything and reads until it has received a
+record of each PARTITION given; then prints one JSON line, {"first": {"P": OFFSET, ...}}, the
+offset of the first record it received of each of them (where the group's committed offsets
+made it start), and closes the consumer.
+
 Exits non-zero with a message on stderr when librdkafka reports an error.
 """
 
@@ -28,7 +35,42 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 TIMEOUT = 30
 
 
+def first(argv):
+    if len(argv) < 6:
+        raise SystemExit(__doc__)
+    bootstrap, group, topic = argv[2:5]
+    wanted = {int(p) for p in argv[5:]}
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "client.id": "librdkafka-first",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 1000,
+        }
+    )
+    c.subscribe([topic])
+    seen = {}
+    deadline = time.time() + TIMEOUT
+    while not wanted <= set(seen):
+        if time.time() > deadline:
+            raise SystemExit("no record yet of partitions %s" % sorted(wanted - set(seen)))
+        msg = c.poll(0.1)
+        if msg is None:
+            continue
+        if msg.error():
+            raise KafkaException(msg.error())
+        seen.setdefault(msg.partition(), msg.offset())
+    c.close()
+    report = {str(p): o for p, o in sorted(seen.items()) if p in wanted}
+    print(json.dumps({"first": report}, sort_keys=True), flush=True)
+
+
 def main(argv):
+    if len(argv) > 1 and argv[1] == "--first":
+        return first(argv)
     if len(argv) < 5:
         raise SystemExit(__doc__)
     bootstrap, group, topic = argv[1:4]

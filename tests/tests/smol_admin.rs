@@ -705,6 +705,178 @@ fn a_coordinator_that_is_not_available_yet_is_looked_up_again() {
 }
 
 #[test]
+fn the_offsets_of_several_groups_travel_in_one_offset_fetch_from_v8() {
+    let Ok(listener) = Proxy::bind() else {
+        panic!("no port for the proxy");
+    };
+    let advertised = listener.local_addr().expect("bound");
+    let Some(broker) = Broker::start_advertising(Build::W, Engine::Memory, advertised) else {
+        return;
+    };
+    let proxy = Proxy::start(listener, broker.addr(), &[ApiKey::OffsetFetch]);
+    let bootstrap = proxy.addr().to_string();
+    let run = async {
+        let admin = admin(&bootstrap).await?;
+        let topic = unique("admin-fetch-batch");
+        create_topic(&bootstrap, &topic, 2).await?;
+        let groups: Vec<String> = (0..3)
+            .map(|i| unique(&format!("admin-fetch-{i}")))
+            .collect();
+        for (i, group) in (0i64..).zip(&groups) {
+            let altered = admin
+                .alter_group_offsets(group, [(tp(&topic, 0), OffsetAndMetadata::new(i))])
+                .await?;
+            check!(altered.values().all(|r| r.is_ok()), "{altered:?}");
+        }
+        let before = proxy.frames().len();
+        let listed = admin
+            .list_group_offsets(vec![
+                GroupOffsetsQuery::all(&groups[0]),
+                GroupOffsetsQuery::partitions(&groups[1], [tp(&topic, 0), tp(&topic, 1)]),
+                GroupOffsetsQuery::all(&groups[2]),
+            ])
+            .await?;
+        for (i, group) in (0i64..).zip(&groups) {
+            let offsets = listed[group]
+                .as_ref()
+                .map_err(|e| format!("{group}: {e}"))?;
+            let at = offsets[&tp(&topic, 0)]
+                .as_ref()
+                .map(|o| o.as_ref().map(|o| o.offset));
+            check!(at == Ok(Some(i)), "{group}: {offsets:?}");
+        }
+        check!(
+            listed[&groups[1]]
+                .as_ref()
+                .map(|o| o.get(&tp(&topic, 1)).cloned())
+                == Ok(Some(Ok(None))),
+            "{listed:?}"
+        );
+        let requests: Vec<_> = proxy.frames()[before..]
+            .iter()
+            .filter(|f| f.direction == dekaf_tests::proxy::Direction::Request)
+            .cloned()
+            .collect();
+        check!(
+            requests.len() == 1,
+            "{} OffsetFetch requests",
+            requests.len()
+        );
+        let version = requests[0].api_version;
+        let request = <dekaf_proto::messages::OffsetFetchRequest as Message>::decode_exact(
+            &requests[0].body(),
+            version,
+        )?;
+        check!(
+            version >= 8 && request.groups.len() == 3,
+            "v{version}: {request:?}"
+        );
+        Result::Ok(())
+    };
+    if let Err(e) = smol::block_on(run) {
+        panic!(
+            "one OffsetFetch per coordinator: {e}\n--- broker log ---\n{}",
+            broker.log()
+        );
+    }
+}
+
+#[test]
+fn a_coordinator_without_offset_fetch_v8_is_asked_for_each_group_on_its_own() {
+    use dekaf_proto::messages::offset_fetch::{
+        OffsetFetchResponsePartition, OffsetFetchResponseTopic,
+    };
+    use dekaf_proto::messages::{OffsetFetchRequest, OffsetFetchResponse};
+    let table = [
+        (ApiKey::ApiVersions, 0, 4),
+        (ApiKey::Metadata, 0, 12),
+        (ApiKey::FindCoordinator, 0, 3),
+        (ApiKey::OffsetFetch, 0, 7),
+    ];
+    let (addr, broker) = fake(move |listener| {
+        let port = listener.local_addr().expect("bound").port();
+        let mut bootstrap = Conn::accept(&listener);
+        bootstrap.handshake(&table);
+        // Any broker's questions, on a thread of their own: the coordinator is found here.
+        let any = std::thread::spawn(move || {
+            while let Some((header, _)) = bootstrap.request() {
+                if header.api_key == ApiKey::FindCoordinator.key() {
+                    bootstrap.respond(
+                        &header,
+                        &FindCoordinatorResponse {
+                            node_id: 1,
+                            host: "127.0.0.1".into(),
+                            port: i32::from(port),
+                            ..Default::default()
+                        },
+                    );
+                } else {
+                    bootstrap.respond(&header, &MetadataResponse::default());
+                }
+            }
+        });
+        let mut coordinator = Conn::accept(&listener);
+        coordinator.handshake(&table);
+        let mut asked = Vec::new();
+        while let Some((header, body)) = coordinator.request() {
+            let request =
+                OffsetFetchRequest::decode_exact(&body, header.api_version).expect("decodes");
+            let offset = if request.group_id == "g" { 3 } else { 5 };
+            asked.push((
+                header.api_version,
+                request.group_id.clone(),
+                request.groups.len(),
+            ));
+            coordinator.respond(
+                &header,
+                &OffsetFetchResponse {
+                    topics: vec![OffsetFetchResponseTopic {
+                        name: "t".into(),
+                        partitions: vec![OffsetFetchResponsePartition {
+                            partition_index: 0,
+                            committed_offset: offset,
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+            );
+        }
+        let _ = any.join();
+        asked
+    });
+    let listed = smol::block_on(async {
+        let admin = admin(&addr.to_string()).await.expect("built");
+        let listed = admin
+            .list_group_offsets([GroupOffsetsQuery::all("g"), GroupOffsetsQuery::all("h")])
+            .await
+            .expect("an answer");
+        admin.close();
+        listed
+    });
+    let offset = |g: &str| {
+        listed[g]
+            .as_ref()
+            .ok()
+            .and_then(|o| o.get(&tp("t", 0)).cloned())
+    };
+    assert_eq!(
+        offset("g"),
+        Some(Ok(Some(OffsetAndMetadata::new(3)))),
+        "{listed:?}"
+    );
+    assert_eq!(
+        offset("h"),
+        Some(Ok(Some(OffsetAndMetadata::new(5)))),
+        "{listed:?}"
+    );
+    let mut asked = broker.join().expect("the scripted broker");
+    asked.sort();
+    assert_eq!(asked, [(7, "g".to_owned(), 0), (7, "h".to_owned(), 0)]);
+}
+
+#[test]
 fn build_c_closes_the_connection_when_asked_to_describe_a_stored_group() {
     // Build C (SQLite) cannot read back a group it stored (its log: "invalid type: string,
     // expected struct GroupDetail") and closes the connection; it says GROUP_ID_NOT_FOUND

@@ -4,9 +4,10 @@
 //!   cargo-fuzz), skipping whatever is already there.
 //! - `test` installs, then runs formatting, lints, docs, every test and a short fuzz run.
 //! - `demo` starts a broker, runs the protocol demo and then dekaf-smol's examples against it
-//!   (seek by timestamp against a second broker, build C with SQLite), then the `secure`
-//!   example over SASL_SSL (build C requiring SCRAM-SHA-512, behind stunnel with a CA made
-//!   at run time), and stops them; it installs what is missing first.
+//!   (seek by timestamp against a second broker, build C with SQLite), then the `dekaf`
+//!   command line on a real group (describe, reset, describe), then the `secure` example
+//!   over SASL_SSL (build C requiring SCRAM-SHA-512, behind stunnel with a CA made at run
+//!   time), and stops them; it installs what is missing first.
 //! - `bench [records|consumer|commits]` runs the benchmarks (all without an argument); `fuzz [TARGET]
 //!   [SECONDS]` runs the fuzzers.
 //! - `soak --minutes N` runs the fault workloads (dekaf-smol clients on tansu behind the
@@ -27,8 +28,9 @@ usage: cargo xtask <command>
 commands:
   install                 install the brokers and tools the tests need (skips what is there)
   test [--no-fuzz]        install, then fmt, clippy, doc, all tests and a short fuzz run
-  demo                    install what is missing, start tansu, run the demo and the
-                            examples (the last over TLS + SCRAM, behind stunnel), stop it
+  demo                    install what is missing, start tansu, run the demo, the
+                            examples, the command line and (over TLS + SCRAM, behind
+                            stunnel) the `secure` example, stop it
   bench [records|consumer|commits] [ARGS...]
                           no argument: every benchmark with its defaults
                           records: record decoding/encoding (criterion); ARGS go to
@@ -252,6 +254,10 @@ fn demo() -> Result<(), String> {
         "build the examples",
         &mut cargo(&["build", "--quiet", "-p", "dekaf-smol", "--examples"]),
     )?;
+    step(
+        "build the command line",
+        &mut cargo(&["build", "--quiet", "-p", "dekaf-cli"]),
+    )?;
     let memory = broker::Broker::start(&w, broker::Engine::Memory)?;
     eprintln!(
         "tansu (build W, memory engine) listening on {}",
@@ -292,6 +298,12 @@ fn demo() -> Result<(), String> {
         );
         if result.is_err() {
             eprintln!("--- broker log ---\n{}", broker.log());
+        }
+    }
+    if result.is_ok() {
+        result = demo_cli(&memory.addr().to_string());
+        if result.is_err() {
+            eprintln!("--- broker log ---\n{}", memory.log());
         }
     }
     drop(sqlite);
@@ -343,6 +355,102 @@ fn secure_demo(tansu_c: &Path) -> Result<(), String> {
     let result = run();
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// The `dekaf` command line on a real group: records written and read by a member of the
+/// group, then describe → reset (dry run, then --execute) → describe.
+fn demo_cli(bootstrap: &str) -> Result<(), String> {
+    let dekaf = |args: &[&str]| {
+        let mut cmd = cargo(&["run", "--quiet", "-p", "dekaf-cli", "--"]);
+        cmd.args(args).env("DEKAF_BOOTSTRAP", bootstrap);
+        cmd
+    };
+    step(
+        "dekaf topics create demo-orders --partitions 2",
+        &mut dekaf(&["topics", "create", "demo-orders", "--partitions", "2"]),
+    )?;
+    // One record per batch (--sync): tansu's memory engine tells a partition's end per batch.
+    let lines: String = (0..12)
+        .map(|i| format!("customer-{}:order-{i}\n", i % 3))
+        .collect();
+    eprintln!("\n==> dekaf produce demo-orders --key-separator : --sync (12 lines)");
+    let mut produce = dekaf(&["produce", "demo-orders", "--key-separator", ":", "--sync"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("dekaf produce: {e}"))?;
+    if let Some(mut stdin) = produce.stdin.take() {
+        use std::io::Write;
+        stdin
+            .write_all(lines.as_bytes())
+            .map_err(|e| format!("dekaf produce: {e}"))?;
+    }
+    let status = produce.wait().map_err(|e| format!("dekaf produce: {e}"))?;
+    if !status.success() {
+        return Err(format!("step `dekaf produce` failed ({status})"));
+    }
+    let steps: [(&str, &[&str]); 6] = [
+        (
+            "dekaf consume demo-orders --group demo-billing -e (reads everything, commits it)",
+            &[
+                "consume",
+                "demo-orders",
+                "--group",
+                "demo-billing",
+                "-e",
+                "--format",
+                "%p %o %k %v",
+            ],
+        ),
+        (
+            "dekaf groups describe demo-billing",
+            &["groups", "describe", "demo-billing"],
+        ),
+        (
+            "dekaf groups reset-offsets demo-billing --topic demo-orders --shift-by -4 (dry run)",
+            &[
+                "groups",
+                "reset-offsets",
+                "demo-billing",
+                "--topic",
+                "demo-orders",
+                "--shift-by",
+                "-4",
+            ],
+        ),
+        (
+            "dekaf groups reset-offsets demo-billing --topic demo-orders --shift-by -4 --execute",
+            &[
+                "groups",
+                "reset-offsets",
+                "demo-billing",
+                "--topic",
+                "demo-orders",
+                "--shift-by",
+                "-4",
+                "--execute",
+            ],
+        ),
+        (
+            "dekaf groups describe demo-billing (4 records behind on each partition)",
+            &["groups", "describe", "demo-billing"],
+        ),
+        (
+            "dekaf groups reset-offsets demo-billing --topic demo-orders:0 --shift-by -100 (clamped)",
+            &[
+                "groups",
+                "reset-offsets",
+                "demo-billing",
+                "--topic",
+                "demo-orders:0",
+                "--shift-by",
+                "-100",
+            ],
+        ),
+    ];
+    for (name, args) in steps {
+        step(name, &mut dekaf(args))?;
+    }
+    Ok(())
 }
 
 /// Criterion settings of a plain `cargo xtask bench records`: short enough for the whole run

@@ -155,6 +155,9 @@ impl Admin {
     /// the partitions named, or of every partition the group has one for. A partition asked
     /// that has no committed offset is `Ok(None)`; a group without any has none (not an
     /// error: Kafka cannot tell such a group from one that does not exist).
+    ///
+    /// The groups of one coordinator travel in one request where it supports OffsetFetch v8
+    /// (the groups array); where it does not, each group is asked on its own.
     pub async fn list_group_offsets(
         &self,
         queries: impl IntoIterator<Item = GroupOffsetsQuery>,
@@ -163,29 +166,46 @@ impl Admin {
             .into_iter()
             .map(|q| (q.group_id, q.partitions))
             .collect();
-        let groups = queries.keys().cloned().collect();
-        self.on_coordinators(
-            groups,
-            // One request per group: a version that carries several (v8+) is only known once
-            // the connection is open.
-            |gs| {
-                gs.iter()
-                    .map(|g| {
-                        let partitions = queries.get(g).and_then(|p| p.as_deref());
-                        (vec![g.clone()], plan::offset_fetch_request(g, partitions))
-                    })
-                    .collect()
-            },
-            |gs, _, outcome| {
-                let group = &gs[0];
-                let partitions = queries.get(group).and_then(|p| p.as_deref());
-                BTreeMap::from([(
-                    group.clone(),
-                    plan::read_offset_fetch(group, partitions, outcome),
-                )])
-            },
-        )
-        .await
+        let of = |groups: &[String]| -> Vec<(String, Option<Vec<TopicPartition>>)> {
+            groups
+                .iter()
+                .map(|g| (g.clone(), queries.get(g).cloned().flatten()))
+                .collect()
+        };
+        let mut done = self
+            .on_coordinators(
+                queries.keys().cloned().collect(),
+                |gs| match gs {
+                    [one] => vec![(gs.to_vec(), one_group_fetch(one, &queries))],
+                    _ => vec![(gs.to_vec(), plan::offset_fetch_groups_request(&of(gs)))],
+                },
+                |gs, _, outcome| match gs {
+                    [one] => read_one_group_fetch(one, &queries, outcome),
+                    _ => plan::read_offset_fetch_groups(&of(gs), outcome),
+                },
+            )
+            .await?;
+        // A coordinator without v8 cannot carry a batch: one request per group instead.
+        let again: BTreeSet<String> = done
+            .iter()
+            .filter(|(_, r)| r.as_ref().is_err_and(AdminError::is_unsupported))
+            .map(|(g, _)| g.clone())
+            .collect();
+        if !again.is_empty() {
+            let one_by_one = self
+                .on_coordinators(
+                    again,
+                    |gs| {
+                        gs.iter()
+                            .map(|g| (vec![g.clone()], one_group_fetch(g, &queries)))
+                            .collect()
+                    },
+                    |gs, _, outcome| read_one_group_fetch(&gs[0], &queries, outcome),
+                )
+                .await?;
+            done.extend(one_by_one);
+        }
+        Ok(done)
     }
 
     /// Sets `group`'s committed offsets, as a consumer of the group restarting would find
@@ -332,4 +352,25 @@ impl Admin {
             &ends,
         ))
     }
+}
+
+/// OffsetFetch of one group, in any version the coordinator has.
+fn one_group_fetch(
+    group: &str,
+    queries: &BTreeMap<String, Option<Vec<TopicPartition>>>,
+) -> ClientRequest {
+    plan::offset_fetch_request(group, queries.get(group).and_then(|p| p.as_deref()))
+}
+
+/// The answer to [`one_group_fetch`].
+fn read_one_group_fetch(
+    group: &str,
+    queries: &BTreeMap<String, Option<Vec<TopicPartition>>>,
+    outcome: Outcome,
+) -> GroupResults<PartitionResults<Option<OffsetAndMetadata>>> {
+    let partitions = queries.get(group).and_then(|p| p.as_deref());
+    BTreeMap::from([(
+        group.to_owned(),
+        plan::read_offset_fetch(group, partitions, outcome),
+    )])
 }

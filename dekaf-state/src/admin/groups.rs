@@ -15,11 +15,11 @@ use dekaf_proto::messages::offset_fetch::{
 };
 use dekaf_proto::messages::{
     DeleteGroupsRequest, DescribeGroupsRequest, ListGroupsRequest, OffsetDeleteRequest,
-    OffsetFetchRequest, RequestBody, ResponseBody,
+    OffsetFetchRequest, OffsetFetchResponse, RequestBody, ResponseBody,
 };
 use dekaf_proto::{ApiKey, ErrorCode};
 
-use super::{answer, fan_out, AdminError, Outcome, PartitionResults};
+use super::{answer, fan_out, AdminError, GroupResults, Outcome, PartitionResults};
 use super::{GroupDescription, GroupFilter, GroupListing, GroupState, MemberDescription};
 use crate::client::{BrokerId, ClientRequest};
 use crate::consumer::requests::{
@@ -288,6 +288,82 @@ pub fn read_offset_fetch(
         _ => None,
     })?;
     let found = parse_offset_fetch(&resp, version, group)?;
+    Ok(offsets_asked(asked, found))
+}
+
+/// OffsetFetch of several groups at once, each of the partitions named or of all its
+/// offsets (`None`): one request through the groups array (v8–v9 only). A broker without v8
+/// fails it as [`AdminError::Unsupported`]; ask each group with [`offset_fetch_request`]
+/// then.
+pub fn offset_fetch_groups_request(
+    queries: &[(String, Option<Vec<TopicPartition>>)],
+) -> ClientRequest {
+    let groups: Vec<OffsetFetchRequestGroup> = queries
+        .iter()
+        .map(|(group, partitions)| OffsetFetchRequestGroup {
+            group_id: group.clone(),
+            topics: partitions.as_ref().map(|ps| {
+                by_topic(ps.iter().map(|tp| (tp.clone(), ())))
+                    .into_iter()
+                    .map(|(name, parts)| OffsetFetchRequestTopics {
+                        name: name.to_string(),
+                        partition_indexes: parts.into_iter().map(|(p, ())| p).collect(),
+                        ..Default::default()
+                    })
+                    .collect()
+            }),
+            ..Default::default()
+        })
+        .collect();
+    ClientRequest::new(ApiKey::OffsetFetch, 8, 9, move |_| {
+        RequestBody::OffsetFetch(OffsetFetchRequest {
+            groups: groups.clone(),
+            ..Default::default()
+        })
+    })
+}
+
+/// Each group's committed offsets from the answer to an [`offset_fetch_groups_request`] of
+/// `queries`, as [`read_offset_fetch`] reads one group's; a group the answer leaves out is
+/// [`AdminError::Missing`], and a failed request fails every group with its error.
+pub fn read_offset_fetch_groups(
+    queries: &[(String, Option<Vec<TopicPartition>>)],
+    outcome: Outcome,
+) -> GroupResults<PartitionResults<Option<OffsetAndMetadata>>> {
+    let (resp, version) = match answer(outcome, |b| match b {
+        ResponseBody::OffsetFetch(r) => Some(r),
+        _ => None,
+    }) {
+        Ok(answered) => answered,
+        Err(e) => return fan_out(queries.iter().map(|(g, _)| g.clone()), e),
+    };
+    queries
+        .iter()
+        .map(|(group, asked)| {
+            let result = match resp.groups.iter().find(|g| &g.group_id == group) {
+                None => Err(AdminError::Missing),
+                Some(g) => {
+                    // The answer of this group alone, read as a one-group answer is.
+                    let one = OffsetFetchResponse {
+                        groups: vec![g.clone()],
+                        ..Default::default()
+                    };
+                    parse_offset_fetch(&one, version, group)
+                        .map_err(AdminError::from)
+                        .map(|found| offsets_asked(asked.as_deref(), found))
+                }
+            };
+            (group.clone(), result)
+        })
+        .collect()
+}
+
+/// The offsets found, narrowed to the partitions asked (each asked and not found is
+/// [`AdminError::Missing`]), or all of them when none were named.
+fn offsets_asked(
+    asked: Option<&[TopicPartition]>,
+    found: Vec<(TopicPartition, Result<Option<OffsetAndMetadata>, ErrorCode>)>,
+) -> PartitionResults<Option<OffsetAndMetadata>> {
     let mut out: PartitionResults<Option<OffsetAndMetadata>> = match asked {
         Some(asked) => fan_out(asked.iter().cloned(), AdminError::Missing),
         None => BTreeMap::new(),
@@ -298,7 +374,7 @@ pub fn read_offset_fetch(
         }
         out.insert(tp, result.map_err(AdminError::from));
     }
-    Ok(out)
+    out
 }
 
 /// OffsetCommit of `offsets` for `group` from outside the group: generation -1 and no member
@@ -584,6 +660,115 @@ mod tests {
         assert_eq!(out[&tp("t", 3)], Err(AdminError::Missing));
         let all = read_offset_fetch("g", None, ok(8, resp)).unwrap();
         assert_eq!(all.len(), 3);
+    }
+
+    #[test]
+    fn several_groups_travel_in_one_request_from_v8_each_with_its_partitions() {
+        use dekaf_proto::Message;
+        let queries = vec![
+            ("g".to_owned(), None),
+            (
+                "h".to_owned(),
+                Some(vec![tp("t", 1), tp("u", 0), tp("t", 0)]),
+            ),
+        ];
+        let request = offset_fetch_groups_request(&queries);
+        assert_eq!(request.versions(), (8, 9));
+        writes_in_every_version(&request);
+        for v in 8..=9 {
+            let mut buf = bytes::BytesMut::new();
+            request.body(v).encode(&mut buf, v).unwrap();
+            let back = OffsetFetchRequest::decode_exact(&buf.freeze(), v).unwrap();
+            type Topics<'a> = Option<Vec<(&'a str, Vec<i32>)>>;
+            let groups: Vec<(&str, Topics<'_>)> = back
+                .groups
+                .iter()
+                .map(|g| {
+                    let topics = g.topics.as_ref().map(|ts| {
+                        ts.iter()
+                            .map(|t| (t.name.as_str(), t.partition_indexes.clone()))
+                            .collect()
+                    });
+                    (g.group_id.as_str(), topics)
+                })
+                .collect();
+            assert_eq!(
+                groups,
+                [
+                    ("g", None),
+                    ("h", Some(vec![("t", vec![1, 0]), ("u", vec![0])]))
+                ],
+                "v{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_group_of_a_batched_answer_gets_its_own_result() {
+        let partition = |offset| OffsetFetchResponsePartitions {
+            partition_index: 0,
+            committed_offset: offset,
+            ..Default::default()
+        };
+        let group = |id: &str, offset, code| OffsetFetchResponseGroup {
+            group_id: id.into(),
+            topics: vec![OffsetFetchResponseTopics {
+                name: "t".into(),
+                partitions: vec![partition(offset)],
+                ..Default::default()
+            }],
+            error_code: code,
+            ..Default::default()
+        };
+        // Answered out of order; "lost" is left out.
+        let resp = OffsetFetchResponse {
+            groups: vec![
+                group("h", 7, ErrorCode::NONE),
+                group("g", 3, ErrorCode::NONE),
+                group("busy", -1, ErrorCode::COORDINATOR_LOAD_IN_PROGRESS),
+            ],
+            ..Default::default()
+        };
+        let queries = vec![
+            ("g".to_owned(), None),
+            ("h".to_owned(), Some(vec![tp("t", 0), tp("t", 1)])),
+            ("busy".to_owned(), None),
+            ("lost".to_owned(), None),
+        ];
+        let out = read_offset_fetch_groups(&queries, ok(9, resp));
+        let offset = |g: &str, p| {
+            out[g].as_ref().unwrap()[&tp("t", p)]
+                .as_ref()
+                .unwrap()
+                .as_ref()
+                .map(|o| o.offset)
+        };
+        assert_eq!(offset("g", 0), Some(3));
+        assert_eq!(offset("h", 0), Some(7));
+        assert_eq!(
+            out["h"].as_ref().unwrap()[&tp("t", 1)],
+            Err(AdminError::Missing)
+        );
+        assert!(out["busy"].as_ref().unwrap_err().is_coordinator_error());
+        assert_eq!(out["lost"], Err(AdminError::Missing));
+    }
+
+    #[test]
+    fn a_batch_the_broker_cannot_carry_fails_every_group_as_unsupported() {
+        let unsupported = dekaf_proto::version::UnsupportedVersion {
+            api: ApiKey::OffsetFetch,
+            broker: Some((0, 7)),
+            ours: Some((8, 9)),
+        };
+        let queries = vec![("g".to_owned(), None), ("h".to_owned(), None)];
+        let out = read_offset_fetch_groups(
+            &queries,
+            Err(crate::client::RequestFailed::Unsupported(unsupported)),
+        );
+        assert_eq!(out.len(), 2);
+        assert!(out
+            .values()
+            .all(|r| r.as_ref().is_err_and(AdminError::is_unsupported)));
     }
 
     #[test]

@@ -12,9 +12,9 @@
 //! - configurations ([`describe_configs_request`], [`alter_configs_request`]) go to any broker
 //!   for topics and to the broker itself for a broker's settings ([`route_resources`]);
 //! - group requests ([`describe_groups_request`], [`delete_groups_request`],
-//!   [`offset_fetch_request`], [`offset_commit_request`], [`offset_delete_request`]) go to the
-//!   group's coordinator, found with [`find_coordinator_request`]; [`list_groups_request`] goes
-//!   to every broker;
+//!   [`offset_fetch_request`], [`offset_fetch_groups_request`], [`offset_commit_request`],
+//!   [`offset_delete_request`]) go to the group's coordinator, found with
+//!   [`find_coordinator_request`]; [`list_groups_request`] goes to every broker;
 //! - [`list_offsets_request`] goes to each partition leader, as [`plan_list_offsets`] batches
 //!   the lookups from a Metadata answer.
 //!
@@ -42,9 +42,10 @@ pub use configs::{
 pub use error::AdminError;
 pub use groups::{
     check_group_empty, delete_groups_request, describe_groups_request, find_coordinator_request,
-    list_groups_request, offset_commit_request, offset_delete_request, offset_fetch_request,
-    read_delete_groups, read_describe_groups, read_find_coordinator, read_list_groups,
-    read_offset_commit, read_offset_delete, read_offset_fetch,
+    list_groups_request, offset_commit_request, offset_delete_request, offset_fetch_groups_request,
+    offset_fetch_request, read_delete_groups, read_describe_groups, read_find_coordinator,
+    read_list_groups, read_offset_commit, read_offset_delete, read_offset_fetch,
+    read_offset_fetch_groups,
 };
 pub use offsets::{
     group_lag, lag_partitions, list_offsets_request, plan_list_offsets, read_list_offsets,
