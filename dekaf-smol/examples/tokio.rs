@@ -134,6 +134,9 @@ pub async fn run(bootstrap: String, spawner: Spawner) -> Result {
         );
     }
     next.close().await?;
-    println!("tokio: the group's committed offsets are {} per partition", RECORDS / 2);
+    println!(
+        "tokio: the group's committed offsets are {} per partition",
+        RECORDS / 2
+    );
     Ok(())
 }

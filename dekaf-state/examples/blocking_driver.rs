@@ -58,7 +58,9 @@ use dekaf_state::client::{
     RequestId, Response,
 };
 use dekaf_state::consumer::{Consumer, ConsumerConfig, ConsumerEvent};
-use dekaf_state::offset::{AutoOffsetReset, Event as OffsetEvent, OffsetCommitMode, TopicPartition};
+use dekaf_state::offset::{
+    AutoOffsetReset, Event as OffsetEvent, OffsetCommitMode, TopicPartition,
+};
 use dekaf_state::producer::{Event as ProducerEvent, Producer, ProducerConfig, ProducerRecord};
 
 // ---------------------------------------------------------------------------------------------
@@ -308,7 +310,9 @@ impl<M: ClientMachine> Driver<M> {
             .ok_or(RequestFailed::Disconnected)?;
         let serial = self.next_serial;
         self.next_serial += 1;
-        let reading = stream.try_clone().map_err(|_| RequestFailed::Disconnected)?;
+        let reading = stream
+            .try_clone()
+            .map_err(|_| RequestFailed::Disconnected)?;
         let arrivals = self.arrivals_sender.clone();
         std::thread::spawn(move || read_frames(reading, link, serial, arrivals));
         self.connections.insert(
@@ -584,12 +588,11 @@ pub fn run(bootstrap: &str, out: &mut dyn Write) -> Outcome {
         RECORDS / 2
     )?;
     let positions = restart_positions(bootstrap, &group, &partitions)?;
-    writeln!(
-        out,
-        "a new consumer of the group starts at {positions:?}"
-    )?;
+    writeln!(out, "a new consumer of the group starts at {positions:?}")?;
     if positions != vec![RECORDS / 2; partitions.len()] {
-        return Err(format!("a new consumer starts at {positions:?}, not the committed offsets").into());
+        return Err(
+            format!("a new consumer starts at {positions:?}, not the committed offsets").into(),
+        );
     }
     Ok(())
 }
@@ -666,51 +669,65 @@ fn produce(bootstrap: &str, topic: &str) -> Outcome {
 
 /// Reads every record in a group, in Manual mode, with a commit after each batch taken;
 /// returns how many commits succeeded.
-fn consume_and_commit(bootstrap: &str, group: &str, partitions: &[TopicPartition]) -> Outcome<usize> {
+fn consume_and_commit(
+    bootstrap: &str,
+    group: &str,
+    partitions: &[TopicPartition],
+) -> Outcome<usize> {
     let config = ConsumerConfig::new()
         .with_client_id(CLIENT_ID)
         .with_group_id(group)
         .with_commit_mode(OffsetCommitMode::Manual)
         .with_auto_offset_reset(AutoOffsetReset::Earliest);
     let mut driver = Driver::new(Consumer::new(config), bootstrap, CLIENT_ID)?;
-    driver.machine().assign(Instant::now(), partitions.to_vec())?;
+    driver
+        .machine()
+        .assign(Instant::now(), partitions.to_vec())?;
 
     let mut values: BTreeMap<i32, Vec<String>> = BTreeMap::new();
     let mut commits = 0;
     let all_committed = |consumer: &Consumer| {
-        partitions.iter().all(|tp| {
-            consumer.committed(tp).map(|c| c.offset) == Some(RECORDS / 2)
-        })
+        partitions
+            .iter()
+            .all(|tp| consumer.committed(tp).map(|c| c.offset) == Some(RECORDS / 2))
     };
-    driver.run_until(PATIENCE, "reading and committing every record", |consumer, now| {
-        // The application's part: take what arrived, process it, commit it.
-        let batch = consumer.poll_records(now, 100);
-        for record in &batch {
-            let value = String::from_utf8_lossy(record.value.as_deref().unwrap_or_default());
-            values
-                .entry(record.topic_partition.partition())
-                .or_default()
-                .push(value.into_owned());
-        }
-        if !batch.is_empty() {
-            if let Err(e) = consumer.commit(now) {
-                return Some(Err(format!("commit refused: {e}")));
+    driver.run_until(
+        PATIENCE,
+        "reading and committing every record",
+        |consumer, now| {
+            // The application's part: take what arrived, process it, commit it.
+            let batch = consumer.poll_records(now, 100);
+            for record in &batch {
+                let value = String::from_utf8_lossy(record.value.as_deref().unwrap_or_default());
+                values
+                    .entry(record.topic_partition.partition())
+                    .or_default()
+                    .push(value.into_owned());
             }
-        }
-        // The machine's events: here, the outcome of each commit.
-        while let Some(event) = consumer.poll_event() {
-            match event {
-                ConsumerEvent::Offset(OffsetEvent::CommitFinished { result: Ok(()), .. }) => {
-                    commits += 1;
+            if !batch.is_empty() {
+                if let Err(e) = consumer.commit(now) {
+                    return Some(Err(format!("commit refused: {e}")));
                 }
-                ConsumerEvent::Offset(OffsetEvent::CommitFinished { result: Err(e), .. }) => {
-                    return Some(Err(format!("commit failed: {e}")));
-                }
-                _ => {}
             }
-        }
-        all_committed(consumer).then_some(Ok(()))
-    })??;
+            // The machine's events: here, the outcome of each commit.
+            while let Some(event) = consumer.poll_event() {
+                match event {
+                    ConsumerEvent::Offset(OffsetEvent::CommitFinished {
+                        result: Ok(()), ..
+                    }) => {
+                        commits += 1;
+                    }
+                    ConsumerEvent::Offset(OffsetEvent::CommitFinished {
+                        result: Err(e), ..
+                    }) => {
+                        return Some(Err(format!("commit failed: {e}")));
+                    }
+                    _ => {}
+                }
+            }
+            all_committed(consumer).then_some(Ok(()))
+        },
+    )??;
     for p in 0..PARTITIONS {
         let expected: Vec<String> = (0..RECORDS)
             .filter(|i| i % 2 == i64::from(p))
@@ -741,7 +758,9 @@ fn restart_positions(
         .with_group_id(group)
         .with_auto_offset_reset(AutoOffsetReset::Earliest);
     let mut driver = Driver::new(Consumer::new(config), bootstrap, CLIENT_ID)?;
-    driver.machine().assign(Instant::now(), partitions.to_vec())?;
+    driver
+        .machine()
+        .assign(Instant::now(), partitions.to_vec())?;
     let positions = driver.run_until(PATIENCE, "the new consumer's positions", |consumer, _| {
         while consumer.poll_event().is_some() {}
         partitions

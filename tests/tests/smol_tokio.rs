@@ -136,7 +136,13 @@ async fn fill(
     let mut sent = Vec::new();
     for p in 0..partitions {
         for i in first..first + n {
-            sent.push(producer.send(ProducerRecord::new(topic).partition(p).value(format!("{i}"))));
+            sent.push(
+                producer.send(
+                    ProducerRecord::new(topic)
+                        .partition(p)
+                        .value(format!("{i}")),
+                ),
+            );
         }
     }
     for delivery in sent {
@@ -174,8 +180,10 @@ the_example_on! {
 /// Build C (the crates.io build, SQLite engine) as well, for the same program.
 #[test]
 fn produce_consume_and_commit_under_tokio_on_build_c() {
-    let Some(broker) = Broker::start(Build::C, Engine::Sqlite(dekaf_tests::broker::temp_dir("tokio")))
-    else {
+    let Some(broker) = Broker::start(
+        Build::C,
+        Engine::Sqlite(dekaf_tests::broker::temp_dir("tokio")),
+    ) else {
         return;
     };
     let rt = runtime(Flavor::MultiThread);
@@ -183,7 +191,10 @@ fn produce_consume_and_commit_under_tokio_on_build_c() {
         tokio_example::run(broker.addr().to_string(), tokio_example::tokio_spawner()).await
     });
     if let Err(e) = result {
-        panic!("the tokio example on build C: {e}\n--- broker log ---\n{}", broker.log());
+        panic!(
+            "the tokio example on build C: {e}\n--- broker log ---\n{}",
+            broker.log()
+        );
     }
 }
 
@@ -369,9 +380,10 @@ async fn group_of_two(bootstrap: String, spawner: Spawner) -> Result {
     }
     fill(&bootstrap, &spawner, &topic, PARTITIONS, 10, 10).await?;
     until("80 records processed", processed(80)).await?;
-    until("the group to be settled before the first member closes", || {
-        settled(&[(&first, 2), (&second, 2)])
-    })
+    until(
+        "the group to be settled before the first member closes",
+        || settled(&[(&first, 2), (&second, 2)]),
+    )
     .await?;
 
     stop("the first member to stop", first, first_loop).await?;
@@ -399,7 +411,10 @@ async fn group_of_two(bootstrap: String, spawner: Spawner) -> Result {
         .flat_map(|p| (0..30).map(move |o| (p, o)))
         .collect();
     let got: BTreeSet<(i32, i64)> = j.processed.keys().copied().collect();
-    check!(got == expected, "processed {got:?}, not 0..30 of each partition");
+    check!(
+        got == expected,
+        "processed {got:?}, not 0..30 of each partition"
+    );
     Ok(())
 }
 
@@ -454,12 +469,19 @@ async fn transactions(bootstrap: String, spawner: Spawner) -> Result {
     let tp = TopicPartition::new(topic.as_str(), 0);
     for (round, commit) in [(0, true), (1, false), (2, true)] {
         producer.begin_transaction()?;
-        for i in 0..5 {
-            let _ = producer.send(
-                ProducerRecord::new(&topic)
-                    .partition(0)
-                    .value(format!("t{round}-{i}")),
-            );
+        // Each record written before the transaction ends, so that the aborted one's records
+        // are in the log too, for read_committed to pass over.
+        let sent: Vec<_> = (0..5)
+            .map(|i| {
+                producer.send(
+                    ProducerRecord::new(&topic)
+                        .partition(0)
+                        .value(format!("t{round}-{i}")),
+                )
+            })
+            .collect();
+        for delivery in sent {
+            within("a record of the transaction to be written", delivery).await??;
         }
         if round == 2 {
             within(
@@ -504,7 +526,8 @@ async fn transactions(bootstrap: String, spawner: Spawner) -> Result {
             tokio::time::timeout(Duration::from_millis(200), consumer.recv_batch(100)).await
         {
             for record in batch? {
-                values.push(String::from_utf8_lossy(record.value().unwrap_or_default()).into_owned());
+                values
+                    .push(String::from_utf8_lossy(record.value().unwrap_or_default()).into_owned());
             }
         }
     }
@@ -513,7 +536,10 @@ async fn transactions(bootstrap: String, spawner: Spawner) -> Result {
         .iter()
         .flat_map(|round| (0..5).map(move |i| format!("t{round}-{i}")))
         .collect();
-    check!(values == expected, "read_committed read {values:?}, not {expected:?}");
+    check!(
+        values == expected,
+        "read_committed read {values:?}, not {expected:?}"
+    );
     Ok(())
 }
 
