@@ -8,7 +8,7 @@
 #![allow(clippy::duplicate_mod)]
 
 #[macro_use]
-#[allow(dead_code, unreachable_pub, missing_docs)]
+#[allow(unreachable_pub, missing_docs)]
 #[path = "../../dekaf-smol/examples/common/mod.rs"]
 mod common;
 
@@ -365,18 +365,18 @@ async fn group_of_two(bootstrap: String, spawner: Spawner) -> Result {
         settled(&[(&first, 2), (&second, 2)])
     })
     .await?;
-    {
+    // The group is settled; the hooks run on each member's task, at its next `recv_batch`.
+    let hooks_ran = || {
         let j = lock(&journal);
         let saw = |name: &str, hook: &str| {
             j.hooks
                 .iter()
                 .any(|(n, h, parts)| *n == name && *h == hook && !parts.is_empty())
         };
-        check!(
-            saw("first", "assigned") && saw("first", "revoked") && saw("second", "assigned"),
-            "hooks seen: {:?}",
-            j.hooks
-        );
+        saw("first", "assigned") && saw("first", "revoked") && saw("second", "assigned")
+    };
+    if let Err(e) = until("the hooks of both members to run", hooks_ran).await {
+        return Err(format!("{e}; hooks seen: {:?}", lock(&journal).hooks).into());
     }
     fill(&bootstrap, &spawner, &topic, PARTITIONS, 10, 10).await?;
     until("80 records processed", processed(80)).await?;
