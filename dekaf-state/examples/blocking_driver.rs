@@ -404,7 +404,10 @@ impl<M> Drop for Driver<M> {
     }
 }
 
-/// Connects to `addr` and asks which versions it speaks (ApiVersions v3, blocking).
+/// Connects to `addr` and asks which versions it speaks (ApiVersions v3). It blocks the loop
+/// for as long as that takes, at most `timeout` for each step: a driver on an event loop
+/// connects and handshakes without blocking, holding the connection's requests until the
+/// answer is in.
 fn handshake(
     addr: SocketAddr,
     client_id: &str,
@@ -584,7 +587,7 @@ pub fn run(bootstrap: &str, out: &mut dyn Write) -> Outcome {
     let commits = consume_and_commit(bootstrap, &group, &partitions)?;
     writeln!(
         out,
-        "consumed {RECORDS} records in order, {commits} commits, committed offset {} on each partition",
+        "consumed {RECORDS} records in order; committed offset {} on each partition, commits made: {commits}",
         RECORDS / 2
     )?;
     let positions = restart_positions(bootstrap, &group, &partitions)?;

@@ -70,7 +70,7 @@
 //!
 //! dekaf-smol is one driver of these machines; a runtime of your own (an event loop, an
 //! embedded system, a simulation) can have another. The example `blocking_driver`
-//! (`dekaf-state/examples/blocking_driver.rs`, about 300 lines of the driver itself) is the
+//! (`dekaf-state/examples/blocking_driver.rs`, about 400 lines for the driver itself) is the
 //! reference: it runs the [producer](producer::Producer) and the
 //! [consumer](consumer::Consumer) over blocking `std::net` sockets, writes records, reads them
 //! back with commits, and is run against a real broker by the tests. What any driver must do:
@@ -113,6 +113,43 @@
 //!    [`Consumer::poll_event`](consumer::Consumer::poll_event)) and let the application
 //!    give its commands (`send`, `poll_records`, `commit`...), which take `now` too.
 //!
+//! In code (the example's `Driver::turn`, with its connections left out):
+//!
+//! ```no_run
+//! use std::time::Instant;
+//! use dekaf_state::client::{ClientMachine, Outgoing, RequestFailed, RequestId, Response};
+//!
+//! /// Writes `out` on its connection, opening it first.
+//! fn send(_out: &Outgoing) -> Result<(), RequestFailed> { Ok(()) }
+//! /// Answers that arrived, waiting for one until `deadline` at the latest.
+//! fn wait(_deadline: Option<Instant>) -> Vec<(RequestId, Result<Response, RequestFailed>)> {
+//!     Vec::new()
+//! }
+//!
+//! fn send_all(machine: &mut impl ClientMachine, now: Instant) {
+//!     while let Some(out) = machine.poll_request(now) {
+//!         if let Err(failed) = send(&out) {
+//!             machine.handle_response(now, out.id, Err(failed));
+//!         }
+//!     }
+//! }
+//!
+//! #[allow(clippy::disallowed_methods)] // the driver reads the clock; the machine never does
+//! fn turn(machine: &mut impl ClientMachine) {
+//!     send_all(machine, Instant::now());
+//!     let answers = wait(machine.poll_timeout());
+//!     let now = Instant::now();
+//!     for (id, result) in answers {
+//!         machine.handle_response(now, id, result);
+//!     }
+//!     if machine.poll_timeout().is_some_and(|deadline| deadline <= now) {
+//!         machine.handle_timeout(now);
+//!     }
+//!     send_all(machine, now);
+//!     // Then the application drains the machine's events and gives its commands.
+//! }
+//! ```
+//!
 //! The machines never read a clock: the driver's `now` is their only time, so a deadline
 //! passes when the driver says so, and a test can drive them in virtual time. Nor do they
 //! read the wall clock: a record's creation time
@@ -130,9 +167,11 @@
 //! next request to that broker makes the driver connect anew. A connection that cannot be
 //! opened fails its request the same way.
 //!
-//! **On a timeout**: a request unanswered within the request timeout fails with
-//! `RequestFailed::TimedOut`, and its connection is closed as above — its later answers,
-//! if any, must not be mistaken for those of requests sent on a new connection.
+//! **On a timeout**: when a request stays unanswered for the request timeout, its
+//! connection is closed as above, its requests failing with `RequestFailed::TimedOut`: a late
+//! answer must not be taken for that of a request sent on a new connection. The machines'
+//! own deadlines (commit timeouts, heartbeats, linger, retry backoff) are theirs: the driver
+//! only calls `handle_timeout` when `poll_timeout` says.
 //!
 //! # Delivery semantics
 //!
