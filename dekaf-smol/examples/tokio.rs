@@ -21,7 +21,11 @@ use dekaf_smol::{
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(bootstrap(), tokio_spawner()).await {
+    let outcome = match tokio_spawner() {
+        Ok(spawner) => run(bootstrap(), spawner).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
         Ok(()) => {
             println!("tokio: ok");
             ExitCode::SUCCESS
@@ -34,10 +38,10 @@ async fn main() -> ExitCode {
 }
 
 /// Runs each client's driver as a task of the current tokio runtime instead of a thread of
-/// its own. Call it inside the runtime (here, in `main`).
-pub fn tokio_spawner() -> Spawner {
-    let runtime = tokio::runtime::Handle::current();
-    Spawner::new(move |driver| drop(runtime.spawn(driver)))
+/// its own; fails outside a runtime.
+pub fn tokio_spawner() -> Result<Spawner> {
+    let runtime = tokio::runtime::Handle::try_current()?;
+    Ok(Spawner::new(move |driver| drop(runtime.spawn(driver))))
 }
 
 const RECORDS: i64 = 20;

@@ -109,7 +109,7 @@ struct Arrival {
     what: Result<Bytes, RequestFailed>,
 }
 
-/// A machine's request that no answer came for in time.
+/// What [`Driver::run_until`] waited for did not happen in time.
 #[derive(Debug)]
 pub struct NotWithin {
     what: String,

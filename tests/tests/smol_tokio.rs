@@ -74,7 +74,7 @@ where
     let result = rt.block_on(async {
         let spawner = match drivers {
             Drivers::Threads => Spawner::thread(),
-            Drivers::TokioTasks => tokio_example::tokio_spawner(),
+            Drivers::TokioTasks => tokio_example::tokio_spawner()?,
         };
         test(broker.addr().to_string(), spawner).await
     });
@@ -188,7 +188,7 @@ fn produce_consume_and_commit_under_tokio_on_build_c() {
     };
     let rt = runtime(Flavor::MultiThread);
     let result = rt.block_on(async {
-        tokio_example::run(broker.addr().to_string(), tokio_example::tokio_spawner()).await
+        tokio_example::run(broker.addr().to_string(), tokio_example::tokio_spawner()?).await
     });
     if let Err(e) = result {
         panic!(
