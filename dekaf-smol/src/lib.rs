@@ -60,6 +60,50 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Running under tokio
+//!
+//! The clients work in a tokio application as they are: their futures are `Send` and need no
+//! particular executor, so `#[tokio::main]`, `tokio::spawn` and tokio's timers around them
+//! (`tokio::time::timeout(d, consumer.recv())`) all work, on the multi-thread and the
+//! current-thread runtime alike. Nothing needs a tokio feature flag or a compatibility layer:
+//! sockets and timers are `async-io`'s, whose reactor runs on a thread of its own and wakes
+//! whichever executor polls the future.
+//!
+//! Each client's driver (the task that owns its connections) runs on a thread of its own by
+//! default. To run it as a tokio task instead, give the builder a [`Spawner`] that spawns it
+//! on the runtime — three lines, called inside the runtime:
+//!
+//! ```no_run
+//! use dekaf_smol::{Consumer, Spawner};
+//!
+//! # async fn example() -> Result<(), dekaf_smol::Error> {
+//! let runtime = tokio::runtime::Handle::current();
+//! let spawner = Spawner::new(move |driver| drop(runtime.spawn(driver)));
+//! let consumer = Consumer::builder()
+//!     .bootstrap_servers("localhost:9092")
+//!     .group_id("my-group")
+//!     .spawner(spawner.clone()) // the same for Producer::builder() and Admin::builder()
+//!     .build()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Which to choose:
+//!
+//! - **A driver thread** (the default) keeps reading, heartbeating and committing in the
+//!   background whatever the application's tasks do, even a task that blocks its thread. It
+//!   also outlives the runtime: a client can move from one runtime to another.
+//! - **A tokio task** saves a thread per client. On a current-thread runtime the driver then
+//!   runs only while no task blocks that thread: a task that blocks (a synchronous call, a
+//!   `std::thread::sleep`) for longer than the group's session timeout gets its consumer
+//!   thrown out of the group. When the runtime shuts down, its tasks stop, drivers included:
+//!   `close().await` each client before, so that the last commits and records go out.
+//!
+//! Rebalance hooks ([`RebalanceListener`]) run on the application's task, inside `recv`,
+//! `recv_batch` and the stream, whichever the spawner. The example `tokio`
+//! (`dekaf-smol/examples/tokio.rs`) is a whole program; the tests run it, a group of two with
+//! its hooks and transactions on both runtimes, with drivers on both sides.
+//!
 //! # The IO core
 //!
 //! The IO core is [`Driver`]: it owns any [`ClientMachine`](dekaf_state::client::ClientMachine)

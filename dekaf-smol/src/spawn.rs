@@ -19,7 +19,8 @@ type SpawnFn = dyn Fn(DriverFuture) + Send + Sync;
 /// `block_on`) without dekaf choosing a global executor for the application, and the driver
 /// keeps reading from the network while the application's tasks are busy. To run it on your
 /// executor instead, pass a function that spawns the future and lets it run to the end, e.g.
-/// `Spawner::new(|driver| smol::spawn(driver).detach())`.
+/// `Spawner::new(|driver| smol::spawn(driver).detach())`; for tokio, see the crate's
+/// section [Running under tokio](crate#running-under-tokio).
 #[derive(Clone)]
 pub struct Spawner(Option<Arc<SpawnFn>>);
 

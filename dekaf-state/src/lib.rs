@@ -66,6 +66,113 @@
 //! partition, a group, a configuration resource), so that one failing item hides no other.
 //! Lookups are planned per partition leader and a group's lag computed by plain functions.
 //!
+//! # Embedding dekaf
+//!
+//! dekaf-smol is one driver of these machines; a runtime of your own (an event loop, an
+//! embedded system, a simulation) can have another. The example `blocking_driver`
+//! (`dekaf-state/examples/blocking_driver.rs`, about 400 lines for the driver itself) is the
+//! reference: it runs the [producer](producer::Producer) and the
+//! [consumer](consumer::Consumer) over blocking `std::net` sockets, writes records, reads them
+//! back with commits, and is run against a real broker by the tests. What any driver must do:
+//!
+//! **Connections.** A request says where it goes ([`client::Destination`]):
+//! `Broker(id)` and `Coordinator(id)` are *two* connections to the same broker — group,
+//! commit and transaction requests must not wait behind a Fetch the broker holds for its max
+//! wait — and `AnyBroker` takes any open broker connection or a bootstrap address. The address
+//! of a node id comes from [`broker_address`](client::ClientMachine::broker_address). Each
+//! new connection starts with an ApiVersions request (v3 and up carry the client's name);
+//! its answer, as [`BrokerVersions`](dekaf_proto::version::BrokerVersions), is what every
+//! request of that connection is negotiated against.
+//!
+//! **Sending.** For each [`Outgoing`](client::Outgoing):
+//! [`negotiate`](client::ClientRequest::negotiate) the version (an error goes straight back
+//! to `handle_response`), write [`body(version)`](client::ClientRequest::body) with the
+//! connection's [`Correlator`](dekaf_proto::correlation::Correlator), and remember the
+//! correlation id with the request's id and the time it was sent. A request that
+//! [does not expect a response](client::ClientRequest::expects_response) (a Produce with
+//! acks = 0) is `forget`-ed at once and gets no `handle_response`.
+//!
+//! **Receiving.** Split the bytes into frames
+//! ([`FrameSplitter`](dekaf_proto::frame::FrameSplitter)), decode each with the correlator
+//! (it knows the API and version of the request it answers), and pass it to
+//! [`handle_response`](client::ClientMachine::handle_response) as a
+//! [`Response`](client::Response) with that version. Every request gets exactly one
+//! `handle_response`, with an answer or a [`RequestFailed`](client::RequestFailed).
+//!
+//! **The loop.** Each turn, with `now` read once from the clock after waking:
+//!
+//! 1. send what [`poll_request`](client::ClientMachine::poll_request) hands out (the
+//!    application's commands since the last turn made some);
+//! 2. sleep until an answer arrives, the machine's deadline
+//!    ([`poll_timeout`](client::ClientMachine::poll_timeout)) passes, or the oldest request
+//!    in flight reaches the request timeout;
+//! 3. feed each answer with `now`, then fail timed-out requests, then call
+//!    [`handle_timeout`](client::ClientMachine::handle_timeout) if the deadline passed;
+//! 4. send what that made due (`poll_request` again);
+//! 5. drain the machine's events ([`Producer::poll_event`](producer::Producer::poll_event),
+//!    [`Consumer::poll_event`](consumer::Consumer::poll_event)) and let the application
+//!    give its commands (`send`, `poll_records`, `commit`...), which take `now` too.
+//!
+//! In code (the example's `Driver::turn`, with its connections left out):
+//!
+//! ```no_run
+//! use std::time::Instant;
+//! use dekaf_state::client::{ClientMachine, Outgoing, RequestFailed, RequestId, Response};
+//!
+//! /// Writes `out` on its connection, opening it first.
+//! fn send(_out: &Outgoing) -> Result<(), RequestFailed> { Ok(()) }
+//! /// Answers that arrived, waiting for one until `deadline` at the latest.
+//! fn wait(_deadline: Option<Instant>) -> Vec<(RequestId, Result<Response, RequestFailed>)> {
+//!     Vec::new()
+//! }
+//!
+//! fn send_all(machine: &mut impl ClientMachine, now: Instant) {
+//!     while let Some(out) = machine.poll_request(now) {
+//!         if let Err(failed) = send(&out) {
+//!             machine.handle_response(now, out.id, Err(failed));
+//!         }
+//!     }
+//! }
+//!
+//! #[allow(clippy::disallowed_methods)] // the driver reads the clock; the machine never does
+//! fn turn(machine: &mut impl ClientMachine) {
+//!     send_all(machine, Instant::now());
+//!     let answers = wait(machine.poll_timeout());
+//!     let now = Instant::now();
+//!     for (id, result) in answers {
+//!         machine.handle_response(now, id, result);
+//!     }
+//!     if machine.poll_timeout().is_some_and(|deadline| deadline <= now) {
+//!         machine.handle_timeout(now);
+//!     }
+//!     send_all(machine, now);
+//!     // Then the application drains the machine's events and gives its commands.
+//! }
+//! ```
+//!
+//! The machines never read a clock: the driver's `now` is their only time, so a deadline
+//! passes when the driver says so, and a test can drive them in virtual time. Nor do they
+//! read the wall clock: a record's creation time
+//! ([`ProducerRecord::timestamp`](producer::ProducerRecord::timestamp)) is the driver's to
+//! fill in when the application gives none (dekaf-smol does); sent without one, a record
+//! carries -1, which some brokers mishandle (tansu's SQLite engine then fails offset lookups
+//! on the partition).
+//!
+//! **On a disconnect** (the peer closed, a read or write failed, or a frame did not
+//! decode): fail every request in flight on that connection with
+//! `RequestFailed::Disconnected` (or `Malformed`), in the order they were sent, then call
+//! [`handle_disconnected`](client::ClientMachine::handle_disconnected) with the connection's
+//! destination (`AnyBroker` for a bootstrap connection). Do not retry or reconnect on your
+//! own: the machine backs off, refreshes metadata or finds the coordinator again, and its
+//! next request to that broker makes the driver connect anew. A connection that cannot be
+//! opened fails its request the same way.
+//!
+//! **On a timeout**: when a request stays unanswered for the request timeout, its
+//! connection is closed as above, its requests failing with `RequestFailed::TimedOut`: a late
+//! answer must not be taken for that of a request sent on a new connection. The machines'
+//! own deadlines (commit timeouts, heartbeats, linger, retry backoff) are theirs: the driver
+//! only calls `handle_timeout` when `poll_timeout` says.
+//!
 //! # Delivery semantics
 //!
 //! Kafka only knows committed offsets; what is lost or repeated after a crash depends on

@@ -11,6 +11,9 @@
 //! The exactly-once recipes run whole, as the programs they are (`src/bin/` of this package
 //! includes them): each starts itself again as workers, kills them with SIGKILL and checks
 //! the result itself.
+//!
+//! The `tokio` example runs in `smol_tokio.rs`, on tokio's multi-thread and current-thread
+//! runtimes; dekaf-state's `blocking_driver` example in `state_blocking_driver.rs`.
 
 // Each example brings its own copy of the shared helpers, as it does as a program.
 #![allow(clippy::duplicate_mod)]

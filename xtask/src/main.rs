@@ -168,68 +168,92 @@ fn test(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// The examples `demo` runs after the protocol demo, in order, with what each shows. The
-/// last field says whether it needs build C (a per-record timestamp index).
-const DEMO_EXAMPLES: &[(&str, &str, bool)] = &[
+/// The examples `demo` runs after the protocol demo, in order: the package, the example, what
+/// it shows, and whether it needs build C (a per-record timestamp index).
+const DEMO_EXAMPLES: &[(&str, &str, &str, bool)] = &[
     (
+        "dekaf-smol",
         "auto_commit",
         "Auto mode: offsets are committed in the background, close() commits the rest",
         false,
     ),
     (
+        "dekaf-smol",
         "manual_commit",
         "Manual mode: process, then commit; what was not committed is read again",
         false,
     ),
     (
+        "dekaf-smol",
         "commit_specific_offsets",
         "commit_offsets: the group keeps exactly the offsets given, per partition",
         false,
     ),
     (
+        "dekaf-smol",
         "commit_per_record",
         "strategy 1: a commit after each record",
         false,
     ),
     (
+        "dekaf-smol",
         "commit_per_batch",
         "strategy 2: recv_batch(100), then one commit per batch",
         false,
     ),
     (
+        "dekaf-smol",
         "commit_periodically",
         "strategy 3: at most one commit per interval",
         false,
     ),
     (
+        "dekaf-smol",
         "committed_and_position",
         "committed offset (the group's) versus position (the next record here)",
         false,
     ),
     (
+        "dekaf-smol",
         "seek",
         "seek to an offset, to the beginning, to the end",
         false,
     ),
     (
+        "dekaf-smol",
         "rebalance",
         "two consumers of one group: the revoked hook commits, partitions move without loss or repeats",
         false,
     ),
     (
+        "dekaf-smol",
         "exactly_once_transform",
         "exactly once, Kafka to Kafka: each transaction carries the output and the consumed offsets; workers die by SIGKILL",
         false,
     ),
     (
+        "dekaf-smol",
         "exactly_once_sqlite",
         "exactly once, Kafka to SQLite: rows and offsets in one database transaction; workers die by SIGKILL",
         false,
     ),
     (
+        "dekaf-smol",
         "seek_by_timestamp",
         "offsets_for_times, then seek: on build C, whose SQLite engine indexes record times",
         true,
+    ),
+    (
+        "dekaf-smol",
+        "tokio",
+        "under tokio: #[tokio::main], each client's driver a tokio task, the consumer on a spawned task",
+        false,
+    ),
+    (
+        "dekaf-state",
+        "blocking_driver",
+        "a driver of its own: the state machines over blocking std::net sockets, no async runtime",
+        false,
     ),
 ];
 
@@ -255,6 +279,10 @@ fn demo() -> Result<(), String> {
         &mut cargo(&["build", "--quiet", "-p", "dekaf-smol", "--examples"]),
     )?;
     step(
+        "build the example driver of dekaf-state",
+        &mut cargo(&["build", "--quiet", "-p", "dekaf-state", "--examples"]),
+    )?;
+    step(
         "build the command line",
         &mut cargo(&["build", "--quiet", "-p", "dekaf-cli"]),
     )?;
@@ -277,7 +305,7 @@ fn demo() -> Result<(), String> {
         .arg(memory.addr().to_string()),
     );
     let mut sqlite = None;
-    for (example, story, needs_c) in DEMO_EXAMPLES {
+    for (package, example, story, needs_c) in DEMO_EXAMPLES {
         if result.is_err() {
             break;
         }
@@ -293,7 +321,7 @@ fn demo() -> Result<(), String> {
         };
         result = step(
             &format!("{example}: {story}"),
-            cargo(&["run", "--quiet", "-p", "dekaf-smol", "--example", example])
+            cargo(&["run", "--quiet", "-p", package, "--example", example])
                 .env("DEKAF_BOOTSTRAP", broker.addr().to_string()),
         );
         if result.is_err() {
