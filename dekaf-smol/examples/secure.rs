@@ -151,8 +151,8 @@ pub async fn run(cluster: Cluster) -> Result {
             )
             .await?;
         check!(
-            written.offset() == i,
-            "record {i} was written at offset {}",
+            written.offset() == Some(i),
+            "record {i} was written at offset {:?}",
             written.offset()
         );
     }

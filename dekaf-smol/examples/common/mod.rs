@@ -88,8 +88,8 @@ pub async fn fill(bootstrap: &str, topic: &str, partition: i32, first: i64, n: i
     for (i, delivery) in (first..).zip(sent) {
         let written = delivery.await?;
         check!(
-            written.offset() == i && written.partition() == partition,
-            "record {i} was written at {}:{}",
+            written.offset() == Some(i) && written.partition() == partition,
+            "record {i} was written at {}:{:?}",
             written.partition(),
             written.offset()
         );
@@ -121,8 +121,8 @@ pub async fn fill_one_by_one(
             )
             .await?;
         check!(
-            written.offset() == i,
-            "record {i} was written at {}",
+            written.offset() == Some(i),
+            "record {i} was written at {:?}",
             written.offset()
         );
     }

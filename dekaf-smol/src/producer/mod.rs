@@ -49,7 +49,7 @@ use crate::{Error, Handle};
 /// let written = producer
 ///     .send(ProducerRecord::new("my-topic").key("k").value("v"))
 ///     .await?;
-/// println!("partition {} offset {}", written.partition(), written.offset());
+/// println!("partition {} offset {:?}", written.partition(), written.offset());
 /// // Without waiting for each outcome: wait only for room in the buffer, then flush (it
 /// // fails if any of them failed).
 /// for i in 0..100_000 {

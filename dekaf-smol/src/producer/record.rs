@@ -95,9 +95,9 @@ impl ProducerRecord {
 pub struct RecordMetadata {
     /// The partition it was written to.
     pub topic_partition: TopicPartition,
-    /// Its offset there; -1 when the broker did not say (`acks` 0, or a retried batch the
+    /// Its offset there; `None` when the broker did not say (`acks` 0, or a retried batch the
     /// broker recognised as already written).
-    pub offset: i64,
+    pub offset: Option<i64>,
     /// Its timestamp: the one sent, or the broker's append time when the topic uses it.
     pub timestamp: i64,
 }
@@ -113,14 +113,11 @@ impl RecordMetadata {
         self.topic_partition.partition()
     }
 
-    /// The offset, -1 when unknown (see [`has_offset`](Self::has_offset)).
-    pub fn offset(&self) -> i64 {
+    /// The offset, `None` when the broker did not say: with `acks` 0, or for a batch sent
+    /// again that the broker recognised as already written (DUPLICATE_SEQUENCE_NUMBER), where
+    /// the record is in the log once but the answer carries no offset.
+    pub fn offset(&self) -> Option<i64> {
         self.offset
-    }
-
-    /// Whether the broker said at which offset the record is.
-    pub fn has_offset(&self) -> bool {
-        self.offset >= 0
     }
 }
 
@@ -128,7 +125,7 @@ impl From<dekaf_state::producer::RecordMetadata> for RecordMetadata {
     fn from(m: dekaf_state::producer::RecordMetadata) -> Self {
         RecordMetadata {
             topic_partition: m.partition,
-            offset: m.offset.unwrap_or(-1),
+            offset: m.offset,
             timestamp: m.timestamp,
         }
     }

@@ -66,7 +66,7 @@ pub(crate) fn check_numbered(
     for (i, outcome) in outcomes {
         match outcome {
             Ok(m) => {
-                acked.insert(*i, (m.partition(), m.has_offset().then(|| m.offset())));
+                acked.insert(*i, (m.partition(), m.offset()));
             }
             Err(e) => *failed.entry(error_kind(e)).or_default() += 1,
         }
