@@ -199,6 +199,16 @@ impl Broker {
         }
     }
 
+    /// Like [`start_at`](Self::start_at), reporting every failure as an error (a port not
+    /// free yet, say, for the caller to try again).
+    pub fn try_start_at(
+        build: Build,
+        engine: Engine,
+        addr: SocketAddr,
+    ) -> Result<Broker, StartError> {
+        Broker::try_start_on(build, engine, Some(addr), None)
+    }
+
     /// Starts `build` with `engine`, advertising `advertised` (its own address if `None`),
     /// reporting every failure as an error.
     pub fn try_start_advertising(

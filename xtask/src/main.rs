@@ -11,7 +11,8 @@
 //! - `bench [records|consumer|commits]` runs the benchmarks (all without an argument); `fuzz [TARGET]
 //!   [SECONDS]` runs the fuzzers.
 //! - `soak --minutes N` runs the fault workloads (dekaf-smol clients on tansu behind the
-//!   cluster proxy, under random faults) again and again with new seeds until the time is up.
+//!   cluster proxy, under random faults, or on a broker killed and started again) again and
+//!   again with new seeds until the time is up.
 //! - `env` prints where the broker binaries are, as shell `export` lines.
 
 mod broker;
@@ -43,10 +44,12 @@ commands:
   fuzz [TARGET] [SECS]    fuzz one target (or each in turn) for SECS seconds (default 60)
   soak --minutes N [--workload NAME]... [--build W|C] [--seed S] [--short]
                           run the fault workloads (group-manual, group-auto, idempotent,
-                            transactions, corruption) on tansu behind the cluster proxy
-                            with new seeds until N minutes are up; prints what each run
-                            injected and checked; fails at the first broken invariant
-                            with its seed (--seed S repeats that run)
+                            transactions, corruption) on tansu behind the cluster proxy,
+                            and restart (build C killed and started again on its SQLite
+                            database, up to three times a run), with new seeds until N
+                            minutes are up; prints what each run injected and checked;
+                            fails at the first broken invariant with its seed (--seed S
+                            repeats that run)
   env                     print DEKAF_TANSU_W / DEKAF_TANSU_C as shell exports";
 
 /// How long each target runs in the smoke run of `cargo xtask test`.

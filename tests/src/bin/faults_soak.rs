@@ -1,6 +1,7 @@
 //! The fault workloads of `dekaf_tests::faults`, again and again with new seeds, until the
-//! time is up; each run prints what it injected and what it checked. Exits non-zero at the
-//! first broken invariant, with its seed and the command that repeats it.
+//! time is up; each run prints what it injected (the proxy's faults, or the broker's kills
+//! and restarts) and what it checked. Exits non-zero at the first broken invariant, with its
+//! seed and the command that repeats it.
 //!
 //! `faults_soak --minutes N [--workload NAME]... [--build W|C] [--seed S] [--short]`
 //!
@@ -19,7 +20,8 @@ use dekaf_tests::Build;
 
 const USAGE: &str =
     "usage: faults_soak --minutes N [--workload NAME]... [--build W|C] [--seed S] [--short]
-workloads: group-manual, group-auto, idempotent, transactions, corruption";
+workloads: group-manual, group-auto, idempotent, transactions, corruption, restart
+(transactions on build W only, restart on build C only)";
 
 struct Args {
     minutes: f64,

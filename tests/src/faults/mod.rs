@@ -1,5 +1,6 @@
 //! dekaf-smol clients against a real broker behind the [cluster proxy](crate::cluster_proxy),
-//! under seeded random schedules of faults, each workload checking its invariants at the end.
+//! under seeded random schedules of faults, or against a broker killed and started again,
+//! each workload checking its invariants at the end.
 //!
 //! | workload | clients | faults | invariants |
 //! |---|---|---|---|
@@ -7,19 +8,22 @@
 //! | [`Workload::Idempotent`] | an idempotent producer | leaders move, brokers refuse or swallow, slow answers, connections dropped after a Produce was written | every record acknowledged, once, at the offset its acknowledgement gave, in send order per partition; no duplicate |
 //! | [`Workload::Transactions`] (build W) | consume-transform-produce: a transactional producer and a read_committed consumer (the `exactly_once_transform` recipe); once or twice a worker crashes in an open transaction and another takes over | the above, and the transaction coordinator moving, connections dropped after EndTxn, AddPartitionsToTxn, TxnOffsetCommit... | under read_committed, each input record's transform exactly once, in order; each transaction all or nothing; the group's committed offsets never go back and end at the end of the input |
 //! | [`Workload::Corruption`] | an idempotent producer and a consumer | answers damaged: record bytes flipped (CRC), frames truncated, cut, with lying lengths; then bytes flipped anywhere | no panic, no hang; never a record whose value was damaged; the consumer reconnects and ends with every record exactly as produced; the producer's invariants |
+//! | [`Workload::Restart`] (build C, SQLite; no proxy) | an idempotent producer and a consumer of a group (Manual mode, commit after each batch) | the broker killed with SIGKILL after 1/5 to 4/5 of the records were read, down 0.5 to 5 s, started again on the same port and database: once (short), one to three times (soak) | the clients recover by themselves; the producer's invariants; the consumer reads every record of the log; committed offsets survive each restart (never below what was committed before the kill) and reach the end; recovery times noted |
 //!
 //! Each workload is one function of [`run`], so that `cargo test` runs it briefly with one
 //! seed (`tests/faults_*.rs`) and `cargo xtask soak` runs it again and again with new seeds.
 //! A run returns a [`Report`]: what was injected, what was checked, what broke.
 //!
 //! Waits are on conditions with generous deadlines, never on fixed sleeps; the only sleeps
-//! pace the fault schedule and the writers.
+//! pace the fault schedule and the writers, and keep a killed broker down for its seeded
+//! while.
 
 mod committed;
 mod corruption;
 mod group;
 mod journal;
 mod producer;
+mod restart;
 pub mod schedule;
 mod transactions;
 
@@ -58,16 +62,20 @@ pub enum Workload {
     Transactions,
     /// A producer and a consumer reading damaged answers.
     Corruption,
+    /// A producer and a consumer of a group while the broker is killed and started again
+    /// (build C only: its SQLite engine keeps the data).
+    Restart,
 }
 
 impl Workload {
     /// Every workload.
-    pub const ALL: [Workload; 5] = [
+    pub const ALL: [Workload; 6] = [
         Workload::GroupManual,
         Workload::GroupAuto,
         Workload::Idempotent,
         Workload::Transactions,
         Workload::Corruption,
+        Workload::Restart,
     ];
 
     /// The name `cargo xtask soak --workload` takes.
@@ -78,6 +86,7 @@ impl Workload {
             Workload::Idempotent => "idempotent",
             Workload::Transactions => "transactions",
             Workload::Corruption => "corruption",
+            Workload::Restart => "restart",
         }
     }
 
@@ -86,10 +95,12 @@ impl Workload {
         Workload::ALL.into_iter().find(|w| w.name() == name)
     }
 
-    /// The builds it runs on: build C has no transactions.
+    /// The builds it runs on: build C has no transactions; only build C keeps its data
+    /// across a restart (SQLite).
     pub fn builds(self) -> &'static [Build] {
         match self {
             Workload::Transactions => &[Build::W],
+            Workload::Restart => &[Build::C],
             _ => &[Build::W, Build::C],
         }
     }
@@ -137,7 +148,8 @@ pub struct Report {
     pub elapsed: Duration,
     /// The faults injected, in order, with their times.
     pub injected: Vec<String>,
-    /// The proxy's counts (refusals made up, connections dropped, answers damaged, ...).
+    /// The proxy's counts (refusals made up, connections dropped, answers damaged, ...), or,
+    /// without a proxy, the counts of what was done to the broker (kills, restarts).
     pub stats: Stats,
     /// The invariants checked, each with what it covered.
     pub checked: Vec<String>,
@@ -182,6 +194,12 @@ impl Report {
         self.notes.push(what.into());
     }
 
+    /// Records a fault injected `at` into the run, in the form of the proxy's log.
+    pub fn injected_at(&mut self, at: Duration, what: impl Into<String>) {
+        self.injected
+            .push(format!("{:7.3}s {}", at.as_secs_f64(), what.into()));
+    }
+
     /// The command that runs this workload again with this seed.
     pub fn reproduce(&self) -> String {
         let build = match self.build {
@@ -210,8 +228,13 @@ impl fmt::Display for Report {
         for i in &self.injected {
             writeln!(f, "    {i}")?;
         }
-        writeln!(f, "  proxy did: {}", self.stats.injected())?;
-        writeln!(f, "  proxy traffic: {}", self.stats.traffic())?;
+        if self.stats.traffic().0.is_empty() {
+            // No proxy: the counts are of what was done to the broker.
+            writeln!(f, "  did: {}", self.stats)?;
+        } else {
+            writeln!(f, "  proxy did: {}", self.stats.injected())?;
+            writeln!(f, "  proxy traffic: {}", self.stats.traffic())?;
+        }
         writeln!(f, "  checked:")?;
         for c in &self.checked {
             writeln!(f, "    {c}")?;
@@ -238,12 +261,26 @@ pub(crate) struct Setup {
     pub(crate) length: Length,
 }
 
-/// Runs `workload` on a fresh broker of `build` behind a fresh proxy, with `seed`. `None`
-/// when the build is not installed (outside CI).
+/// Runs `workload` on a fresh broker of `build` behind a fresh proxy, with `seed` (the
+/// restart workload on a broker of its own, without a proxy). `None` when the build is not
+/// installed (outside CI).
 pub fn run(workload: Workload, build: Build, seed: u64, length: Length) -> Option<Report> {
     watch_panics();
     let panics_before = panics();
     let started = Instant::now();
+    if workload == Workload::Restart {
+        let mut report = Report::new(workload, build, seed);
+        if build == Build::C {
+            restart::run(seed, length, &mut report)?;
+        } else {
+            report.violation(format!(
+                "the restart workload runs on build C (SQLite) only, not on {build}"
+            ));
+        }
+        count_panics(&mut report, panics_before);
+        report.elapsed = started.elapsed();
+        return Some(report);
+    }
     let (broker, proxy) = ClusterProxy::start_with_broker(build, Engine::Memory, BROKERS, seed)?;
     let setup = Setup {
         proxy: Arc::new(proxy),
@@ -261,13 +298,11 @@ pub fn run(workload: Workload, build: Build, seed: u64, length: Length) -> Optio
             Workload::Idempotent => producer::run(&setup, &mut report).await,
             Workload::Transactions => transactions::run(&setup, &mut report).await,
             Workload::Corruption => corruption::run(&setup, &mut report).await,
+            // Run above, without a proxy.
+            Workload::Restart => {}
         }
     });
-    let panicked = panics() - panics_before;
-    report.checked(format!("no panic in any thread ({panicked} seen)"));
-    if panicked > 0 {
-        report.violation(format!("{panicked} thread(s) panicked during the run"));
-    }
+    count_panics(&mut report, panics_before);
     report.injected = setup.proxy.log();
     report.stats = setup.proxy.stats();
     report.elapsed = started.elapsed();
@@ -277,6 +312,15 @@ pub fn run(workload: Workload, build: Build, seed: u64, length: Length) -> Optio
     drop(setup);
     drop(broker);
     Some(report)
+}
+
+/// Checks that no thread panicked since the count was `before`.
+fn count_panics(report: &mut Report, before: usize) {
+    let panicked = panics() - before;
+    report.checked(format!("no panic in any thread ({panicked} seen)"));
+    if panicked > 0 {
+        report.violation(format!("{panicked} thread(s) panicked during the run"));
+    }
 }
 
 fn tail(text: &str, max: usize) -> &str {

@@ -13,7 +13,8 @@ use super::journal::error_kind;
 use super::schedule::{FaultKind, Menu, Schedule};
 use super::{create_topic, read_log, unique, within, Report, Setup, Stored, PATIENCE};
 
-const PARTITIONS: i32 = 4;
+/// The partitions of the topic written to (records go to `i % PARTITIONS`).
+pub(crate) const PARTITIONS: i32 = 4;
 
 /// Sends records `0..n` (value `"{i}"`, partition `i % PARTITIONS`) through `producer`,
 /// spread over `over`; the outcome of each.
