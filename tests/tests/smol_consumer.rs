@@ -428,32 +428,100 @@ fn without_auto_store_only_stored_offsets_are_committed() {
     });
 }
 
-#[test]
-fn dropping_an_auto_mode_consumer_commits_in_the_background() {
-    on_both_builds("drop", |_, bootstrap| async move {
-        let (topic, group) = (unique("drop"), unique("drop-group"));
-        create_topic(&bootstrap, &topic, 1).await?;
-        fill(&bootstrap, &topic, 0, 0, 3).await?;
-        let tp = TopicPartition::new(topic.as_str(), 0);
-        {
-            let consumer = Consumer::builder()
-                .bootstrap_servers(&bootstrap)
-                .group_id(&group)
-                .auto_offset_reset(AutoOffsetReset::Earliest)
-                .build()
-                .await?;
-            consumer.assign([tp.clone()])?;
-            for _ in 0..3 {
-                within(WAIT, "a record", consumer.recv()).await??;
-            }
-        }
-        let consumer = manual(&bootstrap, &group).build().await?;
-        wait_for(WAIT, "the commit of the dropped consumer", || async {
-            let c = consumer.committed(&tp).await?.map(|c| c.offset);
-            Ok((c == Some(3)).then_some(()))
-        })
+/// The application's handler: fails on the record at `bad`.
+async fn handle(record: &dekaf_smol::ConsumerRecord, bad: i64) -> Result {
+    if record.offset() == bad {
+        return Err(format!("cannot process the record at {bad}").into());
+    }
+    Ok(())
+}
+
+/// An Auto-mode consumer of `group` whose handler fails on the record at `bad`; the loop
+/// leaves with `?` (the consumer is dropped, not closed) unless `close` is set. Subscribes
+/// to `topic` when `subscribe`, else assigns its partition 0.
+async fn consume_until_failure(
+    bootstrap: &str,
+    topic: &str,
+    group: &str,
+    bad: i64,
+    subscribe: bool,
+    close: bool,
+) -> Result {
+    let consumer = Consumer::builder()
+        .bootstrap_servers(bootstrap)
+        .group_id(group)
+        .auto_offset_reset(AutoOffsetReset::Earliest)
+        // Only the close or the drop commits: no background commit in between.
+        .auto_commit_interval(Duration::from_secs(3600))
+        .build()
         .await?;
+    if subscribe {
+        consumer.subscribe([topic])?;
+    } else {
+        consumer.assign([TopicPartition::new(topic, 0)])?;
+    }
+    let failed = async {
+        loop {
+            let record = within(WAIT, "a record", consumer.recv()).await??;
+            handle(&record, bad).await?;
+        }
+    };
+    let failed: Result<std::convert::Infallible> = failed.await;
+    let Err(e) = failed;
+    assert!(
+        e.to_string().contains("cannot process"),
+        "the loop ended with {e}"
+    );
+    if close {
         consumer.close().await?;
+    }
+    Ok(())
+}
+
+/// The committed offset of partition 0, once there is one.
+async fn first_commit(bootstrap: &str, topic: &str, group: &str) -> Result<i64> {
+    let tp = TopicPartition::new(topic, 0);
+    let consumer = manual(bootstrap, group).build().await?;
+    let offset = wait_for(WAIT, "the commit of the first consumer", || async {
+        Ok(consumer.committed(&tp).await?.map(|c| c.offset))
+    })
+    .await?;
+    consumer.close().await?;
+    Ok(offset)
+}
+
+#[test]
+fn a_dropped_auto_mode_consumer_does_not_commit_the_record_that_failed() {
+    on_both_builds("drop", |build, bootstrap| async move {
+        for subscribe in [false, true] {
+            let how = if subscribe { "subscribed" } else { "assigned" };
+            let (topic, group) = (unique("drop"), unique("drop-group"));
+            create_topic(&bootstrap, &topic, 1).await?;
+            fill(&bootstrap, &topic, 0, 0, 10).await?;
+            consume_until_failure(&bootstrap, &topic, &group, 5, subscribe, false).await?;
+            // 0..=4 were processed; 5 failed and comes again.
+            let committed = first_commit(&bootstrap, &topic, &group).await?;
+            assert_eq!(committed, 5, "{build}, {how}: the drop's commit");
+            let (offsets, _) = read_back(&bootstrap, &topic, &group, 9).await?;
+            assert_eq!(offsets, (5..10).collect::<Vec<_>>(), "{build}, {how}");
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn an_explicit_close_commits_every_record_handed_out() {
+    on_both_builds("close", |build, bootstrap| async move {
+        for subscribe in [false, true] {
+            let how = if subscribe { "subscribed" } else { "assigned" };
+            let (topic, group) = (unique("close"), unique("close-group"));
+            create_topic(&bootstrap, &topic, 1).await?;
+            fill(&bootstrap, &topic, 0, 0, 10).await?;
+            consume_until_failure(&bootstrap, &topic, &group, 5, subscribe, true).await?;
+            // `close` says everything received is done, the failed record too.
+            let committed = first_commit(&bootstrap, &topic, &group).await?;
+            assert_eq!(committed, 6, "{build}, {how}: the close's commit");
+        }
         Ok(())
     });
 }

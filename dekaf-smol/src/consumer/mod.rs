@@ -145,7 +145,30 @@ use crate::{Config, Driver, Error, Handle, Spawner};
 /// machine behind a lock held only briefly: getters and commands that need no broker
 /// answer (`position`, `seek`, `pause`, `store`, ...) return at once.
 /// [`close`](Self::close) commits (in Auto mode) and stops the driver; dropping the consumer
-/// does the same in the background.
+/// does the same in the background, except for what it commits: see
+/// [Dropping](Self#dropping-instead-of-closing).
+///
+/// # Dropping instead of closing
+///
+/// An explicit [`close`](Self::close) says the application is done with every record it
+/// received, so Auto mode commits them all. A consumer dropped without `close` — the
+/// application left its loop with `?` because processing a record failed, or a panic
+/// unwound through it — commits only what was processed *before* the last record or batch
+/// handed out: the record that failed is delivered again, to this application when it
+/// restarts or to the next owner of its partition. (Java's consumer and librdkafka commit
+/// everything on close in both cases, which skips the record that failed.)
+///
+/// ```no_run
+/// # use dekaf_smol::{Consumer, ConsumerRecord, Error};
+/// # async fn process(_: &ConsumerRecord) -> Result<(), Error> { Ok(()) }
+/// # async fn example(consumer: Consumer) -> Result<(), Error> {
+/// loop {
+///     let record = consumer.recv().await?;
+///     // On an error the consumer is dropped: `record` is not committed.
+///     process(&record).await?;
+/// }
+/// # }
+/// ```
 pub struct Consumer {
     shared: Arc<Shared>,
     handle: Handle<Machine>,
@@ -661,9 +684,10 @@ impl Drop for Consumer {
             drop(hook);
             return;
         }
-        // As `close`, without waiting and without hooks: the driver commits (Auto mode),
-        // leaves the group and then stops.
-        let _ = inner.consumer.close(Instant::now());
+        // As `close`, without waiting and without hooks, and without counting the last
+        // record or batch handed out as processed: the driver commits what was processed
+        // before it (Auto mode), leaves the group and then stops.
+        let _ = inner.consumer.abandon(Instant::now());
         inner.stop_when_closed = Some(self.handle.clone());
         inner.wake_readers();
         drop(inner);

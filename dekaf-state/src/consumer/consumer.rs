@@ -731,6 +731,24 @@ impl Consumer {
     /// offsets of the revoked partitions), then leaves the group once the commits finished
     /// (a static member does not send LeaveGroup).
     pub fn close(&mut self, now: Instant) -> Option<CommitId> {
+        self.shut(now, true)
+    }
+
+    /// Closes as [`close`](Self::close) does, except that the records handed out since the
+    /// last release (the last record or batch taken, in
+    /// [`AckMode::OnRelease`](crate::offset::AckMode)) do not count as processed: Auto mode
+    /// commits only what was acknowledged or stored before them. For an application that
+    /// stops in the middle of its work (an error it returns, a panic): the record it was
+    /// processing is delivered again, to it or to the next owner of its partition.
+    pub fn abandon(&mut self, now: Instant) -> Option<CommitId> {
+        self.shut(now, false)
+    }
+
+    fn shut(&mut self, now: Instant, release: bool) -> Option<CommitId> {
+        // Before the group gives the partitions up: a revocation commits what is released.
+        if release {
+            self.release(now);
+        }
         if let Some(g) = &mut self.group {
             g.close(now);
         }
@@ -740,7 +758,11 @@ impl Consumer {
         if let Some(r) = &mut self.revocation {
             r.confirmed = true;
         }
-        let commit = self.offsets.close(now);
+        let commit = if release {
+            self.offsets.close(now)
+        } else {
+            self.offsets.abandon(now)
+        };
         self.drive_group(now);
         self.buffers.clear();
         self.buffered_bytes = 0;
