@@ -147,6 +147,13 @@
 //! })
 //! # }
 //! ```
+//!
+//! # Features
+//!
+//! - `native-roots` (on by default): TLS trusts the certificate authorities of the operating
+//!   system's store ([`TlsSettings::native_roots`]).
+//! - `webpki-roots` (off): TLS can trust Mozilla's root certificates, compiled in
+//!   ([`TlsSettings::webpki_roots`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -19,6 +19,7 @@ pub mod librdkafka;
 pub mod ops;
 pub mod producer_sim;
 pub mod proxy;
+pub mod ready;
 pub mod rng;
 pub mod sasl_front;
 pub mod scripted;

@@ -7,6 +7,7 @@
 #[path = "../../dekaf-smol/examples/common/mod.rs"]
 mod common;
 
+use std::future::IntoFuture;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -210,17 +211,18 @@ fn killed_after_committing_resumes_right_after_the_last_committed_record() {
 // ----- errors -----
 
 #[test]
-fn build_fails_with_a_typed_error_when_no_broker_answers() {
+fn build_does_not_wait_for_a_broker_and_ready_says_none_answers() {
     let addr = free_port().expect("a free port");
     let started = Instant::now();
-    let result = smol::block_on(
+    let consumer = smol::block_on(
         Consumer::builder()
             .bootstrap_servers(addr.to_string())
             .connect_timeout(Duration::from_millis(500))
             .build(),
-    );
-    let Err(e) = result else {
-        panic!("a consumer was built with nothing listening on {addr}");
+    )
+    .expect("built without a broker");
+    let Err(e) = smol::block_on(consumer.ready(Duration::from_millis(500))) else {
+        panic!("ready with nothing listening on {addr}");
     };
     assert!(matches!(e, Error::NoBrokerAvailable { .. }), "{e:?}");
     assert!(e.is_retriable() && !e.is_fatal() && !e.is_rebalance());
@@ -233,6 +235,55 @@ fn build_fails_with_a_typed_error_when_no_broker_answers() {
     assert!(started.elapsed() < Duration::from_secs(10));
     let e = smol::block_on(Producer::builder().bootstrap_servers("").build()).unwrap_err();
     assert!(matches!(e, Error::Config(_)) && e.is_fatal(), "{e:?}");
+}
+
+/// Clients built while the broker is down: the admin's calls fail with their own timeout,
+/// and once the broker is up the same clients create a topic, write and read it.
+#[test]
+fn clients_built_while_the_broker_is_down_work_once_it_is_up() {
+    let addr = free_port().expect("a free port");
+    let run = async {
+        let admin = dekaf_smol::Admin::builder()
+            .bootstrap_servers(addr.to_string())
+            .request_timeout(Duration::from_secs(2))
+            .build()
+            .await?;
+        let producer = Producer::builder()
+            .bootstrap_servers(addr.to_string())
+            .build()
+            .await?;
+        let consumer = manual(&addr.to_string(), &unique("down-group"))
+            .build()
+            .await?;
+        let early = within(WAIT, "a call without a broker", admin.list_topics(false)).await?;
+        assert!(early.is_err(), "listed topics with no broker: {early:?}");
+        let Some(broker) = Broker::start_at(Build::W, Engine::Memory, addr) else {
+            return Ok(None);
+        };
+        admin.ready(WAIT).await?;
+        let topic = unique("down");
+        admin
+            .create_topic(dekaf_smol::NewTopic::new(&topic, 1).replication_factor(1))
+            .await?;
+        let sent = within(
+            WAIT,
+            "a delivery",
+            producer
+                .send(ProducerRecord::new(topic.as_str()).value("after the start"))
+                .into_future(),
+        )
+        .await??;
+        consumer.assign([TopicPartition::new(topic.as_str(), 0)])?;
+        let record = within(WAIT, "a record", consumer.recv()).await??;
+        assert_eq!(record.value(), Some(&b"after the start"[..]));
+        assert_eq!(Some(record.offset()), sent.offset());
+        consumer.close().await?;
+        producer.close().await?;
+        Result::<Option<Broker>>::Ok(Some(broker))
+    };
+    if let Err(e) = smol::block_on(run) {
+        panic!("{e}");
+    }
 }
 
 /// A bootstrap name that does not resolve is a configuration error, reported at once (as

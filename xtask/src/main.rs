@@ -139,7 +139,8 @@ fn test(args: &[String]) -> Result<(), String> {
     )?;
     step(
         "doc",
-        cargo(&["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-Dwarnings"),
+        cargo(&["doc", "--workspace", "--no-deps", "--all-features"])
+            .env("RUSTDOCFLAGS", "-Dwarnings"),
     )?;
     // Real-broker tests fail, rather than skip, when a broker is missing.
     step(

@@ -28,7 +28,7 @@ pub use record::ConsumerRecord;
 use machine::{ConsumerHooks, Inner, Machine, Shared, StopGuard};
 use rebalance::DynListener;
 
-use crate::side::{probe_request, wait_for_broker};
+use crate::side::{check_resolvable, probe_request, wait_for_broker};
 use crate::{Config, Driver, Error, Handle, Spawner};
 
 /// A Kafka consumer: reads records from the partitions it is given, in order per partition,
@@ -205,7 +205,8 @@ impl Consumer {
         listener: Arc<dyn DynListener>,
     ) -> Result<Consumer, Error> {
         let servers = connection.bootstrap_servers.clone();
-        let shared = Shared::new(StateConsumer::new(config));
+        check_resolvable(&servers, connect_timeout).await?;
+        let shared = Shared::new(StateConsumer::new(config), servers);
         let (driver, handle) = Driver::new(connection, Machine(shared.clone()))?;
         let driver = driver.with_hooks(ConsumerHooks);
         let (done, stopped) = async_channel::bounded::<()>(1);
@@ -220,36 +221,41 @@ impl Consumer {
                 driver.run().await;
             }),
         )?;
-        let consumer = Consumer {
+        Ok(Consumer {
             shared,
             handle,
             stopped,
             group,
             listener,
             owner: true,
-        };
-        let probe = wait_for_broker(
+        })
+    }
+
+    /// Waits until a broker of the cluster answers, at most `timeout`.
+    ///
+    /// [`build`](ConsumerBuilder::build) does not contact the cluster: a consumer built while
+    /// the brokers are unreachable keeps trying in the background, and receives records once
+    /// one answers. An application that would rather fail at start-up calls `ready` first.
+    /// Fails with [`Error::NoBrokerAvailable`] (with the last connection failure as its
+    /// cause) after `timeout`, and at once on a failure no retry fixes (credentials or a
+    /// certificate refused).
+    pub async fn ready(&self, timeout: Duration) -> Result<(), Error> {
+        let servers = self.shared.lock().bootstrap_servers.clone();
+        wait_for_broker(
             &servers,
-            connect_timeout,
+            timeout,
             || {
-                let rx = consumer
+                let rx = self
                     .shared
                     .lock()
                     .side
                     .submit(Destination::AnyBroker, probe_request());
-                consumer.nudge();
+                self.nudge();
                 Ok(rx)
             },
-            || consumer.shared.lock().last_connection_error.clone(),
+            || self.shared.lock().last_connection_error.clone(),
         )
-        .await;
-        match probe {
-            Ok(()) => Ok(consumer),
-            Err(e) => {
-                consumer.handle.shutdown();
-                Err(e)
-            }
-        }
+        .await
     }
 
     fn nudge(&self) {

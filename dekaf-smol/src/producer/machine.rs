@@ -70,6 +70,8 @@ pub(crate) struct Inner {
     /// dropped) that no flush has reported yet: the next flush reports it.
     unread: Option<Error>,
     pub(crate) last_connection_error: Option<Error>,
+    /// The bootstrap servers, for `ready`'s errors.
+    pub(crate) bootstrap_servers: Vec<String>,
     /// Set by `close` and on drop: stop the driver once every record has its outcome.
     pub(crate) stop_when_delivered: Option<Handle<Machine>>,
     /// The driver has stopped: nothing will be answered any more.
@@ -77,7 +79,7 @@ pub(crate) struct Inner {
 }
 
 impl Shared {
-    pub(crate) fn new(producer: StateProducer) -> Arc<Shared> {
+    pub(crate) fn new(producer: StateProducer, bootstrap_servers: Vec<String>) -> Arc<Shared> {
         Arc::new(Shared {
             inner: Mutex::new(Inner {
                 producer,
@@ -88,6 +90,7 @@ impl Shared {
                 last_sent: None,
                 unread: None,
                 last_connection_error: None,
+                bootstrap_servers,
                 stop_when_delivered: None,
                 stopped: false,
             }),
@@ -312,7 +315,7 @@ mod tests {
 
     fn inner() -> Arc<Shared> {
         let producer = StateProducer::new(ProducerConfig::default(), 1).expect("valid settings");
-        Shared::new(producer)
+        Shared::new(producer, Vec::new())
     }
 
     fn failed(id: u64) -> Event {

@@ -21,6 +21,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_channel::Receiver;
+use dekaf_state::client::Destination;
 use dekaf_state::group::GroupMetadata;
 use dekaf_state::offset::TopicPartitionOffset;
 use dekaf_state::producer::{DeliveryId, TxnOpId};
@@ -338,6 +339,33 @@ impl Producer {
 
     fn nudge(&self) {
         self.shared.nudge(&self.handle);
+    }
+
+    /// Waits until a broker of the cluster answers, at most `timeout`.
+    ///
+    /// [`build`](ProducerBuilder::build) does not contact the cluster: a producer built while
+    /// the brokers are unreachable keeps trying in the background, and the records sent
+    /// meanwhile go out once one answers (or fail after the delivery timeout). An application
+    /// that would rather fail at start-up calls `ready` first. Fails with
+    /// [`Error::NoBrokerAvailable`] (with the last connection failure as its cause) after
+    /// `timeout`, and at once on a failure no retry fixes (credentials or a certificate
+    /// refused).
+    pub async fn ready(&self, timeout: Duration) -> Result<(), Error> {
+        let servers = self.shared.lock().bootstrap_servers.clone();
+        crate::side::wait_for_broker(
+            &servers,
+            timeout,
+            || {
+                let rx = self
+                    .lock_running()?
+                    .side
+                    .submit(Destination::AnyBroker, crate::side::probe_request());
+                self.nudge();
+                Ok(rx)
+            },
+            || self.shared.lock().last_connection_error.clone(),
+        )
+        .await
     }
 
     /// The machine, unless the driver has stopped.
