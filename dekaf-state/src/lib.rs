@@ -210,6 +210,7 @@ pub mod consumer;
 pub mod display;
 pub mod fuzz;
 pub mod group;
+pub mod metrics;
 pub mod offset;
 pub mod producer;
 pub mod sasl;

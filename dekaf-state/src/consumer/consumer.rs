@@ -241,6 +241,36 @@ pub struct Consumer {
     pub(crate) internal_topics: BTreeSet<String>,
     /// Whether the last metadata answer covered every topic.
     pub(crate) metadata_all: bool,
+    /// What was fetched and handed out, and the group's rebalances.
+    pub(crate) stats: ConsumerStats,
+}
+
+/// What a consumer machine fetched and handed out, and what its group did (see
+/// [`Consumer::stats`]).
+#[derive(Clone, Debug, Default)]
+pub struct ConsumerStats {
+    /// Per partition ever fetched: the offsets and bytes fetched, with their rates.
+    pub fetched: BTreeMap<TopicPartition, FetchStats>,
+    /// Records handed out to the application.
+    pub records_handed_out: u64,
+    /// Rebalances completed (the first join included).
+    pub rebalances: u64,
+    /// How long the last rebalance took, from the group going unstable (or the subscription)
+    /// until it was stable again.
+    pub last_rebalance: Option<std::time::Duration>,
+    /// All rebalances together.
+    pub rebalance_time: std::time::Duration,
+    /// When the rebalance under way started.
+    pub(crate) rebalance_started: Option<Instant>,
+}
+
+/// What was fetched of one partition.
+#[derive(Clone, Debug, Default)]
+pub struct FetchStats {
+    /// Offsets fetched (records, and the markers of transactions).
+    pub records: crate::metrics::Rate,
+    /// Record-batch bytes fetched.
+    pub bytes: crate::metrics::Rate,
 }
 
 impl Consumer {
@@ -281,10 +311,16 @@ impl Consumer {
             group_coordinator: None,
             internal_topics: BTreeSet::new(),
             metadata_all: false,
+            stats: ConsumerStats::default(),
         }
     }
 
     // ----- getters -----
+
+    /// What was fetched and handed out so far, and the group's rebalances.
+    pub fn stats(&self) -> &ConsumerStats {
+        &self.stats
+    }
 
     /// The configuration.
     pub fn config(&self) -> &ConsumerConfig {
@@ -461,7 +497,8 @@ impl Consumer {
         if self.offsets.is_closed() || max == 0 {
             return;
         }
-        let max = max.saturating_add(out.len());
+        let before = out.len();
+        let max = max.saturating_add(before);
         self.offsets.release(now);
         // After the release, so that a revocation confirmed here commits what was handed out.
         self.group_poll(now);
@@ -529,6 +566,7 @@ impl Consumer {
             self.fetch_due = true;
         }
         self.rotation = cursor;
+        self.stats.records_handed_out += (out.len().saturating_sub(before)) as u64;
     }
 
     /// Whether taking records since the last call may have made a fetch due: a partition's
