@@ -144,7 +144,7 @@ impl ProducerBuilder {
     }
 
     /// The most bytes of records the producer holds until they are written
-    /// (`buffer.memory`, default 32 MiB). A record that does not fit waits for room, in send
+    /// (`buffer.memory`, default 16 MiB). A record that does not fit waits for room, in send
     /// order, at most [`max_block`](Self::max_block) (see [`Producer`]'s "A full buffer");
     /// a record alone in an empty buffer always gets in.
     pub fn buffer_memory(mut self, bytes: usize) -> Self {
