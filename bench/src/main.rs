@@ -14,6 +14,9 @@
 //! does, prints its address and keeps it until its standard input closes: to run `consume`
 //! under a profiler.
 //!
+//! `dekaf-bench produce [--records N] [--rounds R] [--partitions 1,4,64] [--sizes 100,1024]
+//! [--compression none,lz4]` measures producer throughput (see the `produce` module).
+//!
 //! `dekaf-bench commits [--commits N] [--rounds R] [--baseline [NAME=]EXE]...` measures commit
 //! latency while fetching (see the `commits` module): each client in turn, R rounds, then the
 //! p50, p90, p99 and largest latency of all its commits.
@@ -22,6 +25,8 @@ mod broker;
 mod commits;
 mod consumers;
 mod fill;
+mod produce;
+mod report;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
@@ -37,7 +42,9 @@ usage: dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4] [--baseli
        dekaf-bench consume dekaf|dekaf-batch|rdkafka ADDR TOPIC PARTITIONS RECORDS
        dekaf-bench serve [--records N] [--partitions 1,4]
        dekaf-bench commits [--commits N] [--rounds R] [--baseline [NAME=]EXE]...
-       dekaf-bench commit-one dekaf|rdkafka ADDR TOPIC RECORDS COMMITS";
+       dekaf-bench commit-one dekaf|rdkafka ADDR TOPIC RECORDS COMMITS
+       dekaf-bench produce [--records N] [--rounds R] [--partitions 1,4,64] [--sizes 100,1024] [--compression none,lz4]
+       dekaf-bench produce-one dekaf|rdkafka-future|rdkafka-base ADDR TOPIC PARTITIONS RECORDS SIZE none|lz4";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -47,6 +54,8 @@ fn main() -> ExitCode {
         Some("serve") => serve(&args[1..]),
         Some("commits") => commit_latency(&args[1..]),
         Some("commit-one") => commit_one(&args[1..]),
+        Some("produce") => produce::run(&args[1..]),
+        Some("produce-one") => produce::one(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -8,7 +8,7 @@
 //!   command line on a real group (describe, reset, describe), then the `secure` example
 //!   over SASL_SSL (build C requiring SCRAM-SHA-512, behind stunnel with a CA made at run
 //!   time), and stops them; it installs what is missing first.
-//! - `bench [records|consumer|commits]` runs the benchmarks (all without an argument); `fuzz [TARGET]
+//! - `bench [records|consumer|commits|produce]` runs the benchmarks (all without an argument); `fuzz [TARGET]
 //!   [SECONDS]` runs the fuzzers.
 //! - `soak --minutes N` runs the fault workloads (dekaf-smol clients on tansu behind the
 //!   cluster proxy, under random faults, or on a broker killed and started again) again and
@@ -32,7 +32,7 @@ commands:
   demo                    install what is missing, start tansu, run the demo, the
                             examples, the command line and (over TLS + SCRAM, behind
                             stunnel) the `secure` example, stop it
-  bench [records|consumer|commits] [ARGS...]
+  bench [records|consumer|commits|produce] [ARGS...]
                           no argument: every benchmark with its defaults
                           records: record decoding/encoding (criterion); ARGS go to
                             criterion (default: --warm-up-time 1 --measurement-time 3)
@@ -500,11 +500,13 @@ fn bench(args: &[String]) -> Result<(), String> {
         Some("records") => bench_records(&rest(args)),
         Some("consumer") => bench_consumer("run", &rest(args)),
         Some("commits") => bench_consumer("commits", &rest(args)),
+        Some("produce") => bench_consumer("produce", &rest(args)),
         // Both, each with its defaults.
         None => {
             bench_records(&[])?;
             bench_consumer("run", &[])?;
-            bench_consumer("commits", &[])
+            bench_consumer("commits", &[])?;
+            bench_consumer("produce", &[])
         }
         // Arguments alone went to criterion before the consumer benchmark existed.
         Some(_) => bench_records(args),

@@ -15,7 +15,7 @@ use crate::{
 
 /// Builds a [`Producer`]: start from [`Producer::builder`], set what you need, then
 /// [`build`](Self::build)`.await`. Defaults follow Kafka's Java producer: acks all,
-/// idempotence on, linger 5 ms, batches of 16 KiB, no compression, 5 requests in flight.
+/// idempotence on, linger 5 ms, batches of up to 1 MiB, no compression, 5 requests in flight.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -130,7 +130,7 @@ impl ProducerBuilder {
         self
     }
 
-    /// The most record bytes in one batch of a partition (`batch.size`, default 16 KiB; a
+    /// The most record bytes in one batch of a partition (`batch.size`, default 1 MiB, as librdkafka's; a
     /// larger record goes alone).
     pub fn batch_size(mut self, bytes: usize) -> Self {
         self.config.batch_size = bytes;
@@ -144,7 +144,7 @@ impl ProducerBuilder {
     }
 
     /// The most bytes of records the producer holds until they are written
-    /// (`buffer.memory`, default 32 MiB). A record that does not fit waits for room, in send
+    /// (`buffer.memory`, default 16 MiB). A record that does not fit waits for room, in send
     /// order, at most [`max_block`](Self::max_block) (see [`Producer`]'s "A full buffer");
     /// a record alone in an empty buffer always gets in.
     pub fn buffer_memory(mut self, bytes: usize) -> Self {

@@ -74,6 +74,7 @@ mod txn;
 mod txn_answers;
 mod txn_requests;
 mod types;
+mod undelivered;
 mod waiting;
 
 pub use config::{Acks, ConfigError, ProducerConfig};
