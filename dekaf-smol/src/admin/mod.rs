@@ -29,6 +29,7 @@ pub use dekaf_state::offset::ListedOffset;
 
 use machine::AdminMachine;
 
+use crate::metrics::AdminMetrics;
 use crate::side::{probe_request, wait_for_broker, Outcome};
 use crate::{Config, Error, Handle};
 
@@ -136,6 +137,14 @@ impl Admin {
                 Err(e)
             }
         }
+    }
+
+    /// A snapshot of the admin client's connections: state, requests, latency per API,
+    /// bytes.
+    pub async fn metrics(&self) -> Result<AdminMetrics, Error> {
+        Ok(AdminMetrics {
+            brokers: self.handle.connection_metrics().await?,
+        })
     }
 
     /// Waits until a broker of the cluster answers, at most `timeout`: for an application

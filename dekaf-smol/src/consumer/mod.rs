@@ -28,6 +28,7 @@ pub use record::ConsumerRecord;
 use machine::{ConsumerHooks, Inner, Machine, Shared, StopGuard};
 use rebalance::DynListener;
 
+use crate::metrics::{CommitMetrics, ConsumerMetrics, GroupMetrics, PartitionMetrics};
 use crate::side::{check_resolvable, probe_request, wait_for_broker};
 use crate::{Config, Driver, Error, Handle, Spawner};
 
@@ -604,6 +605,62 @@ impl Consumer {
     /// both are known.
     pub fn lag(&self, tp: &TopicPartition) -> Option<i64> {
         self.shared.lock().consumer.lag(tp)
+    }
+
+    /// A snapshot of what the consumer is doing: each assigned partition (position,
+    /// committed offset, high watermark, lag, what was fetched), each connection (state,
+    /// requests, latency per API, bytes), the group (state, generation, rebalances) and its
+    /// commits. Cheap enough to take every second.
+    pub async fn metrics(&self) -> Result<ConsumerMetrics, Error> {
+        let brokers = self.handle.connection_metrics().await?;
+        let now = Instant::now();
+        let inner = self.shared.lock();
+        let c = &inner.consumer;
+        let stats = c.stats();
+        let offsets = c.offsets();
+        let partitions = c
+            .assignment()
+            .into_iter()
+            .map(|tp| {
+                let fetched = stats.fetched.get(&tp);
+                PartitionMetrics {
+                    position: c.position(&tp),
+                    committed: offsets.committed(&tp).map(|o| o.offset),
+                    high_watermark: offsets.high_watermark(&tp),
+                    lag: c.lag(&tp),
+                    records_fetched: fetched.map_or(0, |f| f.records.total()),
+                    bytes_fetched: fetched.map_or(0, |f| f.bytes.total()),
+                    records_per_second: fetched.map_or(0.0, |f| f.records.per_second(now)),
+                    bytes_per_second: fetched.map_or(0.0, |f| f.bytes.per_second(now)),
+                    paused: offsets.is_paused(&tp),
+                    topic_partition: tp,
+                }
+            })
+            .collect();
+        let group = c.group().map(|g| GroupMetrics {
+            group_id: offsets.config().group_id.clone().unwrap_or_default(),
+            state: format!("{:?}", g.state()),
+            generation: g.generation(),
+            member_id: g.member_id().to_string(),
+            rebalances: stats.rebalances,
+            last_rebalance: stats.last_rebalance,
+            rebalance_time: stats.rebalance_time,
+        });
+        let commit_stats = offsets.commit_stats();
+        Ok(ConsumerMetrics {
+            partitions,
+            brokers,
+            group,
+            commits: CommitMetrics {
+                succeeded: commit_stats.succeeded,
+                failed: commit_stats.failed,
+                requests: commit_stats.requests,
+                latency: commit_stats.latency.summary(),
+            },
+            records_consumed: stats.records_handed_out,
+            records_buffered: c.buffered_records(),
+            bytes_buffered: c.buffered_bytes(),
+        })
     }
 
     // ----- flow control -----

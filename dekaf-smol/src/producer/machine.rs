@@ -114,6 +114,36 @@ struct FlushWaiter {
     tx: Sender<Result<(), Error>>,
 }
 
+/// Records sent, delivered and failed (by error), for `Producer::metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    pub(crate) sent: u64,
+    pub(crate) delivered: u64,
+    pub(crate) failed: u64,
+    pub(crate) errors: std::collections::BTreeMap<String, u64>,
+}
+
+impl Counts {
+    fn delivered<T>(&mut self, result: &Result<T, dekaf_state::producer::DeliveryError>) {
+        use dekaf_state::producer::DeliveryError as E;
+        self.delivered += 1;
+        let Err(e) = result else { return };
+        self.failed += 1;
+        let key = match e {
+            E::Rejected(code) => code.to_string(),
+            E::TimedOut { .. } => "timed out".into(),
+            E::OutOfOrderSequence => "out of order sequence".into(),
+            E::InvalidPartition { .. } => "invalid partition".into(),
+            E::TransactionAborted => "transaction aborted".into(),
+            E::Fatal(_) => "fatal".into(),
+            E::Request(_) => "request failed".into(),
+            E::Encode(_) => "not encodable".into(),
+            _ => "other".into(),
+        };
+        *self.errors.entry(key).or_default() += 1;
+    }
+}
+
 /// What the driver and the API share.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -150,6 +180,8 @@ pub(crate) struct Inner {
     pub(crate) last_connection_error: Option<Error>,
     /// The bootstrap servers, for `ready`'s errors.
     pub(crate) bootstrap_servers: Vec<String>,
+    /// Records sent, delivered and failed, for `metrics`.
+    pub(crate) counts: Counts,
     /// Set by `close` and on drop: stop the driver once every record has its outcome.
     pub(crate) stop_when_delivered: Option<Handle<Machine>>,
     /// The driver has stopped: nothing will be answered any more.
@@ -175,6 +207,7 @@ impl Shared {
                 unread: None,
                 last_connection_error: None,
                 bootstrap_servers,
+                counts: Counts::default(),
                 stop_when_delivered: None,
                 stopped: false,
             }),
@@ -229,6 +262,7 @@ impl Inner {
     /// Remembers that record `id` of `topic` was sent and its `Delivery` is held, and
     /// (`space`) who waits for it to enter the buffer if it waits for room.
     pub(crate) fn sent(&mut self, id: DeliveryId, topic: u32, space: Option<Sender<()>>) {
+        self.counts.sent += 1;
         self.last_sent = Some(id);
         self.slots.push(id, topic);
         if let Some(space) = space {
@@ -314,6 +348,7 @@ impl Inner {
                 let Some(slot) = self.slots.finish(id) else {
                     return;
                 };
+                self.counts.delivered(&result);
                 self.spaces.remove(&id);
                 match (slot.holder, result) {
                     // Fire and forget, written: nothing to tell.

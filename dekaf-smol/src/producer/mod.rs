@@ -35,6 +35,7 @@ pub use record::{ProducerRecord, RecordMetadata};
 
 use machine::{Inner, Machine, Shared};
 
+use crate::metrics::ProducerMetrics;
 use crate::{Error, Handle};
 
 /// Writes records to Kafka, optionally in transactions.
@@ -350,6 +351,27 @@ impl Producer {
 
     fn nudge(&self) {
         self.shared.nudge(&self.handle);
+    }
+
+    /// A snapshot of what the producer is doing: records sent, delivered and failed (with
+    /// the failures by error), what the buffer holds, and each connection (state, requests,
+    /// latency per API, bytes).
+    pub async fn metrics(&self) -> Result<ProducerMetrics, Error> {
+        let brokers = self.handle.connection_metrics().await?;
+        let inner = self.shared.lock();
+        let p = &inner.producer;
+        let counts = &inner.counts;
+        Ok(ProducerMetrics {
+            requests_in_flight: brokers.iter().map(|b| b.requests_in_flight).sum(),
+            brokers,
+            records_sent: counts.sent,
+            records_delivered: counts.delivered,
+            records_failed: counts.failed,
+            records_pending: p.pending_records() as u64,
+            buffer_used: p.buffered_bytes(),
+            buffer_memory: p.config().buffer_memory,
+            errors: counts.errors.clone(),
+        })
     }
 
     /// Waits until a broker of the cluster answers, at most `timeout`.
