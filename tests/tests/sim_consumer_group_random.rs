@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use dekaf_proto::records::Compression;
+use dekaf_sim::{Cluster, GroupSim, Member};
 use dekaf_state::consumer::{Consumer, ConsumerConfig, ConsumerEvent};
 use dekaf_state::group::{GroupEvent, GroupProtocol};
 use dekaf_state::offset::{AutoOffsetReset, OffsetCommitMode, TopicPartition};
-use dekaf_tests::sim::{Cluster, GroupSim, Member};
 use proptest::prelude::*;
 
 const TOPIC: &str = "events";

@@ -15,9 +15,9 @@ use dekaf_state::client::{ClientMachine, Destination, RequestFailed, RequestId, 
 use dekaf_state::consumer::{Consumer, ConsumerEvent, ConsumerRecord};
 use dekaf_state::offset::TopicPartition;
 
-use super::coordinator::{Conn, Coordinator, Reply};
-use super::kip848::ConsumerCoordinator;
-use super::Cluster;
+use crate::classic::{Conn, Coordinator, Reply};
+use crate::consumer_group::ConsumerCoordinator;
+use crate::Cluster;
 
 /// One answer on its way to a member.
 #[derive(Debug)]
@@ -74,11 +74,6 @@ pub struct GroupSim {
     incarnations: u64,
 }
 
-#[allow(clippy::disallowed_methods)] // one base instant; every other time is an offset from it
-fn base() -> Instant {
-    Instant::now()
-}
-
 /// How often the applications get a turn.
 pub const GROUP_TICK: Duration = Duration::from_millis(10);
 
@@ -90,7 +85,7 @@ impl GroupSim {
             coordinator: Coordinator::new(Duration::ZERO),
             consumer_coordinator: None,
             members: Vec::new(),
-            now: base(),
+            now: crate::start(),
             group: group.to_string(),
             violations: Vec::new(),
             commits: Vec::new(),
@@ -348,7 +343,11 @@ impl GroupSim {
                     });
                 }
                 body => {
-                    let answer = self.cluster.answer(broker, &body, version);
+                    let answer = match self.cluster.answer(broker, &body, version) {
+                        Ok(Some(answer)) => answer,
+                        Ok(None) => continue,
+                        Err(e) => panic!("{e}"),
+                    };
                     self.flights.push(Flight {
                         at: now + self.latency,
                         conn,
@@ -424,8 +423,13 @@ impl GroupSim {
                 self.commits.push((slot, tp, p.committed_offset));
             }
         }
-        self.cluster
+        match self
+            .cluster
             .answer(broker, &RequestBody::OffsetCommit(req.clone()), version)
+        {
+            Ok(Some(answer)) => answer,
+            Ok(None) | Err(_) => panic!("the cluster cannot answer an OffsetCommit v{version}"),
+        }
     }
 
     fn check(&mut self) {
