@@ -6,7 +6,7 @@ use dekaf_proto::ErrorCode;
 /// Fault rates (probabilities in [0, 1]) and switches for Kafka behaviours that vary.
 ///
 /// The cluster draws the ones about its own answers; the drivers ([`Sim`](crate::Sim),
-/// [`GroupSim`](crate::GroupSim), [`Link`](crate::Link), [`World`](crate::World)) draw the
+/// [`GroupSim`](crate::GroupSim), [`Link`](crate::Link), [`world`](crate::world)) draw the
 /// ones about the network.
 ///
 /// Build one from [`Faults::default`] (Kafka's behaviour, no fault) with struct update
