@@ -153,6 +153,72 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// A schedule read from bytes (a fuzzer's input): the first bytes pick the setup and the
+    /// fault rates, each further pair of bytes one operation; at most 64 operations.
+    pub fn from_bytes(data: &[u8]) -> Self {
+        let byte = |i: usize| data.get(i).copied().unwrap_or(0);
+        let setup = Setup {
+            protocol: match byte(0) % 3 {
+                0 => Protocol::Eager,
+                1 => Protocol::Cooperative,
+                _ => Protocol::Consumer,
+            },
+            mode: if byte(1) % 4 == 0 {
+                OffsetCommitMode::Manual
+            } else {
+                OffsetCommitMode::Auto
+            },
+            static_members: byte(2) % 2 == 0,
+            latency: if byte(3) % 2 == 0 { 2 } else { 150 },
+        };
+        let rate = |b: u8| f64::from(b % 32) / 1000.0;
+        let faults = Faults {
+            disconnect: rate(byte(4)),
+            lost_response: rate(byte(5)),
+            leader_move: rate(byte(6)),
+            coordinator_moves: rate(byte(7)),
+            load_in_progress: rate(byte(8)),
+            ..Faults::none()
+        };
+        let ops = data
+            .get(9..)
+            .unwrap_or_default()
+            .chunks_exact(2)
+            .take(64)
+            .map(|pair| {
+                let (kind, arg) = (pair[0] % 10, pair[1]);
+                let n = usize::from(arg);
+                match kind {
+                    0 => Op::Wait(1 + u16::from(arg % 100)),
+                    1 => Op::Start,
+                    2 => Op::Close(n),
+                    3 => Op::Crash(n),
+                    4 => Op::Stall(n, 1 + arg % 30),
+                    5 => Op::Resubscribe(n, arg % 5),
+                    6 => Op::Append(1 + arg % 20),
+                    7 => Op::Restart(n),
+                    8 => Op::MoveLeader(n),
+                    _ => Op::MoveCoordinator,
+                }
+            })
+            .collect();
+        Schedule {
+            seed: u64::from(byte(0)) << 8 | u64::from(byte(1)),
+            setup,
+            faults,
+            ops,
+        }
+    }
+}
+
+/// The body of the `sim_world` fuzz target: runs the schedule `data` stands for and panics
+/// with the violations if any invariant broke.
+pub fn fuzz_world(data: &[u8]) {
+    let report = run(&Schedule::from_bytes(data), false);
+    assert!(report.violations.is_empty(), "{report}");
+}
+
 /// What a run found.
 #[derive(Debug)]
 pub struct Report {
