@@ -37,8 +37,14 @@
 //! let got = consume(&mut sim, &[(tp.clone(), 10)].into(), Duration::from_secs(10));
 //! assert_eq!(got.count(&tp), 10);
 //! ```
+//!
+//! The [`guide`] shows how to property-test an application's handler with it; [`world`] runs
+//! seeded schedules of whole consumer groups and checks every [`Invariant`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+#[doc = include_str!("../GUIDE.md")]
+pub mod guide {}
 
 #[allow(missing_docs)]
 pub mod classic;
