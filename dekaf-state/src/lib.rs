@@ -208,6 +208,10 @@ pub mod assignor;
 pub mod client;
 pub mod consumer;
 pub mod display;
+/// The bodies of the state machine fuzz targets: for `fuzz/` and the corpus replay only, not
+/// part of the API (the `fuzzing` feature, as quinn-proto keeps its own behind `cfg(fuzzing)`).
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
 pub mod fuzz;
 pub mod group;
 pub mod metrics;

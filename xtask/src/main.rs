@@ -2,7 +2,10 @@
 //!
 //! - `install` puts what the tests need on the machine (both tansu builds, confluent-kafka,
 //!   cargo-fuzz), skipping whatever is already there.
-//! - `test` installs, then runs formatting, lints, docs, every test and a short fuzz run.
+//! - `test` installs, then runs formatting, lints, docs, every test, 10,000 seeds of the
+//!   simulated cluster and a short fuzz run.
+//! - `sim --seeds N [--from S]` runs seeded schedules of whole consumer groups on the
+//!   simulated cluster (dekaf-sim) on every core, printing seeds/s and every violation.
 //! - `demo` starts a broker, runs the protocol demo and then dekaf-smol's examples against it
 //!   (seek by timestamp against a second broker, build C with SQLite), then the `dekaf`
 //!   command line on a real group (describe, reset, describe), then the `secure` example
@@ -28,7 +31,8 @@ usage: cargo xtask <command>
 
 commands:
   install                 install the brokers and tools the tests need (skips what is there)
-  test [--no-fuzz]        install, then fmt, clippy, doc, all tests and a short fuzz run
+  test [--no-fuzz]        install, then fmt, clippy, doc, all tests, 10,000 simulated
+                            seeds and a short fuzz run
   demo                    install what is missing, start tansu, run the demo, the
                             examples, the command line and (over TLS + SCRAM, behind
                             stunnel) the `secure` example, stop it
@@ -50,7 +54,15 @@ commands:
                             minutes are up; prints what each run injected and checked;
                             fails at the first broken invariant with its seed (--seed S
                             repeats that run)
+  sim --seeds N [--from S] [--threads T] [--trace SEED]
+                          seeded runs of whole consumer groups on the simulated cluster
+                            (dekaf-sim) on every core: prints seeds/s and every violated
+                            invariant with its seed; --trace SEED replays one with every
+                            request and answer
   env                     print DEKAF_TANSU_W / DEKAF_TANSU_C as shell exports";
+
+/// How many seeds of the simulated cluster `cargo xtask test` runs.
+const TEST_SIM_SEEDS: &str = "10000";
 
 /// How long each target runs in the smoke run of `cargo xtask test`.
 const SMOKE_FUZZ_SECS: u32 = 10;
@@ -66,6 +78,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         Some("soak") => soak(&args[1..]),
+        Some("sim") => sim(&args[1..]),
         Some("env") => install::Tools::find().map(|tools| tools.print()),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
@@ -148,6 +161,10 @@ fn test(args: &[String]) -> Result<(), String> {
         tools
             .apply(&mut cargo(&["test", "--workspace"]))
             .env("CI", "true"),
+    )?;
+    step(
+        &format!("simulated cluster: {TEST_SIM_SEEDS} seeds"),
+        &mut sim_command(&["--seeds", TEST_SIM_SEEDS]),
     )?;
     if fuzz {
         step(
@@ -633,6 +650,27 @@ fn soak(args: &[String]) -> Result<(), String> {
             .args(&args)
             .env("CI", "true"),
     )
+}
+
+/// `cargo xtask sim`: the seeded runs of dekaf-sim's world, in release mode.
+fn sim(args: &[String]) -> Result<(), String> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    step("simulated cluster", &mut sim_command(&args))
+}
+
+fn sim_command(args: &[&str]) -> Command {
+    let mut cmd = cargo(&[
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "dekaf-tests",
+        "--bin",
+        "sim_seeds",
+        "--",
+    ]);
+    cmd.args(args);
+    cmd
 }
 
 /// The fuzz targets, as `cargo fuzz list` reports them.
