@@ -173,6 +173,12 @@
 //! own deadlines (commit timeouts, heartbeats, linger, retry backoff) are theirs: the driver
 //! only calls `handle_timeout` when `poll_timeout` says.
 //!
+//! # Features
+//!
+//! - `fuzzing` (off): the bodies of the fuzz targets in the repository's `fuzz/` directory,
+//!   for the fuzzers and the replay of their corpus. Not part of the API, and hidden from
+//!   these docs.
+//!
 //! # Delivery semantics
 //!
 //! Kafka only knows committed offsets; what is lost or repeated after a crash depends on
