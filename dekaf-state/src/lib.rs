@@ -193,6 +193,7 @@
 //! |---|---|---|
 //! | Auto mode, each record (or batch) processed before asking for the next | acknowledged records only | **at-least-once**: records processed since the last commit, and the one being processed, come again |
 //! | Auto mode, records handed to other tasks and the next one asked for before they finish | records still being processed (asking released them) | **at-most-once** for those records: use `AckMode::Explicit` and `ack` instead |
+//! | Auto mode, the application stops on an error and drops the consumer ([`abandon`](consumer::Consumer::abandon)) | records acknowledged before the last record or batch handed out | **at-least-once**: the record that failed comes again; an explicit `close` commits it too |
 //! | `AckMode::Explicit`, `ack` after processing, any order | the contiguous acknowledged prefix | **at-least-once**: acknowledged records above a gap come again |
 //! | Manual mode, `commit` after processing | the position of every partition | **at-least-once** |
 //! | Manual mode, `commit` before processing | records not yet processed | **at-most-once**: they are lost |
