@@ -255,6 +255,8 @@ impl<M: ClientMachine> Driver<M> {
                     all.sort_by_key(|m| m.endpoint);
                     // The caller may have stopped waiting.
                     let _ = tx.try_send(all);
+                    // Another step polls the commands again, so that the next one wakes it.
+                    progress = true;
                     budget -= 1;
                 }
                 Poll::Ready(Some(Command::Shutdown)) | Poll::Ready(None) => {
