@@ -25,6 +25,7 @@ const WAIT: Duration = Duration::from_secs(60);
 type Result<T = ()> = common::Result<T>;
 
 fn run(name: &str, test: impl std::future::Future<Output = Result>) {
+    common::init_logging();
     if let Err(e) = smol::block_on(test) {
         panic!("{name}: {e}");
     }

@@ -266,6 +266,12 @@ const DEMO_EXAMPLES: &[(&str, &str, &str, bool)] = &[
     ),
     (
         "dekaf-smol",
+        "lag_table",
+        "a lag table every second from Consumer::metrics, while a slow consumer of a group catches up",
+        false,
+    ),
+    (
+        "dekaf-smol",
         "tokio",
         "under tokio: #[tokio::main], each client's driver a tokio task, the consumer on a spawned task",
         false,
