@@ -358,22 +358,13 @@ impl Slot {
         let State::Open(live) = &mut self.state else {
             return progress;
         };
-        let max = ctx.config.max_in_flight_per_connection;
         let stats = &mut self.stats;
         let result = live
             .read(cx, &self.label, now, stats, out)
             .and_then(|read| live.expire(now).map(|()| read))
             .and_then(|read| {
                 let reauth = live.reauthenticate(cx, now, ctx.config, &self.label)?;
-                let sent = live.send(
-                    &mut self.queue,
-                    now,
-                    ctx.config,
-                    max,
-                    &self.label,
-                    stats,
-                    out,
-                );
+                let sent = live.send(&mut self.queue, now, ctx.config, &self.label, stats, out);
                 live.flush(cx, &self.label).map(|()| read || reauth || sent)
             });
         match result {
@@ -759,11 +750,11 @@ impl Live {
         queue: &mut VecDeque<Queued>,
         now: Instant,
         config: &Config,
-        max: usize,
         label: &str,
         stats: &mut SlotStats,
         out: &mut Outcome,
     ) -> bool {
+        let max = config.max_in_flight_per_connection;
         let mut progress = false;
         // A re-authentication holds every other request back.
         if !matches!(self.reauth, Reauth::Idle) {

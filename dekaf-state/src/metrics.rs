@@ -242,6 +242,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods)] // one base instant; every other time is an offset from it
     fn a_rate_is_per_second_over_the_last_window() {
         let t0 = Instant::now();
         let mut r = Rate::default();
