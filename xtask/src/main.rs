@@ -59,6 +59,8 @@ commands:
                             (dekaf-sim) on every core: prints seeds/s and every violated
                             invariant with its seed; --trace SEED replays one with every
                             request and answer
+  package                 cargo package for every published crate, each built from its
+                            packaged sources
   env                     print DEKAF_TANSU_W / DEKAF_TANSU_C as shell exports";
 
 /// How many seeds of the simulated cluster `cargo xtask test` runs.
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz(&args[1..]),
         Some("soak") => soak(&args[1..]),
         Some("sim") => sim(&args[1..]),
+        Some("package") => package(),
         Some("env") => install::Tools::find().map(|tools| tools.print()),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
@@ -582,6 +585,23 @@ fn bench_consumer(command: &str, args: &[String]) -> Result<(), String> {
                     .arg(command),
             )
             .args(args),
+    )
+}
+
+/// `cargo package` for every published crate, each built from its packaged sources (the
+/// test and task packages, `publish = false`, are left out: their tests include the examples
+/// of dekaf-smol by path, outside their own package).
+fn package() -> Result<(), String> {
+    step(
+        "package the published crates",
+        &mut cargo(&[
+            "package",
+            "--workspace",
+            "--exclude",
+            "dekaf-tests",
+            "--exclude",
+            "xtask",
+        ]),
     )
 }
 
