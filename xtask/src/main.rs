@@ -690,9 +690,9 @@ fn sim_command(args: &[&str]) -> Command {
         "--release",
         "--quiet",
         "-p",
-        "dekaf-tests",
-        "--bin",
-        "sim_seeds",
+        "dekaf-sim",
+        "--example",
+        "seeds",
         "--",
     ]);
     cmd.args(args);

@@ -2,7 +2,8 @@
 //! (`dekaf_sim::world`), printing seeds per second and every violated invariant with its
 //! seed; then replays the smallest failing seed with a trace of every request and answer.
 //!
-//! `sim_seeds --seeds N [--from S] [--threads T] [--trace SEED]`; exits 1 on any violation.
+//! `cargo run --release -p dekaf-sim --example seeds -- --seeds N [--from S] [--threads T]
+//! [--trace SEED]` (or `cargo xtask sim ...`); exits 1 on any violation.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -25,7 +26,7 @@ fn main() -> std::process::ExitCode {
             ("--threads", Some(v)) => threads = v.max(1) as usize,
             ("--trace", Some(v)) => trace = Some(v),
             _ => {
-                eprintln!("usage: sim_seeds --seeds N [--from S] [--threads T] [--trace SEED]");
+                eprintln!("usage: seeds --seeds N [--from S] [--threads T] [--trace SEED]");
                 return std::process::ExitCode::from(2);
             }
         }
