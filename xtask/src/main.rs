@@ -591,17 +591,28 @@ fn bench_consumer(command: &str, args: &[String]) -> Result<(), String> {
 /// `cargo package` for every published crate, each built from its packaged sources (the
 /// test and task packages, `publish = false`, are left out: their tests include the examples
 /// of dekaf-smol by path, outside their own package).
+///
+/// It builds in a target directory of its own, emptied first: the packaged crates are
+/// compiled as registry crates of an unchanged version, which cargo would otherwise take from
+/// an earlier run as they were then.
 fn package() -> Result<(), String> {
+    let target = root().join("target/package-check");
+    if target.exists() {
+        std::fs::remove_dir_all(&target)
+            .map_err(|e| format!("cannot empty {}: {e}", target.display()))?;
+    }
     step(
         "package the published crates",
-        &mut cargo(&[
+        cargo(&[
             "package",
             "--workspace",
             "--exclude",
             "dekaf-tests",
             "--exclude",
             "xtask",
-        ]),
+        ])
+        .arg("--target-dir")
+        .arg(&target),
     )
 }
 
