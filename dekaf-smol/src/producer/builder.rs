@@ -152,6 +152,14 @@ impl ProducerBuilder {
         self
     }
 
+    /// Chooses the partitions of records sent without one (`partitioner.class`), in place of
+    /// Java's murmur2 of the key (sticky for records without a key), which stays the
+    /// default. It is given the topic's partition count.
+    pub fn partitioner(mut self, partitioner: impl crate::producer::Partitioner) -> Self {
+        self.config = self.config.partitioner(partitioner);
+        self
+    }
+
     /// The codec of every batch (`compression.type`, default none).
     pub fn compression(mut self, codec: Compression) -> Self {
         self.config.compression = codec;

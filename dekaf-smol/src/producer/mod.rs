@@ -28,8 +28,8 @@ use dekaf_state::producer::{DeliveryId, TxnOpId};
 
 pub use builder::ProducerBuilder;
 pub use dekaf_state::producer::{
-    murmur2, AbortableError, Acks, DeliveryError, FatalError, SendError, TransactionError,
-    TransactionState, TxnOperation,
+    murmur2, AbortableError, Acks, DeliveryError, FatalError, Partitioner, SendError,
+    TransactionError, TransactionState, TxnOperation,
 };
 pub use record::{ProducerRecord, RecordMetadata};
 

@@ -197,7 +197,11 @@ impl Producer {
             self.unrouted.entry(topic.clone()).or_default().push_back(u);
             return;
         };
-        let partition = match (u.partition, u.record.key.as_ref()) {
+        let custom = match (&self.config.partitioner, u.partition) {
+            (Some(custom), None) => custom.0.partition(topic, u.record.key.as_deref(), count),
+            _ => None,
+        };
+        let partition = match (u.partition.or(custom), u.record.key.as_ref()) {
             (Some(p), _) => {
                 if usize::try_from(p).is_ok_and(|p| p < count) {
                     Some(p)

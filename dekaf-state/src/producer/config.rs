@@ -84,6 +84,9 @@ pub struct ProducerConfig {
     pub allow_auto_topic_creation: bool,
     /// Metadata is refreshed at least this often (`metadata.max.age.ms`, default 5 min).
     pub metadata_max_age: Duration,
+    /// Chooses the partitions of records sent without one (`partitioner.class`); `None`
+    /// (the default) is Java's murmur2 of the key, sticky for records without a key.
+    pub partitioner: Option<super::CustomPartitioner>,
 }
 
 impl Default for ProducerConfig {
@@ -105,6 +108,7 @@ impl Default for ProducerConfig {
             transaction_timeout: Duration::from_secs(60),
             allow_auto_topic_creation: true,
             metadata_max_age: Duration::from_secs(300),
+            partitioner: None,
         }
     }
 }
@@ -194,6 +198,12 @@ impl ProducerConfig {
     /// Sets the retry backoff.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
+        self
+    }
+
+    /// Chooses the partitions of records sent without one with `partitioner`.
+    pub fn partitioner(mut self, partitioner: impl super::Partitioner) -> Self {
+        self.partitioner = Some(super::CustomPartitioner::new(partitioner));
         self
     }
 

@@ -79,7 +79,7 @@ mod waiting;
 
 pub use config::{Acks, ConfigError, ProducerConfig};
 pub use error::{AbortableError, DeliveryError, FatalError, SendError, TransactionError};
-pub use partitioner::{murmur2, partition_for_key};
+pub use partitioner::{murmur2, partition_for_key, CustomPartitioner, Partitioner};
 pub use producer::Producer;
 pub use txn::TransactionState;
 pub use types::{
