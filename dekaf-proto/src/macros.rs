@@ -151,15 +151,8 @@ macro_rules! structure {
                 use ::proptest::strategy::{Just, Strategy};
                 use $crate::field::*;
                 let v = cx.version;
-                let s = (
-                    $crate::arbitrary::unknown_tagged_fields(cx),
-                    $crate::arbitrary::decoded_tags(cx),
-                )
-                    .prop_map(|(unknown_tagged_fields, decoded_tags)| Self {
-                        unknown_tagged_fields,
-                        decoded_tags,
-                        ..Self::default()
-                    })
+                let s = $crate::arbitrary::unknown_tagged_fields(cx)
+                    .prop_map(|unknown_tagged_fields| Self { unknown_tagged_fields, ..Self::default() })
                     .boxed();
                 $(
                     let s = {
