@@ -93,8 +93,9 @@ fn pace(
     Ok(sent)
 }
 
-/// How long the consumer may go on after the producer is done before the run fails.
-const DRAIN: Duration = Duration::from_secs(20);
+/// How long the consumer may go on after the producer is done; what has not arrived by then
+/// is reported as missing (the quantiles then only cover the records that arrived).
+pub const DRAIN: Duration = Duration::from_secs(20);
 
 /// dekaf-smol → dekaf-smol.
 pub fn dekaf(addr: &str, topic: &str, tuning: Tuning, rate: u64, secs: u64) -> Result<Run, String> {
@@ -125,7 +126,7 @@ pub fn dekaf(addr: &str, topic: &str, tuning: Tuning, rate: u64, secs: u64) -> R
             result
         });
         let mut latencies = Vec::with_capacity((rate * secs) as usize);
-        let consumed = futures_lite::future::block_on(async {
+        let consumed: Result<(), String> = futures_lite::future::block_on(async {
             let mut done_at = None;
             loop {
                 if done.load(Ordering::SeqCst) {
@@ -134,11 +135,7 @@ pub fn dekaf(addr: &str, topic: &str, tuning: Tuning, rate: u64, secs: u64) -> R
                         return Ok(());
                     }
                     if at.elapsed() > DRAIN {
-                        return Err(format!(
-                            "{} of {} records received",
-                            latencies.len(),
-                            sent.load(Ordering::SeqCst)
-                        ));
+                        return Ok(());
                     }
                 }
                 // Woken at least every 100 ms to see whether the producer is done.
@@ -323,11 +320,7 @@ fn rdkafka_consume(
                 return Ok(());
             }
             if at.elapsed() > DRAIN {
-                return Err(format!(
-                    "{} of {} records received",
-                    latencies.len(),
-                    sent.load(Ordering::SeqCst)
-                ));
+                return Ok(());
             }
         }
         match consumer.poll(Duration::from_millis(100)) {
