@@ -87,15 +87,12 @@ pub fn bare_fetch(addr: &str, topic: &str, partitions: i32, records: u64) -> Res
             return Err(format!("answer {id} to request {correlation_id}"));
         }
         if !answer.error_code.is_ok() {
-            return Err(format!("fetch: {:?}", answer.error_code));
+            return Err(format!("fetch: {}", answer.error_code));
         }
         for t in answer.responses {
             for p in t.partitions {
                 if !p.error_code.is_ok() {
-                    return Err(format!(
-                        "partition {}: {:?}",
-                        p.partition_index, p.error_code
-                    ));
+                    return Err(format!("partition {}: {}", p.partition_index, p.error_code));
                 }
                 let Some(slot) = next.get_mut(p.partition_index as usize) else {
                     return Err(format!("unasked partition {}", p.partition_index));
