@@ -14,6 +14,9 @@
 //! does, prints its address and keeps it until its standard input closes: to run `consume`
 //! under a profiler.
 //!
+//! `dekaf-bench produce [--records N] [--rounds R] [--partitions 1,4,64] [--sizes 100,1024]
+//! [--compression none,lz4]` measures producer throughput (see the `produce` module).
+//!
 //! `dekaf-bench commits [--commits N] [--rounds R] [--baseline [NAME=]EXE]...` measures commit
 //! latency while fetching (see the `commits` module): each client in turn, R rounds, then the
 //! p50, p90, p99 and largest latency of all its commits.
@@ -32,6 +35,7 @@ mod consumers;
 mod fill;
 mod latency;
 mod limit;
+mod produce;
 mod report;
 mod suite;
 
@@ -53,7 +57,9 @@ usage: dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4,16,256,102
        dekaf-bench latency [--rate N] [--secs S] [--rounds R]
        dekaf-bench latency-one dekaf|rdkafka default|latency ADDR TOPIC RATE SECS
        dekaf-bench commit-cost [--records N] [--rounds R]
-       dekaf-bench commit-cost-one dekaf|rdkafka-sync|rdkafka-async ADDR TOPIC RECORDS EVERY";
+       dekaf-bench commit-cost-one dekaf|rdkafka-sync|rdkafka-async ADDR TOPIC RECORDS EVERY
+       dekaf-bench produce [--records N] [--rounds R] [--partitions 1,4,64] [--sizes 100,1024] [--compression none,lz4]
+       dekaf-bench produce-one dekaf|rdkafka-future|rdkafka-base ADDR TOPIC PARTITIONS RECORDS SIZE none|lz4";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -67,6 +73,8 @@ fn main() -> ExitCode {
         Some("latency-one") => suite::latency_one(&args[1..]),
         Some("commit-cost") => suite::commit_cost(&args[1..]),
         Some("commit-cost-one") => suite::commit_cost_one(&args[1..]),
+        Some("produce") => produce::run(&args[1..]),
+        Some("produce-one") => produce::one(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -184,13 +184,18 @@ impl Table {
             ("settings".into(), Json::Obj(self.settings.clone())),
             ("rows".into(), Json::Arr(rows)),
         ]);
-        let dir = out_dir()?;
-        std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-        let path = dir.join(format!("{}.json", self.name));
-        std::fs::write(&path, format!("{json}\n"))
-            .map_err(|e| format!("write {}: {e}", path.display()))?;
-        Ok(path)
+        write(self.name, &json)
     }
+}
+
+/// Writes `json` to `target/bench/NAME.json` and returns the path.
+pub fn write(name: &str, json: &Json) -> Result<PathBuf, String> {
+    let dir = out_dir()?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, format!("{json}\n"))
+        .map_err(|e| format!("write {}: {e}", path.display()))?;
+    Ok(path)
 }
 
 /// `target/bench/`: next to the `release` directory this program runs from (the xtask builds

@@ -92,10 +92,15 @@ impl Settings {
         config.security_protocol = self.protocol;
         config.tls = self.tls.clone();
         config.sasl = self.sasl.clone();
-        AdminBuilder::from_config(config)
-            .build()
-            .await
-            .map_err(Failure::from)
+        let admin = AdminBuilder::from_config(config).build().await?;
+        admin.ready(self.ready_timeout()).await?;
+        Ok(admin)
+    }
+
+    /// How long a command waits for the cluster to answer before it gives up: a command line
+    /// fails at once rather than retrying in the background as a service would.
+    pub fn ready_timeout(&self) -> Duration {
+        self.timeout.min(Duration::from_secs(10))
     }
 
     /// A consumer's builder with these settings.

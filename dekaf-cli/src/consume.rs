@@ -69,6 +69,7 @@ pub async fn run(cx: &Context, args: ConsumeArgs) -> Result<(), Failure> {
         builder = builder.group_id(group);
     }
     let consumer = builder.build().await?;
+    consumer.ready(cx.settings.ready_timeout()).await?;
     if args.group.is_some() && args.partition.is_none() {
         consumer.subscribe([topic])?;
     } else {

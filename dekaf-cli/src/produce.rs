@@ -13,6 +13,7 @@ use crate::{Context, Failure};
 /// only when the producer's buffer is full), then waits until every record is written.
 pub async fn run(cx: &Context, args: ProduceArgs) -> Result<(), Failure> {
     let producer = cx.settings.producer().build().await?;
+    producer.ready(cx.settings.ready_timeout()).await?;
     let mut progress = Progress::new("records produced");
     let stdin = std::io::stdin();
     let mut input = stdin.lock();

@@ -85,6 +85,25 @@ pub fn unknown_tagged_fields(cx: Cx) -> BoxedStrategy<TaggedFields> {
     .boxed()
 }
 
+/// Known tagged fields marked as decoded (tags 0 to 7), so that round trips also cover
+/// fields written while holding their default value.
+pub fn decoded_tags(cx: Cx) -> BoxedStrategy<crate::field::TagSet> {
+    if !cx.flexible {
+        return Just(crate::field::TagSet::default()).boxed();
+    }
+    any::<u8>()
+        .prop_map(|mask| {
+            let mut tags = crate::field::TagSet::default();
+            for tag in 0..8 {
+                if mask & (1 << tag) != 0 {
+                    tags.insert(tag);
+                }
+            }
+            tags
+        })
+        .boxed()
+}
+
 /// Checks, for every version of `M` and `cases` random values, that encoding and decoding
 /// give back the value and the same bytes. Panics with the version and value on failure.
 pub fn check_round_trips<M: crate::Message + Arbitrary>(cases: u32) {

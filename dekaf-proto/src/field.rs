@@ -391,6 +391,32 @@ impl TaggedFields {
     }
 }
 
+/// A set of small tag numbers: which known tagged fields a decoded structure carried.
+///
+/// Tags from 0 to 63 are tracked, which covers every tagged field of Kafka's messages;
+/// [`insert`](Self::insert) ignores larger ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TagSet(u64);
+
+impl TagSet {
+    /// Adds `tag` (ignored when 64 or more).
+    pub fn insert(&mut self, tag: u32) {
+        if let Some(bit) = 1u64.checked_shl(tag) {
+            self.0 |= bit;
+        }
+    }
+
+    /// Whether `tag` is in the set.
+    pub fn contains(&self, tag: u32) -> bool {
+        1u64.checked_shl(tag).is_some_and(|bit| self.0 & bit != 0)
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+}
+
 /// Writes the tagged-field section of a flexible structure: the `known` fields (tag and
 /// encoded value, in tag order) merged with the unknown ones.
 #[doc(hidden)]

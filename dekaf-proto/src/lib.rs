@@ -9,6 +9,14 @@
 //! Decoding never panics on any input: malformed bytes are a [`DecodeError`] that says what
 //! was being read and where, and every length is checked against the bytes that remain before
 //! anything is allocated.
+//!
+//! # Features
+//!
+//! - `gzip`, `snappy`, `lz4`, `zstd` (all on by default): the compression codecs of record
+//!   batches, with flate2, snap (raw and xerial-framed), lz4_flex and zstd. A batch in a codec
+//!   left out fails to decode with a typed error.
+//! - `arbitrary` (off): proptest strategies for every message (`arbitrary::Arbitrary`),
+//!   for property tests of code built on these messages.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -31,7 +31,7 @@ macro_rules! structure {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq)]
+        #[derive(Debug, Clone)]
         pub struct $name {
             $(
                 $(#[$fmeta])*
@@ -39,6 +39,10 @@ macro_rules! structure {
             )*
             /// Tagged fields this crate does not know, kept so the structure round-trips.
             pub unknown_tagged_fields: $crate::field::TaggedFields,
+            /// The known tagged fields the decoded bytes carried, written again even when
+            /// they hold their default value so that the structure round-trips byte for
+            /// byte. Not part of equality; empty for a structure built in code.
+            pub decoded_tags: $crate::field::TagSet,
         }
 
         impl Default for $name {
@@ -46,7 +50,16 @@ macro_rules! structure {
                 Self {
                     $( $field: $crate::__field_default!($fty $(, $default)?), )*
                     unknown_tagged_fields: Default::default(),
+                    decoded_tags: Default::default(),
                 }
+            }
+        }
+
+        // Equal values are equal however they were written: `decoded_tags` is left out.
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                $( self.$field == other.$field && )*
+                    self.unknown_tagged_fields == other.unknown_tagged_fields
             }
         }
 
@@ -73,7 +86,9 @@ macro_rules! structure {
                             return Err($crate::EncodeError::FieldNotInVersion { field: WHAT, version: v });
                         }
                     } else if let Some(tag) = SPEC.tag_in(v) {
-                        if self.$field != $crate::__field_default!($fty $(, $default)?) {
+                        if self.decoded_tags.contains(tag)
+                            || self.$field != $crate::__field_default!($fty $(, $default)?)
+                        {
                             tagged.push((tag, encode_tagged(&self.$field, fcx, WHAT)?));
                         }
                     } else {
@@ -114,6 +129,7 @@ macro_rules! structure {
                             const FWHAT: &str = concat!(stringify!($name), ".", stringify!($field));
                             if !known && SPEC.tag_in(v) == Some(tag) {
                                 known = true;
+                                this.decoded_tags.insert(tag);
                                 this.$field = Field::read(&mut sub, cx.with_nullable(SPEC.nullable(v)), FWHAT)?;
                                 sub.finish(FWHAT)?;
                             }
@@ -135,8 +151,15 @@ macro_rules! structure {
                 use ::proptest::strategy::{Just, Strategy};
                 use $crate::field::*;
                 let v = cx.version;
-                let s = $crate::arbitrary::unknown_tagged_fields(cx)
-                    .prop_map(|unknown_tagged_fields| Self { unknown_tagged_fields, ..Self::default() })
+                let s = (
+                    $crate::arbitrary::unknown_tagged_fields(cx),
+                    $crate::arbitrary::decoded_tags(cx),
+                )
+                    .prop_map(|(unknown_tagged_fields, decoded_tags)| Self {
+                        unknown_tagged_fields,
+                        decoded_tags,
+                        ..Self::default()
+                    })
                     .boxed();
                 $(
                     let s = {

@@ -178,11 +178,12 @@ pub async fn run(cluster: Cluster) -> Result {
         values[0], values[4]
     );
 
-    // The same settings with a wrong password: build() fails at once, with a typed error
-    // that says it is about credentials, and that trying again will not help.
+    // The same settings with a wrong password: `build` does not contact the cluster, and
+    // `ready` fails at once, with a typed error that says it is about credentials, and that
+    // trying again will not help.
     let wrong = cluster.sasl(Secret::new("not-the-password"))?;
-    let refused = consumer(&cluster, wrong).build().await;
-    let Err(e) = refused else {
+    let refused = consumer(&cluster, wrong).build().await?;
+    let Err(e) = refused.ready(PATIENCE).await else {
         return Err("a wrong password was accepted".into());
     };
     check!(

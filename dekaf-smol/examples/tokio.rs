@@ -21,6 +21,7 @@ use dekaf_smol::{
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    common::init_logging();
     let outcome = match tokio_spawner() {
         Ok(spawner) => run(bootstrap(), spawner).await,
         Err(e) => Err(e),

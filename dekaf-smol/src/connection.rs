@@ -24,6 +24,7 @@ use futures_lite::{AsyncRead, AsyncWrite};
 
 use crate::config::display_address;
 use crate::handshake::{open, Opened, Session};
+use crate::metrics::{BrokerMetrics, ConnectionState, SlotStats};
 use crate::sasl::random_bytes;
 use crate::transport::{BoxedStream, Transport};
 use crate::{Config, Error};
@@ -130,6 +131,10 @@ struct Sent {
     id: RequestId,
     api_key: ApiKey,
     deadline: Instant,
+    /// When it was encoded for the socket.
+    sent_at: Instant,
+    /// The request's span (debug level): its answer or failure is reported inside it.
+    span: tracing::Span,
 }
 
 /// What slots hand back for the driver to apply to the machine and its hooks.
@@ -221,6 +226,8 @@ pub(crate) struct Slot {
     /// Failed attempts in a row since the last successful handshake.
     failures: u32,
     retry_at: Option<Instant>,
+    /// What the connection did, for [`metrics`](Self::metrics).
+    stats: SlotStats,
 }
 
 impl Slot {
@@ -233,6 +240,36 @@ impl Slot {
             queue: VecDeque::new(),
             failures: 0,
             retry_at: None,
+            stats: SlotStats::default(),
+        }
+    }
+
+    /// A snapshot of the connection and of what it did.
+    pub fn metrics(&self) -> BrokerMetrics {
+        let (state, in_flight) = match &self.state {
+            State::Idle => (ConnectionState::Disconnected, 0),
+            State::Connecting(_) => (ConnectionState::Connecting, 0),
+            State::Open(live) => (ConnectionState::Connected, live.in_flight.len()),
+        };
+        let s = &self.stats;
+        BrokerMetrics {
+            endpoint: self.endpoint,
+            address: self.label.clone(),
+            state,
+            connects: s.connects,
+            disconnects: s.disconnects,
+            failed_attempts: s.failed_attempts,
+            requests_in_flight: in_flight,
+            requests_queued: self.queue.len(),
+            requests_sent: s.requests_sent,
+            requests_failed: s.requests_failed,
+            bytes_sent: s.bytes_sent,
+            bytes_received: s.bytes_received,
+            latency: s
+                .latency
+                .iter()
+                .map(|(api, h)| (*api, h.summary()))
+                .collect(),
         }
     }
 
@@ -321,13 +358,13 @@ impl Slot {
         let State::Open(live) = &mut self.state else {
             return progress;
         };
-        let max = ctx.config.max_in_flight_per_connection;
+        let stats = &mut self.stats;
         let result = live
-            .read(cx, &self.label, now, out)
+            .read(cx, &self.label, now, stats, out)
             .and_then(|read| live.expire(now).map(|()| read))
             .and_then(|read| {
                 let reauth = live.reauthenticate(cx, now, ctx.config, &self.label)?;
-                let sent = live.send(&mut self.queue, now, ctx.config, max, out);
+                let sent = live.send(&mut self.queue, now, ctx.config, &self.label, stats, out);
                 live.flush(cx, &self.label).map(|()| read || reauth || sent)
             });
         match result {
@@ -372,6 +409,7 @@ impl Slot {
         );
         self.failures = 0;
         self.retry_at = None;
+        self.stats.connects += 1;
         out.events.push(ConnectionEvent::Connected {
             endpoint: self.endpoint,
             address: self.address.clone(),
@@ -411,13 +449,19 @@ impl Slot {
                         None if sent.deadline <= now => RequestFailed::TimedOut,
                         None => RequestFailed::Disconnected,
                     };
-                    tracing::debug!(request = %sent.id, api = %sent.api_key, error = %failed, "request failed");
+                    tracing::debug!(parent: &sent.span, request = %sent.id, api = %sent.api_key, error = %failed, "request failed");
+                    self.stats.requests_failed += 1;
                     out.answers.push((sent.id, Err(failed)));
                 }
                 self.failures = 0;
+                self.stats.disconnects += 1;
                 true
             }
-            State::Connecting(_) | State::Idle => false,
+            State::Connecting(_) => {
+                self.stats.failed_attempts += 1;
+                false
+            }
+            State::Idle => false,
         };
         for queued in self.queue.drain(..) {
             match queued.destination {
@@ -456,7 +500,9 @@ impl Slot {
             }
             keep
         });
-        self.queue.len() != before
+        let expired = before - self.queue.len();
+        self.stats.requests_failed += expired as u64;
+        expired > 0
     }
 }
 
@@ -467,6 +513,7 @@ impl Live {
         cx: &mut Context<'_>,
         label: &str,
         now: Instant,
+        stats: &mut SlotStats,
         out: &mut Outcome,
     ) -> Result<bool, Fault> {
         let mut progress = false;
@@ -487,7 +534,7 @@ impl Live {
                 }
                 Poll::Ready(Ok(_)) => {
                     progress = true;
-                    self.decode_frames(now, label, out)?;
+                    self.decode_frames(now, label, stats, out)?;
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => return Err(Fault::Broken(Error::io("read", label, e))),
@@ -496,7 +543,13 @@ impl Live {
         Ok(progress)
     }
 
-    fn decode_frames(&mut self, now: Instant, label: &str, out: &mut Outcome) -> Result<(), Fault> {
+    fn decode_frames(
+        &mut self,
+        now: Instant,
+        label: &str,
+        stats: &mut SlotStats,
+        out: &mut Outcome,
+    ) -> Result<(), Fault> {
         while let Some(frame) = self.splitter.next_frame().map_err(Fault::Malformed)? {
             let answer = self
                 .correlator
@@ -521,13 +574,25 @@ impl Live {
                 .iter()
                 .position(|s| s.correlation_id == answer.correlation_id);
             match at.and_then(|at| self.in_flight.remove(at)) {
-                Some(sent) => out.answers.push((
-                    sent.id,
-                    Ok(Response {
-                        version: answer.request.version,
-                        body: answer.body,
-                    }),
-                )),
+                Some(sent) => {
+                    // The frame and its 4-byte size prefix.
+                    let bytes = frame.len() + 4;
+                    let latency = now.saturating_duration_since(sent.sent_at);
+                    stats.answered(sent.api_key, latency, bytes);
+                    tracing::debug!(
+                        parent: &sent.span,
+                        bytes_in = bytes,
+                        latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+                        "answered"
+                    );
+                    out.answers.push((
+                        sent.id,
+                        Ok(Response {
+                            version: answer.request.version,
+                            body: answer.body,
+                        }),
+                    ));
+                }
                 // The correlator knew the id, so it was ours; nothing waits for it any more.
                 None => tracing::debug!(
                     correlation_id = answer.correlation_id,
@@ -685,9 +750,11 @@ impl Live {
         queue: &mut VecDeque<Queued>,
         now: Instant,
         config: &Config,
-        max: usize,
+        label: &str,
+        stats: &mut SlotStats,
         out: &mut Outcome,
     ) -> bool {
+        let max = config.max_in_flight_per_connection;
         let mut progress = false;
         // A re-authentication holds every other request back.
         if !matches!(self.reauth, Reauth::Idle) {
@@ -701,29 +768,50 @@ impl Live {
             let version = match queued.request.negotiate(&self.versions) {
                 Ok(v) => v,
                 Err(e) => {
+                    stats.requests_failed += 1;
                     out.answers
                         .push((queued.id, Err(RequestFailed::Unsupported(e))));
                     continue;
                 }
             };
             let body = queued.request.body(version);
-            match self
+            let before = self.out.len();
+            let encoded = self
                 .correlator
-                .encode_request(&body, version, &mut self.out)
-            {
+                .encode_request(&body, version, &mut self.out);
+            let bytes = self.out.len() - before;
+            if encoded.is_ok() {
+                stats.requests_sent += 1;
+                stats.bytes_sent = stats.bytes_sent.saturating_add(bytes as u64);
+            }
+            match encoded {
                 Ok(correlation_id) if queued.request.expects_response() => {
+                    let api_key = queued.request.api_key();
+                    let span = tracing::debug_span!(
+                        "request",
+                        api = %api_key,
+                        version,
+                        broker = label,
+                        correlation_id,
+                        bytes_out = bytes,
+                    );
                     self.in_flight.push_back(Sent {
                         correlation_id,
                         id: queued.id,
-                        api_key: queued.request.api_key(),
+                        api_key,
                         deadline: later(now, config.request_timeout),
+                        sent_at: now,
+                        span,
                     });
                 }
                 // Written and done: the broker will not answer, so nothing is reported.
                 Ok(correlation_id) => {
                     self.correlator.forget(correlation_id);
                 }
-                Err(e) => out.answers.push((queued.id, Err(RequestFailed::Encode(e)))),
+                Err(e) => {
+                    stats.requests_failed += 1;
+                    out.answers.push((queued.id, Err(RequestFailed::Encode(e))));
+                }
             }
         }
         progress

@@ -14,6 +14,7 @@ use dekaf_state::offset::{Backoff, Rng};
 use futures_lite::Stream;
 
 use crate::connection::{later, ConnectionEvent, Ctx, Endpoint, Outcome, Queued, Slot};
+use crate::metrics::BrokerMetrics;
 use crate::transport::Transport;
 use crate::{Config, Error};
 
@@ -42,6 +43,7 @@ type Job<M> = Box<dyn FnOnce(&mut M, Instant) + Send>;
 
 enum Command<M> {
     Run(Job<M>),
+    Metrics(Sender<Vec<BrokerMetrics>>),
     Shutdown,
 }
 
@@ -96,6 +98,17 @@ impl<M: 'static> Handle<M> {
         self.commands
             .try_send(Command::Run(Box::new(f)))
             .map_err(|_| Error::Shutdown)
+    }
+
+    /// A snapshot of every connection the driver keeps (bootstrap, broker and coordinator
+    /// connections), in endpoint order: its state, the requests it carried and their latency
+    /// per API, the bytes it moved.
+    pub async fn connection_metrics(&self) -> Result<Vec<BrokerMetrics>, Error> {
+        let (tx, rx) = async_channel::bounded(1);
+        self.commands
+            .try_send(Command::Metrics(tx))
+            .map_err(|_| Error::Shutdown)?;
+        rx.recv().await.map_err(|_| Error::Shutdown)
     }
 
     /// Stops the driver after the commands sent before this one; requests in flight are
@@ -233,6 +246,16 @@ impl<M: ClientMachine> Driver<M> {
             match self.commands.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Command::Run(job))) => {
                     job(&mut self.machine, now);
+                    progress = true;
+                    budget -= 1;
+                }
+                Poll::Ready(Some(Command::Metrics(tx))) => {
+                    let mut all: Vec<BrokerMetrics> =
+                        self.slots.values().map(Slot::metrics).collect();
+                    all.sort_by_key(|m| m.endpoint);
+                    // The caller may have stopped waiting.
+                    let _ = tx.try_send(all);
+                    // Another step polls the commands again, so that the next one wakes it.
                     progress = true;
                     budget -= 1;
                 }

@@ -147,6 +147,16 @@
 //! })
 //! # }
 //! ```
+//!
+//! # Features
+//!
+//! - `native-roots` (on by default): TLS trusts the certificate authorities of the operating
+//!   system's store ([`TlsSettings::native_roots`]).
+//! - `webpki-roots` (off): TLS can trust Mozilla's root certificates, compiled in
+//!   ([`TlsSettings::webpki_roots`]).
+//! - `metrics` (off): each client's snapshot ([`metrics`]) can publish itself through the
+//!   [`metrics`](https://docs.rs/metrics) facade (`ConsumerMetrics::record`, ...), for
+//!   Prometheus or OpenTelemetry exporters.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -157,6 +167,7 @@ pub mod consumer;
 mod driver;
 mod error;
 mod handshake;
+pub mod metrics;
 pub mod producer;
 mod sasl;
 mod security;

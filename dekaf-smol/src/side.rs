@@ -1,5 +1,5 @@
-//! Requests a client sends for itself, next to its machine's: the probe that checks a broker
-//! answers before `build()` returns, and each admin call's requests.
+//! Requests a client sends for itself, next to its machine's: the probe of each client's
+//! `ready()`, which checks that a broker answers, and each admin call's requests.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -99,7 +99,7 @@ pub(crate) fn probe_request() -> ClientRequest {
 /// Fails at once, as Java's client does, when the name of no bootstrap server resolves: that
 /// is a configuration error, not a broker that is down. A resolver that does not answer
 /// within `timeout` proves nothing, and the check passes.
-async fn check_resolvable(servers: &[String], timeout: Duration) -> Result<(), Error> {
+pub(crate) async fn check_resolvable(servers: &[String], timeout: Duration) -> Result<(), Error> {
     let mut failures = Vec::new();
     for server in servers {
         let address = crate::config::parse_address(server)?;
@@ -121,9 +121,9 @@ async fn check_resolvable(servers: &[String], timeout: Duration) -> Result<(), E
 }
 
 /// Sends probes (through `submit`) until one is answered, retrying with a backoff; fails with
-/// [`Error::NoBrokerAvailable`] once `timeout` has passed, and at once with
-/// [`Error::Config`] when no server's name resolves. `last_error` gives the last connection
-/// failure seen, for the error's cause.
+/// [`Error::NoBrokerAvailable`] once `timeout` has passed, and at once with a connection
+/// failure no retry can fix. `last_error` gives the last connection failure seen, for the
+/// error's cause.
 pub(crate) async fn wait_for_broker(
     servers: &[String],
     timeout: Duration,
@@ -131,7 +131,6 @@ pub(crate) async fn wait_for_broker(
     last_error: impl Fn() -> Option<Error>,
 ) -> Result<(), Error> {
     let started = Instant::now();
-    check_resolvable(servers, timeout).await?;
     let deadline = crate::connection::later(started, timeout);
     let backoff = Backoff {
         initial: Duration::from_millis(50),

@@ -173,6 +173,12 @@
 //! own deadlines (commit timeouts, heartbeats, linger, retry backoff) are theirs: the driver
 //! only calls `handle_timeout` when `poll_timeout` says.
 //!
+//! # Features
+//!
+//! - `fuzzing` (off): the bodies of the fuzz targets in the repository's `fuzz/` directory,
+//!   for the fuzzers and the replay of their corpus. Not part of the API, and hidden from
+//!   these docs.
+//!
 //! # Delivery semantics
 //!
 //! Kafka only knows committed offsets; what is lost or repeated after a crash depends on
@@ -187,6 +193,7 @@
 //! |---|---|---|
 //! | Auto mode, each record (or batch) processed before asking for the next | acknowledged records only | **at-least-once**: records processed since the last commit, and the one being processed, come again |
 //! | Auto mode, records handed to other tasks and the next one asked for before they finish | records still being processed (asking released them) | **at-most-once** for those records: use `AckMode::Explicit` and `ack` instead |
+//! | Auto mode, the application stops on an error and drops the consumer ([`abandon`](consumer::Consumer::abandon)) | records acknowledged before the last record or batch handed out | **at-least-once**: the record that failed comes again; an explicit `close` commits it too |
 //! | `AckMode::Explicit`, `ack` after processing, any order | the contiguous acknowledged prefix | **at-least-once**: acknowledged records above a gap come again |
 //! | Manual mode, `commit` after processing | the position of every partition | **at-least-once** |
 //! | Manual mode, `commit` before processing | records not yet processed | **at-most-once**: they are lost |
@@ -208,8 +215,13 @@ pub mod assignor;
 pub mod client;
 pub mod consumer;
 pub mod display;
+/// The bodies of the state machine fuzz targets: for `fuzz/` and the corpus replay only, not
+/// part of the API (the `fuzzing` feature, as quinn-proto keeps its own behind `cfg(fuzzing)`).
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
 pub mod fuzz;
 pub mod group;
+pub mod metrics;
 pub mod offset;
 pub mod producer;
 pub mod sasl;

@@ -580,6 +580,17 @@ impl Client {
         Ok(response)
     }
 
+    /// Sends `request` in `version` and returns the answer's frame as the broker wrote it
+    /// (header and body, without the length prefix).
+    pub fn call_raw<R: Request>(&mut self, request: &R, version: i16) -> Result<Bytes, CallError> {
+        let mut buf = BytesMut::new();
+        let id = self.correlator.encode(request, version, &mut buf)?;
+        self.stream.write_all(&buf)?;
+        let frame = self.read_frame()?;
+        self.correlator.forget(id);
+        Ok(frame)
+    }
+
     /// Asks for the broker's API versions (ApiVersions v3) and returns them.
     pub fn broker_versions(&mut self) -> BrokerVersions {
         let response: ApiVersionsResponse = self.call(&ApiVersionsRequest::default(), 3);

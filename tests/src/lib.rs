@@ -5,10 +5,8 @@
 //! front of a broker ([`proxy`]), an independent SASL server in front of one
 //! ([`sasl_front`]), a proxy that makes one broker look like a cluster and injects faults
 //! ([`cluster_proxy`]) and workloads run under its faults ([`faults`]), brokers scripted
-//! request by request ([`scripted`]), a deterministic simulated cluster for consumers
-//! ([`sim`]),
-//! and one for producers and transactions ([`producer_sim`]), and a dekaf-smol group member
-//! on a task of its own ([`smol_member`]).
+//! request by request ([`scripted`]), and a dekaf-smol group member on a task of its own
+//! ([`smol_member`]). The simulated cluster the simulations run on is the `dekaf-sim` crate.
 
 pub mod blocking;
 pub mod broker;
@@ -17,12 +15,11 @@ pub mod driver;
 pub mod faults;
 pub mod librdkafka;
 pub mod ops;
-pub mod producer_sim;
 pub mod proxy;
+pub mod ready;
 pub mod rng;
 pub mod sasl_front;
 pub mod scripted;
-pub mod sim;
 pub mod smol_member;
 pub mod tls;
 

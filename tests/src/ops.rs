@@ -143,17 +143,16 @@ pub fn produce_in(
     p.clone()
 }
 
-/// Fetches one partition from `offset` in Fetch `version` (by topic id from v13 on, by name
-/// before) and returns the partition's answer, or `None` when the answer holds no topic at all.
-pub fn fetch(
-    client: &mut Client,
-    version: i16,
-    (topic, topic_id): (&str, Uuid),
+/// A Fetch of one partition from `offset` (up to 1 MiB), named by both name and id so that
+/// any version can carry it.
+pub fn fetch_request(
+    topic: &str,
+    topic_id: Uuid,
     partition: i32,
     offset: i64,
     max_wait_ms: i32,
-) -> Option<PartitionData> {
-    let request = FetchRequest {
+) -> FetchRequest {
+    FetchRequest {
         max_wait_ms,
         min_bytes: 1,
         topics: vec![FetchTopic {
@@ -168,7 +167,20 @@ pub fn fetch(
             ..Default::default()
         }],
         ..Default::default()
-    };
+    }
+}
+
+/// Fetches one partition from `offset` in Fetch `version` (by topic id from v13 on, by name
+/// before) and returns the partition's answer, or `None` when the answer holds no topic at all.
+pub fn fetch(
+    client: &mut Client,
+    version: i16,
+    (topic, topic_id): (&str, Uuid),
+    partition: i32,
+    offset: i64,
+    max_wait_ms: i32,
+) -> Option<PartitionData> {
+    let request = fetch_request(topic, topic_id, partition, offset, max_wait_ms);
     let answer = client.call(&request, version);
     assert_eq!(answer.error_code, ErrorCode::NONE, "Fetch: top-level error");
     let t = match answer.responses.as_slice() {

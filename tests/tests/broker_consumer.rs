@@ -17,13 +17,13 @@ use dekaf_proto::messages::{
 use dekaf_proto::records::{Compression, RecordBatchBuilder};
 use dekaf_proto::version::BrokerVersions;
 use dekaf_proto::ErrorCode;
+use dekaf_sim::Delivered;
 use dekaf_state::consumer::{Consumer, ConsumerConfig, ConsumerEvent, IsolationLevel};
 use dekaf_state::offset::{
     AutoOffsetReset, CommitId, Event, OffsetCommitMode, TopicPartition, TopicPartitionOffset,
 };
 use dekaf_tests::blocking::BlockingDriver as Driver;
 use dekaf_tests::broker::temp_dir;
-use dekaf_tests::sim::Delivered;
 use dekaf_tests::{Broker, Build, Client, Engine};
 
 const WAIT: Duration = Duration::from_secs(60);

@@ -75,6 +75,11 @@ fn producer_machine() {
 }
 
 #[test]
+fn sim_world() {
+    replay("sim_world", dekaf_sim::world::fuzz_world);
+}
+
+#[test]
 fn sasl() {
     replay("sasl", dekaf_state::fuzz::fuzz_sasl);
 }

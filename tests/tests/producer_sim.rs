@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use dekaf_proto::ErrorCode;
+use dekaf_sim::{drive, Cluster, Faults, Link};
 use dekaf_state::client::ClientMachine;
 use dekaf_state::offset::{Backoff, OffsetAndMetadata, TopicPartition};
 use dekaf_state::producer::{
     partition_for_key, Acks, ConsumerGroupMetadata, DeliveryError, DeliveryId, Event, Producer,
     ProducerConfig, ProducerRecord, RecordMetadata, TransactionError, TransactionState, TxnOpId,
 };
-use dekaf_tests::producer_sim::{drive, Cluster, Faults, Link};
 
 const LATENCY: Duration = Duration::from_millis(2);
 
@@ -654,18 +654,16 @@ fn fill_input(cluster: &mut Cluster, n: usize) {
     let group = cluster.group_mut("g");
     group.generation = 1;
     group.members.insert("m1".into());
-    let p = cluster.topics.get_mut("in").unwrap();
-    for i in 0..n {
-        p[0].log.push(dekaf_tests::producer_sim::Entry {
-            offset: i as i64,
-            producer_id: -1,
-            epoch: -1,
-            transactional: false,
-            key: Some(Bytes::from(format!("k{}", i % 5))),
-            value: Some(Bytes::from(format!("v{i}"))),
-            marker: None,
-        });
-    }
+    cluster.append_records(
+        "in",
+        0,
+        (0..n).map(|i| {
+            (
+                Some(Bytes::from(format!("k{}", i % 5))),
+                Some(Bytes::from(format!("v{i}"))),
+            )
+        }),
+    );
 }
 
 fn group_meta() -> ConsumerGroupMetadata {
@@ -678,11 +676,7 @@ fn group_meta() -> ConsumerGroupMetadata {
 }
 
 fn committed_input(cluster: &Cluster) -> i64 {
-    cluster
-        .groups
-        .get("g")
-        .and_then(|g| g.committed.get(&("in".to_owned(), 0)).copied())
-        .unwrap_or(0)
+    cluster.committed_offset("g", "in", 0).unwrap_or(0)
 }
 
 fn committed_output(cluster: &Cluster) -> Vec<u64> {

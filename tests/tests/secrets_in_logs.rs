@@ -311,22 +311,30 @@ async fn scram_over_mtls(
         .tls(tls.clone())
         .sasl(SaslSettings::scram_sha512(USER, WRONG_PASSWORD));
     printed.debug(&wrong);
-    let e = wrong
-        .build()
-        .await
-        .err()
-        .ok_or("a wrong password was accepted")?;
+    // `build` does not contact the cluster: the refusal comes out of `recv`.
+    let wrong = wrong.build().await?;
+    wrong.assign([TopicPartition::new(topic.as_str(), 0)])?;
+    let e = smol::future::or(async { wrong.recv().await.err() }, async {
+        smol::Timer::after(Duration::from_secs(30)).await;
+        None
+    })
+    .await
+    .ok_or("a wrong password was accepted")?;
     check!(e.is_auth(), "wrong password: {e:?}");
     printed.error(&e);
 
-    let e = consumer(bootstrap)
+    let damaged = consumer(bootstrap)
         .security_protocol(SecurityProtocol::SaslSsl)
         .tls(damaged.clone())
-        .sasl(sasl)
-        .build()
-        .await
-        .err()
-        .ok_or("a damaged private key was accepted")?;
+        .sasl(sasl);
+    let e = match damaged.build().await {
+        Err(e) => e,
+        Ok(c) => c
+            .ready(Duration::from_secs(30))
+            .await
+            .err()
+            .ok_or("a damaged private key was accepted")?,
+    };
     printed.error(&e);
     Ok(())
 }
@@ -388,6 +396,8 @@ async fn through_the_front(
     });
     let e = producer(refused)
         .build()
+        .await?
+        .ready(Duration::from_secs(30))
         .await
         .err()
         .ok_or("a refused token was accepted")?;

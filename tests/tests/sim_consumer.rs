@@ -7,13 +7,11 @@ use std::time::Duration;
 
 use dekaf_proto::records::Compression;
 use dekaf_proto::ApiKey;
+use dekaf_sim::{check_exact, consume, keep_polling, Cluster, Delivered, Faults, Record, Sim};
 use dekaf_state::consumer::{
     Consumer, ConsumerConfig, ConsumerEvent, IsolationLevel, MetadataProblem,
 };
 use dekaf_state::offset::{AckMode, AutoOffsetReset, Event, OffsetCommitMode, Rng, TopicPartition};
-use dekaf_tests::sim::{
-    check_exact, consume, keep_polling, Cluster, Delivered, Faults, Sim, SimRecord,
-};
 
 const TOPIC: &str = "my-topic";
 const GROUP: &str = "my-group";
@@ -39,8 +37,8 @@ fn config(seed: u64) -> ConsumerConfig {
 fn faults() -> Faults {
     Faults {
         disconnect: 0.03,
-        timeout: 0.02,
-        not_coordinator: 0.05,
+        unanswered: 0.02,
+        coordinator_moves: 0.05,
         load_in_progress: 0.05,
         leader_move: 0.03,
         partial_batch: 0.3,
@@ -78,7 +76,7 @@ fn every_record_once_in_order_without_faults() {
     let mut sim = Sim::new(cluster, Consumer::new(config(1)), 1);
     sim.consumer.assign(sim.now, (0..3).map(tp)).unwrap();
     let want: BTreeMap<_, _> = (0..3)
-        .map(|p| (tp(p), sim.cluster.partition(TOPIC, p).records.len()))
+        .map(|p| (tp(p), sim.cluster.partition(TOPIC, p).records().len()))
         .collect();
     let got = consume(&mut sim, &want, Duration::from_secs(60));
     for p in 0..3 {
@@ -122,7 +120,7 @@ fn every_record_once_in_order_under_faults() {
             }
             produced >= 60
                 && (0..4)
-                    .all(|p| got.count(&tp(p)) == sim.cluster.partition(TOPIC, p).records.len())
+                    .all(|p| got.count(&tp(p)) == sim.cluster.partition(TOPIC, p).records().len())
         });
         for p in 0..4 {
             check_exact(&got, &tp(p), &sim.cluster.partition(TOPIC, p).all_records());
@@ -170,7 +168,7 @@ fn a_restarted_consumer_resumes_at_the_committed_offset() {
         sim.consumer.assign(sim.now, (0..2).map(tp)).unwrap();
         let mut rng = Rng::new(seed ^ 77);
         let total: usize = (0..2)
-            .map(|p| sim.cluster.partition(TOPIC, p).records.len())
+            .map(|p| sim.cluster.partition(TOPIC, p).records().len())
             .sum();
         let crash_after = (rng.next_u64() % total as u64) as usize;
         let mut first = Delivered::default();
@@ -204,17 +202,17 @@ fn a_restarted_consumer_resumes_at_the_committed_offset() {
             starts.insert(tp(p), start);
             want.insert(
                 tp(p),
-                part.records.iter().filter(|r| r.offset >= start).count(),
+                part.records().iter().filter(|r| r.offset >= start).count(),
             );
         }
         let second = consume(&mut sim, &want, Duration::from_secs(600));
         for p in 0..2 {
             let start = starts[&tp(p)];
-            let expected: Vec<&SimRecord> = sim
+            let expected: Vec<&Record> = sim
                 .cluster
                 .partition(TOPIC, p)
-                .records
-                .iter()
+                .records()
+                .into_iter()
                 .filter(|r| r.offset >= start)
                 .collect();
             check_exact(&second, &tp(p), &expected);
@@ -304,7 +302,7 @@ fn read_committed(list_aborted: bool, ignore_lso: bool) {
         cluster.create_topic(TOPIC, 2);
         transactional_log(&mut cluster, seed);
         let aborted: usize = (0..2)
-            .map(|p| sim_aborted(cluster.partition(TOPIC, p).records.as_slice()))
+            .map(|p| sim_aborted(cluster.partition(TOPIC, p).records().as_slice()))
             .sum();
         assert!(
             aborted > 0 || seed > 3,
@@ -368,10 +366,10 @@ fn read_committed(list_aborted: bool, ignore_lso: bool) {
     }
 }
 
-fn sim_aborted(records: &[SimRecord]) -> usize {
+fn sim_aborted(records: &[&Record]) -> usize {
     records
         .iter()
-        .filter(|r| r.txn == dekaf_tests::sim::Txn::Aborted)
+        .filter(|r| r.txn == dekaf_sim::Txn::Aborted)
         .count()
 }
 
@@ -410,7 +408,7 @@ fn read_uncommitted_hands_out_every_data_record() {
 fn everything(seed: u64, isolation: IsolationLevel) -> Cluster {
     let mut cluster = Cluster::new(2, seed);
     cluster.faults = Faults {
-        not_coordinator: 0.1,
+        coordinator_moves: 0.1,
         load_in_progress: 0.1,
         leader_move: 0.05,
         ..Faults::default()
@@ -432,7 +430,7 @@ fn everything(seed: u64, isolation: IsolationLevel) -> Cluster {
             [dekaf_state::offset::TopicPartitionTimestamp::new(
                 TOPIC,
                 1,
-                dekaf_tests::sim::T0 + 100,
+                dekaf_sim::T0 + 100,
             )],
         )
         .unwrap();
@@ -512,11 +510,14 @@ fn out_of_range_resets_by_auto_offset_reset() {
         cluster.create_topic(TOPIC, 1);
         fill(&mut cluster, 1, 10);
         // The group committed 2, then retention removed everything below 12.
-        cluster
-            .committed
-            .entry(GROUP.into())
-            .or_default()
-            .insert((TOPIC.into(), 0), (2, -1, None));
+        cluster.committed.entry(GROUP.into()).or_default().insert(
+            (TOPIC.into(), 0),
+            dekaf_sim::Committed {
+                offset: 2,
+                leader_epoch: -1,
+                metadata: None,
+            },
+        );
         cluster.delete_records(TOPIC, 0, 12);
         let consumer = Consumer::new(config(4).with_auto_offset_reset(reset));
         let mut sim = Sim::new(cluster, consumer, 4);
@@ -560,13 +561,13 @@ fn a_leader_move_refreshes_metadata_and_loses_nothing() {
     let mut moved = 0;
     sim.run_until(Duration::from_secs(120), |sim| {
         got.add(sim.consumer.poll_records(sim.now, 3));
-        if moved < 5 && got.count(&tp(0)) == sim.cluster.partition(TOPIC, 0).records.len() {
+        if moved < 5 && got.count(&tp(0)) == sim.cluster.partition(TOPIC, 0).records().len() {
             sim.cluster.move_leader(TOPIC, 0);
             sim.cluster.append(TOPIC, 0, 4, Compression::Lz4, None);
             moved += 1;
         }
         moved == 5
-            && (0..2).all(|p| got.count(&tp(p)) == sim.cluster.partition(TOPIC, p).records.len())
+            && (0..2).all(|p| got.count(&tp(p)) == sim.cluster.partition(TOPIC, p).records().len())
     });
     for p in 0..2 {
         check_exact(&got, &tp(p), &sim.cluster.partition(TOPIC, p).all_records());
@@ -608,7 +609,7 @@ fn an_unknown_topic_is_reported_once_and_read_once_it_exists() {
     );
     sim.cluster.create_topic(TOPIC, 1);
     fill(&mut sim.cluster, 1, 3);
-    let want = BTreeMap::from([(tp(0), sim.cluster.partition(TOPIC, 0).records.len())]);
+    let want = BTreeMap::from([(tp(0), sim.cluster.partition(TOPIC, 0).records().len())]);
     let got = consume(&mut sim, &want, Duration::from_secs(60));
     check_exact(&got, &tp(0), &sim.cluster.partition(TOPIC, 0).all_records());
 }
@@ -645,7 +646,7 @@ fn buffered_data_stays_near_the_bound() {
                 (0..4).map(|p| got.count(&tp(p))).collect::<Vec<_>>()
             );
         }
-        (0..4).all(|p| got.count(&tp(p)) == sim.cluster.partition(TOPIC, p).records.len())
+        (0..4).all(|p| got.count(&tp(p)) == sim.cluster.partition(TOPIC, p).records().len())
     });
     for p in 0..4 {
         check_exact(&got, &tp(p), &sim.cluster.partition(TOPIC, p).all_records());
@@ -667,7 +668,7 @@ fn paused_partitions_are_neither_fetched_nor_handed_out() {
     sim.consumer.pause([tp(0)]).unwrap();
     assert_eq!(sim.consumer.paused(), [tp(0)]);
     let mut got = Delivered::default();
-    let want1 = sim.cluster.partition(TOPIC, 1).records.len();
+    let want1 = sim.cluster.partition(TOPIC, 1).records().len();
     sim.run_until(Duration::from_secs(30), |sim| {
         got.add(sim.consumer.poll_records(sim.now, 10));
         got.count(&tp(1)) == want1
@@ -675,7 +676,7 @@ fn paused_partitions_are_neither_fetched_nor_handed_out() {
     keep_polling(&mut sim, &mut got, Duration::from_secs(5));
     assert_eq!(got.count(&tp(0)), 0);
     sim.consumer.resume([tp(0)]).unwrap();
-    let want0 = sim.cluster.partition(TOPIC, 0).records.len();
+    let want0 = sim.cluster.partition(TOPIC, 0).records().len();
     sim.run_until(Duration::from_secs(30), |sim| {
         got.add(sim.consumer.poll_records(sim.now, 10));
         got.count(&tp(0)) == want0
@@ -802,7 +803,7 @@ fn a_time_past_the_last_record_seeks_to_the_end_on_tansu_too() {
                 [dekaf_state::offset::TopicPartitionTimestamp::new(
                     TOPIC,
                     0,
-                    dekaf_tests::sim::T0 + 1_000_000,
+                    dekaf_sim::T0 + 1_000_000,
                 )],
             )
             .unwrap();
@@ -883,7 +884,7 @@ fn corrupt_answers_are_reported_and_fetched_again_without_a_gap() {
         let mut sim = Sim::new(cluster, consumer, seed);
         sim.consumer.assign(sim.now, (0..2).map(tp)).unwrap();
         let want: BTreeMap<_, _> = (0..2)
-            .map(|p| (tp(p), sim.cluster.partition(TOPIC, p).records.len()))
+            .map(|p| (tp(p), sim.cluster.partition(TOPIC, p).records().len()))
             .collect();
         let got = consume(&mut sim, &want, Duration::from_secs(600));
         for p in 0..2 {
@@ -923,7 +924,7 @@ fn overlapping_batches_are_reported_and_fetched_again_without_a_gap() {
         let mut sim = Sim::new(cluster, consumer, seed);
         sim.consumer.assign(sim.now, (0..2).map(tp)).unwrap();
         let want: BTreeMap<_, _> = (0..2)
-            .map(|p| (tp(p), sim.cluster.partition(TOPIC, p).records.len()))
+            .map(|p| (tp(p), sim.cluster.partition(TOPIC, p).records().len()))
             .collect();
         let got = consume(&mut sim, &want, Duration::from_secs(600));
         for p in 0..2 {
@@ -1016,7 +1017,7 @@ fn the_next_fetch_goes_out_while_records_are_taken() {
     let consumer = Consumer::new(config(16).with_max_partition_fetch_bytes(partition_max));
     let mut sim = Sim::new(cluster, consumer, 16);
     sim.consumer.assign(sim.now, [tp(0)]).unwrap();
-    let want = sim.cluster.partition(TOPIC, 0).records.len();
+    let want = sim.cluster.partition(TOPIC, 0).records().len();
     let mut got = Delivered::default();
     let (mut ahead, mut peak, mut sent, mut ready) = (0, 0, 0, false);
     sim.run_until(Duration::from_secs(600), |sim| {
@@ -1051,7 +1052,7 @@ fn a_partition_at_its_end_does_not_hold_up_the_others() {
     let mut sim = Sim::new(cluster, consumer, 17);
     sim.consumer.assign(sim.now, (0..2).map(tp)).unwrap();
     let want: BTreeMap<_, _> = (0..2)
-        .map(|p| (tp(p), sim.cluster.partition(TOPIC, p).records.len()))
+        .map(|p| (tp(p), sim.cluster.partition(TOPIC, p).records().len()))
         .collect();
     let started = sim.now;
     let got = consume(&mut sim, &want, Duration::from_secs(600));

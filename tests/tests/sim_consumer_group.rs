@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use dekaf_proto::records::Compression;
+use dekaf_sim::{Cluster, GroupSim};
 use dekaf_state::consumer::{Consumer, ConsumerConfig, ConsumerEvent};
 use dekaf_state::group::{GroupEvent, GroupProtocol, LeaveReason};
 use dekaf_state::offset::{AutoOffsetReset, OffsetCommitMode, TopicPartition};
-use dekaf_tests::sim::{Cluster, GroupSim};
 
 const TOPIC: &str = "orders";
 const PARTITIONS: i32 = 6;
@@ -57,10 +57,7 @@ fn world(members: usize, mode: OffsetCommitMode, records: usize) -> GroupSim {
 
 /// Every record of the topic, handed to some member, by partition: offsets in order of
 /// delivery, over all members.
-fn delivered(
-    sim: &GroupSim,
-    gone: &[dekaf_tests::sim::Member],
-) -> BTreeMap<TopicPartition, Vec<i64>> {
+fn delivered(sim: &GroupSim, gone: &[dekaf_sim::Member]) -> BTreeMap<TopicPartition, Vec<i64>> {
     let mut out: BTreeMap<TopicPartition, Vec<i64>> = BTreeMap::new();
     for m in sim
         .members

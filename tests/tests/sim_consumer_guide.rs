@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use dekaf_proto::records::Compression;
+use dekaf_sim::{check_exact, consume, Cluster, Delivered, Sim, T0};
 use dekaf_state::consumer::{Consumer, ConsumerConfig, ConsumerEvent, ConsumerRecord};
 use dekaf_state::offset::{
     AutoOffsetReset, CommitId, CommitPolicy, Event, OffsetCommitMode, TopicPartition,
     TopicPartitionOffset, TopicPartitionTimestamp,
 };
-use dekaf_tests::sim::{check_exact, consume, Cluster, Delivered, Sim, T0};
 
 const TOPIC: &str = "my-topic";
 const GROUP: &str = "my-group";
@@ -136,7 +136,7 @@ fn commit_specific_offsets() {
     assert_eq!(committed(&sim, 1), Some(50));
     assert_eq!(
         sim.cluster.committed[GROUP][&(TOPIC.to_string(), 1)]
-            .2
+            .metadata
             .as_deref(),
         Some("batch 7")
     );
@@ -253,7 +253,7 @@ fn seek_by_timestamp() {
     let mut sim = sim(ConsumerConfig::new(), 7);
     // Record n of a partition has timestamp T0 + 10 n within its own run of appends: find the
     // first record of partition 1 at or after the time of its 37th.
-    let target = sim.cluster.partition(TOPIC, 1).records[37].timestamp - 5;
+    let target = sim.cluster.partition(TOPIC, 1).records()[37].timestamp - 5;
     let query = sim
         .consumer
         .offsets_for_times(sim.now, [TopicPartitionTimestamp::new(TOPIC, 1, target)])
@@ -289,7 +289,7 @@ fn seek_by_timestamp() {
     let first_at = sim
         .cluster
         .partition(TOPIC, 0)
-        .records
+        .records()
         .iter()
         .find(|r| r.timestamp >= T0 + 15)
         .unwrap()

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use dekaf_proto::records::Compression;
 use dekaf_proto::ApiKey;
+use dekaf_sim::{Cluster, Sim};
 use dekaf_state::consumer::{Consumer, ConsumerConfig, ConsumerEvent};
 use dekaf_state::offset::{
     AutoOffsetReset, Event, PositionError, PositionState, TopicPartition, TopicPartitionOffset,
 };
-use dekaf_tests::sim::{Cluster, Sim};
 
 const TOPIC: &str = "t";
 
@@ -65,10 +65,10 @@ fn truncated(sim: &Sim) -> Vec<(i64, i64)> {
 fn values(sim: &Sim, from: i64) -> Vec<(i64, Option<bytes::Bytes>)> {
     sim.cluster
         .partition(TOPIC, 0)
-        .records
+        .records()
         .iter()
         .filter(|r| r.offset >= from)
-        .map(|r| (r.offset, Some(r.value.clone())))
+        .map(|r| (r.offset, r.value.clone()))
         .collect()
 }
 

@@ -7,6 +7,7 @@
 #[path = "../../dekaf-smol/examples/common/mod.rs"]
 mod common;
 
+use std::future::IntoFuture;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -210,17 +211,18 @@ fn killed_after_committing_resumes_right_after_the_last_committed_record() {
 // ----- errors -----
 
 #[test]
-fn build_fails_with_a_typed_error_when_no_broker_answers() {
+fn build_does_not_wait_for_a_broker_and_ready_says_none_answers() {
     let addr = free_port().expect("a free port");
     let started = Instant::now();
-    let result = smol::block_on(
+    let consumer = smol::block_on(
         Consumer::builder()
             .bootstrap_servers(addr.to_string())
             .connect_timeout(Duration::from_millis(500))
             .build(),
-    );
-    let Err(e) = result else {
-        panic!("a consumer was built with nothing listening on {addr}");
+    )
+    .expect("built without a broker");
+    let Err(e) = smol::block_on(consumer.ready(Duration::from_millis(500))) else {
+        panic!("ready with nothing listening on {addr}");
     };
     assert!(matches!(e, Error::NoBrokerAvailable { .. }), "{e:?}");
     assert!(e.is_retriable() && !e.is_fatal() && !e.is_rebalance());
@@ -233,6 +235,55 @@ fn build_fails_with_a_typed_error_when_no_broker_answers() {
     assert!(started.elapsed() < Duration::from_secs(10));
     let e = smol::block_on(Producer::builder().bootstrap_servers("").build()).unwrap_err();
     assert!(matches!(e, Error::Config(_)) && e.is_fatal(), "{e:?}");
+}
+
+/// Clients built while the broker is down: the admin's calls fail with their own timeout,
+/// and once the broker is up the same clients create a topic, write and read it.
+#[test]
+fn clients_built_while_the_broker_is_down_work_once_it_is_up() {
+    let addr = free_port().expect("a free port");
+    let run = async {
+        let admin = dekaf_smol::Admin::builder()
+            .bootstrap_servers(addr.to_string())
+            .request_timeout(Duration::from_secs(2))
+            .build()
+            .await?;
+        let producer = Producer::builder()
+            .bootstrap_servers(addr.to_string())
+            .build()
+            .await?;
+        let consumer = manual(&addr.to_string(), &unique("down-group"))
+            .build()
+            .await?;
+        let early = within(WAIT, "a call without a broker", admin.list_topics(false)).await?;
+        assert!(early.is_err(), "listed topics with no broker: {early:?}");
+        let Some(broker) = Broker::start_at(Build::W, Engine::Memory, addr) else {
+            return Ok(None);
+        };
+        admin.ready(WAIT).await?;
+        let topic = unique("down");
+        admin
+            .create_topic(dekaf_smol::NewTopic::new(&topic, 1).replication_factor(1))
+            .await?;
+        let sent = within(
+            WAIT,
+            "a delivery",
+            producer
+                .send(ProducerRecord::new(topic.as_str()).value("after the start"))
+                .into_future(),
+        )
+        .await??;
+        consumer.assign([TopicPartition::new(topic.as_str(), 0)])?;
+        let record = within(WAIT, "a record", consumer.recv()).await??;
+        assert_eq!(record.value(), Some(&b"after the start"[..]));
+        assert_eq!(Some(record.offset()), sent.offset());
+        consumer.close().await?;
+        producer.close().await?;
+        Result::<Option<Broker>>::Ok(Some(broker))
+    };
+    if let Err(e) = smol::block_on(run) {
+        panic!("{e}");
+    }
 }
 
 /// A bootstrap name that does not resolve is a configuration error, reported at once (as
@@ -428,32 +479,100 @@ fn without_auto_store_only_stored_offsets_are_committed() {
     });
 }
 
-#[test]
-fn dropping_an_auto_mode_consumer_commits_in_the_background() {
-    on_both_builds("drop", |_, bootstrap| async move {
-        let (topic, group) = (unique("drop"), unique("drop-group"));
-        create_topic(&bootstrap, &topic, 1).await?;
-        fill(&bootstrap, &topic, 0, 0, 3).await?;
-        let tp = TopicPartition::new(topic.as_str(), 0);
-        {
-            let consumer = Consumer::builder()
-                .bootstrap_servers(&bootstrap)
-                .group_id(&group)
-                .auto_offset_reset(AutoOffsetReset::Earliest)
-                .build()
-                .await?;
-            consumer.assign([tp.clone()])?;
-            for _ in 0..3 {
-                within(WAIT, "a record", consumer.recv()).await??;
-            }
-        }
-        let consumer = manual(&bootstrap, &group).build().await?;
-        wait_for(WAIT, "the commit of the dropped consumer", || async {
-            let c = consumer.committed(&tp).await?.map(|c| c.offset);
-            Ok((c == Some(3)).then_some(()))
-        })
+/// The application's handler: fails on the record at `bad`.
+async fn handle(record: &dekaf_smol::ConsumerRecord, bad: i64) -> Result {
+    if record.offset() == bad {
+        return Err(format!("cannot process the record at {bad}").into());
+    }
+    Ok(())
+}
+
+/// An Auto-mode consumer of `group` whose handler fails on the record at `bad`; the loop
+/// leaves with `?` (the consumer is dropped, not closed) unless `close` is set. Subscribes
+/// to `topic` when `subscribe`, else assigns its partition 0.
+async fn consume_until_failure(
+    bootstrap: &str,
+    topic: &str,
+    group: &str,
+    bad: i64,
+    subscribe: bool,
+    close: bool,
+) -> Result {
+    let consumer = Consumer::builder()
+        .bootstrap_servers(bootstrap)
+        .group_id(group)
+        .auto_offset_reset(AutoOffsetReset::Earliest)
+        // Only the close or the drop commits: no background commit in between.
+        .auto_commit_interval(Duration::from_secs(3600))
+        .build()
         .await?;
+    if subscribe {
+        consumer.subscribe([topic])?;
+    } else {
+        consumer.assign([TopicPartition::new(topic, 0)])?;
+    }
+    let failed = async {
+        loop {
+            let record = within(WAIT, "a record", consumer.recv()).await??;
+            handle(&record, bad).await?;
+        }
+    };
+    let failed: Result<std::convert::Infallible> = failed.await;
+    let Err(e) = failed;
+    assert!(
+        e.to_string().contains("cannot process"),
+        "the loop ended with {e}"
+    );
+    if close {
         consumer.close().await?;
+    }
+    Ok(())
+}
+
+/// The committed offset of partition 0, once there is one.
+async fn first_commit(bootstrap: &str, topic: &str, group: &str) -> Result<i64> {
+    let tp = TopicPartition::new(topic, 0);
+    let consumer = manual(bootstrap, group).build().await?;
+    let offset = wait_for(WAIT, "the commit of the first consumer", || async {
+        Ok(consumer.committed(&tp).await?.map(|c| c.offset))
+    })
+    .await?;
+    consumer.close().await?;
+    Ok(offset)
+}
+
+#[test]
+fn a_dropped_auto_mode_consumer_does_not_commit_the_record_that_failed() {
+    on_both_builds("drop", |build, bootstrap| async move {
+        for subscribe in [false, true] {
+            let how = if subscribe { "subscribed" } else { "assigned" };
+            let (topic, group) = (unique("drop"), unique("drop-group"));
+            create_topic(&bootstrap, &topic, 1).await?;
+            fill(&bootstrap, &topic, 0, 0, 10).await?;
+            consume_until_failure(&bootstrap, &topic, &group, 5, subscribe, false).await?;
+            // 0..=4 were processed; 5 failed and comes again.
+            let committed = first_commit(&bootstrap, &topic, &group).await?;
+            assert_eq!(committed, 5, "{build}, {how}: the drop's commit");
+            let (offsets, _) = read_back(&bootstrap, &topic, &group, 9).await?;
+            assert_eq!(offsets, (5..10).collect::<Vec<_>>(), "{build}, {how}");
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn an_explicit_close_commits_every_record_handed_out() {
+    on_both_builds("close", |build, bootstrap| async move {
+        for subscribe in [false, true] {
+            let how = if subscribe { "subscribed" } else { "assigned" };
+            let (topic, group) = (unique("close"), unique("close-group"));
+            create_topic(&bootstrap, &topic, 1).await?;
+            fill(&bootstrap, &topic, 0, 0, 10).await?;
+            consume_until_failure(&bootstrap, &topic, &group, 5, subscribe, true).await?;
+            // `close` says everything received is done, the failed record too.
+            let committed = first_commit(&bootstrap, &topic, &group).await?;
+            assert_eq!(committed, 6, "{build}, {how}: the close's commit");
+        }
         Ok(())
     });
 }

@@ -40,6 +40,9 @@ mod commit_specific_offsets;
 #[path = "../../dekaf-smol/examples/committed_and_position.rs"]
 mod committed_and_position;
 #[allow(dead_code, unreachable_pub, missing_docs)]
+#[path = "../../dekaf-smol/examples/lag_table.rs"]
+mod lag_table;
+#[allow(dead_code, unreachable_pub, missing_docs)]
 #[path = "../../dekaf-smol/examples/manual_commit.rs"]
 mod manual_commit;
 #[allow(dead_code, unreachable_pub, missing_docs)]
@@ -101,6 +104,7 @@ on_both_builds!(
     committed_offset_and_position_differ_until_commit => committed_and_position,
     seek_to_offset_beginning_and_end => seek,
     two_consumers_hand_partitions_over_without_loss_or_duplicates => rebalance,
+    a_lag_table_from_the_metrics_adds_up => lag_table,
 );
 
 #[test]

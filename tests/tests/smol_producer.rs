@@ -10,6 +10,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use common::{create_topic, now_millis, read_to_end, unique, within};
@@ -736,6 +737,78 @@ fn a_fenced_producer_gets_typed_errors_never_a_hang() {
         let read = read_all(&bootstrap, &topic, 2, IsolationLevel::ReadCommitted).await?;
         let got: Vec<String> = read.values().flatten().cloned().collect();
         check!(got == ["newest"], "read_committed read {got:?}");
+        Ok(())
+    });
+}
+
+/// Keys that start with "last" go to the topic's last partition, keys that start with "far"
+/// to a partition that does not exist; the others are left to the default.
+struct LastForSome;
+
+impl dekaf_smol::producer::Partitioner for LastForSome {
+    fn partition(&self, _topic: &str, key: Option<&[u8]>, partitions: usize) -> Option<i32> {
+        let key = key?;
+        if key.starts_with(b"last") {
+            i32::try_from(partitions).ok().map(|n| n - 1)
+        } else if key.starts_with(b"far") {
+            Some(99)
+        } else {
+            None
+        }
+    }
+}
+
+#[test]
+fn a_custom_partitioner_places_records_and_may_leave_them_to_murmur2() {
+    on_build_w("partitioner", |bootstrap| async move {
+        let topic = unique("partitioner");
+        create_topic(&bootstrap, &topic, 3).await?;
+        let producer = Producer::builder()
+            .bootstrap_servers(&bootstrap)
+            .partitioner(LastForSome)
+            .build()
+            .await?;
+        let send = |key: &str| {
+            producer.send(
+                ProducerRecord::new(topic.as_str())
+                    .key(key.to_string())
+                    .value("v"),
+            )
+        };
+        for key in ["last-1", "last-2", "last-3"] {
+            let written = within(WAIT, "a delivery", send(key).into_future()).await??;
+            check!(
+                written.partition() == 2,
+                "{key} went to {}",
+                written.partition()
+            );
+        }
+        // Left to the default: Java's murmur2 of the key.
+        for key in ["a", "b", "c", "d"] {
+            let written = within(WAIT, "a delivery", send(key).into_future()).await??;
+            let expected = dekaf_smol::producer::partition_for_key(key.as_bytes(), 3);
+            check!(
+                written.partition() == expected,
+                "{key} went to {}",
+                written.partition()
+            );
+        }
+        // A partition out of range fails the record.
+        let refused = within(WAIT, "a delivery", send("far").into_future()).await?;
+        check!(
+            matches!(
+                &refused,
+                Err(Error::Delivery {
+                    error: DeliveryError::InvalidPartition {
+                        partition: 99,
+                        partitions: 3
+                    },
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+        producer.close().await?;
         Ok(())
     });
 }

@@ -3,7 +3,7 @@
 //! group work with SCRAM-SHA-512; librdkafka with the same credentials proves the broker's
 //! setup and reads what dekaf wrote. A wrong password, an unknown user, and the mechanisms
 //! this broker refuses (SCRAM-SHA-256 fails authentication, PLAIN makes it close the
-//! connection) each end in a typed, non-retriable error from `build()`, and a client whose
+//! connection) each end in a typed, non-retriable error from `ready()`, and a client whose
 //! credentials are refused backs off instead of reconnecting in a loop.
 
 #[macro_use]
@@ -11,6 +11,7 @@
 #[path = "../../dekaf-smol/examples/common/mod.rs"]
 mod common;
 
+use dekaf_tests::ready::BuildReady;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -156,10 +157,10 @@ fn scram_sha512_admin_producer_and_consumer_group() {
     }
 }
 
-/// The error `build()` gives with `sasl`, and how long it took.
+/// The error `build()` and `ready()` give with `sasl`, and how long it took.
 fn refused(bootstrap: &str, sasl: SaslSettings) -> (Error, Duration) {
     let started = Instant::now();
-    match smol::block_on(consumer(bootstrap, sasl).build()) {
+    match smol::block_on(consumer(bootstrap, sasl).build_ready(Duration::from_secs(30))) {
         Ok(_) => panic!("a consumer was built with refused credentials"),
         Err(e) => (e, started.elapsed()),
     }

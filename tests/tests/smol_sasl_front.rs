@@ -13,6 +13,7 @@
 #[path = "../../dekaf-smol/examples/common/mod.rs"]
 mod common;
 
+use dekaf_tests::ready::BuildReady;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -167,7 +168,7 @@ fn every_mechanism_against_an_independent_server() {
             SaslSettings::scram_sha512("eve", PASSWORD),
         ] {
             let e = consumer(&front, sasl)
-                .build()
+                .build_ready(Duration::from_secs(30))
                 .await
                 .err()
                 .ok_or("a consumer was built with wrong credentials")?;
@@ -203,8 +204,10 @@ fn a_tampered_scram_exchange_is_refused_with_a_typed_error() {
         let Some(front) = start(0, Some(tamper)) else {
             return;
         };
-        let built =
-            smol::block_on(consumer(&front, SaslSettings::scram_sha256(USER, PASSWORD)).build());
+        let built = smol::block_on(
+            consumer(&front, SaslSettings::scram_sha256(USER, PASSWORD))
+                .build_ready(Duration::from_secs(30)),
+        );
         let e = match built {
             Ok(_) => panic!("{tamper}: a consumer was built"),
             Err(e) => e,
@@ -495,7 +498,7 @@ fn oauthbearer_sessions_are_renewed_with_fresh_tokens_before_the_token_expires()
     }
 }
 
-/// A token the broker refuses (another subject; an expired one) ends `build()` at once with
+/// A token the broker refuses (another subject; an expired one) ends `ready()` at once with
 /// the broker's RFC 7628 status, not retriable; a client that keeps trying in the background
 /// asks its provider once per connection attempt, with the reconnect backoff, not in a loop.
 #[test]
@@ -511,7 +514,9 @@ fn a_refused_token_is_a_typed_error_and_the_provider_is_not_hammered() {
         ("expired", Issuer::new("expired", USER, Duration::ZERO)),
     ] {
         let started = Instant::now();
-        let built = smol::block_on(consumer(&front, issuer.sync_provider()).build());
+        let built = smol::block_on(
+            consumer(&front, issuer.sync_provider()).build_ready(Duration::from_secs(30)),
+        );
         let e = built
             .err()
             .unwrap_or_else(|| panic!("{what}: a consumer was built"));

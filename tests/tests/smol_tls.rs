@@ -1,13 +1,14 @@
 //! dekaf-smol over TLS, with stunnel (an independent TLS terminator) in front of tansu and
 //! certificates made by the test: records both ways (and with librdkafka through the same
 //! terminator), every connection through TLS, mTLS, and each certificate problem as a typed
-//! error from `build()`, never a hang.
+//! error from `build()` and `ready()`, never a hang.
 
 #[macro_use]
 #[allow(unreachable_pub, missing_docs)]
 #[path = "../../dekaf-smol/examples/common/mod.rs"]
 mod common;
 
+use dekaf_tests::ready::BuildReady;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -192,7 +193,7 @@ fn tls_failure(bootstrap: &str, protocol: SecurityProtocol, tls: TlsSettings) ->
             .security_protocol(protocol)
             .tls(tls)
             .connect_timeout(Duration::from_secs(20))
-            .build(),
+            .build_ready(Duration::from_secs(20)),
     );
     match built {
         Ok(_) => panic!("a consumer was built with {bootstrap}"),
@@ -228,7 +229,7 @@ fn certificate_problems_are_typed_errors_from_build() {
     let e = smol::block_on(
         consumer(&good.tls_addr())
             .connect_timeout(Duration::from_secs(2))
-            .build(),
+            .build_ready(Duration::from_secs(2)),
     )
     .err()
     .unwrap_or_else(|| panic!("a plaintext consumer was built against a TLS port"));
@@ -250,7 +251,7 @@ fn certificate_problems_are_typed_errors_from_build() {
             .security_protocol(ssl)
             .tls(good.trusted())
             .connect_timeout(Duration::from_secs(2))
-            .build(),
+            .build_ready(Duration::from_secs(2)),
     )
     .err()
     .unwrap_or_else(|| panic!("a TLS consumer was built against a plaintext broker"));
@@ -315,7 +316,7 @@ fn certificate_problems_are_typed_errors_from_build() {
         consumer(&wrong.tls_addr())
             .security_protocol(ssl)
             .tls(lenient)
-            .build(),
+            .build_ready(WAIT),
     );
     if let Err(e) = built {
         wrong.fail("hostname verification off", e);
@@ -433,7 +434,7 @@ fn scram_over_tls_to_an_authenticating_broker() {
             .security_protocol(SecurityProtocol::SaslSsl)
             .tls(tls)
             .sasl(dekaf_smol::SaslSettings::scram_sha512("carol", "wrong"))
-            .build()
+            .build_ready(Duration::from_secs(30))
             .await;
         check!(
             matches!(&refused, Err(e) if e.is_auth()),

@@ -2,14 +2,17 @@
 //!
 //! - `install` puts what the tests need on the machine (both tansu builds, confluent-kafka,
 //!   cargo-fuzz), skipping whatever is already there.
-//! - `test` installs, then runs formatting, lints, docs, every test and a short fuzz run.
+//! - `test` installs, then runs formatting, lints, docs, every test, 10,000 seeds of the
+//!   simulated cluster and a short fuzz run.
+//! - `sim --seeds N [--from S]` runs seeded schedules of whole consumer groups on the
+//!   simulated cluster (dekaf-sim) on every core, printing seeds/s and every violation.
 //! - `demo` starts a broker, runs the protocol demo and then dekaf-smol's examples against it
 //!   (seek by timestamp against a second broker, build C with SQLite), then the `dekaf`
 //!   command line on a real group (describe, reset, describe), then the `secure` example
 //!   over SASL_SSL (build C requiring SCRAM-SHA-512, behind stunnel with a CA made at run
 //!   time), and stops them; it installs what is missing first.
-//! - `bench [records|consumer|commits|commit-cost|latency]` runs the benchmarks (all without an
-//!   argument; each writes its table as JSON under `target/bench/`); `fuzz [TARGET]
+//! - `bench [records|consumer|commits|commit-cost|latency|produce]` runs the benchmarks (all
+//!   without an argument; each writes its table as JSON under `target/bench/`); `fuzz [TARGET]
 //!   [SECONDS]` runs the fuzzers.
 //! - `soak --minutes N` runs the fault workloads (dekaf-smol clients on tansu behind the
 //!   cluster proxy, under random faults, or on a broker killed and started again) again and
@@ -29,11 +32,12 @@ usage: cargo xtask <command>
 
 commands:
   install                 install the brokers and tools the tests need (skips what is there)
-  test [--no-fuzz]        install, then fmt, clippy, doc, all tests and a short fuzz run
+  test [--no-fuzz]        install, then fmt, clippy, doc, all tests, 10,000 simulated
+                            seeds and a short fuzz run
   demo                    install what is missing, start tansu, run the demo, the
                             examples, the command line and (over TLS + SCRAM, behind
                             stunnel) the `secure` example, stop it
-  bench [records|consumer|commits|commit-cost|latency] [ARGS...]
+  bench [records|consumer|commits|commit-cost|latency|produce] [ARGS...]
                           no argument: every benchmark with its defaults
                           records: record decoding/encoding (criterion); ARGS go to
                             criterion (default: --warm-up-time 1 --measurement-time 3)
@@ -56,7 +60,17 @@ commands:
                             minutes are up; prints what each run injected and checked;
                             fails at the first broken invariant with its seed (--seed S
                             repeats that run)
+  sim --seeds N [--from S] [--threads T] [--trace SEED]
+                          seeded runs of whole consumer groups on the simulated cluster
+                            (dekaf-sim) on every core: prints seeds/s and every violated
+                            invariant with its seed; --trace SEED replays one with every
+                            request and answer
+  package                 cargo package for every published crate, each built from its
+                            packaged sources
   env                     print DEKAF_TANSU_W / DEKAF_TANSU_C as shell exports";
+
+/// How many seeds of the simulated cluster `cargo xtask test` runs.
+const TEST_SIM_SEEDS: &str = "10000";
 
 /// How long each target runs in the smoke run of `cargo xtask test`.
 const SMOKE_FUZZ_SECS: u32 = 10;
@@ -72,6 +86,8 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         Some("soak") => soak(&args[1..]),
+        Some("sim") => sim(&args[1..]),
+        Some("package") => package(),
         Some("env") => install::Tools::find().map(|tools| tools.print()),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
@@ -145,7 +161,8 @@ fn test(args: &[String]) -> Result<(), String> {
     )?;
     step(
         "doc",
-        cargo(&["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-Dwarnings"),
+        cargo(&["doc", "--workspace", "--no-deps", "--all-features"])
+            .env("RUSTDOCFLAGS", "-Dwarnings"),
     )?;
     // Real-broker tests fail, rather than skip, when a broker is missing.
     step(
@@ -153,6 +170,10 @@ fn test(args: &[String]) -> Result<(), String> {
         tools
             .apply(&mut cargo(&["test", "--workspace"]))
             .env("CI", "true"),
+    )?;
+    step(
+        &format!("simulated cluster: {TEST_SIM_SEEDS} seeds"),
+        &mut sim_command(&["--seeds", TEST_SIM_SEEDS]),
     )?;
     if fuzz {
         step(
@@ -251,6 +272,12 @@ const DEMO_EXAMPLES: &[(&str, &str, &str, bool)] = &[
         "seek_by_timestamp",
         "offsets_for_times, then seek: on build C, whose SQLite engine indexes record times",
         true,
+    ),
+    (
+        "dekaf-smol",
+        "lag_table",
+        "a lag table every second from Consumer::metrics, while a slow consumer of a group catches up",
+        false,
     ),
     (
         "dekaf-smol",
@@ -507,13 +534,15 @@ fn bench(args: &[String]) -> Result<(), String> {
         Some("commits") => bench_consumer("commits", &rest(args)),
         Some("latency") => bench_consumer("latency", &rest(args)),
         Some("commit-cost") => bench_consumer("commit-cost", &rest(args)),
+        Some("produce") => bench_consumer("produce", &rest(args)),
         // Both, each with its defaults.
         None => {
             bench_records(&[])?;
             bench_consumer("run", &[])?;
             bench_consumer("commits", &[])?;
             bench_consumer("commit-cost", &[])?;
-            bench_consumer("latency", &[])
+            bench_consumer("latency", &[])?;
+            bench_consumer("produce", &[])
         }
         // Arguments alone went to criterion before the consumer benchmark existed.
         Some(_) => bench_records(args),
@@ -566,6 +595,34 @@ fn bench_consumer(command: &str, args: &[String]) -> Result<(), String> {
                     .arg(command),
             )
             .args(args),
+    )
+}
+
+/// `cargo package` for every published crate, each built from its packaged sources (the
+/// test and task packages, `publish = false`, are left out: their tests include the examples
+/// of dekaf-smol by path, outside their own package).
+///
+/// It builds in a target directory of its own, emptied first: the packaged crates are
+/// compiled as registry crates of an unchanged version, which cargo would otherwise take from
+/// an earlier run as they were then.
+fn package() -> Result<(), String> {
+    let target = root().join("target/package-check");
+    if target.exists() {
+        std::fs::remove_dir_all(&target)
+            .map_err(|e| format!("cannot empty {}: {e}", target.display()))?;
+    }
+    step(
+        "package the published crates",
+        cargo(&[
+            "package",
+            "--workspace",
+            "--exclude",
+            "dekaf-tests",
+            "--exclude",
+            "xtask",
+        ])
+        .arg("--target-dir")
+        .arg(&target),
     )
 }
 
@@ -640,6 +697,27 @@ fn soak(args: &[String]) -> Result<(), String> {
             .args(&args)
             .env("CI", "true"),
     )
+}
+
+/// `cargo xtask sim`: the seeded runs of dekaf-sim's world, in release mode.
+fn sim(args: &[String]) -> Result<(), String> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    step("simulated cluster", &mut sim_command(&args))
+}
+
+fn sim_command(args: &[&str]) -> Command {
+    let mut cmd = cargo(&[
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "dekaf-sim",
+        "--example",
+        "seeds",
+        "--",
+    ]);
+    cmd.args(args);
+    cmd
 }
 
 /// The fuzz targets, as `cargo fuzz list` reports them.

@@ -83,4 +83,31 @@ mod tests {
     fn response_round_trips() {
         check_round_trips::<ApiVersionsResponse>(64);
     }
+
+    #[test]
+    fn tagged_fields_holding_their_defaults_are_written_again() {
+        use crate::Message;
+        // v3 with no API key, and every tagged field present with its default value.
+        let bytes = bytes::Bytes::from_static(&[
+            0, 0, // error_code
+            1, // api_keys: empty compact array
+            0, 0, 0, 0, // throttle_time_ms
+            4, // four tagged fields
+            0, 1, 1, // supported_features: empty
+            1, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, // finalized_features_epoch: -1
+            2, 1, 1, // finalized_features: empty
+            3, 1, 0, // zk_migration_ready: false
+        ]);
+        let decoded = ApiVersionsResponse::decode_exact(&bytes, 3).unwrap();
+        assert_eq!(
+            decoded,
+            ApiVersionsResponse::default(),
+            "the values are the defaults"
+        );
+        assert_eq!(decoded.to_bytes(3).unwrap(), bytes);
+        // Built in code, the same values leave the tagged fields out.
+        let built = ApiVersionsResponse::default().to_bytes(3).unwrap();
+        assert_eq!(built.len(), bytes.len() - 19);
+    }
 }

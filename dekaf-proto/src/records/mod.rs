@@ -31,6 +31,7 @@ mod parse;
 mod record;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 pub use attributes::{BatchAttributes, Compression, TimestampType};
 pub use batch::RecordBatch;
@@ -42,3 +43,4 @@ pub use header::{BatchHeader, BATCH_HEADER_LEN, MAGIC};
 pub use options::DecodeOptions;
 pub use owned::{OwnedHeader, OwnedRecord};
 pub use record::{Header, Headers, Record, RecordCursor, Records};
+pub use writer::{BatchSeal, RecordBatchWriter};

@@ -28,12 +28,25 @@ pub fn bootstrap() -> String {
     std::env::var("DEKAF_BOOTSTRAP").unwrap_or_else(|_| "localhost:9092".into())
 }
 
+/// Prints the clients' log lines on standard error as `RUST_LOG` asks (`RUST_LOG=debug`
+/// shows a line per request, with its API, broker, bytes and latency); nothing when unset.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    // A second call (another example in the same test process) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 /// Runs an example against [`bootstrap`] and turns its outcome into the exit code.
 pub fn main<F, Fut>(name: &str, run: F) -> ExitCode
 where
     F: FnOnce(String) -> Fut,
     Fut: Future<Output = Result>,
 {
+    init_logging();
     match smol::block_on(run(bootstrap())) {
         Ok(()) => {
             println!("{name}: ok");

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::machine::{AdminHooks, AdminMachine};
 use super::Admin;
-use crate::side::{probe_request, wait_for_broker};
+use crate::side::check_resolvable;
 use crate::{Config, Driver, Error, SecurityProtocol, Spawner, TlsSettings, Transport};
 
 /// Builds an [`Admin`]: start from [`Admin::builder`], set what you need, then
@@ -66,8 +66,9 @@ impl AdminBuilder {
         self
     }
 
-    /// How long [`build`](Self::build) waits for a bootstrap server to answer, and the most
-    /// opening one TCP connection may take (default 10 s).
+    /// The most opening one connection may take, how long `build` waits for the bootstrap
+    /// servers' names to resolve, and how long [`Admin::connect`] waits for a broker to
+    /// answer (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connection.connect_timeout = timeout;
         self
@@ -98,10 +99,15 @@ impl AdminBuilder {
         self
     }
 
-    /// Checks the settings, starts the driver and waits until a bootstrap server answers.
+    /// Checks the settings and starts the driver, without waiting for the cluster: calls
+    /// fail with their own timeouts while no broker is reachable, and work once one answers
+    /// ([`Admin::ready`] waits for one). Fails with [`Error::Config`] for invalid settings and
+    /// when the name of no bootstrap server resolves.
     pub async fn build(self) -> Result<Admin, Error> {
+        self.connection.validate()?;
         let servers = self.connection.bootstrap_servers.clone();
         let connect_timeout = self.connection.connect_timeout;
+        check_resolvable(&servers, connect_timeout).await?;
         let request_timeout = self.connection.request_timeout;
         let last_error = Arc::new(Mutex::new(None));
         let (driver, handle) = Driver::new(self.connection, AdminMachine::default())?;
@@ -112,23 +118,12 @@ impl AdminBuilder {
                 driver.run().await;
             }),
         )?;
-        let admin = Admin {
+        Ok(Admin {
             handle,
             request_timeout,
-        };
-        let probe = wait_for_broker(
-            &servers,
             connect_timeout,
-            || admin.submit(dekaf_state::client::Destination::AnyBroker, probe_request()),
-            || last_error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-        )
-        .await;
-        match probe {
-            Ok(()) => Ok(admin),
-            Err(e) => {
-                admin.handle.shutdown();
-                Err(e)
-            }
-        }
+            servers,
+            last_error,
+        })
     }
 }

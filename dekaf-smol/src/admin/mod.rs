@@ -10,6 +10,7 @@ mod machine;
 mod offsets;
 mod topics;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_channel::Receiver;
@@ -28,7 +29,8 @@ pub use dekaf_state::offset::ListedOffset;
 
 use machine::AdminMachine;
 
-use crate::side::Outcome;
+use crate::metrics::AdminMetrics;
+use crate::side::{probe_request, wait_for_broker, Outcome};
 use crate::{Config, Error, Handle};
 
 /// Administers a cluster: topics, configurations, groups and their offsets.
@@ -90,6 +92,12 @@ use crate::{Config, Error, Handle};
 pub struct Admin {
     handle: Handle<AdminMachine>,
     request_timeout: Duration,
+    /// How long `connect` waits for a broker.
+    connect_timeout: Duration,
+    /// The bootstrap servers, for `ready`'s errors.
+    servers: Vec<String>,
+    /// The last connection failure, for `ready`'s errors.
+    last_error: Arc<Mutex<Option<Error>>>,
 }
 
 impl Admin {
@@ -99,18 +107,64 @@ impl Admin {
     }
 
     /// Connects to one of `bootstrap_servers` (`host:port`, comma-separated) with the default
-    /// settings, waiting at most 10 s for one to answer; the driver runs on a thread of its own.
+    /// settings, waiting at most 10 s for one to answer (a [`build`](AdminBuilder::build)
+    /// and then [`ready`](Self::ready)); the driver runs on a thread of its own.
     pub async fn connect(bootstrap_servers: impl AsRef<str>) -> Result<Admin, Error> {
         Admin::builder()
             .bootstrap_servers(bootstrap_servers)
             .build()
+            .await?
+            .connected()
             .await
     }
 
     /// Connects with these connection settings (security protocol, TLS, timeouts), waiting
     /// at most the connect timeout for a bootstrap server to answer.
     pub async fn connect_with(config: Config) -> Result<Admin, Error> {
-        AdminBuilder::from_config(config).build().await
+        AdminBuilder::from_config(config)
+            .build()
+            .await?
+            .connected()
+            .await
+    }
+
+    /// This client once a broker answered within the connect timeout; stopped otherwise.
+    async fn connected(self) -> Result<Admin, Error> {
+        match self.ready(self.connect_timeout).await {
+            Ok(()) => Ok(self),
+            Err(e) => {
+                self.handle.shutdown();
+                Err(e)
+            }
+        }
+    }
+
+    /// A snapshot of the admin client's connections: state, requests, latency per API,
+    /// bytes.
+    pub async fn metrics(&self) -> Result<AdminMetrics, Error> {
+        Ok(AdminMetrics {
+            brokers: self.handle.connection_metrics().await?,
+        })
+    }
+
+    /// Waits until a broker of the cluster answers, at most `timeout`: for an application
+    /// that would rather fail at start-up than at its first call when the cluster cannot be
+    /// reached. Fails with [`Error::NoBrokerAvailable`] (with the last connection failure as
+    /// its cause) after `timeout`, and at once on a failure no retry fixes (credentials or a
+    /// certificate refused).
+    pub async fn ready(&self, timeout: Duration) -> Result<(), Error> {
+        wait_for_broker(
+            &self.servers,
+            timeout,
+            || self.submit(Destination::AnyBroker, probe_request()),
+            || {
+                self.last_error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+            },
+        )
+        .await
     }
 
     /// Queues `request` for `destination`; the receiver gets its outcome.

@@ -350,8 +350,8 @@ impl ConsumerBuilder {
         self
     }
 
-    /// How long [`build`](Self::build) waits for a bootstrap server to answer, and the most
-    /// opening one TCP connection may take (default 10 s).
+    /// The most opening one connection may take, and how long `build` waits for the
+    /// bootstrap servers' names to resolve (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -498,10 +498,12 @@ impl ConsumerBuilder {
         self
     }
 
-    /// Checks the settings, starts the driver and waits until a bootstrap server answers.
+    /// Checks the settings and starts the driver, without waiting for the cluster: a consumer
+    /// built while no broker is reachable keeps trying in the background (call
+    /// [`Consumer::ready`] to wait for one).
     ///
-    /// Fails with [`Error::Config`] for invalid settings and with
-    /// [`Error::NoBrokerAvailable`] when no broker answered within the connect timeout.
+    /// Fails with [`Error::Config`] for invalid settings, and when the name of no bootstrap
+    /// server resolves (as Java's client does).
     pub async fn build(self) -> Result<Consumer, Error> {
         let listener = self.listener.clone();
         let (connection, consumer, group, connect_timeout, spawner) = self.validate()?;

@@ -67,6 +67,8 @@ pub(crate) struct Inner {
     /// An answer, timeout or disconnection was fed since the last hook call.
     pub(crate) fed: bool,
     pub(crate) last_connection_error: Option<Error>,
+    /// The bootstrap servers, for `ready`'s errors.
+    pub(crate) bootstrap_servers: Vec<String>,
     /// Set by `close` and on drop: stop the driver once the machine's close is complete.
     pub(crate) stop_when_closed: Option<Handle<Machine>>,
     /// The driver has stopped: nothing will be answered any more.
@@ -109,7 +111,7 @@ impl std::fmt::Debug for HookState {
 }
 
 impl Shared {
-    pub(crate) fn new(consumer: StateConsumer) -> Arc<Shared> {
+    pub(crate) fn new(consumer: StateConsumer, bootstrap_servers: Vec<String>) -> Arc<Shared> {
         let commits_per_record = matches!(
             consumer.config().offsets.effective_policy(),
             CommitPolicy::EveryRecord | CommitPolicy::EveryNRecords(_)
@@ -125,6 +127,7 @@ impl Shared {
                 readers: Vec::new(),
                 fed: false,
                 last_connection_error: None,
+                bootstrap_servers,
                 stop_when_closed: None,
                 stopped: false,
                 takes: 0,
@@ -431,7 +434,14 @@ impl Hooks<Machine> for ConsumerHooks {
         match event {
             ConnectionEvent::Closed { reason, .. } => {
                 tracing::debug!(%reason, "connection closed");
-                machine.0.lock().last_connection_error = Some(reason.clone());
+                let mut inner = machine.0.lock();
+                // A failure no retry fixes (credentials or a certificate refused) comes out of
+                // `recv`, at most one waiting at a time; the driver keeps trying.
+                if !reason.is_retriable() && inner.errors.is_empty() {
+                    inner.errors.push_back(reason.clone());
+                    inner.wake_readers();
+                }
+                inner.last_connection_error = Some(reason.clone());
             }
             ConnectionEvent::Connected { address, .. } => {
                 tracing::debug!(host = %address.host, port = address.port, "connected");

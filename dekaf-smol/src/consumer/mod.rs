@@ -28,7 +28,8 @@ pub use record::ConsumerRecord;
 use machine::{ConsumerHooks, Inner, Machine, Shared, StopGuard};
 use rebalance::DynListener;
 
-use crate::side::{probe_request, wait_for_broker};
+use crate::metrics::{CommitMetrics, ConsumerMetrics, GroupMetrics, PartitionMetrics};
+use crate::side::{check_resolvable, probe_request, wait_for_broker};
 use crate::{Config, Driver, Error, Handle, Spawner};
 
 /// A Kafka consumer: reads records from the partitions it is given, in order per partition,
@@ -145,7 +146,30 @@ use crate::{Config, Driver, Error, Handle, Spawner};
 /// machine behind a lock held only briefly: getters and commands that need no broker
 /// answer (`position`, `seek`, `pause`, `store`, ...) return at once.
 /// [`close`](Self::close) commits (in Auto mode) and stops the driver; dropping the consumer
-/// does the same in the background.
+/// does the same in the background, except for what it commits: see
+/// [Dropping](Self#dropping-instead-of-closing).
+///
+/// # Dropping instead of closing
+///
+/// An explicit [`close`](Self::close) says the application is done with every record it
+/// received, so Auto mode commits them all. A consumer dropped without `close` — the
+/// application left its loop with `?` because processing a record failed, or a panic
+/// unwound through it — commits only what was processed *before* the last record or batch
+/// handed out: the record that failed is delivered again, to this application when it
+/// restarts or to the next owner of its partition. (Java's consumer and librdkafka commit
+/// everything on close in both cases, which skips the record that failed.)
+///
+/// ```no_run
+/// # use dekaf_smol::{Consumer, ConsumerRecord, Error};
+/// # async fn process(_: &ConsumerRecord) -> Result<(), Error> { Ok(()) }
+/// # async fn example(consumer: Consumer) -> Result<(), Error> {
+/// loop {
+///     let record = consumer.recv().await?;
+///     // On an error the consumer is dropped: `record` is not committed.
+///     process(&record).await?;
+/// }
+/// # }
+/// ```
 pub struct Consumer {
     shared: Arc<Shared>,
     handle: Handle<Machine>,
@@ -182,7 +206,8 @@ impl Consumer {
         listener: Arc<dyn DynListener>,
     ) -> Result<Consumer, Error> {
         let servers = connection.bootstrap_servers.clone();
-        let shared = Shared::new(StateConsumer::new(config));
+        check_resolvable(&servers, connect_timeout).await?;
+        let shared = Shared::new(StateConsumer::new(config), servers);
         let (driver, handle) = Driver::new(connection, Machine(shared.clone()))?;
         let driver = driver.with_hooks(ConsumerHooks);
         let (done, stopped) = async_channel::bounded::<()>(1);
@@ -197,36 +222,41 @@ impl Consumer {
                 driver.run().await;
             }),
         )?;
-        let consumer = Consumer {
+        Ok(Consumer {
             shared,
             handle,
             stopped,
             group,
             listener,
             owner: true,
-        };
-        let probe = wait_for_broker(
+        })
+    }
+
+    /// Waits until a broker of the cluster answers, at most `timeout`.
+    ///
+    /// [`build`](ConsumerBuilder::build) does not contact the cluster: a consumer built while
+    /// the brokers are unreachable keeps trying in the background, and receives records once
+    /// one answers. An application that would rather fail at start-up calls `ready` first.
+    /// Fails with [`Error::NoBrokerAvailable`] (with the last connection failure as its
+    /// cause) after `timeout`, and at once on a failure no retry fixes (credentials or a
+    /// certificate refused).
+    pub async fn ready(&self, timeout: Duration) -> Result<(), Error> {
+        let servers = self.shared.lock().bootstrap_servers.clone();
+        wait_for_broker(
             &servers,
-            connect_timeout,
+            timeout,
             || {
-                let rx = consumer
+                let rx = self
                     .shared
                     .lock()
                     .side
                     .submit(Destination::AnyBroker, probe_request());
-                consumer.nudge();
+                self.nudge();
                 Ok(rx)
             },
-            || consumer.shared.lock().last_connection_error.clone(),
+            || self.shared.lock().last_connection_error.clone(),
         )
-        .await;
-        match probe {
-            Ok(()) => Ok(consumer),
-            Err(e) => {
-                consumer.handle.shutdown();
-                Err(e)
-            }
-        }
+        .await
     }
 
     fn nudge(&self) {
@@ -579,6 +609,62 @@ impl Consumer {
         self.shared.lock().consumer.lag(tp)
     }
 
+    /// A snapshot of what the consumer is doing: each assigned partition (position,
+    /// committed offset, high watermark, lag, what was fetched), each connection (state,
+    /// requests, latency per API, bytes), the group (state, generation, rebalances) and its
+    /// commits. Cheap enough to take every second.
+    pub async fn metrics(&self) -> Result<ConsumerMetrics, Error> {
+        let brokers = self.handle.connection_metrics().await?;
+        let now = Instant::now();
+        let inner = self.shared.lock();
+        let c = &inner.consumer;
+        let stats = c.stats();
+        let offsets = c.offsets();
+        let partitions = c
+            .assignment()
+            .into_iter()
+            .map(|tp| {
+                let fetched = stats.fetched.get(&tp);
+                PartitionMetrics {
+                    position: c.position(&tp),
+                    committed: offsets.committed(&tp).map(|o| o.offset),
+                    high_watermark: offsets.high_watermark(&tp),
+                    lag: c.lag(&tp),
+                    records_fetched: fetched.map_or(0, |f| f.records.total()),
+                    bytes_fetched: fetched.map_or(0, |f| f.bytes.total()),
+                    records_per_second: fetched.map_or(0.0, |f| f.records.per_second(now)),
+                    bytes_per_second: fetched.map_or(0.0, |f| f.bytes.per_second(now)),
+                    paused: offsets.is_paused(&tp),
+                    topic_partition: tp,
+                }
+            })
+            .collect();
+        let group = c.group().map(|g| GroupMetrics {
+            group_id: offsets.config().group_id.clone().unwrap_or_default(),
+            state: format!("{:?}", g.state()),
+            generation: g.generation(),
+            member_id: g.member_id().to_string(),
+            rebalances: stats.rebalances,
+            last_rebalance: stats.last_rebalance,
+            rebalance_time: stats.rebalance_time,
+        });
+        let commit_stats = offsets.commit_stats();
+        Ok(ConsumerMetrics {
+            partitions,
+            brokers,
+            group,
+            commits: CommitMetrics {
+                succeeded: commit_stats.succeeded,
+                failed: commit_stats.failed,
+                requests: commit_stats.requests,
+                latency: commit_stats.latency.summary(),
+            },
+            records_consumed: stats.records_handed_out,
+            records_buffered: c.buffered_records(),
+            bytes_buffered: c.buffered_bytes(),
+        })
+    }
+
     // ----- flow control -----
 
     /// Stops fetching and handing out records of these partitions; positions and buffered
@@ -663,9 +749,10 @@ impl Drop for Consumer {
             drop(hook);
             return;
         }
-        // As `close`, without waiting and without hooks: the driver commits (Auto mode),
-        // leaves the group and then stops.
-        let _ = inner.consumer.close(Instant::now());
+        // As `close`, without waiting and without hooks, and without counting the last
+        // record or batch handed out as processed: the driver commits what was processed
+        // before it (Auto mode), leaves the group and then stops.
+        let _ = inner.consumer.abandon(Instant::now());
         inner.stop_when_closed = Some(self.handle.clone());
         inner.wake_readers();
         drop(inner);

@@ -3,20 +3,19 @@
 use std::time::Duration;
 
 use dekaf_proto::records::Compression;
-use dekaf_state::client::Destination;
 use dekaf_state::offset::Backoff;
 use dekaf_state::producer::{Acks, Producer as StateProducer, ProducerConfig};
 
 use super::machine::{Machine, ProducerHooks, Shared, StopGuard};
 use super::Producer;
-use crate::side::{probe_request, wait_for_broker};
+use crate::side::check_resolvable;
 use crate::{
     Config, Driver, Error, SaslSettings, SecurityProtocol, Spawner, TlsSettings, Transport,
 };
 
 /// Builds a [`Producer`]: start from [`Producer::builder`], set what you need, then
 /// [`build`](Self::build)`.await`. Defaults follow Kafka's Java producer: acks all,
-/// idempotence on, linger 5 ms, batches of 16 KiB, no compression, 5 requests in flight.
+/// idempotence on, linger 5 ms, batches of up to 1 MiB, no compression, 5 requests in flight.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -104,7 +103,8 @@ impl ProducerBuilder {
         self
     }
 
-    /// How long `build` waits for a bootstrap server to answer (default 10 s).
+    /// The most opening one connection may take, and how long `build` waits for the
+    /// bootstrap servers' names to resolve (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -130,7 +130,7 @@ impl ProducerBuilder {
         self
     }
 
-    /// The most record bytes in one batch of a partition (`batch.size`, default 16 KiB; a
+    /// The most record bytes in one batch of a partition (`batch.size`, default 1 MiB, as librdkafka's; a
     /// larger record goes alone).
     pub fn batch_size(mut self, bytes: usize) -> Self {
         self.config.batch_size = bytes;
@@ -144,11 +144,19 @@ impl ProducerBuilder {
     }
 
     /// The most bytes of records the producer holds until they are written
-    /// (`buffer.memory`, default 32 MiB). A record that does not fit waits for room, in send
+    /// (`buffer.memory`, default 16 MiB). A record that does not fit waits for room, in send
     /// order, at most [`max_block`](Self::max_block) (see [`Producer`]'s "A full buffer");
     /// a record alone in an empty buffer always gets in.
     pub fn buffer_memory(mut self, bytes: usize) -> Self {
         self.config.buffer_memory = bytes;
+        self
+    }
+
+    /// Chooses the partitions of records sent without one (`partitioner.class`), in place of
+    /// Java's murmur2 of the key (sticky for records without a key), which stays the
+    /// default. It is given the topic's partition count.
+    pub fn partitioner(mut self, partitioner: impl crate::producer::Partitioner) -> Self {
+        self.config = self.config.partitioner(partitioner);
         self
     }
 
@@ -215,7 +223,11 @@ impl ProducerBuilder {
         self
     }
 
-    /// Checks the settings, starts the driver and waits until a bootstrap server answers.
+    /// Checks the settings and starts the driver, without waiting for the cluster: records
+    /// sent while no broker is reachable wait in the buffer (at most the delivery timeout) and
+    /// go out once one answers ([`Producer::ready`] waits for one). Fails with
+    /// [`Error::Config`] for invalid settings and when the name of no bootstrap server
+    /// resolves.
     pub async fn build(mut self) -> Result<Producer, Error> {
         if self.connect_timeout.is_zero() || self.max_block.is_zero() {
             return Err(Error::Config(
@@ -229,7 +241,8 @@ impl ProducerBuilder {
         let machine = StateProducer::new(self.config, crate::config::fresh_seed())
             .map_err(|e| Error::Config(e.to_string()))?;
         let servers = self.connection.bootstrap_servers.clone();
-        let shared = Shared::new(machine);
+        check_resolvable(&servers, self.connect_timeout).await?;
+        let shared = Shared::new(machine, servers);
         let (driver, handle) = Driver::new(self.connection, Machine(shared.clone()))?;
         let driver = driver.with_hooks(ProducerHooks);
         let (done, stopped) = async_channel::bounded::<()>(1);
@@ -244,33 +257,11 @@ impl ProducerBuilder {
                 driver.run().await;
             }),
         )?;
-        let producer = Producer {
+        Ok(Producer {
             shared,
             handle,
             stopped,
             max_block: self.max_block,
-        };
-        let probe = wait_for_broker(
-            &servers,
-            self.connect_timeout,
-            || {
-                let rx = producer
-                    .shared
-                    .lock()
-                    .side
-                    .submit(Destination::AnyBroker, probe_request());
-                producer.nudge();
-                Ok(rx)
-            },
-            || producer.shared.lock().last_connection_error.clone(),
-        )
-        .await;
-        match probe {
-            Ok(()) => Ok(producer),
-            Err(e) => {
-                producer.handle.shutdown();
-                Err(e)
-            }
-        }
+        })
     }
 }

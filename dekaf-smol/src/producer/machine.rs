@@ -10,9 +10,10 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
 use std::time::Instant;
 
-use async_channel::{Sender, TrySendError};
+use async_channel::Sender;
 use dekaf_state::client::{
     BrokerAddress, BrokerId, ClientMachine, Destination, Outgoing, RequestFailed, RequestId,
     Response,
@@ -28,15 +29,80 @@ use crate::{ConnectionEvent, Error, Handle, Hooks};
 /// The outcome a sender awaits.
 pub(crate) type Delivery = Result<RecordMetadata, Error>;
 
-/// A record sent and not reported yet.
-#[derive(Debug)]
-struct Waiter {
-    topic: Arc<str>,
-    /// Where its outcome goes (the caller may have stopped waiting: fire and forget).
-    tx: Sender<Delivery>,
-    /// While it waits for room in the buffer: told when it gets in, dropped (closing the
-    /// channel) if it never does.
-    space: Option<Sender<()>>,
+/// Who holds a record's [`Delivery`](super::Delivery), until its outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Holder {
+    /// Dropped: a failure goes to the flushes.
+    Nobody,
+    /// Held, not awaited yet: the outcome is kept for it.
+    Held,
+    /// Awaited: its waker is in `wakers`.
+    Awaited,
+    /// Reported (kept only until the records before it are).
+    Done,
+}
+
+/// A record sent and not reported yet: its topic (an index into `topics`, for the error)
+/// and who waits for it. Eight bytes, and no allocation, per record.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    topic: u32,
+    holder: Holder,
+}
+
+/// The records sent and not reported yet, indexed by delivery id: ids are given out in
+/// order, and mostly reported in order.
+#[derive(Debug, Default)]
+struct Slots {
+    base: u64,
+    slots: std::collections::VecDeque<Slot>,
+}
+
+impl Slots {
+    fn push(&mut self, id: DeliveryId, topic: u32) {
+        if self.slots.is_empty() {
+            self.base = id.0;
+        }
+        let Some(index) =
+            id.0.checked_sub(self.base)
+                .and_then(|i| usize::try_from(i).ok())
+        else {
+            return;
+        };
+        while self.slots.len() < index {
+            self.slots.push_back(Slot {
+                topic: 0,
+                holder: Holder::Done,
+            });
+        }
+        self.slots.push_back(Slot {
+            topic,
+            holder: Holder::Held,
+        });
+    }
+
+    fn get_mut(&mut self, id: DeliveryId) -> Option<&mut Slot> {
+        let index = usize::try_from(id.0.checked_sub(self.base)?).ok()?;
+        self.slots
+            .get_mut(index)
+            .filter(|s| s.holder != Holder::Done)
+    }
+
+    /// Record `id` is reported: its slot, as it was.
+    fn finish(&mut self, id: DeliveryId) -> Option<Slot> {
+        let slot = self.get_mut(id)?;
+        let was = *slot;
+        slot.holder = Holder::Done;
+        while self.slots.front().is_some_and(|s| s.holder == Holder::Done) {
+            self.slots.pop_front();
+            self.base += 1;
+        }
+        Some(was)
+    }
+
+    fn clear(&mut self) {
+        self.slots.clear();
+    }
 }
 
 /// A flush and the first failure among the records it waits for.
@@ -46,6 +112,36 @@ struct FlushWaiter {
     upto: Option<DeliveryId>,
     first_error: Option<Error>,
     tx: Sender<Result<(), Error>>,
+}
+
+/// Records sent, delivered and failed (by error), for `Producer::metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    pub(crate) sent: u64,
+    pub(crate) delivered: u64,
+    pub(crate) failed: u64,
+    pub(crate) errors: std::collections::BTreeMap<String, u64>,
+}
+
+impl Counts {
+    fn delivered<T>(&mut self, result: &Result<T, dekaf_state::producer::DeliveryError>) {
+        use dekaf_state::producer::DeliveryError as E;
+        self.delivered += 1;
+        let Err(e) = result else { return };
+        self.failed += 1;
+        let key = match e {
+            E::Rejected(code) => code.to_string(),
+            E::TimedOut { .. } => "timed out".into(),
+            E::OutOfOrderSequence => "out of order sequence".into(),
+            E::InvalidPartition { .. } => "invalid partition".into(),
+            E::TransactionAborted => "transaction aborted".into(),
+            E::Fatal(_) => "fatal".into(),
+            E::Request(_) => "request failed".into(),
+            E::Encode(_) => "not encodable".into(),
+            _ => "other".into(),
+        };
+        *self.errors.entry(key).or_default() += 1;
+    }
 }
 
 /// What the driver and the API share.
@@ -61,7 +157,19 @@ pub(crate) struct Shared {
 pub(crate) struct Inner {
     pub(crate) producer: StateProducer,
     pub(crate) side: SideRequests,
-    deliveries: HashMap<DeliveryId, Waiter>,
+    /// Every record sent and not reported yet.
+    slots: Slots,
+    /// The wakers of awaited records.
+    wakers: HashMap<DeliveryId, Waker>,
+    /// Outcomes of records whose `Delivery` is held and has not taken them yet.
+    ready: HashMap<DeliveryId, Delivery>,
+    /// Records waiting for room in the buffer: told when they get in, dropped (closing the
+    /// channel) if they never do.
+    spaces: HashMap<DeliveryId, Sender<()>>,
+    /// Topic names of the records, each once.
+    topics: Vec<Arc<str>>,
+    topic_index: HashMap<Arc<str>, u32>,
+    last_topic: Option<u32>,
     flushes: HashMap<FlushId, FlushWaiter>,
     ops: HashMap<TxnOpId, Sender<Result<(), TransactionError>>>,
     /// The newest record accepted.
@@ -70,6 +178,10 @@ pub(crate) struct Inner {
     /// dropped) that no flush has reported yet: the next flush reports it.
     unread: Option<Error>,
     pub(crate) last_connection_error: Option<Error>,
+    /// The bootstrap servers, for `ready`'s errors.
+    pub(crate) bootstrap_servers: Vec<String>,
+    /// Records sent, delivered and failed, for `metrics`.
+    pub(crate) counts: Counts,
     /// Set by `close` and on drop: stop the driver once every record has its outcome.
     pub(crate) stop_when_delivered: Option<Handle<Machine>>,
     /// The driver has stopped: nothing will be answered any more.
@@ -77,17 +189,25 @@ pub(crate) struct Inner {
 }
 
 impl Shared {
-    pub(crate) fn new(producer: StateProducer) -> Arc<Shared> {
+    pub(crate) fn new(producer: StateProducer, bootstrap_servers: Vec<String>) -> Arc<Shared> {
         Arc::new(Shared {
             inner: Mutex::new(Inner {
                 producer,
                 side: SideRequests::default(),
-                deliveries: HashMap::new(),
+                slots: Slots::default(),
+                wakers: HashMap::new(),
+                ready: HashMap::new(),
+                spaces: HashMap::new(),
+                topics: Vec::new(),
+                topic_index: HashMap::new(),
+                last_topic: None,
                 flushes: HashMap::new(),
                 ops: HashMap::new(),
                 last_sent: None,
                 unread: None,
                 last_connection_error: None,
+                bootstrap_servers,
+                counts: Counts::default(),
                 stop_when_delivered: None,
                 stopped: false,
             }),
@@ -116,17 +236,71 @@ impl Shared {
 }
 
 impl Inner {
-    /// Remembers who waits for record `id` of `topic`, and (`space`) for it to enter the
-    /// buffer if it waits for room.
-    pub(crate) fn sent(
-        &mut self,
-        id: DeliveryId,
-        topic: Arc<str>,
-        tx: Sender<Delivery>,
-        space: Option<Sender<()>>,
-    ) {
+    /// The index of `topic` in `topics` (the last one used is the likeliest).
+    pub(crate) fn topic(&mut self, topic: &str) -> u32 {
+        if let Some(last) = self.last_topic {
+            if self
+                .topics
+                .get(last as usize)
+                .is_some_and(|t| &**t == topic)
+            {
+                return last;
+            }
+        }
+        if let Some(index) = self.topic_index.get(topic).copied() {
+            self.last_topic = Some(index);
+            return index;
+        }
+        let name: Arc<str> = topic.into();
+        let index = u32::try_from(self.topics.len()).unwrap_or(u32::MAX);
+        self.topics.push(name.clone());
+        self.topic_index.insert(name, index);
+        self.last_topic = Some(index);
+        index
+    }
+
+    /// Remembers that record `id` of `topic` was sent and its `Delivery` is held, and
+    /// (`space`) who waits for it to enter the buffer if it waits for room.
+    pub(crate) fn sent(&mut self, id: DeliveryId, topic: u32, space: Option<Sender<()>>) {
+        self.counts.sent += 1;
         self.last_sent = Some(id);
-        self.deliveries.insert(id, Waiter { topic, tx, space });
+        self.slots.push(id, topic);
+        if let Some(space) = space {
+            self.spaces.insert(id, space);
+        }
+    }
+
+    /// The outcome of record `id` if it is known, else `waker` is woken when it is. `None`
+    /// when it will never come (the driver stopped).
+    pub(crate) fn poll_outcome(&mut self, id: DeliveryId, waker: &Waker) -> Option<Poll<Delivery>> {
+        if let Some(outcome) = self.ready.remove(&id) {
+            return Some(Poll::Ready(outcome));
+        }
+        let slot = self.slots.get_mut(id)?;
+        slot.holder = Holder::Awaited;
+        match self.wakers.get_mut(&id) {
+            Some(w) => w.clone_from(waker),
+            None => {
+                self.wakers.insert(id, waker.clone());
+            }
+        }
+        Some(Poll::Pending)
+    }
+
+    /// The `Delivery` of record `id` was dropped: a failure already known, or to come, goes
+    /// to the flushes.
+    pub(crate) fn release(&mut self, id: DeliveryId) {
+        self.wakers.remove(&id);
+        self.spaces.remove(&id);
+        match self.ready.remove(&id) {
+            Some(Err(e)) => self.unread(Some(id), e),
+            Some(Ok(_)) => {}
+            None => {
+                if let Some(slot) = self.slots.get_mut(id) {
+                    slot.holder = Holder::Nobody;
+                }
+            }
+        }
     }
 
     /// A failure nobody will read: record `id`'s (`None`: a send refused at once). The
@@ -171,19 +345,32 @@ impl Inner {
     fn dispatch(&mut self, event: Event) {
         match event {
             Event::Delivered { id, result } => {
-                let Some(waiter) = self.deliveries.remove(&id) else {
+                let Some(slot) = self.slots.finish(id) else {
                     return;
                 };
-                let result = result
-                    .map(RecordMetadata::from)
-                    .map_err(|e| Error::delivery(&waiter.topic, e));
-                // Fire and forget: a failure nobody awaits goes to the flushes.
-                if let Err(TrySendError::Closed(Err(e))) = waiter.tx.try_send(result) {
-                    self.unread(Some(id), e);
+                self.counts.delivered(&result);
+                self.spaces.remove(&id);
+                match (slot.holder, result) {
+                    // Fire and forget, written: nothing to tell.
+                    (Holder::Nobody, Ok(_)) => {}
+                    (Holder::Nobody, Err(e)) => {
+                        let e = Error::delivery(self.topic_name(slot.topic), e);
+                        self.unread(Some(id), e);
+                    }
+                    (_, result) => {
+                        let topic = slot.topic;
+                        let result = result
+                            .map(RecordMetadata::from)
+                            .map_err(|e| Error::delivery(self.topic_name(topic), e));
+                        self.ready.insert(id, result);
+                        if let Some(waker) = self.wakers.remove(&id) {
+                            waker.wake();
+                        }
+                    }
                 }
             }
             Event::Buffered { id } => {
-                if let Some(space) = self.deliveries.get_mut(&id).and_then(|w| w.space.take()) {
+                if let Some(space) = self.spaces.remove(&id) {
                     let _ = space.try_send(());
                 }
             }
@@ -199,6 +386,12 @@ impl Inner {
             }
             other => tracing::debug!(event = ?other, "producer event"),
         }
+    }
+
+    fn topic_name(&self, index: u32) -> &str {
+        self.topics
+            .get(usize::try_from(index).unwrap_or(usize::MAX))
+            .map_or("", |t| t)
     }
 
     /// After each driver step (and after a cancellation): outcomes out, the driver stopped
@@ -217,7 +410,12 @@ impl Inner {
     /// The driver stopped: every waiter learns it (their senders are dropped).
     pub(crate) fn stop(&mut self) {
         self.stopped = true;
-        self.deliveries.clear();
+        // Outcomes known stay for their `Delivery`s; the others will never come.
+        self.slots.clear();
+        self.spaces.clear();
+        for (_, waker) in self.wakers.drain() {
+            waker.wake();
+        }
         self.flushes.clear();
         self.ops.clear();
         self.stop_when_delivered = None;
@@ -312,7 +510,7 @@ mod tests {
 
     fn inner() -> Arc<Shared> {
         let producer = StateProducer::new(ProducerConfig::default(), 1).expect("valid settings");
-        Shared::new(producer)
+        Shared::new(producer, Vec::new())
     }
 
     fn failed(id: u64) -> Event {
@@ -322,22 +520,33 @@ mod tests {
         }
     }
 
+    fn noop() -> Waker {
+        Waker::noop().clone()
+    }
+
     #[test]
     fn a_flush_reports_the_first_failure_nobody_awaited_once() {
         let shared = inner();
         let mut inner = shared.lock();
-        // Record 0 is awaited, record 1 is not (its receiver is dropped).
-        let (tx0, rx0) = async_channel::bounded(1);
-        let (tx1, rx1) = async_channel::bounded(1);
-        inner.sent(DeliveryId(0), "t".into(), tx0, None);
-        inner.sent(DeliveryId(1), "t".into(), tx1, None);
-        drop(rx1);
+        // Record 0 is awaited, record 1 is not (its `Delivery` is dropped).
+        let topic = inner.topic("t");
+        inner.sent(DeliveryId(0), topic, None);
+        let topic = inner.topic("t");
+        inner.sent(DeliveryId(1), topic, None);
+        assert!(matches!(
+            inner.poll_outcome(DeliveryId(0), &noop()),
+            Some(Poll::Pending)
+        ));
+        inner.release(DeliveryId(1));
         let (ftx, frx) = async_channel::bounded(1);
         inner.flushing(FlushId(0), ftx);
         inner.dispatch(failed(0));
         inner.dispatch(failed(1));
         inner.dispatch(Event::Flushed { id: FlushId(0) });
-        assert!(matches!(rx0.try_recv(), Ok(Err(Error::Delivery { .. }))));
+        assert!(matches!(
+            inner.poll_outcome(DeliveryId(0), &noop()),
+            Some(Poll::Ready(Err(Error::Delivery { .. })))
+        ));
         let Ok(Err(Error::Delivery { topic, .. })) = frx.try_recv() else {
             panic!("the flush did not report record 1");
         };
@@ -352,28 +561,41 @@ mod tests {
             assert_eq!(frx.try_recv().expect("flushed").is_err(), reported);
         }
 
-        // A failure that came before the flush was asked for is reported by it.
-        let (tx2, rx2) = async_channel::bounded(1);
-        inner.sent(DeliveryId(2), "t".into(), tx2, None);
-        drop(rx2);
+        // A failure that came before the flush was asked for is reported by it, whether the
+        // `Delivery` was dropped before the outcome or after.
+        let topic = inner.topic("t");
+        inner.sent(DeliveryId(2), topic, None);
+        let topic = inner.topic("u");
+        inner.sent(DeliveryId(3), topic, None);
+        inner.release(DeliveryId(2));
         inner.dispatch(failed(2));
+        inner.dispatch(failed(3));
+        inner.release(DeliveryId(3));
         let (ftx, frx) = async_channel::bounded(1);
         inner.flushing(FlushId(3), ftx);
         inner.dispatch(Event::Flushed { id: FlushId(3) });
-        assert!(frx.try_recv().expect("flushed").is_err());
+        let Ok(Err(Error::Delivery { topic, .. })) = frx.try_recv() else {
+            panic!("the flush did not report record 2");
+        };
+        assert_eq!(topic, "t");
+        assert!(inner.slots.slots.is_empty() && inner.ready.is_empty());
     }
 
     #[test]
     fn a_stopped_driver_fails_every_waiter() {
         let shared = inner();
         let mut inner = shared.lock();
-        let (tx, rx) = async_channel::bounded(1);
-        inner.sent(DeliveryId(0), "t".into(), tx, None);
+        let topic = inner.topic("t");
+        inner.sent(DeliveryId(0), topic, None);
+        assert!(matches!(
+            inner.poll_outcome(DeliveryId(0), &noop()),
+            Some(Poll::Pending)
+        ));
         let (otx, orx) = async_channel::bounded(1);
         inner.operating(TxnOpId(0), otx);
         inner.stop();
         assert!(inner.stopped);
-        assert!(rx.try_recv().is_err() && rx.is_closed());
+        assert!(inner.poll_outcome(DeliveryId(0), &noop()).is_none());
         assert!(orx.is_closed());
     }
 }

@@ -21,20 +21,21 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_channel::Receiver;
+use dekaf_state::client::Destination;
 use dekaf_state::group::GroupMetadata;
 use dekaf_state::offset::TopicPartitionOffset;
 use dekaf_state::producer::{DeliveryId, TxnOpId};
-use futures_core::Stream;
 
 pub use builder::ProducerBuilder;
 pub use dekaf_state::producer::{
-    murmur2, AbortableError, Acks, DeliveryError, FatalError, SendError, TransactionError,
-    TransactionState, TxnOperation,
+    murmur2, AbortableError, Acks, DeliveryError, FatalError, Partitioner, SendError,
+    TransactionError, TransactionState, TxnOperation,
 };
 pub use record::{ProducerRecord, RecordMetadata};
 
 use machine::{Inner, Machine, Shared};
 
+use crate::metrics::ProducerMetrics;
 use crate::{Error, Handle};
 
 /// Writes records to Kafka, optionally in transactions.
@@ -197,18 +198,27 @@ impl Delivery {
         }
         // It never got in: its outcome is there already (or the driver stopped).
         match std::mem::replace(&mut self.0.outcome, Outcome::Done) {
-            Outcome::Queued(id, rx) => match rx.try_recv() {
-                Ok(Err(e)) => Err(e),
-                // Not expected (the record is reported in the buffer before its outcome),
-                // but an outcome is never lost.
-                Ok(Ok(written)) => {
-                    let (tx, rx) = async_channel::bounded(1);
-                    let _ = tx.try_send(Ok(written));
-                    self.0.outcome = Outcome::Queued(id, Box::pin(rx));
-                    Ok(self)
+            Outcome::Queued(id) => {
+                let outcome = self
+                    .0
+                    .shared
+                    .lock()
+                    .poll_outcome(id, std::task::Waker::noop());
+                match outcome {
+                    Some(Poll::Ready(Err(e))) => Err(e),
+                    // Not expected (the record is reported in the buffer before its
+                    // outcome), but an outcome is never lost.
+                    Some(Poll::Ready(Ok(written))) => {
+                        self.0.outcome = Outcome::Written(Some(written));
+                        Ok(self)
+                    }
+                    Some(Poll::Pending) => {
+                        self.0.outcome = Outcome::Queued(id);
+                        Ok(self)
+                    }
+                    None => Err(Error::Shutdown),
                 }
-                Err(_) => Err(Error::Shutdown),
-            },
+            }
             _ => Err(Error::Shutdown),
         }
     }
@@ -247,9 +257,11 @@ struct Pending {
 enum Outcome {
     /// Refused at once.
     Refused(Option<Error>),
-    /// Sent as record `id` (in the buffer, or waiting for room); its outcome comes through
-    /// the channel.
-    Queued(DeliveryId, Pin<Box<Receiver<machine::Delivery>>>),
+    /// Sent as record `id` (in the buffer, or waiting for room); the driver keeps its
+    /// outcome until it is taken.
+    Queued(DeliveryId),
+    /// Written, taken from the driver already.
+    Written(Option<RecordMetadata>),
     /// Already handed out.
     Done,
 }
@@ -268,6 +280,7 @@ impl std::fmt::Debug for Pending {
             (Outcome::Refused(_), _) => "Refused",
             (Outcome::Queued(..), Some(_)) => "WaitingForRoom",
             (Outcome::Queued(..), None) => "Queued",
+            (Outcome::Written(_), _) => "Written",
             (Outcome::Done, _) => "Done",
         })
     }
@@ -277,10 +290,12 @@ impl Pending {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<RecordMetadata, Error>> {
         let result = match &mut self.outcome {
             Outcome::Refused(error) => Err(error.take().unwrap_or(Error::Shutdown)),
-            Outcome::Queued(_, rx) => match rx.as_mut().poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(answer) => answer.unwrap_or(Err(Error::Shutdown)),
+            Outcome::Queued(id) => match self.shared.lock().poll_outcome(*id, cx.waker()) {
+                Some(Poll::Pending) => return Poll::Pending,
+                Some(Poll::Ready(answer)) => answer,
+                None => Err(Error::Shutdown),
             },
+            Outcome::Written(written) => written.take().ok_or(Error::Shutdown),
             Outcome::Done => Err(Error::Shutdown),
         };
         self.outcome = Outcome::Done;
@@ -296,16 +311,14 @@ impl Drop for Pending {
         let space = self.space.take();
         match std::mem::replace(&mut self.outcome, Outcome::Done) {
             Outcome::Refused(Some(e)) => self.shared.lock().unread(None, e),
-            Outcome::Queued(id, rx) => {
+            Outcome::Queued(id) => {
                 let mut inner = self.shared.lock();
                 let cancelled = space.is_some() && inner.producer.cancel(Instant::now(), id);
                 if cancelled {
-                    // Its refusal goes to `rx` at once, and flushes waiting for it complete.
+                    // Its refusal is known at once, and flushes waiting for it complete.
                     inner.after_step();
                 }
-                if let Ok(Err(e)) = rx.try_recv() {
-                    inner.unread(Some(id), e);
-                }
+                inner.release(id);
                 drop(inner);
                 if let Some(space) = space.filter(|_| cancelled) {
                     self.shared.nudge(&space.handle);
@@ -340,6 +353,54 @@ impl Producer {
         self.shared.nudge(&self.handle);
     }
 
+    /// A snapshot of what the producer is doing: records sent, delivered and failed (with
+    /// the failures by error), what the buffer holds, and each connection (state, requests,
+    /// latency per API, bytes).
+    pub async fn metrics(&self) -> Result<ProducerMetrics, Error> {
+        let brokers = self.handle.connection_metrics().await?;
+        let inner = self.shared.lock();
+        let p = &inner.producer;
+        let counts = &inner.counts;
+        Ok(ProducerMetrics {
+            requests_in_flight: brokers.iter().map(|b| b.requests_in_flight).sum(),
+            brokers,
+            records_sent: counts.sent,
+            records_delivered: counts.delivered,
+            records_failed: counts.failed,
+            records_pending: p.pending_records() as u64,
+            buffer_used: p.buffered_bytes(),
+            buffer_memory: p.config().buffer_memory,
+            errors: counts.errors.clone(),
+        })
+    }
+
+    /// Waits until a broker of the cluster answers, at most `timeout`.
+    ///
+    /// [`build`](ProducerBuilder::build) does not contact the cluster: a producer built while
+    /// the brokers are unreachable keeps trying in the background, and the records sent
+    /// meanwhile go out once one answers (or fail after the delivery timeout). An application
+    /// that would rather fail at start-up calls `ready` first. Fails with
+    /// [`Error::NoBrokerAvailable`] (with the last connection failure as its cause) after
+    /// `timeout`, and at once on a failure no retry fixes (credentials or a certificate
+    /// refused).
+    pub async fn ready(&self, timeout: Duration) -> Result<(), Error> {
+        let servers = self.shared.lock().bootstrap_servers.clone();
+        crate::side::wait_for_broker(
+            &servers,
+            timeout,
+            || {
+                let rx = self
+                    .lock_running()?
+                    .side
+                    .submit(Destination::AnyBroker, crate::side::probe_request());
+                self.nudge();
+                Ok(rx)
+            },
+            || self.shared.lock().last_connection_error.clone(),
+        )
+        .await
+    }
+
     /// The machine, unless the driver has stopped.
     fn lock_running(&self) -> Result<std::sync::MutexGuard<'_, Inner>, Error> {
         let inner = self.shared.lock();
@@ -369,26 +430,30 @@ impl Producer {
     /// producer): it cannot commit without the record.
     pub fn send(&self, record: ProducerRecord) -> Delivery {
         let record = record.into_state(now_millis());
-        let topic: Arc<str> = record.topic.as_str().into();
-        let (tx, rx) = async_channel::bounded(1);
         let queued = self.lock_running().and_then(|mut inner| {
+            let topic = inner.topic(&record.topic);
             let id = inner.producer.send_waiting(Instant::now(), record)?;
             let space = inner
                 .producer
                 .is_waiting(id)
                 .then(|| async_channel::bounded(1));
             let (space_tx, space_rx) = space.unzip();
-            inner.sent(id, topic, tx, space_tx);
-            Ok((id, space_rx))
+            inner.sent(id, topic, space_tx);
+            // A record added to a batch already lingering changes nothing the driver must
+            // act on: no wake-up for it.
+            let wake = inner.producer.wants_poll();
+            Ok((id, space_rx, wake))
         });
         let (outcome, space) = match queued {
-            Ok((id, space)) => {
-                self.nudge();
+            Ok((id, space, wake)) => {
+                if wake {
+                    self.nudge();
+                }
                 let space = space.map(|rx| Space {
                     rx: Box::pin(rx),
                     handle: self.handle.clone(),
                 });
-                (Outcome::Queued(id, Box::pin(rx)), space)
+                (Outcome::Queued(id), space)
             }
             Err(e) => (Outcome::Refused(Some(e)), None),
         };

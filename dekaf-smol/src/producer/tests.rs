@@ -21,7 +21,10 @@ fn small_producer(delivery: Duration, max_block: Duration) -> (Producer, Driver<
         .buffer_memory(250)
         .delivery_timeout(delivery)
         .max_block(max_block);
-    let shared = Shared::new(StateProducer::new(config, 1).expect("valid settings"));
+    let shared = Shared::new(
+        StateProducer::new(config, 1).expect("valid settings"),
+        Vec::new(),
+    );
     let connection = Config {
         bootstrap_servers: vec!["127.0.0.1:1".into()],
         ..Config::default()

@@ -248,6 +248,36 @@ pub struct Consumer {
     pub(crate) internal_topics: BTreeSet<String>,
     /// Whether the last metadata answer covered every topic.
     pub(crate) metadata_all: bool,
+    /// What was fetched and handed out, and the group's rebalances.
+    pub(crate) stats: ConsumerStats,
+}
+
+/// What a consumer machine fetched and handed out, and what its group did (see
+/// [`Consumer::stats`]).
+#[derive(Clone, Debug, Default)]
+pub struct ConsumerStats {
+    /// Per partition ever fetched: the offsets and bytes fetched, with their rates.
+    pub fetched: BTreeMap<TopicPartition, FetchStats>,
+    /// Records handed out to the application.
+    pub records_handed_out: u64,
+    /// Rebalances completed (the first join included).
+    pub rebalances: u64,
+    /// How long the last rebalance took, from the group going unstable (or the subscription)
+    /// until it was stable again.
+    pub last_rebalance: Option<std::time::Duration>,
+    /// All rebalances together.
+    pub rebalance_time: std::time::Duration,
+    /// When the rebalance under way started.
+    pub(crate) rebalance_started: Option<Instant>,
+}
+
+/// What was fetched of one partition.
+#[derive(Clone, Debug, Default)]
+pub struct FetchStats {
+    /// Offsets fetched (records, and the markers of transactions).
+    pub records: crate::metrics::Rate,
+    /// Record-batch bytes fetched.
+    pub bytes: crate::metrics::Rate,
 }
 
 impl Consumer {
@@ -289,10 +319,16 @@ impl Consumer {
             group_coordinator: None,
             internal_topics: BTreeSet::new(),
             metadata_all: false,
+            stats: ConsumerStats::default(),
         }
     }
 
     // ----- getters -----
+
+    /// What was fetched and handed out so far, and the group's rebalances.
+    pub fn stats(&self) -> &ConsumerStats {
+        &self.stats
+    }
 
     /// The configuration.
     pub fn config(&self) -> &ConsumerConfig {
@@ -470,7 +506,8 @@ impl Consumer {
         if self.offsets.is_closed() || max == 0 {
             return;
         }
-        let max = max.saturating_add(out.len());
+        let before = out.len();
+        let max = max.saturating_add(before);
         self.offsets.release(now);
         // After the release, so that a revocation confirmed here commits what was handed out.
         self.group_poll(now);
@@ -559,6 +596,7 @@ impl Consumer {
         }
         self.rotation = cursor;
         self.turn = turn;
+        self.stats.records_handed_out += (out.len().saturating_sub(before)) as u64;
     }
 
     /// Whether taking records since the last call may have made a fetch due: a partition's
@@ -761,6 +799,24 @@ impl Consumer {
     /// offsets of the revoked partitions), then leaves the group once the commits finished
     /// (a static member does not send LeaveGroup).
     pub fn close(&mut self, now: Instant) -> Option<CommitId> {
+        self.shut(now, true)
+    }
+
+    /// Closes as [`close`](Self::close) does, except that the records handed out since the
+    /// last release (the last record or batch taken, in
+    /// [`AckMode::OnRelease`](crate::offset::AckMode)) do not count as processed: Auto mode
+    /// commits only what was acknowledged or stored before them. For an application that
+    /// stops in the middle of its work (an error it returns, a panic): the record it was
+    /// processing is delivered again, to it or to the next owner of its partition.
+    pub fn abandon(&mut self, now: Instant) -> Option<CommitId> {
+        self.shut(now, false)
+    }
+
+    fn shut(&mut self, now: Instant, release: bool) -> Option<CommitId> {
+        // Before the group gives the partitions up: a revocation commits what is released.
+        if release {
+            self.release(now);
+        }
         if let Some(g) = &mut self.group {
             g.close(now);
         }
@@ -770,7 +826,11 @@ impl Consumer {
         if let Some(r) = &mut self.revocation {
             r.confirmed = true;
         }
-        let commit = self.offsets.close(now);
+        let commit = if release {
+            self.offsets.close(now)
+        } else {
+            self.offsets.abandon(now)
+        };
         self.drive_group(now);
         self.buffers.clear();
         self.buffered_bytes = 0;

@@ -450,8 +450,18 @@ impl Consumer {
                     .or_insert_with(|| PartitionBuffer::new(part.epoch, read_committed))
             }
         };
+        let offsets: i64 = batches
+            .iter()
+            .map(|b| b.batch.next_offset().saturating_sub(b.batch.base_offset()))
+            .sum();
         let added = buffer.push(batches, part.offset, cap, aborted);
         self.buffered_bytes += added.bytes;
+        let stats = match self.stats.fetched.get_mut(&part.tp) {
+            Some(stats) => stats,
+            None => self.stats.fetched.entry(part.tp.clone()).or_default(),
+        };
+        stats.records.add(now, u64::try_from(offsets).unwrap_or(0));
+        stats.bytes.add(now, added.bytes as u64);
         if added.batches > 0 {
             if let Some(r) = self.backoffs.get_mut(&part.tp) {
                 r.attempt = 0;

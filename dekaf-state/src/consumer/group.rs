@@ -88,6 +88,7 @@ impl Consumer {
             let seed = self.config.seed ^ 0x6A09_E667_F3BC_C908;
             self.group = Some(GroupMembership::new(config, seed)?);
         }
+        self.stats.rebalance_started.get_or_insert(now);
         if let Some(group) = &mut self.group {
             group
                 .subscribe(now, subscription)
@@ -206,8 +207,16 @@ impl Consumer {
 
     fn on_group_event(&mut self, now: Instant, event: GroupEvent) {
         match &event {
-            GroupEvent::Unstable => self.offsets.handle_group_unstable(now),
+            GroupEvent::Unstable => {
+                self.stats.rebalance_started.get_or_insert(now);
+                self.offsets.handle_group_unstable(now);
+            }
             GroupEvent::Stable { .. } => {
+                let started = self.stats.rebalance_started.take().unwrap_or(now);
+                let took = now.saturating_duration_since(started);
+                self.stats.rebalances += 1;
+                self.stats.last_rebalance = Some(took);
+                self.stats.rebalance_time = self.stats.rebalance_time.saturating_add(took);
                 if let Some(g) = &self.group {
                     let m = g.group_metadata();
                     self.set_generation(GroupGeneration {

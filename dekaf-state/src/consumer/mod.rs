@@ -100,7 +100,7 @@ pub(crate) mod requests;
 mod validate;
 
 pub use config::{ConsumerConfig, IsolationLevel};
-pub use consumer::{Consumer, GroupGeneration};
+pub use consumer::{Consumer, ConsumerStats, FetchStats, GroupGeneration};
 pub use event::{ConsumerEvent, FetchError, MetadataProblem, WatermarksId};
 pub use group::SubscribeError;
 pub use record::{ConsumerRecord, Watermarks};

@@ -371,10 +371,24 @@ impl OffsetManager {
     /// already queued or in flight go on; a driver waits until
     /// [`has_pending_commits`](Self::has_pending_commits) is false (or its own deadline).
     pub fn close(&mut self, now: Instant) -> Option<CommitId> {
+        self.shut(now, true)
+    }
+
+    /// Closes as [`close`](Self::close) does, except that records handed out since the last
+    /// release do not count as processed: Auto mode commits only what was acknowledged or
+    /// stored before. This is the close of an application that stopped in the middle of its
+    /// work (an error, a panic), so that the record it was processing is delivered again.
+    pub fn abandon(&mut self, now: Instant) -> Option<CommitId> {
+        self.shut(now, false)
+    }
+
+    fn shut(&mut self, now: Instant, release: bool) -> Option<CommitId> {
         if self.closed {
             return None;
         }
-        self.release(now);
+        if release {
+            self.release(now);
+        }
         let commit = if self.config.effective_policy() != CommitPolicy::Explicit {
             self.auto_commit(now)
         } else {

@@ -80,6 +80,8 @@ pub(crate) struct InFlight {
     /// Set when the group started rebalancing while the batch was on the way: it carries the
     /// old generation, so it is never retried (the partitions may belong to someone else).
     pub(crate) rebalanced: bool,
+    /// When the request was handed out.
+    pub(crate) sent_at: Instant,
 }
 
 /// What the broker said about one partition of the batch in flight, classified.

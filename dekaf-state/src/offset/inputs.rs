@@ -277,6 +277,9 @@ impl OffsetManager {
         let Some(in_flight) = self.commits.in_flight.take() else {
             return;
         };
+        self.commit_stats
+            .latency
+            .record(now.saturating_duration_since(in_flight.sent_at));
         let mut outcomes = BTreeMap::new();
         let mut rebalance = None;
         for (tp, offset) in &in_flight.batch.offsets {

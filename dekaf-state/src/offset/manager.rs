@@ -98,6 +98,8 @@ pub struct OffsetManager {
     /// (may name partitions emptied or unassigned since).
     pub(crate) released: Vec<TopicPartition>,
     pub(crate) commits: Commits,
+    /// What the commits did, for [`commit_stats`](Self::commit_stats).
+    pub(crate) commit_stats: CommitStats,
     pub(crate) coordinator: Coordinator,
     pub(crate) queries: BTreeMap<QueryId, Query>,
     pub(crate) intents: HashMap<IntentId, IntentKind>,
@@ -129,6 +131,7 @@ impl OffsetManager {
             outstanding: 0,
             released: Vec::new(),
             commits: Commits::default(),
+            commit_stats: CommitStats::default(),
             coordinator: Coordinator::default(),
             queries: BTreeMap::new(),
             intents: HashMap::new(),
@@ -297,6 +300,12 @@ impl OffsetManager {
         self.group_stable
     }
 
+    /// What commits did so far: how many finished well or failed, and how long the
+    /// coordinator took to answer each OffsetCommit.
+    pub fn commit_stats(&self) -> &CommitStats {
+        &self.commit_stats
+    }
+
     /// Whether a commit is queued or in flight (a closing driver waits for this to be false).
     pub fn has_pending_commits(&self) -> bool {
         self.commits.queued.is_some() || self.commits.in_flight.is_some()
@@ -453,6 +462,10 @@ impl OffsetManager {
     }
 
     pub(crate) fn finish(&mut self, ticket: Ticket, result: Result<(), CommitError>) {
+        match &result {
+            Ok(()) => self.commit_stats.succeeded += 1,
+            Err(_) => self.commit_stats.failed += 1,
+        }
         self.events.push_back(Event::CommitFinished {
             id: ticket.id,
             origin: ticket.origin,
@@ -472,4 +485,17 @@ impl OffsetManager {
             self.finish(ticket, Err(CommitError::Rebalance(code)));
         }
     }
+}
+
+/// What an offset machine's commits did (see [`OffsetManager::commit_stats`]).
+#[derive(Clone, Debug, Default)]
+pub struct CommitStats {
+    /// Commits (each `commit` call, or each of Auto mode's) that finished well.
+    pub succeeded: u64,
+    /// Commits that failed.
+    pub failed: u64,
+    /// OffsetCommit requests sent (several commits may ride in one).
+    pub requests: u64,
+    /// How long each OffsetCommit took, from sending to its answer.
+    pub latency: crate::metrics::Histogram,
 }

@@ -27,7 +27,7 @@ pub use error::{
     PartitionCommitError, PositionError,
 };
 pub use io::{CommittedResult, Event, FetchedPartition, Intent, ListedOffset};
-pub use manager::OffsetManager;
+pub use manager::{CommitStats, OffsetManager};
 pub use partition::{OffsetSpec, PositionState};
 pub use types::{
     check_topic_name, CommitId, FetchEpoch, FetchPosition, IntentId, InvalidTopicName,

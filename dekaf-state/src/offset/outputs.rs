@@ -98,7 +98,9 @@ impl OffsetManager {
             seq,
             batch,
             rebalanced: false,
+            sent_at: now,
         });
+        self.commit_stats.requests += 1;
         Some(intent)
     }
 

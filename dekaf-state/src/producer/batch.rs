@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
-use dekaf_proto::records::{Compression, OwnedHeader, RecordBatchBuilder};
+use dekaf_proto::records::{BatchSeal, Compression, OwnedHeader, RecordBatch, RecordBatchWriter};
 use dekaf_proto::ErrorCode;
 
 use super::types::DeliveryId;
@@ -60,10 +60,34 @@ pub(crate) enum BatchState {
     Backoff(Instant),
 }
 
+/// What a batch keeps of one record until its outcome; the rest of the record is in the
+/// batch's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BatchRecord {
+    pub(crate) id: DeliveryId,
+    pub(crate) timestamp: i64,
+}
+
+/// Records with consecutive ids and one timestamp, as a batch keeps them: records sent in
+/// a row to one partition within a millisecond take one run, not one entry each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Run {
+    first: u64,
+    count: u32,
+    timestamp: i64,
+}
+
+/// The buffer a batch starts with: enough for a few records, grown up to the batch size as
+/// records come, so that a batch of a few records does not hold a full batch's memory.
+const INITIAL_CAPACITY: usize = 16 * 1024;
+
 #[derive(Debug)]
 pub(crate) struct Batch {
     pub(crate) id: u64,
-    pub(crate) records: Vec<PendingRecord>,
+    /// The records' ids and timestamps, in order.
+    runs: Vec<Run>,
+    /// The records' bytes, written as they were appended.
+    writer: RecordBatchWriter,
     pub(crate) size: usize,
     pub(crate) created: Instant,
     pub(crate) deadline: Instant,
@@ -80,10 +104,13 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    pub(crate) fn new(id: u64, now: Instant, deadline: Instant) -> Self {
+    /// An empty batch that grows up to `batch_size` bytes.
+    pub(crate) fn new(id: u64, now: Instant, deadline: Instant, batch_size: usize) -> Self {
+        let limit = batch_size.saturating_add(BATCH_OVERHEAD);
         Batch {
             id,
-            records: Vec::new(),
+            runs: Vec::new(),
+            writer: RecordBatchWriter::with_capacity(INITIAL_CAPACITY.min(limit)).grow_up_to(limit),
             size: BATCH_OVERHEAD,
             created: now,
             deadline,
@@ -97,10 +124,56 @@ impl Batch {
         }
     }
 
-    pub(crate) fn push(&mut self, record: PendingRecord) {
+    /// Writes the record into the batch; only its id and timestamp are kept besides.
+    pub(crate) fn push(&mut self, record: PendingRecord) -> Result<(), dekaf_proto::EncodeError> {
+        self.writer.append(
+            record.timestamp,
+            record.key.as_deref(),
+            record.value.as_deref(),
+            &record.headers,
+        )?;
         self.size += record.size;
-        self.records.push(record);
+        match self.runs.last_mut() {
+            Some(run)
+                if run.timestamp == record.timestamp
+                    && run.first + u64::from(run.count) == record.id.0
+                    && run.count < u32::MAX =>
+            {
+                run.count += 1;
+            }
+            _ => self.runs.push(Run {
+                first: record.id.0,
+                count: 1,
+                timestamp: record.timestamp,
+            }),
+        }
         self.encoded = None;
+        Ok(())
+    }
+
+    /// The records' ids and timestamps, in order.
+    pub(crate) fn records(&self) -> impl Iterator<Item = BatchRecord> + '_ {
+        self.runs.iter().flat_map(|run| {
+            (run.first..run.first + u64::from(run.count)).map(|id| BatchRecord {
+                id: DeliveryId(id),
+                timestamp: run.timestamp,
+            })
+        })
+    }
+
+    /// The records' ids, in order.
+    pub(crate) fn ids(&self) -> Vec<DeliveryId> {
+        self.records().map(|r| r.id).collect()
+    }
+
+    /// The first record's id.
+    pub(crate) fn first_id(&self) -> Option<DeliveryId> {
+        self.runs.first().map(|r| DeliveryId(r.first))
+    }
+
+    /// Number of records.
+    pub(crate) fn len(&self) -> usize {
+        self.writer.len()
     }
 
     /// Cuts the batch in two for a broker that refused it as too large, as Java's client
@@ -109,39 +182,59 @@ impl Batch {
     /// deadline, attempts, producer id and epoch, and take the batch's sequence numbers in
     /// turn, so that the batches after it keep theirs. Neither half was written: the broker's
     /// size check refuses every attempt of the same bytes. `None`, changing nothing, for a
-    /// batch of fewer than two records.
-    pub(crate) fn split(&mut self, first_id: u64, second_id: u64) -> Option<Batch> {
-        if self.records.len() < 2 {
+    /// batch of fewer than two records (or whose bytes no longer read back).
+    pub(crate) fn split(
+        &mut self,
+        first_id: u64,
+        second_id: u64,
+        batch_size: usize,
+    ) -> Option<Batch> {
+        if self.len() < 2 {
             return None;
         }
-        let records = self.records.split_off(self.records.len().div_ceil(2));
-        let size = |records: &[PendingRecord]| {
-            BATCH_OVERHEAD + records.iter().map(|r| r.size).sum::<usize>()
+        let plain = BatchSeal {
+            compression: Compression::None,
+            transactional: false,
+            producer: None,
         };
+        let bytes = self.writer.finish(plain).ok()?;
+        let whole = RecordBatch::decode(&bytes).ok()?;
+        let keep = self.len().div_ceil(2);
+        let mut halves = [
+            Batch::new(first_id, self.created, self.deadline, batch_size),
+            Batch::new(second_id, self.created, self.deadline, batch_size),
+        ];
+        for (i, (record, meta)) in whole.records().zip(self.records()).enumerate() {
+            let record = record.ok()?.into_owned();
+            let size = record_size(record.key.as_ref(), record.value.as_ref(), &record.headers);
+            let half = halves.get_mut(usize::from(i >= keep))?;
+            half.push(PendingRecord {
+                id: meta.id,
+                timestamp: meta.timestamp,
+                key: record.key,
+                value: record.value,
+                headers: record.headers,
+                size,
+            })
+            .ok()?;
+        }
+        let [first, mut second] = halves;
         self.id = first_id;
-        self.size = size(&self.records);
+        self.runs = first.runs;
+        self.writer = first.writer;
+        self.size = first.size;
         self.closed = true;
         self.state = BatchState::Queued;
         self.maybe_written = false;
         self.encoded = None;
-        let sealed = self.sealed.map(|s| Sealed {
+        second.sealed = self.sealed.map(|s| Sealed {
             base_sequence: increment_sequence(s.base_sequence, self.record_count()),
             ..s
         });
-        Some(Batch {
-            id: second_id,
-            size: size(&records),
-            records,
-            created: self.created,
-            deadline: self.deadline,
-            closed: true,
-            state: BatchState::Queued,
-            sealed,
-            attempts: self.attempts,
-            maybe_written: false,
-            last_error: self.last_error,
-            encoded: None,
-        })
+        second.closed = true;
+        second.attempts = self.attempts;
+        second.last_error = self.last_error;
+        Some(second)
     }
 
     pub(crate) fn is_in_flight(&self) -> bool {
@@ -154,7 +247,7 @@ impl Batch {
     }
 
     pub(crate) fn record_count(&self) -> i32 {
-        i32::try_from(self.records.len()).unwrap_or(i32::MAX)
+        i32::try_from(self.len()).unwrap_or(i32::MAX)
     }
 
     pub(crate) fn seal(&mut self, sealed: Option<Sealed>) {
@@ -164,7 +257,7 @@ impl Batch {
         }
     }
 
-    /// The batch's bytes, built once per sealing.
+    /// The batch's bytes, stamped once per sealing.
     pub(crate) fn encode(
         &mut self,
         compression: Compression,
@@ -173,21 +266,14 @@ impl Batch {
         if let Some(bytes) = &self.encoded {
             return Ok(bytes.clone());
         }
-        let mut builder = RecordBatchBuilder::new()
-            .compression(compression)
-            .transactional(transactional);
-        if let Some(s) = self.sealed {
-            builder = builder.producer(s.producer_id, s.epoch, s.base_sequence);
-        }
-        for r in &self.records {
-            builder.append(
-                r.timestamp,
-                r.key.clone(),
-                r.value.clone(),
-                r.headers.clone(),
-            );
-        }
-        let bytes = builder.build()?;
+        let seal = BatchSeal {
+            compression,
+            transactional,
+            producer: self
+                .sealed
+                .map(|s| (s.producer_id, s.epoch, s.base_sequence)),
+        };
+        let bytes = self.writer.finish(seal)?;
         self.encoded = Some(bytes.clone());
         Ok(bytes)
     }
@@ -245,6 +331,8 @@ mod tests {
         assert_eq!(increment_sequence(i32::MAX - 1, 3), 1);
     }
 
+    const BATCH: usize = 16 * 1024;
+
     fn record(id: u64) -> PendingRecord {
         let value = Some(Bytes::from(vec![b'v'; 10]));
         PendingRecord {
@@ -261,9 +349,9 @@ mod tests {
     fn a_split_batch_hands_its_sequence_numbers_to_its_halves_in_turn() {
         #[allow(clippy::disallowed_methods)] // one base instant for the test
         let now = Instant::now();
-        let mut b = Batch::new(1, now, now);
+        let mut b = Batch::new(1, now, now, BATCH);
         for id in 0..5 {
-            b.push(record(id));
+            b.push(record(id)).unwrap();
         }
         b.seal(Some(Sealed {
             producer_id: 7,
@@ -273,8 +361,8 @@ mod tests {
         b.attempts = 1;
         b.maybe_written = true;
         let mut first = b;
-        let second = first.split(8, 9).expect("five records split");
-        let ids = |b: &Batch| b.records.iter().map(|r| r.id.0).collect::<Vec<_>>();
+        let second = first.split(8, 9, BATCH).expect("five records split");
+        let ids = |b: &Batch| b.ids().iter().map(|id| id.0).collect::<Vec<_>>();
         assert_eq!((ids(&first), ids(&second)), (vec![0, 1, 2], vec![3, 4]));
         assert_eq!((first.id, second.id), (8, 9));
         let seq = |b: &Batch| b.sealed.map(|s| (s.producer_id, s.epoch, s.base_sequence));
@@ -284,17 +372,17 @@ mod tests {
         assert!(first.closed && second.closed && !first.maybe_written);
         assert_eq!((first.attempts, second.attempts), (1, 1));
 
-        let mut one = Batch::new(2, now, now);
-        one.push(record(0));
-        assert!(one.split(3, 4).is_none());
-        assert_eq!((one.id, one.records.len()), (2, 1));
+        let mut one = Batch::new(2, now, now, BATCH);
+        one.push(record(0)).unwrap();
+        assert!(one.split(3, 4, BATCH).is_none());
+        assert_eq!((one.id, one.len()), (2, 1));
     }
 
     #[test]
     fn size_bound_holds_and_sealing_changes_the_bytes() {
         #[allow(clippy::disallowed_methods)] // one base instant for the test
         let now = Instant::now();
-        let mut b = Batch::new(1, now, now);
+        let mut b = Batch::new(1, now, now, BATCH);
         for i in 0..20u8 {
             let key = Some(Bytes::from(vec![i; usize::from(i)]));
             let value = Some(Bytes::from(vec![i; 100]));
@@ -307,7 +395,8 @@ mod tests {
                 value,
                 headers,
                 size,
-            });
+            })
+            .unwrap();
         }
         let plain = b.encode(Compression::None, false).unwrap();
         assert!(plain.len() <= b.size, "{} > {}", plain.len(), b.size);

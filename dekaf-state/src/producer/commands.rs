@@ -129,6 +129,7 @@ impl Producer {
         let waiting = self.unrouted.get(&topic).is_some_and(|q| !q.is_empty());
         if waiting || self.metadata.partition_count(&topic).is_none() {
             self.unrouted.entry(topic).or_default().push_back(unrouted);
+            self.poll_wanted = true;
         } else {
             self.route(&topic, unrouted);
         }
@@ -196,7 +197,11 @@ impl Producer {
             self.unrouted.entry(topic.clone()).or_default().push_back(u);
             return;
         };
-        let partition = match (u.partition, u.record.key.as_ref()) {
+        let custom = match (&self.config.partitioner, u.partition) {
+            (Some(custom), None) => custom.0.partition(topic, u.record.key.as_deref(), count),
+            _ => None,
+        };
+        let partition = match (u.partition.or(custom), u.record.key.as_ref()) {
             (Some(p), _) => {
                 if usize::try_from(p).is_ok_and(|p| p < count) {
                     Some(p)
@@ -225,6 +230,7 @@ impl Producer {
         let tp = TopicPartition::new(topic.clone(), partition);
         if let Some(txn) = self.txn.as_mut() {
             txn.register_partition(&tp);
+            self.poll_wanted = true;
         }
         let batch_size = self.config.batch_size;
         let queue = self.partitions.entry(tp).or_default();
@@ -242,13 +248,26 @@ impl Producer {
             self.next_batch += 1;
             queue
                 .batches
-                .push_back(Batch::new(id, u.created, u.deadline));
+                .push_back(Batch::new(id, u.created, u.deadline, batch_size));
+            // A new linger deadline.
+            self.poll_wanted = true;
         }
-        if let Some(batch) = queue.batches.back_mut() {
-            batch.push(u.record);
-            if batch.size >= batch_size {
-                batch.closed = true;
-                self.sticky.batch_closed(topic, partition);
+        let Some(batch) = queue.batches.back_mut() else {
+            return;
+        };
+        let id = u.record.id;
+        match batch.push(u.record) {
+            Ok(()) => {
+                if batch.size >= batch_size {
+                    batch.closed = true;
+                    self.sticky.batch_closed(topic, partition);
+                    self.poll_wanted = true;
+                }
+            }
+            // Not expected: the record's size was checked against the request's.
+            Err(e) => {
+                let tp = TopicPartition::new(topic.clone(), partition);
+                self.fail_records(&tp, [id], DeliveryError::Encode(e.to_string()));
             }
         }
     }

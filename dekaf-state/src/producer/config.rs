@@ -40,13 +40,18 @@ pub struct ProducerConfig {
     pub compression: Compression,
     /// How long a batch waits for more records before it is sent (`linger.ms`, default 5 ms).
     pub linger: Duration,
-    /// A batch is sent once its records take this many bytes (`batch.size`, default 16 KiB);
-    /// a larger record gets a batch of its own.
+    /// A batch is sent once its records take this many bytes (`batch.size`, default 1 MiB,
+    /// as librdkafka's: Java's 16 KiB makes a request, a sequence number and an answer per
+    /// 16 KiB, and the producer several times slower); a larger record gets a batch of its
+    /// own. A batch's memory grows with its records, up to this size.
     pub batch_size: usize,
     /// Largest Produce request, and so largest record, in bytes (`max.request.size`, default
     /// 1 MiB).
     pub max_request_size: usize,
-    /// Bytes of records the producer holds (`buffer.memory`, default 32 MiB). When they are
+    /// Bytes of records the producer holds (`buffer.memory`, default 16 MiB: sixteen full
+    /// batches, more than five requests in flight keep busy; Java's 32 MiB only doubles the
+    /// memory). The records' bytes and the producer's own per-record bookkeeping live in it
+    /// (each record counts its largest encoded size, which covers both). When they are
     /// taken, [`send`](super::Producer::send) refuses a record and
     /// [`send_waiting`](super::Producer::send_waiting) makes it wait, at most `max_block`.
     /// A record alone in an empty buffer always gets in, whatever its size.
@@ -79,6 +84,9 @@ pub struct ProducerConfig {
     pub allow_auto_topic_creation: bool,
     /// Metadata is refreshed at least this often (`metadata.max.age.ms`, default 5 min).
     pub metadata_max_age: Duration,
+    /// Chooses the partitions of records sent without one (`partitioner.class`); `None`
+    /// (the default) is Java's murmur2 of the key, sticky for records without a key.
+    pub partitioner: Option<super::CustomPartitioner>,
 }
 
 impl Default for ProducerConfig {
@@ -87,9 +95,9 @@ impl Default for ProducerConfig {
             acks: Acks::All,
             compression: Compression::None,
             linger: Duration::from_millis(5),
-            batch_size: 16 * 1024,
+            batch_size: 1024 * 1024,
             max_request_size: 1024 * 1024,
-            buffer_memory: 32 * 1024 * 1024,
+            buffer_memory: 16 * 1024 * 1024,
             max_block: Duration::from_secs(60),
             delivery_timeout: Duration::from_secs(120),
             produce_timeout: Duration::from_secs(30),
@@ -100,6 +108,7 @@ impl Default for ProducerConfig {
             transaction_timeout: Duration::from_secs(60),
             allow_auto_topic_creation: true,
             metadata_max_age: Duration::from_secs(300),
+            partitioner: None,
         }
     }
 }
@@ -189,6 +198,12 @@ impl ProducerConfig {
     /// Sets the retry backoff.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
+        self
+    }
+
+    /// Chooses the partitions of records sent without one with `partitioner`.
+    pub fn partitioner(mut self, partitioner: impl super::Partitioner) -> Self {
+        self.partitioner = Some(super::CustomPartitioner::new(partitioner));
         self
     }
 

@@ -70,7 +70,7 @@ impl Producer {
                 return None;
             }
         }
-        let first = batch.records.first()?.id;
+        let first = batch.first_id()?;
         let committing = self
             .txn
             .as_ref()
@@ -257,7 +257,7 @@ impl Producer {
                 batch.seal(None);
                 let failed = queue.batches.remove(index)?;
                 let error = DeliveryError::Encode(e.to_string());
-                self.fail_records(tp, failed.records.iter().map(|r| r.id), error);
+                self.fail_records(tp, failed.ids(), error);
                 None
             }
         }
@@ -273,7 +273,7 @@ impl Producer {
             let Some(b) = q.batches.remove(i) else {
                 continue;
             };
-            for r in b.records {
+            for r in b.records() {
                 let meta = RecordMetadata {
                     partition: tp.clone(),
                     offset: None,
@@ -338,7 +338,12 @@ impl Producer {
         for (tp, queue) in self.partitions.iter_mut() {
             let mut i = 0;
             while let Some(b) = queue.batches.get(i) {
-                if !b.is_in_flight() && b.deadline <= now {
+                // Batches are made in send order, so are their deadlines: none after this
+                // one is due either.
+                if b.deadline > now {
+                    break;
+                }
+                if !b.is_in_flight() {
                     if let Some(b) = queue.batches.remove(i) {
                         expired.push((tp.clone(), b));
                     }
@@ -355,7 +360,7 @@ impl Producer {
                 maybe_written: b.maybe_written,
                 last_error: b.last_error,
             };
-            self.fail_records(&tp, b.records.iter().map(|r| r.id), error);
+            self.fail_records(&tp, b.ids(), error);
         }
     }
 

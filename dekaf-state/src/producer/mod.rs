@@ -74,11 +74,12 @@ mod txn;
 mod txn_answers;
 mod txn_requests;
 mod types;
+mod undelivered;
 mod waiting;
 
 pub use config::{Acks, ConfigError, ProducerConfig};
 pub use error::{AbortableError, DeliveryError, FatalError, SendError, TransactionError};
-pub use partitioner::{murmur2, partition_for_key};
+pub use partitioner::{murmur2, partition_for_key, CustomPartitioner, Partitioner};
 pub use producer::Producer;
 pub use txn::TransactionState;
 pub use types::{

@@ -43,6 +43,59 @@ pub fn partition_for_key(key: &[u8], partitions: usize) -> Option<i32> {
     i32::try_from(positive % n).ok()
 }
 
+/// Chooses the partition of each record the application did not place itself, in place of the
+/// default (murmur2 of the key as Java's client computes it; a sticky partition for records
+/// without a key).
+///
+/// It runs on the producer's machine, once per record, when the topic's partition count is
+/// known: keep it quick and never block.
+///
+/// ```
+/// use dekaf_state::producer::Partitioner;
+///
+/// /// Records of one customer (the key's prefix before ':') on one partition.
+/// struct ByCustomer;
+///
+/// impl Partitioner for ByCustomer {
+///     fn partition(&self, _topic: &str, key: Option<&[u8]>, partitions: usize) -> Option<i32> {
+///         let key = key?;
+///         let customer = key.split(|b| *b == b':').next().unwrap_or(key);
+///         dekaf_state::producer::partition_for_key(customer, partitions)
+///     }
+/// }
+/// assert_eq!(ByCustomer.partition("orders", Some(b"c42:1"), 8), ByCustomer.partition("orders", Some(b"c42:2"), 8));
+/// ```
+pub trait Partitioner: Send + Sync + 'static {
+    /// The partition (0 to `partitions - 1`) of a record of `topic` with `key`; `None` leaves
+    /// the record to the default choice. A partition out of range fails the record with
+    /// `DeliveryError::InvalidPartition`.
+    fn partition(&self, topic: &str, key: Option<&[u8]>, partitions: usize) -> Option<i32>;
+}
+
+/// A [`Partitioner`] in a [`ProducerConfig`](super::ProducerConfig): settings compare equal
+/// when they hold the same partitioner.
+#[derive(Clone)]
+pub struct CustomPartitioner(pub Arc<dyn Partitioner>);
+
+impl CustomPartitioner {
+    /// Wraps `partitioner`.
+    pub fn new(partitioner: impl Partitioner) -> Self {
+        CustomPartitioner(Arc::new(partitioner))
+    }
+}
+
+impl PartialEq for CustomPartitioner {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Debug for CustomPartitioner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CustomPartitioner")
+    }
+}
+
 /// Sticky choices for records without a key: one partition per topic, kept until the batch
 /// being filled for it is closed, then another picked at random.
 #[derive(Debug)]

@@ -12,6 +12,7 @@ use super::partitioner::Sticky;
 use super::transactions::Transaction;
 use super::txn::TransactionState;
 use super::types::{DeliveryId, Event, FlushId, RecordMetadata, Topic, TxnOpId};
+use super::undelivered::Undelivered;
 use super::waiting::Waiting;
 use crate::client::{
     BrokerAddress, BrokerId, ClientMachine, Destination, Outgoing, RequestFailed, RequestId,
@@ -101,7 +102,7 @@ pub struct Producer {
     pub(crate) requests: HashMap<RequestId, Pending>,
     pub(crate) produce_in_flight: HashMap<BrokerId, usize>,
     /// Sizes of the records not reported yet (0 for those waiting for room).
-    pub(crate) undelivered: BTreeMap<DeliveryId, usize>,
+    pub(crate) undelivered: Undelivered,
     pub(crate) buffered: usize,
     /// Records waiting for room in the buffer, in send order.
     pub(crate) waiting: VecDeque<Waiting>,
@@ -118,6 +119,8 @@ pub struct Producer {
     pub(crate) next_op: u64,
     /// Where the next Produce starts among the partitions, so that none is always last.
     pub(crate) drain_start: usize,
+    /// Something changed since `poll_request` last returned `None` (see `wants_poll`).
+    pub(crate) poll_wanted: bool,
 }
 
 impl Producer {
@@ -140,7 +143,7 @@ impl Producer {
             unrouted: BTreeMap::new(),
             requests: HashMap::new(),
             produce_in_flight: HashMap::new(),
-            undelivered: BTreeMap::new(),
+            undelivered: Undelivered::default(),
             buffered: 0,
             waiting: VecDeque::new(),
             flushes: VecDeque::new(),
@@ -155,6 +158,7 @@ impl Producer {
             next_flush: 0,
             next_op: 0,
             drain_start: 0,
+            poll_wanted: true,
         })
     }
 
@@ -207,6 +211,15 @@ impl Producer {
             && self.txn.as_ref().is_none_or(Transaction::is_quiet)
     }
 
+    /// Whether a driver has anything to do since `poll_request` last returned `None`: a
+    /// request may be due, the next timeout may have moved, or an event waits. A
+    /// [`send`](Self::send) that only added a record to a batch already waiting for its
+    /// linger time leaves it false, so that a driver may skip its step for that record; any
+    /// other command or input may set it.
+    pub fn wants_poll(&self) -> bool {
+        self.poll_wanted || !self.events.is_empty()
+    }
+
     /// Whether [`close`](Self::close) was called.
     pub fn is_closed(&self) -> bool {
         self.closed
@@ -245,15 +258,16 @@ impl Producer {
         id: DeliveryId,
         result: Result<RecordMetadata, DeliveryError>,
     ) {
-        if let Some(size) = self.undelivered.remove(&id) {
+        if let Some(size) = self.undelivered.remove(id) {
             self.buffered = self.buffered.saturating_sub(size);
             self.events.push_back(Event::Delivered { id, result });
+            self.poll_wanted = true;
         }
         self.complete_flushes();
     }
 
     pub(crate) fn complete_flushes(&mut self) {
-        let first = self.undelivered.keys().next().copied();
+        let first = self.undelivered.first();
         while let Some((flush, upto)) = self.flushes.front().copied() {
             if first.is_some_and(|f| f <= upto) {
                 break;
@@ -290,7 +304,7 @@ impl Producer {
                 if b.is_in_flight() {
                     keep.push_back(b);
                 } else {
-                    failed.extend(b.records.into_iter().map(|r| r.id));
+                    failed.extend(b.ids());
                 }
             }
             q.batches = keep;
@@ -320,6 +334,7 @@ impl ClientMachine for Producer {
         if outgoing.is_none() {
             // Ids are cheap; reuse the number for the next call.
             self.next_request -= 1;
+            self.poll_wanted = false;
         }
         outgoing
     }

@@ -197,7 +197,7 @@ impl Producer {
                 if self.partitions.get(tp).is_some_and(|q| {
                     q.position(batch)
                         .and_then(|i| q.batches.get(i))
-                        .is_some_and(|b| b.records.len() > 1)
+                        .is_some_and(|b| b.len() > 1)
                 }) =>
             {
                 Verdict::Split(code)
@@ -250,7 +250,7 @@ impl Producer {
                     return;
                 };
                 let fenced = self.fatal.clone().filter(|_| self.txn.is_some());
-                for (i, r) in b.records.into_iter().enumerate() {
+                for (i, r) in b.records().enumerate() {
                     let result = match &fenced {
                         // A fenced transaction never commits: its records are not reported
                         // as written.
@@ -293,7 +293,7 @@ impl Producer {
             Verdict::Split(code) => {
                 let (first_id, second_id) = (self.next_batch, self.next_batch + 1);
                 self.next_batch += 2;
-                let Some(second) = b.split(first_id, second_id) else {
+                let Some(second) = b.split(first_id, second_id, self.config.batch_size) else {
                     // Not expected (judged splittable), but its records are never lost.
                     let Some(b) = q.batches.remove(index) else {
                         return;
@@ -302,7 +302,7 @@ impl Producer {
                         self.sequence_gap();
                     }
                     let error = DeliveryError::Rejected(code);
-                    self.fail_records(tp, b.records.iter().map(|r| r.id), error);
+                    self.fail_records(tp, b.ids(), error);
                     return;
                 };
                 q.batches.insert(index + 1, second);
@@ -317,7 +317,7 @@ impl Producer {
                 if bump && b.sealed.is_some() {
                     self.sequence_gap();
                 }
-                self.fail_records(tp, b.records.iter().map(|r| r.id), error);
+                self.fail_records(tp, b.ids(), error);
             }
             // The batch is no longer in flight: failing the producer fails it too.
             Verdict::Fatal(code) => self.fail_fatally(FatalError::Broker(code)),

@@ -440,7 +440,7 @@ impl Producer {
                     keep.push_back(b);
                 } else {
                     gap |= b.was_sent();
-                    ids.extend(b.records.iter().map(|r| r.id));
+                    ids.extend(b.ids());
                 }
             }
             q.batches = keep;

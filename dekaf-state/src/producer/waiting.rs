@@ -49,6 +49,8 @@ impl Producer {
         }
         // Room is taken only on entry: a waiting record holds none.
         self.undelivered.insert(id, 0);
+        // Its `max_block` deadline.
+        self.poll_wanted = true;
         let from = self.now.unwrap_or(now);
         self.waiting.push_back(Waiting {
             id,

@@ -61,6 +61,7 @@ pub use error::{SaslError, ServerMessageError};
 pub use oauthbearer::unsecured_jwt;
 pub use session::{reauthentication_delay, scram_nonce};
 
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use oauthbearer::parse_server_error as parse_oauthbearer_error;
 
 #[cfg(test)]

@@ -433,6 +433,37 @@ fn close_releases_and_commits_in_auto_mode() {
 }
 
 #[test]
+fn the_background_commit_leaves_out_the_record_being_processed() {
+    let mut cluster = Cluster::new(0, 1000);
+    let mut sim = started(OffsetConfig::default(), &mut cluster, &[0]);
+    sim.deliver(&tp(0), [0, 1, 2]);
+    sim.m.release(sim.now);
+    // 3 is handed out and not yet released when the interval ends.
+    sim.deliver(&tp(0), [3]);
+    sim.advance(Duration::from_secs(5));
+    assert_eq!(
+        commit_offsets(the_commit(&sim.serve(&mut cluster))),
+        [(0, 3)]
+    );
+}
+
+#[test]
+fn abandon_commits_only_what_was_released_before_the_last_records() {
+    let mut cluster = Cluster::new(0, 1000);
+    let mut sim = started(OffsetConfig::default(), &mut cluster, &[0]);
+    sim.deliver(&tp(0), [0, 1]);
+    sim.m.release(sim.now);
+    // 2 and 3 are being processed when the application stops.
+    sim.deliver(&tp(0), [2, 3]);
+    let id = sim.m.abandon(sim.now).expect("a commit");
+    sim.serve(&mut cluster);
+    assert_eq!(sim.commit_result(id), Some(Ok(())));
+    assert_eq!(cluster.committed[&tp(0)].offset, 2);
+    assert_eq!(sim.m.commit(sim.now), Err(OffsetError::Closed));
+    assert_eq!(sim.m.abandon(sim.now), None);
+}
+
+#[test]
 fn close_in_manual_mode_commits_nothing() {
     let mut cluster = Cluster::new(0, 1000);
     let mut sim = started(manual(), &mut cluster, &[0]);

@@ -21,8 +21,8 @@ use dekaf_state::offset::{
     OffsetConfig, OffsetManager, OffsetSpec, TopicPartition,
 };
 
-use dekaf_tests::sim::coordinator::{Conn, Coordinator, Reply};
-use dekaf_tests::sim::kip848::{topic_id, ConsumerCoordinator};
+use dekaf_sim::classic::{Conn, Coordinator, Reply};
+use dekaf_sim::consumer_group::{topic_id, ConsumerCoordinator};
 
 #[allow(clippy::disallowed_methods)] // one base instant; every other time is an offset from it
 pub fn base() -> Instant {

@@ -1,71 +1,10 @@
-//! Deterministic simulation: a typed in-memory cluster ([`Cluster`]) answering the requests
-//! of any [`ClientMachine`], through a [`Link`] that loses answers and drops connections, in
-//! virtual time. Everything random comes from seeds, so a failing run replays exactly.
-
-mod cluster;
-
 use std::time::{Duration, Instant};
 
 use dekaf_proto::ErrorCode;
 use dekaf_state::client::{ClientMachine, Destination, RequestFailed, RequestId, Response};
 use dekaf_state::offset::Rng;
 
-pub use cluster::{Cluster, Entry, Group, Partition, TxnMeta, TxnPhase};
-
-/// Faults the cluster and the link inject, each a probability per request (or per
-/// partition for `not_leader`).
-#[derive(Clone, Debug)]
-pub struct Faults {
-    /// The request is processed but its answer never arrives (the connection drops).
-    pub lost_response: f64,
-    /// The connection drops before the request is processed.
-    pub disconnect: f64,
-    /// The request times out without being processed.
-    pub timeout: f64,
-    /// The partition's leader moves to another broker (NOT_LEADER_OR_FOLLOWER).
-    pub not_leader: f64,
-    /// The transaction or group coordinator moves (NOT_COORDINATOR).
-    pub coordinator_moves: f64,
-    /// The transaction coordinator is busy (CONCURRENT_TRANSACTIONS).
-    pub concurrent_transactions: f64,
-    /// The answer to a batch already written: NONE with the first write's offset (Kafka
-    /// today) or DUPLICATE_SEQUENCE_NUMBER (older brokers).
-    pub duplicate_code: ErrorCode,
-    /// The answer is mangled: random error codes, ids, offsets and node ids (a broker that
-    /// lies; the client must not panic or spin, whatever it decides).
-    pub garbage: f64,
-}
-
-impl Default for Faults {
-    fn default() -> Self {
-        Faults {
-            lost_response: 0.0,
-            disconnect: 0.0,
-            timeout: 0.0,
-            not_leader: 0.0,
-            coordinator_moves: 0.0,
-            concurrent_transactions: 0.0,
-            duplicate_code: ErrorCode::NONE,
-            garbage: 0.0,
-        }
-    }
-}
-
-impl Faults {
-    /// Every fault at a moderate rate.
-    pub fn chaos() -> Self {
-        Faults {
-            lost_response: 0.05,
-            disconnect: 0.03,
-            timeout: 0.01,
-            not_leader: 0.03,
-            coordinator_moves: 0.03,
-            concurrent_transactions: 0.05,
-            duplicate_code: ErrorCode::NONE,
-            garbage: 0.0,
-        }
-    }
-}
+use crate::Cluster;
 
 /// One client's connection to the simulated cluster: requests go out, answers come back
 /// after a latency (or not at all).
@@ -174,7 +113,10 @@ impl Link {
             if self.trace {
                 eprintln!("{now:?} {} -> broker {broker}: {}", out.id, describe(&body));
             }
-            let answer = cluster.handle(broker, version, body);
+            let answer = match cluster.answer(broker, &body, version) {
+                Ok(answer) => answer,
+                Err(e) => panic!("{e}"),
+            };
             if self.trace {
                 match &answer {
                     Some(dekaf_proto::messages::ResponseBody::Produce(r)) => {

@@ -1,19 +1,3 @@
-//! Deterministic simulation: a typed in-memory cluster ([`Cluster`]) and a virtual network
-//! ([`Sim`]) that carries a [`ClientMachine`]'s requests to it in virtual time, picking each
-//! request's version at random within the range the machine can write, with faults.
-
-mod cluster;
-mod consume;
-#[allow(missing_docs)]
-pub mod coordinator;
-mod group;
-#[allow(missing_docs)]
-pub mod kip848;
-
-pub use cluster::{Cluster, Faults, SimPartition, SimRecord, SimTopic, Txn, T0};
-pub use consume::{check_exact, consume, keep_polling, Delivered};
-pub use group::{GroupSim, Member, GROUP_TICK};
-
 use std::time::{Duration, Instant};
 
 use dekaf_state::client::{
@@ -21,6 +5,8 @@ use dekaf_state::client::{
 };
 use dekaf_state::consumer::{Consumer, ConsumerEvent};
 use dekaf_state::offset::Rng;
+
+use crate::Cluster;
 
 /// How long a lost answer takes to be noticed (the driver's request timeout).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -58,9 +44,13 @@ pub struct Sim {
     disconnects: Vec<(Instant, Destination)>,
 }
 
-#[allow(clippy::disallowed_methods)] // one base instant; every other time is an offset from it
-fn base() -> Instant {
-    Instant::now()
+/// The instant virtual time starts from. Only differences between instants mean anything in
+/// a simulation; this is the one reading of the clock, taken so that `Instant`s exist at all.
+#[allow(clippy::disallowed_methods)]
+pub fn start() -> Instant {
+    use std::sync::OnceLock;
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
 }
 
 impl Sim {
@@ -69,7 +59,7 @@ impl Sim {
         Sim {
             cluster,
             consumer,
-            now: base(),
+            now: start(),
             events: Vec::new(),
             version_cap: None,
             rng: Rng::new(seed),
@@ -162,13 +152,17 @@ impl Sim {
         let hi = self.version_cap.map_or(hi, |c| hi.min(c).max(lo));
         let version = lo + self.below((hi - lo + 1) as u64) as i16;
         let body = out.request.body(version);
-        let answer = self.cluster.answer(broker, &body, version);
+        let answer = match self.cluster.answer(broker, &body, version) {
+            Ok(Some(answer)) => answer,
+            Ok(None) => return,
+            Err(e) => panic!("{e}"),
+        };
         let empty_fetch = matches!(
             &answer,
             dekaf_proto::messages::ResponseBody::Fetch(f)
                 if f.responses.iter().all(|t| t.partitions.iter().all(|p| p.records.as_ref().is_none_or(|r| r.is_empty())))
         );
-        if self.cluster.chance(self.cluster.faults.timeout) {
+        if self.cluster.chance(self.cluster.faults.unanswered) {
             self.push(
                 now + REQUEST_TIMEOUT,
                 out.id,

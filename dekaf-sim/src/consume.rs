@@ -7,7 +7,7 @@ use std::time::Duration;
 use dekaf_state::consumer::ConsumerRecord;
 use dekaf_state::offset::TopicPartition;
 
-use super::{Sim, SimRecord};
+use crate::{Record, Sim};
 
 /// What the application got, per partition.
 #[derive(Default, Debug)]
@@ -63,7 +63,7 @@ pub fn consume(sim: &mut Sim, want: &BTreeMap<TopicPartition, usize>, max: Durat
 }
 
 /// Checks that `got` is exactly `expected` for `tp`, in order, with the right contents.
-pub fn check_exact(got: &Delivered, tp: &TopicPartition, expected: &[&SimRecord]) {
+pub fn check_exact(got: &Delivered, tp: &TopicPartition, expected: &[&Record]) {
     let records = got
         .by_partition
         .get(tp)
@@ -73,7 +73,7 @@ pub fn check_exact(got: &Delivered, tp: &TopicPartition, expected: &[&SimRecord]
     let want: Vec<i64> = expected.iter().map(|r| r.offset).collect();
     assert_eq!(offsets, want, "{tp}: delivered offsets");
     for (r, e) in records.iter().zip(expected) {
-        assert_eq!(r.value.as_ref(), Some(&e.value), "{tp}@{}", r.offset);
+        assert_eq!(r.value.as_ref(), e.value.as_ref(), "{tp}@{}", r.offset);
         assert_eq!(r.timestamp, e.timestamp, "{tp}@{}", r.offset);
         let key = format!("k{}", r.offset);
         assert_eq!(r.key.as_deref(), Some(key.as_bytes()));
