@@ -6,6 +6,19 @@ use dekaf_smol::{Admin, NewTopic, Producer, ProducerRecord};
 /// Records sent between two flushes (bounds what waits in the producer's queue).
 const WINDOW: u64 = 100_000;
 
+/// Creates `topic` with `partitions`.
+pub fn create_topic(addr: &str, topic: &str, partitions: i32) -> Result<(), String> {
+    futures_lite::future::block_on(async {
+        let admin = Admin::connect(addr)
+            .await
+            .map_err(|e| format!("admin: {e}"))?;
+        admin
+            .create_topic(NewTopic::new(topic, partitions))
+            .await
+            .map_err(|e| format!("create topic {topic}: {e}"))
+    })
+}
+
 /// Creates `topic` with `partitions` and writes `records` values of `value_bytes` each, spread
 /// evenly over the partitions.
 pub fn fill(

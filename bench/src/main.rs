@@ -20,13 +20,24 @@
 //! `dekaf-bench commits [--commits N] [--rounds R] [--baseline [NAME=]EXE]...` measures commit
 //! latency while fetching (see the `commits` module): each client in turn, R rounds, then the
 //! p50, p90, p99 and largest latency of all its commits.
+//!
+//! `dekaf-bench latency [--rate N] [--secs S] [--rounds R]` measures end-to-end latency (see
+//! the `latency` module); `dekaf-bench commit-cost [--records N] [--rounds R]` what commits
+//! cost a consumer in Manual mode (see the `commit_cost` module).
+//!
+//! Every benchmark prints its table and writes it as JSON under `target/bench/` (see the
+//! `report` module).
 
 mod broker;
+mod commit_cost;
 mod commits;
 mod consumers;
 mod fill;
+mod latency;
+mod limit;
 mod produce;
 mod report;
+mod suite;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
@@ -35,14 +46,18 @@ use std::time::Instant;
 use consumers::DekafMode;
 
 /// The size of every record's value.
-const VALUE_BYTES: usize = 100;
+pub(crate) const VALUE_BYTES: usize = 100;
 
-const USAGE: &str = "\
-usage: dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4] [--baseline [NAME=]EXE]...
-       dekaf-bench consume dekaf|dekaf-batch|rdkafka ADDR TOPIC PARTITIONS RECORDS
+pub(crate) const USAGE: &str = "\
+usage: dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4,16,256,1024] [--baseline [NAME=]EXE]...
+       dekaf-bench consume dekaf|dekaf-batch|rdkafka|limit ADDR TOPIC PARTITIONS RECORDS
        dekaf-bench serve [--records N] [--partitions 1,4]
        dekaf-bench commits [--commits N] [--rounds R] [--baseline [NAME=]EXE]...
        dekaf-bench commit-one dekaf|rdkafka ADDR TOPIC RECORDS COMMITS
+       dekaf-bench latency [--rate N] [--secs S] [--rounds R]
+       dekaf-bench latency-one dekaf|rdkafka default|latency ADDR TOPIC RATE SECS
+       dekaf-bench commit-cost [--records N] [--rounds R]
+       dekaf-bench commit-cost-one dekaf|rdkafka-sync|rdkafka-async ADDR TOPIC RECORDS EVERY
        dekaf-bench produce [--records N] [--rounds R] [--partitions 1,4,64] [--sizes 100,1024] [--compression none,lz4]
        dekaf-bench produce-one dekaf|rdkafka-future|rdkafka-base ADDR TOPIC PARTITIONS RECORDS SIZE none|lz4";
 
@@ -54,6 +69,10 @@ fn main() -> ExitCode {
         Some("serve") => serve(&args[1..]),
         Some("commits") => commit_latency(&args[1..]),
         Some("commit-one") => commit_one(&args[1..]),
+        Some("latency") => suite::latency(&args[1..]),
+        Some("latency-one") => suite::latency_one(&args[1..]),
+        Some("commit-cost") => suite::commit_cost(&args[1..]),
+        Some("commit-cost-one") => suite::commit_cost_one(&args[1..]),
         Some("produce") => produce::run(&args[1..]),
         Some("produce-one") => produce::one(&args[1..]),
         Some("-h" | "--help" | "help") => {
@@ -83,7 +102,7 @@ fn parse(args: &[String]) -> Result<Settings, String> {
     let mut s = Settings {
         records: 1_000_000,
         rounds: 3,
-        partitions: vec![1, 4],
+        partitions: vec![1, 4, 16, 256, 1024],
         baselines: Vec::new(),
     };
     let mut it = args.iter();
@@ -148,8 +167,13 @@ fn clients(settings: &Settings) -> Result<Vec<Client>, String> {
     }
     list.push(Client {
         label: "rdkafka BaseConsumer".into(),
-        exe: this,
+        exe: this.clone(),
         client: "rdkafka",
+    });
+    list.push(Client {
+        label: "limit: bare fetch loop".into(),
+        exe: this,
+        client: "limit",
     });
     Ok(list)
 }
@@ -166,7 +190,7 @@ struct Sample {
 }
 
 /// Starts the broker.
-fn start_broker() -> Result<broker::Broker, String> {
+pub(crate) fn start_broker() -> Result<broker::Broker, String> {
     let tansu = broker::tansu_w()?;
     let broker = broker::Broker::start(&tansu)?;
     eprintln!("tansu build W (memory engine) on {}", broker.addr());
@@ -214,7 +238,10 @@ fn run(args: &[String]) -> Result<(), String> {
         let topic = fill_topic(&broker, partitions, &settings)?;
         let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); clients.len()];
         for round in 1..=settings.rounds {
-            for (i, c) in clients.iter().enumerate() {
+            // Each round starts with another client, so that none always follows the fill.
+            let n = clients.len();
+            for i in (0..n).map(|k| (k + round - 1) % n) {
+                let c = &clients[i];
                 let sample = measure(c, &addr, &topic, partitions, settings.records)
                     .map_err(|e| format!("{} on {topic}: {e}", c.label))?;
                 eprintln!(
@@ -232,8 +259,7 @@ fn run(args: &[String]) -> Result<(), String> {
         table.push((partitions, samples));
     }
     drop(broker);
-    print_table(&settings, &clients, &table);
-    Ok(())
+    print_table(&settings, &clients, &table)
 }
 
 /// Runs one client in a child process and reads its `RESULT` line.
@@ -271,7 +297,9 @@ fn measure(
     let bytes = field("bytes")? as u64;
     let gaps = field("gaps")? as u64;
     let expected = records * VALUE_BYTES as u64;
-    if got != records || bytes != expected || gaps != 0 {
+    // The bare loop counts records from batch headers and reads no value.
+    let bytes_ok = bytes == expected || c.client == "limit";
+    if got != records || !bytes_ok || gaps != 0 {
         return Err(format!(
             "read {got} records, {bytes} bytes, {gaps} gaps (expected {records}, {expected}, 0)"
         ));
@@ -284,50 +312,72 @@ fn measure(
     })
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-fn print_table(settings: &Settings, clients: &[Client], table: &[(i32, Vec<Vec<Sample>>)]) {
-    println!(
-        "\nConsumer throughput: {} records of {VALUE_BYTES} B from offset 0, tansu build W \
-         (memory engine) on loopback, median of {} rounds, each consumer in a process of its \
-         own\n",
-        settings.records, settings.rounds
+fn print_table(
+    settings: &Settings,
+    clients: &[Client],
+    table: &[(i32, Vec<Vec<Sample>>)],
+) -> Result<(), String> {
+    use report::{median, Cell};
+    let mut t = report::Table::new(
+        "consumer",
+        format!(
+            "Consumer throughput: {} records of {VALUE_BYTES} B from offset 0, tansu build W \
+             (memory engine) on loopback, median of {} rounds, each consumer in a process of \
+             its own",
+            settings.records, settings.rounds
+        ),
+        &[
+            "partitions",
+            "client",
+            "records/s",
+            "peak RSS",
+            "CPU per record",
+            "vs rdkafka: records/s",
+            "vs rdkafka: RSS",
+            "vs limit: records/s",
+            "first record",
+        ],
     );
-    println!(
-        "| partitions | client | records/s | peak RSS | CPU per record | vs rdkafka: records/s | vs rdkafka: RSS |\n\
-         |---|---|---|---|---|---|---|"
-    );
+    t.setting("records", settings.records);
+    t.setting("rounds", settings.rounds as u64);
+    t.setting("value_bytes", VALUE_BYTES as u64);
     for (partitions, samples) in table {
-        let medians: Vec<(f64, f64, f64)> = samples
+        let medians: Vec<[f64; 4]> = samples
             .iter()
             .map(|s| {
-                (
+                [
                     median(s.iter().map(|x| x.rate).collect()),
                     median(s.iter().map(|x| x.rss as f64).collect()),
                     median(s.iter().map(|x| x.cpu_ns).collect()),
-                )
+                    median(s.iter().map(|x| x.first).collect()),
+                ]
             })
             .collect();
-        let reference = clients
-            .iter()
-            .position(|c| c.client == "rdkafka")
-            .map(|i| medians[i]);
-        for (c, (rate, rss, cpu)) in clients.iter().zip(&medians) {
-            let (vs_rate, vs_rss) = match reference {
-                Some((r, m, _)) => (rate / r, rss / m),
-                None => (1.0, 1.0),
-            };
-            println!(
-                "| {partitions} | {} | {:.2} M/s | {:.1} MB | {cpu:.0} ns | {vs_rate:.2}x | {vs_rss:.2}x |",
-                c.label,
-                rate / 1e6,
-                rss / 1e6
-            );
+        let of = |client: &str| {
+            clients
+                .iter()
+                .position(|c| c.client == client)
+                .map(|i| medians[i])
+        };
+        let (reference, limit) = (of("rdkafka"), of("limit"));
+        for (c, &[rate, rss, cpu, first]) in clients.iter().zip(&medians) {
+            let vs_rate = reference.map_or(f64::NAN, |r| rate / r[0]);
+            let vs_rss = reference.map_or(f64::NAN, |r| rss / r[1]);
+            let vs_limit = limit.map_or(f64::NAN, |l| rate / l[0]);
+            t.row(vec![
+                Cell::num(f64::from(*partitions), partitions.to_string()),
+                Cell::text(c.label.clone()),
+                Cell::num(rate, format!("{:.2} M/s", rate / 1e6)),
+                Cell::num(rss, format!("{:.1} MB", rss / 1e6)),
+                Cell::num(cpu, format!("{cpu:.0} ns")),
+                Cell::num(vs_rate, format!("{vs_rate:.2}x")),
+                Cell::num(vs_rss, format!("{vs_rss:.2}x")),
+                Cell::num(vs_limit, format!("{vs_limit:.2}x")),
+                Cell::num(first, format!("{:.0} ms", first * 1e3)),
+            ]);
         }
     }
+    t.finish()
 }
 
 /// The child: consumes and prints one `RESULT` line.
@@ -342,6 +392,7 @@ fn consume(args: &[String]) -> Result<(), String> {
         "dekaf" => consumers::dekaf(addr, topic, partitions, records, DekafMode::Stream)?,
         "dekaf-batch" => consumers::dekaf(addr, topic, partitions, records, DekafMode::Batch)?,
         "rdkafka" => consumers::rdkafka(addr, topic, partitions, records)?,
+        "limit" => limit::bare_fetch(addr, topic, partitions, records)?,
         other => return Err(format!("unknown client {other}")),
     };
     println!(
@@ -430,28 +481,43 @@ fn commit_latency(args: &[String]) -> Result<(), String> {
         }
     }
     drop(broker);
-    println!(
-        "\nCommit latency while fetching: a consumer that has read its partition to the end (so \
-         its fetch long-polls, 500 ms max wait) commits synchronously {commits} times; {} rounds, \
-         each client in a process of its own, tansu build W (memory engine) on loopback\n",
-        settings.rounds
+    let mut t = report::Table::new(
+        "commits",
+        format!(
+            "Commit latency while fetching: a consumer that has read its partition to the end \
+             (so its fetch long-polls, 500 ms max wait) commits synchronously {commits} times; \
+             {} rounds, each client in a process of its own, tansu build W (memory engine) on \
+             loopback",
+            settings.rounds
+        ),
+        &[
+            "client",
+            "commits",
+            "p50",
+            "p90",
+            "p99",
+            "max",
+            "mean commits/s",
+        ],
     );
-    println!("| client | commits | p50 | p90 | p99 | max | mean commits/s |\n|---|---|---|---|---|---|---|");
+    t.setting("commits", commits as u64);
+    t.setting("rounds", settings.rounds as u64);
     for ((label, _, _), mut all) in clients.iter().zip(pooled) {
         all.sort_unstable();
         let ms = |q: f64| commits::quantile(&all, q) as f64 / 1e3;
+        let cell = |q: f64| report::Cell::num(ms(q), format!("{:.2} ms", ms(q)));
         let mean = all.iter().sum::<u64>() as f64 / all.len() as f64;
-        println!(
-            "| {label} | {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.0} |",
-            all.len(),
-            ms(0.5),
-            ms(0.9),
-            ms(0.99),
-            ms(1.0),
-            1e6 / mean
-        );
+        t.row(vec![
+            report::Cell::text(label.clone()),
+            report::Cell::num(all.len() as f64, all.len().to_string()),
+            cell(0.5),
+            cell(0.9),
+            cell(0.99),
+            cell(1.0),
+            report::Cell::num(1e6 / mean, format!("{:.0}", 1e6 / mean)),
+        ]);
     }
-    Ok(())
+    t.finish()
 }
 
 /// The child of the commit-latency benchmark: prints one `LATENCIES` line (microseconds).

@@ -25,7 +25,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{broker, consumers, median, report};
+use crate::report::{self, median, Json};
+use crate::{broker, consumers};
 
 /// dekaf's default linger and batch size, given to librdkafka so that both batch alike.
 const LINGER_MS: u64 = 5;
@@ -245,26 +246,27 @@ fn print_table(
                 rate / 1e6,
                 rss / 1e6
             );
-            json.push(report::object(&[
-                ("size", report::Value::Int(*size as i64)),
-                ("partitions", report::Value::Int(i64::from(*partitions))),
-                ("compression", report::Value::Str(codec.clone())),
-                ("client", report::Value::Str((*client).to_string())),
-                ("records_per_second", report::Value::Float(*rate)),
-                ("cpu_ns_per_record", report::Value::Float(*cpu)),
-                ("peak_rss_bytes", report::Value::Int(*rss as i64)),
+            json.push(Json::Obj(vec![
+                ("size".into(), (*size as u64).into()),
+                ("partitions".into(), f64::from(*partitions).into()),
+                ("compression".into(), codec.clone().into()),
+                ("client".into(), (*client).into()),
+                ("records_per_second".into(), (*rate).into()),
+                ("cpu_ns_per_record".into(), (*cpu).into()),
+                ("peak_rss_bytes".into(), (*rss).into()),
             ]));
         }
     }
-    let doc = report::object(&[
-        ("benchmark", report::Value::Str("produce".into())),
-        ("records", report::Value::Int(settings.records as i64)),
-        ("rounds", report::Value::Int(settings.rounds as i64)),
-        ("linger_ms", report::Value::Int(LINGER_MS as i64)),
-        ("batch_bytes", report::Value::Int(BATCH_BYTES as i64)),
-        ("rows", report::Value::Raw(format!("[{}]", json.join(",")))),
+    let doc = Json::Obj(vec![
+        ("benchmark".into(), "produce".into()),
+        ("machine".into(), report::machine()),
+        ("records".into(), settings.records.into()),
+        ("rounds".into(), (settings.rounds as u64).into()),
+        ("linger_ms".into(), (LINGER_MS as u64).into()),
+        ("batch_bytes".into(), (BATCH_BYTES as u64).into()),
+        ("rows".into(), Json::Arr(json)),
     ]);
-    let path = report::write("produce.json", &doc)?;
+    let path = report::write("produce", &doc)?;
     eprintln!("written to {}", path.display());
     Ok(())
 }

@@ -11,7 +11,8 @@
 //!   command line on a real group (describe, reset, describe), then the `secure` example
 //!   over SASL_SSL (build C requiring SCRAM-SHA-512, behind stunnel with a CA made at run
 //!   time), and stops them; it installs what is missing first.
-//! - `bench [records|consumer|commits|produce]` runs the benchmarks (all without an argument); `fuzz [TARGET]
+//! - `bench [records|consumer|commits|commit-cost|latency|produce]` runs the benchmarks (all
+//!   without an argument; each writes its table as JSON under `target/bench/`); `fuzz [TARGET]
 //!   [SECONDS]` runs the fuzzers.
 //! - `soak --minutes N` runs the fault workloads (dekaf-smol clients on tansu behind the
 //!   cluster proxy, under random faults, or on a broker killed and started again) again and
@@ -36,15 +37,20 @@ commands:
   demo                    install what is missing, start tansu, run the demo, the
                             examples, the command line and (over TLS + SCRAM, behind
                             stunnel) the `secure` example, stop it
-  bench [records|consumer|commits|produce] [ARGS...]
+  bench [records|consumer|commits|commit-cost|latency|produce] [ARGS...]
                           no argument: every benchmark with its defaults
                           records: record decoding/encoding (criterion); ARGS go to
                             criterion (default: --warm-up-time 1 --measurement-time 3)
                           consumer: dekaf-smol vs rdkafka consumer throughput on tansu;
                             installs cmake and libcurl headers (apt) to build librdkafka;
-                            ARGS: --records N --rounds R --partitions 1,4
+                            ARGS: --records N --rounds R --partitions 1,4,16,256,1024
                           commits: commit latency while fetching, dekaf-smol vs
                             rdkafka; ARGS: --commits N --rounds R
+                          commit-cost: Manual mode, a commit after every record and
+                            after every 100; ARGS: --records N --rounds R
+                          latency: end-to-end latency, producer to consumer in a
+                            group; ARGS: --rate N --secs S --rounds R
+                          each writes its table as JSON under target/bench/
   fuzz [TARGET] [SECS]    fuzz one target (or each in turn) for SECS seconds (default 60)
   soak --minutes N [--workload NAME]... [--build W|C] [--seed S] [--short]
                           run the fault workloads (group-manual, group-auto, idempotent,
@@ -526,12 +532,16 @@ fn bench(args: &[String]) -> Result<(), String> {
         Some("records") => bench_records(&rest(args)),
         Some("consumer") => bench_consumer("run", &rest(args)),
         Some("commits") => bench_consumer("commits", &rest(args)),
+        Some("latency") => bench_consumer("latency", &rest(args)),
+        Some("commit-cost") => bench_consumer("commit-cost", &rest(args)),
         Some("produce") => bench_consumer("produce", &rest(args)),
         // Both, each with its defaults.
         None => {
             bench_records(&[])?;
             bench_consumer("run", &[])?;
             bench_consumer("commits", &[])?;
+            bench_consumer("commit-cost", &[])?;
+            bench_consumer("latency", &[])?;
             bench_consumer("produce", &[])
         }
         // Arguments alone went to criterion before the consumer benchmark existed.

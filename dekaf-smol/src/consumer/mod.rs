@@ -371,18 +371,20 @@ impl Consumer {
         out: impl FnOnce(&mut Vec<dekaf_state::consumer::ConsumerRecord>) -> R,
     ) -> Poll<Result<R, Error>> {
         loop {
-            match self.poll_hooks(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
             let mut guard = self.shared.lock();
             let inner = &mut *guard;
             // Under the same lock as `poll_records_into`, which confirms a pending revocation:
-            // a `Revoked` the driver has not handed out yet must reach its hook first.
+            // a `Revoked` the driver has not handed out yet must reach its hook first. The
+            // hooks run outside the lock; with none due (nearly always) the lock is taken
+            // once per call.
             inner.drain_events();
             if inner.hooks_pending() && !inner.stopped && !inner.consumer.is_closed() {
-                continue;
+                drop(guard);
+                match self.poll_hooks(cx) {
+                    Poll::Ready(Ok(())) => continue,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                }
             }
             if let Some(e) = inner.errors.pop_front() {
                 return Poll::Ready(Err(e));

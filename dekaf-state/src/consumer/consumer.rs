@@ -13,6 +13,10 @@ use crate::offset::{
 };
 
 use super::buffer::{PartitionBuffer, TakeError};
+
+/// How many records in a row a partition may hand out before the next partition's turn, when
+/// records are taken a few at a time (a larger take hands out up to all it asks for).
+const TURN_RECORDS: usize = 16;
 use super::config::{ConsumerConfig, IsolationLevel};
 use super::event::{ConsumerEvent, FetchError, MetadataProblem, WatermarksId};
 use super::fetch::FetchPart;
@@ -216,8 +220,11 @@ pub struct Consumer {
     pub(crate) next_watermarks: u64,
     /// Watermarks learned from watermark queries.
     pub(crate) watermark_cache: BTreeMap<TopicPartition, Watermarks>,
-    /// The partition `poll_records` served last; the next call starts after it.
+    /// The partition `poll_records` served last; the next call starts with it while its turn
+    /// lasts, else after it.
     pub(crate) rotation: Option<TopicPartition>,
+    /// Records `rotation` handed out in a row, 0 if it gave none when last visited.
+    pub(crate) turn: usize,
     /// Something may have moved a position: check buffers before the next fetch.
     pub(crate) needs_purge: bool,
     /// Taking records may have made a fetch due (see [`take_fetch_due`](Self::take_fetch_due)).
@@ -302,6 +309,7 @@ impl Consumer {
             next_watermarks: 0,
             watermark_cache: BTreeMap::new(),
             rotation: None,
+            turn: 0,
             needs_purge: false,
             fetch_due: false,
             answer_bytes_estimate: 0,
@@ -482,7 +490,8 @@ impl Consumer {
     // ----- commands: records -----
 
     /// Takes up to `max` buffered records, in offset order per partition, taking turns between
-    /// partitions. Asking counts as having finished with what was taken before (the offset
+    /// partitions (a turn lasts up to 16 records in a row, or one whole take if it asks for
+    /// more). Asking counts as having finished with what was taken before (the offset
     /// machine's release; see [`AckMode`](crate::offset::AckMode)). Returns fewer (or none)
     /// when less is buffered, when partitions are paused, or at the outstanding cap.
     pub fn poll_records(&mut self, now: Instant, max: usize) -> Vec<ConsumerRecord> {
@@ -505,8 +514,15 @@ impl Consumer {
         let over_bound = self.buffered_bytes >= self.config.max_buffered_bytes;
         let ahead = self.may_fetch_ahead();
         let within_answer = self.buffered_bytes <= self.answer_bytes_estimate;
-        // Take turns: start after the partition served last.
+        // Take turns: start after the partition served last, or with it while its turn lasts
+        // (up to TURN_RECORDS records in a row), so that taking a few records at a time does
+        // not hop to another partition's data, out of the caches, for every record.
         let mut cursor = self.rotation.take();
+        let mut turn = std::mem::take(&mut self.turn);
+        let mut stay = match &cursor {
+            Some(c) if (1..TURN_RECORDS).contains(&turn) => self.buffers.contains_key(c),
+            _ => false,
+        };
         let mut visited = 0;
         let total = self.buffers.len();
         while visited < total && out.len() < max && self.offsets.delivery_capacity() > 0 {
@@ -516,6 +532,10 @@ impl Consumer {
                 _ => true,
             };
             let next = match (&cursor, wrap) {
+                (Some(c), _) if stay => self
+                    .buffers
+                    .range_mut((Bound::Included(c), Bound::Unbounded))
+                    .next(),
                 (Some(c), false) => self
                     .buffers
                     .range_mut((Bound::Excluded(c), Bound::Unbounded))
@@ -525,16 +545,25 @@ impl Consumer {
             let Some((tp, buffer)) = next else {
                 break;
             };
+            let continues = std::mem::take(&mut stay);
             visited += 1;
             if cursor.as_ref() != Some(tp) {
                 cursor = Some(tp.clone());
             }
             if self.offsets.is_paused(tp) {
+                turn = 0;
                 continue;
             }
             let wanted = buffer.wants_fetch();
             let before = buffer.bytes;
+            let taken_before = out.len();
             let result = buffer.take(now, tp, &mut self.offsets, max, out);
+            let given = out.len() - taken_before;
+            turn = match given {
+                0 => 0,
+                n if continues => turn + n,
+                n => n,
+            };
             let after = buffer.bytes;
             self.buffered_bytes = self.buffered_bytes.saturating_sub(before - after);
             // Taking may have made the partition worth fetching again.
@@ -566,6 +595,7 @@ impl Consumer {
             self.fetch_due = true;
         }
         self.rotation = cursor;
+        self.turn = turn;
         self.stats.records_handed_out += (out.len().saturating_sub(before)) as u64;
     }
 

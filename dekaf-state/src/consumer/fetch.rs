@@ -177,6 +177,19 @@ impl Consumer {
         if self.offsets.is_closed() {
             return None;
         }
+        // Every broker has a fetch in flight: none can be sent, and the partitions need not
+        // be looked at (the driver asks after every step; with a thousand partitions that
+        // scan cost more than the records taken in between). A leader missing from the
+        // metadata is noticed when the next fetch answer makes room.
+        if !self.fetch_in_flight.is_empty()
+            && self
+                .metadata
+                .brokers
+                .keys()
+                .all(|b| self.fetch_in_flight.contains_key(b))
+        {
+            return None;
+        }
         let mut by_leader: BTreeMap<BrokerId, Vec<FetchPart>> = BTreeMap::new();
         let mut leaderless = false;
         let candidates: Vec<TopicPartition> = self.offsets.fetchable().cloned().collect();
