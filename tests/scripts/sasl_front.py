@@ -308,11 +308,13 @@ async def serve(client_r, client_w, args):
                 header = struct.pack(">i", correlation)
                 if api == SASL_AUTHENTICATE and version >= 2:
                     header += put_uvarint(0)
+                # Counted before the answer goes out: a client that reads the stats after
+                # the answer finds it counted.
+                save(args["stats"])
                 async with lock:
                     out = header + reply
                     client_w.write(struct.pack(">i", len(out)) + out)
                     await client_w.drain()
-                save(args["stats"])
                 continue
             if api != 18 and not session.authenticated:
                 break
