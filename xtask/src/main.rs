@@ -602,14 +602,42 @@ fn bench_consumer(command: &str, args: &[String]) -> Result<(), String> {
 /// test and task packages, `publish = false`, are left out: their tests include the examples
 /// of dekaf-smol by path, outside their own package).
 ///
-/// It builds in a target directory of its own, emptied first: the packaged crates are
-/// compiled as registry crates of an unchanged version, which cargo would otherwise take from
-/// an earlier run as they were then.
+/// The packaged crates are verified as registry crates of an unchanged version, which cargo
+/// would otherwise take from an earlier run as they were then: it builds in a target
+/// directory of its own, emptied first, and the sources an earlier run unpacked into
+/// `$CARGO_HOME/registry/src` are removed.
 fn package() -> Result<(), String> {
     let target = root().join("target/package-check");
-    if target.exists() {
-        std::fs::remove_dir_all(&target)
-            .map_err(|e| format!("cannot empty {}: {e}", target.display()))?;
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let mut stale = vec![target.clone()];
+    if let Some(src) = cargo_home.map(|h| h.join("registry/src")) {
+        for registry in std::fs::read_dir(&src).into_iter().flatten().flatten() {
+            for unpacked in std::fs::read_dir(registry.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let name = unpacked.file_name().to_string_lossy().into_owned();
+                let ours = [
+                    "dekaf-proto-",
+                    "dekaf-state-",
+                    "dekaf-smol-",
+                    "dekaf-sim-",
+                    "dekaf-cli-",
+                ]
+                .iter()
+                .any(|p| name.starts_with(p));
+                if ours {
+                    stale.push(unpacked.path());
+                }
+            }
+        }
+    }
+    for dir in stale.iter().filter(|d| d.exists()) {
+        std::fs::remove_dir_all(dir)
+            .map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
     }
     step(
         "package the published crates",
