@@ -21,7 +21,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_channel::Receiver;
-use dekaf_state::client::Destination;
 use dekaf_state::group::GroupMetadata;
 use dekaf_state::offset::TopicPartitionOffset;
 use dekaf_state::producer::{DeliveryId, TxnOpId};
@@ -316,7 +315,7 @@ impl Drop for Pending {
                 let cancelled = space.is_some() && inner.producer.cancel(Instant::now(), id);
                 if cancelled {
                     // Its refusal is known at once, and flushes waiting for it complete.
-                    inner.after_step();
+                    inner.drain_after_step();
                 }
                 inner.release(id);
                 drop(inner);
@@ -384,21 +383,9 @@ impl Producer {
     /// `timeout`, and at once on a failure no retry fixes (credentials or a certificate
     /// refused).
     pub async fn ready(&self, timeout: Duration) -> Result<(), Error> {
-        let servers = self.shared.lock().bootstrap_servers.clone();
-        crate::side::wait_for_broker(
-            &servers,
-            timeout,
-            || {
-                let rx = self
-                    .lock_running()?
-                    .side
-                    .submit(Destination::AnyBroker, crate::side::probe_request());
-                self.nudge();
-                Ok(rx)
-            },
-            || self.shared.lock().last_connection_error.clone(),
-        )
-        .await
+        self.shared
+            .ready(&self.handle, timeout, |inner| inner.stopped)
+            .await
     }
 
     /// The machine, unless the driver has stopped.
