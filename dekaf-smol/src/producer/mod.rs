@@ -353,13 +353,15 @@ impl Producer {
     }
 
     /// A snapshot of what the producer is doing: records sent, delivered and failed (with
-    /// the failures by error), what the buffer holds, and each connection (state, requests,
-    /// latency per API, bytes).
+    /// the failures by error), what the buffer holds, batches sent (their fill and queue
+    /// time), retries by cause, and each connection (state, requests, latency per API,
+    /// bytes).
     pub async fn metrics(&self) -> Result<ProducerMetrics, Error> {
         let brokers = self.handle.connection_metrics().await?;
         let inner = self.shared.lock();
         let p = &inner.producer;
         let counts = &inner.counts;
+        let stats = p.stats();
         Ok(ProducerMetrics {
             requests_in_flight: brokers.iter().map(|b| b.requests_in_flight).sum(),
             brokers,
@@ -370,6 +372,21 @@ impl Producer {
             buffer_used: p.buffered_bytes(),
             buffer_memory: p.config().buffer_memory,
             errors: counts.errors.clone(),
+            records_buffered: p.buffered_records() as u64,
+            produce_requests_in_flight: p.produce_requests_in_flight(),
+            batches_sent: stats.batches_sent,
+            records_per_batch: if stats.batches_sent == 0 {
+                0.0
+            } else {
+                stats.batch_records as f64 / stats.batches_sent as f64
+            },
+            batch_fill: stats.batch_fill.summary(),
+            queue_time: stats.queue_time.summary(),
+            retries: stats
+                .retries
+                .iter()
+                .map(|(cause, n)| (cause.to_string(), *n))
+                .collect(),
         })
     }
 
