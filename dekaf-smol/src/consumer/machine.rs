@@ -241,7 +241,6 @@ impl Inner {
     /// Queues the hook a rebalance event calls for, or the error it means for the
     /// application.
     fn on_rebalance(&mut self, event: GroupEvent) {
-        tracing::debug!(?event, "rebalance");
         match event {
             GroupEvent::Assigned(ps) => self.rebalances.push_back((HookKind::Assigned, ps)),
             GroupEvent::Revoked(ps) => self.rebalances.push_back((HookKind::Revoked, ps)),
