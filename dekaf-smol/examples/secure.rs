@@ -82,6 +82,7 @@ impl Cluster {
 }
 
 fn main() -> ExitCode {
+    common::init_logging();
     let cluster = match Cluster::from_env() {
         Ok(c) => c,
         Err(e) => {

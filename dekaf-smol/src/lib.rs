@@ -166,6 +166,7 @@ mod connection;
 pub mod consumer;
 mod driver;
 mod error;
+mod glue;
 mod handshake;
 pub mod metrics;
 pub mod producer;

@@ -14,6 +14,7 @@ use dekaf_proto::ApiKey;
 use dekaf_state::metrics::Histogram;
 pub use dekaf_state::metrics::LatencySummary;
 use dekaf_state::offset::TopicPartition;
+pub use dekaf_state::producer::FillSummary;
 
 use crate::connection::Endpoint;
 
@@ -188,10 +189,26 @@ pub struct ProducerMetrics {
     pub buffer_used: usize,
     /// The buffer's size.
     pub buffer_memory: usize,
-    /// Produce requests written and not yet answered.
+    /// Requests written and not yet answered, over every connection (Produce and the others).
     pub requests_in_flight: usize,
     /// Failed records by the broker's error code (or by kind, for failures of the client).
     pub errors: BTreeMap<String, u64>,
+    /// Records in the buffer that no request in flight carries (lingering, in retry
+    /// backoff, or waiting for metadata).
+    pub records_buffered: u64,
+    /// Produce requests written and not yet answered.
+    pub produce_requests_in_flight: usize,
+    /// Batches sent (each counted once, at its first send).
+    pub batches_sent: u64,
+    /// Records per batch sent, on average.
+    pub records_per_batch: f64,
+    /// How full batches were when first sent, in percent of `batch_size` (uncompressed).
+    pub batch_fill: FillSummary,
+    /// How long batches waited from their first record to their first send.
+    pub queue_time: LatencySummary,
+    /// Batches sent again, by cause (the broker's error code, `split, too large`, or `no
+    /// answer for the partition`).
+    pub retries: BTreeMap<String, u64>,
 }
 
 /// A snapshot of an [`Admin`](crate::Admin) client.
@@ -278,6 +295,25 @@ mod bridge {
             metrics::counter!("dekaf_producer_records_failed_total").absolute(self.records_failed);
             metrics::gauge!("dekaf_producer_records_pending").set(self.records_pending as f64);
             metrics::gauge!("dekaf_producer_buffer_used_bytes").set(self.buffer_used as f64);
+            metrics::gauge!("dekaf_producer_records_buffered").set(self.records_buffered as f64);
+            metrics::gauge!("dekaf_producer_requests_in_flight")
+                .set(self.produce_requests_in_flight as f64);
+            metrics::counter!("dekaf_producer_batches_sent_total").absolute(self.batches_sent);
+            metrics::gauge!("dekaf_producer_records_per_batch").set(self.records_per_batch);
+            metrics::gauge!("dekaf_producer_batch_fill_percent", "quantile" => "mean")
+                .set(self.batch_fill.mean);
+            metrics::gauge!("dekaf_producer_batch_fill_percent", "quantile" => "0.5")
+                .set(f64::from(self.batch_fill.p50));
+            metrics::gauge!("dekaf_producer_batch_fill_percent", "quantile" => "0.99")
+                .set(f64::from(self.batch_fill.p99));
+            metrics::gauge!("dekaf_producer_queue_time_seconds", "quantile" => "0.5")
+                .set(self.queue_time.p50.as_secs_f64());
+            metrics::gauge!("dekaf_producer_queue_time_seconds", "quantile" => "0.99")
+                .set(self.queue_time.p99.as_secs_f64());
+            for (cause, n) in &self.retries {
+                metrics::counter!("dekaf_producer_retries_total", "cause" => cause.clone())
+                    .absolute(*n);
+            }
             for (code, n) in &self.errors {
                 metrics::counter!("dekaf_producer_errors_total", "error" => code.clone())
                     .absolute(*n);

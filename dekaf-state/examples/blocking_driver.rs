@@ -552,6 +552,13 @@ const RECORDS: i64 = 20;
 const CLIENT_ID: &str = "blocking-driver";
 
 fn main() -> ExitCode {
+    // Group events and commits are logged at debug: `RUST_LOG=dekaf_state=debug`.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(io::stderr)
+            .try_init();
+    }
     let bootstrap = std::env::var("DEKAF_BOOTSTRAP").unwrap_or_else(|_| "localhost:9092".into());
     match run(&bootstrap, &mut io::stdout()) {
         Ok(()) => {

@@ -121,3 +121,23 @@ mod error_texts {
         assert!(text.contains("in a transaction"), "{text}");
     }
 }
+
+/// Items written one after the other, separated by commas (`t-0, t-1`), for logs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Listed<I>(pub(crate) I);
+
+impl<I> fmt::Display for Listed<I>
+where
+    I: Clone + IntoIterator,
+    I::Item: fmt::Display,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, item) in self.0.clone().into_iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{item}")?;
+        }
+        Ok(())
+    }
+}

@@ -52,6 +52,7 @@ pub struct BlockingDriver<M> {
 impl<M: ClientMachine> BlockingDriver<M> {
     /// A driver for `machine`, bootstrapping from `bootstrap`.
     pub fn new(machine: M, bootstrap: SocketAddr, client_id: &str) -> Self {
+        crate::init_logging();
         BlockingDriver {
             machine,
             bootstrap,

@@ -228,6 +228,7 @@ impl Broker {
         users: &[(&str, &str)],
         advertised: Option<SocketAddr>,
     ) -> Option<Broker> {
+        crate::init_logging();
         let engine = Engine::Sqlite(dir);
         let plain = Broker::start_inner(Build::C, engine.clone(), advertised)?;
         let addr = plain.addr();
@@ -264,6 +265,7 @@ impl Broker {
         at: Option<SocketAddr>,
         advertised: Option<SocketAddr>,
     ) -> Result<Broker, StartError> {
+        crate::init_logging();
         Broker::try_start_with(build, engine, at, advertised, &[])
     }
 

@@ -142,6 +142,7 @@ pub struct TestClient {
 impl TestClient {
     /// Starts the driver with `config`.
     pub fn start(config: Config) -> TestClient {
+        crate::init_logging();
         let (driver, handle) = Driver::new(config, Recorder::default()).expect("valid config");
         let (tx, events) = async_channel::unbounded();
         let task = smol::spawn(driver.with_hooks(Forward(tx)).run());

@@ -14,6 +14,7 @@ pub mod cluster_proxy;
 pub mod driver;
 pub mod faults;
 pub mod librdkafka;
+pub mod logging;
 pub mod ops;
 pub mod proxy;
 pub mod ready;
@@ -24,6 +25,7 @@ pub mod smol_member;
 pub mod tls;
 
 pub use broker::{Broker, Build, CallError, Client, Engine};
+pub use logging::init_logging;
 
 use bytes::{Bytes, BytesMut};
 use dekaf_proto::arbitrary::Arbitrary;

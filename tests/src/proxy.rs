@@ -112,6 +112,7 @@ impl Proxy {
     /// Forwards every connection made to `listener` to `upstream`, recording the frames of
     /// the APIs in `keys` (requests and their responses).
     pub fn start(listener: TcpListener, upstream: SocketAddr, keys: &[ApiKey]) -> Proxy {
+        crate::init_logging();
         let addr = listener
             .local_addr()
             .unwrap_or_else(|e| panic!("proxy listener has no address: {e}"));

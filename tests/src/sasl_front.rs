@@ -31,6 +31,7 @@ impl SaslFront {
         lifetime_ms: u64,
         tamper: Option<&str>,
     ) -> Option<SaslFront> {
+        crate::init_logging();
         let found = Command::new("python3")
             .args(["-c", "import scramp"])
             .status()

@@ -107,6 +107,7 @@ impl Member {
     /// one its [`Recorder`] writes to. With `commit_each_batch` (Manual mode) each batch is
     /// committed once received.
     pub fn start(consumer: Consumer, log: SharedLog, commit_each_batch: bool) -> Member {
+        crate::init_logging();
         let consumer = Arc::new(consumer);
         let (stop, stopped) = async_channel::bounded::<()>(1);
         let c = consumer.clone();

@@ -145,6 +145,7 @@ impl Stunnel {
         target: SocketAddr,
         auth: ClientAuth,
     ) -> Option<Stunnel> {
+        crate::init_logging();
         let Some(binary) = stunnel_binary() else {
             if std::env::var_os("CI").is_some() {
                 panic!("stunnel4 is not installed: run `cargo xtask install`");

@@ -27,6 +27,7 @@ fn seeds(base: u64) -> std::ops::Range<u64> {
 }
 
 fn start() -> Instant {
+    dekaf_tests::init_logging();
     #[allow(clippy::disallowed_methods)] // the one real instant virtual time starts from
     Instant::now()
 }

@@ -28,6 +28,7 @@ fn tp(p: i32) -> TopicPartition {
 }
 
 fn config(seed: u64) -> ConsumerConfig {
+    dekaf_tests::init_logging();
     ConsumerConfig::new()
         .with_group_id(GROUP)
         .with_auto_offset_reset(AutoOffsetReset::Earliest)

@@ -20,6 +20,7 @@ fn all() -> BTreeSet<TopicPartition> {
 }
 
 fn config(seed: u64, mode: OffsetCommitMode) -> ConsumerConfig {
+    dekaf_tests::init_logging();
     ConsumerConfig::new()
         .with_group_id("g")
         .with_commit_mode(mode)

@@ -25,6 +25,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn run(seed: u64, setup: Setup, ops: Vec<Op>) {
+    dekaf_tests::init_logging();
     let schedule = Schedule {
         seed,
         setup,

@@ -23,6 +23,7 @@ fn tp(p: i32) -> TopicPartition {
 
 /// Two partitions of 120 records each, in batches of 4.
 fn sim(config: ConsumerConfig, seed: u64) -> Sim {
+    dekaf_tests::init_logging();
     let mut cluster = Cluster::new(2, seed);
     cluster.create_topic(TOPIC, 2);
     for p in 0..2 {

@@ -18,6 +18,7 @@ fn tp() -> TopicPartition {
 }
 
 fn sim(seed: u64, reset: AutoOffsetReset, cap: Option<i16>, unsupported: bool) -> Sim {
+    dekaf_tests::init_logging();
     let mut cluster = Cluster::new(3, seed);
     cluster.create_topic(TOPIC, 1);
     for _ in 0..3 {

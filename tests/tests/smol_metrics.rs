@@ -7,6 +7,7 @@
 #[path = "../../dekaf-smol/examples/common/mod.rs"]
 mod common;
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -127,6 +128,16 @@ fn a_producers_numbers_are_what_it_sent() {
         check!(m.records_delivered == 20, "{m:?}");
         check!(m.records_failed == 0 && m.errors.is_empty(), "{m:?}");
         check!(m.records_pending == 0 && m.buffer_used == 0, "{m:?}");
+        check!(m.records_buffered == 0, "{m:?}");
+        check!(m.produce_requests_in_flight == 0, "{m:?}");
+        // Every record went out in some batch, each batch counted once.
+        check!(m.batches_sent >= 1, "{m:?}");
+        let batched = m.records_per_batch * m.batches_sent as f64;
+        let all_batched = (batched - 20.0).abs() < 1e-6;
+        check!(all_batched, "{batched} records batched: {m:?}");
+        check!(m.batch_fill.count == m.batches_sent, "{m:?}");
+        check!(m.queue_time.count == m.batches_sent, "{m:?}");
+        check!(m.retries.is_empty(), "{m:?}");
         let produces: u64 = m
             .brokers
             .iter()
@@ -134,6 +145,44 @@ fn a_producers_numbers_are_what_it_sent() {
             .map(|l| l.count)
             .sum();
         check!(produces >= 1, "no Produce latency in {:?}", m.brokers);
+        within(WAIT, "the close", producer.close()).await??;
+        Ok(())
+    });
+}
+
+#[test]
+fn a_produce_answer_lost_with_its_connection_counts_as_a_retry_of_its_batch() {
+    let Some((_broker, proxy)) = ClusterProxy::start_with_broker(Build::W, Engine::Memory, 2, 5)
+    else {
+        return;
+    };
+    run("producer retry", async {
+        let topic = unique("metrics-retry");
+        within(WAIT, "a topic", create_topic(&proxy.bootstrap(), &topic, 1)).await??;
+        let producer = Producer::builder()
+            .bootstrap_servers(proxy.bootstrap())
+            .build()
+            .await?;
+        let send =
+            |i: u32| producer.send(ProducerRecord::new(topic.as_str()).value(format!("r{i}")));
+        within(WAIT, "the first record", send(0).into_future()).await??;
+        let before = within(WAIT, "the metrics", producer.metrics()).await??;
+        check!(before.retries.is_empty(), "{before:?}");
+        let Some((leader, _)) = proxy.leader(&topic, 0) else {
+            return Err("the proxy knows no leader".into());
+        };
+        proxy.drop_after_request(leader, Some(ApiKey::Produce));
+        within(WAIT, "the second record", send(1).into_future()).await??;
+        let m = within(WAIT, "the metrics", producer.metrics()).await??;
+        let lost: u64 = m
+            .retries
+            .iter()
+            .filter(|(cause, _)| cause.contains("NETWORK_EXCEPTION"))
+            .map(|(_, n)| n)
+            .sum();
+        check!(lost == 1, "retries {:?}", m.retries);
+        check!(m.batches_sent == before.batches_sent + 1, "{m:?}");
+        check!(m.records_delivered == 2 && m.records_failed == 0, "{m:?}");
         within(WAIT, "the close", producer.close()).await??;
         Ok(())
     });

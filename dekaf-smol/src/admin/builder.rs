@@ -1,12 +1,12 @@
 //! Settings of an admin client, checked by `build()`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::machine::{AdminHooks, AdminMachine};
 use super::Admin;
-use crate::side::check_resolvable;
-use crate::{Config, Driver, Error, SecurityProtocol, Spawner, TlsSettings, Transport};
+use crate::glue::{self, Link};
+use crate::{Config, Error, SecurityProtocol, Spawner, TlsSettings, Transport};
 
 /// Builds an [`Admin`]: start from [`Admin::builder`], set what you need, then
 /// [`build`](Self::build)`.await`.
@@ -105,25 +105,24 @@ impl AdminBuilder {
     /// when the name of no bootstrap server resolves.
     pub async fn build(self) -> Result<Admin, Error> {
         self.connection.validate()?;
-        let servers = self.connection.bootstrap_servers.clone();
         let connect_timeout = self.connection.connect_timeout;
-        check_resolvable(&servers, connect_timeout).await?;
         let request_timeout = self.connection.request_timeout;
-        let last_error = Arc::new(Mutex::new(None));
-        let (driver, handle) = Driver::new(self.connection, AdminMachine::default())?;
-        let driver = driver.with_hooks(AdminHooks(last_error.clone()));
-        self.spawner.spawn(
+        let link = Arc::new(Link::new(self.connection.bootstrap_servers.clone()));
+        let started = glue::start(
             "dekaf-admin",
-            Box::pin(async move {
-                driver.run().await;
-            }),
-        )?;
+            self.connection,
+            &self.spawner,
+            AdminMachine::default(),
+            AdminHooks(link.clone()),
+            (),
+        )
+        .await?;
+        let handle = started.handle;
         Ok(Admin {
             handle,
             request_timeout,
             connect_timeout,
-            servers,
-            last_error,
+            link,
         })
     }
 }

@@ -2,14 +2,15 @@
 //! broker addresses learned from their answers.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use dekaf_state::admin::broker_addresses;
 use dekaf_state::client::{BrokerAddress, BrokerId, ClientMachine, Outgoing, RequestId, Response};
 
+use crate::glue::Link;
 use crate::side::{Outcome, SideRequests};
-use crate::{ConnectionEvent, Error, Hooks};
+use crate::{ConnectionEvent, Hooks};
 
 /// Each call's requests, answered through their own channels, and an address book filled from
 /// every Metadata, DescribeCluster and FindCoordinator answer that passes by, so that a call
@@ -52,15 +53,12 @@ impl ClientMachine for AdminMachine {
     }
 }
 
-/// Keeps the last connection failure, for the error `build()` returns when no broker answers.
-pub(crate) struct AdminHooks(pub(crate) Arc<Mutex<Option<Error>>>);
+/// Keeps the last connection failure, for `ready`'s error when no broker answers.
+pub(crate) struct AdminHooks(pub(crate) Arc<Link>);
 
 impl Hooks<AdminMachine> for AdminHooks {
     fn connection_event(&mut self, _machine: &mut AdminMachine, event: &ConnectionEvent) {
-        if let ConnectionEvent::Closed { reason, .. } = event {
-            tracing::debug!(%reason, "admin connection closed");
-            *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.clone());
-        }
+        self.0.connection_event(event);
     }
 }
 

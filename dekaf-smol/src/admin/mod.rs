@@ -10,7 +10,7 @@ mod machine;
 mod offsets;
 mod topics;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_channel::Receiver;
@@ -29,8 +29,9 @@ pub use dekaf_state::offset::ListedOffset;
 
 use machine::AdminMachine;
 
+use crate::glue::Link;
 use crate::metrics::AdminMetrics;
-use crate::side::{probe_request, wait_for_broker, Outcome};
+use crate::side::{probe_request, Outcome};
 use crate::{Config, Error, Handle};
 
 /// Administers a cluster: topics, configurations, groups and their offsets.
@@ -94,10 +95,8 @@ pub struct Admin {
     request_timeout: Duration,
     /// How long `connect` waits for a broker.
     connect_timeout: Duration,
-    /// The bootstrap servers, for `ready`'s errors.
-    servers: Vec<String>,
-    /// The last connection failure, for `ready`'s errors.
-    last_error: Arc<Mutex<Option<Error>>>,
+    /// The bootstrap servers and the last connection failure, for `ready`'s errors.
+    link: Arc<Link>,
 }
 
 impl Admin {
@@ -153,18 +152,11 @@ impl Admin {
     /// its cause) after `timeout`, and at once on a failure no retry fixes (credentials or a
     /// certificate refused).
     pub async fn ready(&self, timeout: Duration) -> Result<(), Error> {
-        wait_for_broker(
-            &self.servers,
-            timeout,
-            || self.submit(Destination::AnyBroker, probe_request()),
-            || {
-                self.last_error
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone()
-            },
-        )
-        .await
+        self.link
+            .ready(timeout, || {
+                self.submit(Destination::AnyBroker, probe_request())
+            })
+            .await
     }
 
     /// Queues `request` for `destination`; the receiver gets its outcome.

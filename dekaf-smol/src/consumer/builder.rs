@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dekaf_state::assignor::{self, Assignor};
+use dekaf_state::assignor::Assignor;
 use dekaf_state::consumer::{ConsumerConfig, IsolationLevel};
 use dekaf_state::display::HumanDuration;
 use dekaf_state::group::{builtin_assignor, GroupProtocol};
@@ -79,57 +79,12 @@ impl GroupSettings {
         self.rebalance_timeout.unwrap_or(self.max_poll_interval)
     }
 
-    fn validate(&self, group_id: Option<&str>, custom: &[Arc<dyn Assignor>]) -> Result<(), Error> {
-        if self.session_timeout.is_zero() || self.max_poll_interval.is_zero() {
-            return Err(Error::Config(
-                "session_timeout and max_poll_interval must be positive".into(),
-            ));
-        }
-        if self.rebalance_timeout.is_some_and(|t| t.is_zero()) {
-            return Err(Error::Config("rebalance_timeout must be positive".into()));
-        }
-        if self.heartbeat_interval.is_zero() || self.heartbeat_interval >= self.session_timeout {
-            return Err(Error::Config(format!(
-                "heartbeat_interval {} must be positive and below session_timeout {}",
-                HumanDuration(self.heartbeat_interval),
-                HumanDuration(self.session_timeout)
-            )));
-        }
-        for (what, d) in [
-            ("session_timeout", self.session_timeout),
-            ("rebalance_timeout", self.effective_rebalance_timeout()),
-            ("max_poll_interval", self.max_poll_interval),
-        ] {
-            if d.as_millis() > i32::MAX as u128 {
-                return Err(Error::Config(format!(
-                    "{what} {} is too long (at most 24 days)",
-                    HumanDuration(d)
-                )));
-            }
-        }
-        if let Some(id) = &self.group_instance_id {
-            if id.is_empty() {
-                return Err(Error::Config("group_instance_id is empty".into()));
-            }
-            if group_id.is_none() {
-                return Err(Error::Config("group_instance_id needs a group_id".into()));
-            }
-        }
-        if self.assignors.is_empty() {
-            return Err(Error::Config("no assignor given".into()));
-        }
-        for (i, name) in self.assignors.iter().enumerate() {
-            if self.assignors[..i].contains(name) {
-                return Err(Error::Config(format!("assignor {name:?} is given twice")));
-            }
-        }
-        let found = self.resolve(custom)?;
-        let found: Vec<&dyn Assignor> = found.iter().map(|a| a.as_ref()).collect();
-        if assignor::common_protocol(&found).is_none() {
-            return Err(Error::Config(format!(
-                "the assignors {:?} share no rebalance protocol",
-                self.assignors
-            )));
+    /// The checks that need more than the group machine's settings: a static identity needs
+    /// a group. The settings themselves are checked by the machine's
+    /// [`validate_settings`](dekaf_state::group::GroupConfig::validate_settings).
+    fn validate(&self, group_id: Option<&str>) -> Result<(), Error> {
+        if self.group_instance_id.is_some() && group_id.is_none() {
+            return Err(Error::Config("group_instance_id needs a group_id".into()));
         }
         Ok(())
     }
@@ -506,22 +461,14 @@ impl ConsumerBuilder {
     /// server resolves (as Java's client does).
     pub async fn build(self) -> Result<Consumer, Error> {
         let listener = self.listener.clone();
-        let (connection, consumer, group, connect_timeout, spawner) = self.validate()?;
-        Consumer::start(
-            connection,
-            consumer,
-            group,
-            connect_timeout,
-            spawner,
-            listener,
-        )
-        .await
+        let (connection, consumer, group, spawner) = self.validate()?;
+        Consumer::start(connection, consumer, group, spawner, listener).await
     }
 
     /// The settings as the driver and the machine take them.
     pub(crate) fn validate(
         mut self,
-    ) -> Result<(Config, ConsumerConfig, GroupSettings, Duration, Spawner), Error> {
+    ) -> Result<(Config, ConsumerConfig, GroupSettings, Spawner), Error> {
         let group_id = self.consumer.offsets.group_id.clone();
         if group_id.as_deref() == Some("") {
             return Err(Error::Config("group_id is empty".into()));
@@ -576,8 +523,7 @@ impl ConsumerBuilder {
                 "commit and query timeouts must be positive".into(),
             ));
         }
-        self.group
-            .validate(group_id.as_deref(), &self.custom_assignors)?;
+        self.group.validate(group_id.as_deref())?;
         if self.consumer.metadata_max_age.is_zero() {
             return Err(Error::Config("metadata_max_age must be positive".into()));
         }
@@ -590,22 +536,20 @@ impl ConsumerBuilder {
         machine_group.group_instance_id = g.group_instance_id.clone();
         machine_group.protocol = g.protocol;
         machine_group.assignors = g.resolve(&self.custom_assignors)?;
+        machine_group
+            .validate_settings()
+            .map_err(|e| Error::Config(e.to_string()))?;
         self.consumer = self.consumer.with_group(machine_group);
         self.connection.connect_timeout = self.connect_timeout;
         self.connection.validate()?;
-        Ok((
-            self.connection,
-            self.consumer,
-            self.group,
-            self.connect_timeout,
-            self.spawner,
-        ))
+        Ok((self.connection, self.consumer, self.group, self.spawner))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dekaf_state::assignor;
 
     fn base() -> ConsumerBuilder {
         ConsumerBuilder::default().bootstrap_servers("localhost:9092")
@@ -620,9 +564,9 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_group_id() {
-        let (_, c, _, _, _) = base().group_id("g").validate().unwrap();
+        let (_, c, _, _) = base().group_id("g").validate().unwrap();
         assert_eq!(c.offsets.commit_mode, OffsetCommitMode::Auto);
-        let (_, c, _, _, _) = base().validate().unwrap();
+        let (_, c, _, _) = base().validate().unwrap();
         assert_eq!(c.offsets.commit_mode, OffsetCommitMode::Manual);
         assert!(base()
             .offset_commit_mode(OffsetCommitMode::Auto)
@@ -632,7 +576,7 @@ mod tests {
 
     #[test]
     fn bootstrap_list_is_split_on_commas() {
-        let (conn, _, _, _, _) = ConsumerBuilder::default()
+        let (conn, _, _, _) = ConsumerBuilder::default()
             .bootstrap_servers(" a:1, b:2 ,")
             .validate()
             .unwrap();
@@ -708,7 +652,7 @@ mod tests {
     #[test]
     fn custom_assignors_are_found_by_name_before_the_built_in_ones() {
         let names = |b: ConsumerBuilder| -> Result<Vec<&'static str>, Error> {
-            let (_, c, _, _, _) = b.validate()?;
+            let (_, c, _, _) = b.validate()?;
             Ok(c.group.assignors.iter().map(|a| a.name()).collect())
         };
         let g = || base().group_id("g");
@@ -742,15 +686,15 @@ mod tests {
 
     #[test]
     fn the_rebalance_timeout_follows_the_max_poll_interval_unless_set() {
-        let (_, c, _, _, _) = base()
+        let (_, c, _, _) = base()
             .group_id("g")
             .max_poll_interval(Duration::from_secs(42))
             .validate()
             .unwrap();
         assert_eq!(c.group.rebalance_timeout, Duration::from_secs(42));
-        let (_, c, _, _, _) = base().group_id("g").validate().unwrap();
+        let (_, c, _, _) = base().group_id("g").validate().unwrap();
         assert_eq!(c.group.rebalance_timeout, Duration::from_secs(300));
-        let (_, c, _, _, _) = base()
+        let (_, c, _, _) = base()
             .group_id("g")
             .rebalance_timeout(Duration::from_secs(7))
             .max_poll_interval(Duration::from_secs(42))
@@ -761,7 +705,7 @@ mod tests {
 
     #[test]
     fn group_settings_reach_the_machine() {
-        let (_, c, _, _, _) = base()
+        let (_, c, _, _) = base()
             .group_id("g")
             .group_instance_id("static-1")
             .assignors(["roundrobin"])

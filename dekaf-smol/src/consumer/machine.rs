@@ -7,27 +7,22 @@
 //! return at once; the caller then wakes the driver ([`Shared::nudge`]) so that it sends
 //! whatever the command made due. Commands answered by a broker (commit, committed offsets,
 //! offsets for times, watermarks) leave a channel keyed by their id; the driver's
-//! [`after_step`](Hooks::after_step) hook drains the machine's events and completes them.
+//! [`after_step`](crate::Hooks::after_step) hook drains the machine's events and completes them.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::Instant;
 
 use async_channel::Sender;
-use dekaf_state::client::{
-    BrokerAddress, BrokerId, ClientMachine, Destination, Outgoing, RequestFailed, RequestId,
-    Response,
-};
 use dekaf_state::consumer::{Consumer as StateConsumer, ConsumerEvent, Watermarks, WatermarksId};
 use dekaf_state::group::{GroupEvent, LeaveReason};
 use dekaf_state::offset::{CommitError, CommitPolicy, Event, LookupError, QueryId, TopicPartition};
 
 use super::rebalance::{HookFuture, HookKind};
 
+use crate::glue::{self, ClientState};
 use crate::side::SideRequests;
-use crate::{ConnectionEvent, Error, Handle, Hooks};
+use crate::{Error, Handle};
 
 /// Errors kept for `recv` at most; older ones are dropped (and logged) beyond that.
 const MAX_QUEUED_ERRORS: usize = 1024;
@@ -44,12 +39,10 @@ const TAKES_PER_CLOCK_READ: u32 = 16;
 pub(crate) type WatermarksResult = Result<Vec<(TopicPartition, Watermarks)>, LookupError>;
 
 /// What the driver and the API share.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    inner: Mutex<Inner>,
-    /// A wake-up for the driver is on its way and has not run yet.
-    nudge_pending: AtomicBool,
-}
+pub(crate) type Shared = glue::Shared<Inner>;
+
+/// The machine the driver owns: the shared consumer, locked for each call.
+pub(crate) type Machine = glue::Machine<Inner>;
 
 /// The machine and the waiters of its answers.
 #[derive(Debug)]
@@ -66,9 +59,6 @@ pub(crate) struct Inner {
     pub(crate) readers: Vec<Waker>,
     /// An answer, timeout or disconnection was fed since the last hook call.
     pub(crate) fed: bool,
-    pub(crate) last_connection_error: Option<Error>,
-    /// The bootstrap servers, for `ready`'s errors.
-    pub(crate) bootstrap_servers: Vec<String>,
     /// Set by `close` and on drop: stop the driver once the machine's close is complete.
     pub(crate) stop_when_closed: Option<Handle<Machine>>,
     /// The driver has stopped: nothing will be answered any more.
@@ -110,58 +100,32 @@ impl std::fmt::Debug for HookState {
     }
 }
 
-impl Shared {
-    pub(crate) fn new(consumer: StateConsumer, bootstrap_servers: Vec<String>) -> Arc<Shared> {
+impl Inner {
+    pub(crate) fn new(consumer: StateConsumer) -> Inner {
         let commits_per_record = matches!(
             consumer.config().offsets.effective_policy(),
             CommitPolicy::EveryRecord | CommitPolicy::EveryNRecords(_)
         );
-        Arc::new(Shared {
-            inner: Mutex::new(Inner {
-                consumer,
-                side: SideRequests::default(),
-                commits: HashMap::new(),
-                queries: HashMap::new(),
-                watermarks: HashMap::new(),
-                errors: VecDeque::new(),
-                readers: Vec::new(),
-                fed: false,
-                last_connection_error: None,
-                bootstrap_servers,
-                stop_when_closed: None,
-                stopped: false,
-                takes: 0,
-                taken: Vec::new(),
-                take_clock: None,
-                commits_per_record,
-                rebalances: VecDeque::new(),
-                hook: HookState::Idle,
-            }),
-            nudge_pending: AtomicBool::new(false),
-        })
-    }
-
-    /// The machine and its waiters. Never held across an `.await`.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while locked leaves plain data behind, still usable.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Makes the driver take a step soon (send what a command made due), without queueing
-    /// more than one wake-up at a time.
-    pub(crate) fn nudge(&self, handle: &Handle<Machine>) {
-        if !self.nudge_pending.swap(true, Ordering::AcqRel) {
-            let sent = handle.execute(|m: &mut Machine, _| {
-                m.0.nudge_pending.store(false, Ordering::Release);
-            });
-            if sent.is_err() {
-                self.nudge_pending.store(false, Ordering::Release);
-            }
+        Inner {
+            consumer,
+            side: SideRequests::default(),
+            commits: HashMap::new(),
+            queries: HashMap::new(),
+            watermarks: HashMap::new(),
+            errors: VecDeque::new(),
+            readers: Vec::new(),
+            fed: false,
+            stop_when_closed: None,
+            stopped: false,
+            takes: 0,
+            taken: Vec::new(),
+            take_clock: None,
+            commits_per_record,
+            rebalances: VecDeque::new(),
+            hook: HookState::Idle,
         }
     }
-}
 
-impl Inner {
     /// Counts `n` records taken; true when the driver should be woken for them: the machine
     /// says a fetch may be due, a commit may be (per-record policies), or a group member took
     /// many records. Waking it for every record would cost a thread switch each.
@@ -277,7 +241,6 @@ impl Inner {
     /// Queues the hook a rebalance event calls for, or the error it means for the
     /// application.
     fn on_rebalance(&mut self, event: GroupEvent) {
-        tracing::debug!(?event, "rebalance");
         match event {
             GroupEvent::Assigned(ps) => self.rebalances.push_back((HookKind::Assigned, ps)),
             GroupEvent::Revoked(ps) => self.rebalances.push_back((HookKind::Revoked, ps)),
@@ -323,7 +286,7 @@ impl Inner {
     }
 
     /// After each driver step: events out, readers woken, the driver stopped once closed.
-    fn after_step(&mut self) {
+    fn drain_after_step(&mut self) {
         let errors_before = self.errors.len();
         let hooks_before = self.rebalances.len();
         self.drain_events();
@@ -372,94 +335,40 @@ impl Inner {
     }
 }
 
-/// The machine the driver owns: the shared consumer, locked for each call.
-#[derive(Debug)]
-pub(crate) struct Machine(pub(crate) Arc<Shared>);
+impl ClientState for Inner {
+    type Machine = StateConsumer;
+    type Leftover = Option<HookFuture<'static>>;
 
-impl ClientMachine for Machine {
-    fn poll_request(&mut self, now: Instant) -> Option<Outgoing> {
-        let mut inner = self.0.lock();
-        match inner.side.poll_request() {
-            Some(out) => Some(out),
-            None => inner.consumer.poll_request(now),
+    fn machine(&mut self) -> &mut StateConsumer {
+        &mut self.consumer
+    }
+
+    fn machine_ref(&self) -> &StateConsumer {
+        &self.consumer
+    }
+
+    fn side(&mut self) -> &mut SideRequests {
+        &mut self.side
+    }
+
+    fn fed(&mut self) {
+        self.fed = true;
+    }
+
+    fn after_step(&mut self) {
+        self.drain_after_step();
+    }
+
+    fn connection_closed(&mut self, reason: &Error) {
+        // A failure no retry fixes (credentials or a certificate refused) comes out of
+        // `recv`, at most one waiting at a time; the driver keeps trying.
+        if !reason.is_retriable() && self.errors.is_empty() {
+            self.errors.push_back(reason.clone());
+            self.wake_readers();
         }
     }
 
-    fn handle_response(
-        &mut self,
-        now: Instant,
-        id: RequestId,
-        result: Result<Response, RequestFailed>,
-    ) {
-        let mut inner = self.0.lock();
-        inner.fed = true;
-        if inner.side.owns(id) {
-            inner.side.handle_response(id, result);
-        } else {
-            inner.consumer.handle_response(now, id, result);
-        }
-    }
-
-    fn handle_disconnected(&mut self, now: Instant, connection: Destination) {
-        let mut inner = self.0.lock();
-        inner.fed = true;
-        inner.consumer.handle_disconnected(now, connection);
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        let mut inner = self.0.lock();
-        inner.fed = true;
-        inner.consumer.handle_timeout(now);
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.0.lock().consumer.poll_timeout()
-    }
-
-    fn broker_address(&self, id: BrokerId) -> Option<BrokerAddress> {
-        self.0.lock().consumer.broker_address(id)
-    }
-}
-
-/// Drains the machine's events after each driver step.
-#[derive(Debug)]
-pub(crate) struct ConsumerHooks;
-
-impl Hooks<Machine> for ConsumerHooks {
-    fn after_step(&mut self, machine: &mut Machine, _now: Instant) {
-        machine.0.lock().after_step();
-    }
-
-    fn connection_event(&mut self, machine: &mut Machine, event: &ConnectionEvent) {
-        match event {
-            ConnectionEvent::Closed { reason, .. } => {
-                tracing::debug!(%reason, "connection closed");
-                let mut inner = machine.0.lock();
-                // A failure no retry fixes (credentials or a certificate refused) comes out of
-                // `recv`, at most one waiting at a time; the driver keeps trying.
-                if !reason.is_retriable() && inner.errors.is_empty() {
-                    inner.errors.push_back(reason.clone());
-                    inner.wake_readers();
-                }
-                inner.last_connection_error = Some(reason.clone());
-            }
-            ConnectionEvent::Connected { address, .. } => {
-                tracing::debug!(host = %address.host, port = address.port, "connected");
-            }
-        }
-    }
-}
-
-/// Marks the consumer stopped when the driver's future ends (or is dropped, or unwinds).
-pub(crate) struct StopGuard {
-    pub(crate) shared: Arc<Shared>,
-    /// Dropped with the guard: `close` awaits it.
-    pub(crate) _done: Sender<()>,
-}
-
-impl Drop for StopGuard {
-    fn drop(&mut self) {
-        let hook = self.shared.lock().stop();
-        drop(hook);
+    fn stop(&mut self) -> Option<HookFuture<'static>> {
+        Inner::stop(self)
     }
 }

@@ -12,7 +12,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use async_channel::Receiver;
-use dekaf_state::client::Destination;
 use dekaf_state::consumer::{Consumer as StateConsumer, ConsumerConfig, Watermarks};
 use dekaf_state::offset::{
     Event, OffsetAndMetadata, OffsetAndTimestamp, TopicPartition, TopicPartitionOffset,
@@ -25,12 +24,11 @@ pub use dekaf_state::group::{GroupMetadata, GroupProtocol};
 pub use rebalance::{NoopListener, Rebalance, RebalanceListener};
 pub use record::ConsumerRecord;
 
-use machine::{ConsumerHooks, Inner, Machine, Shared, StopGuard};
+use machine::{Inner, Machine, Shared};
 use rebalance::DynListener;
 
 use crate::metrics::{CommitMetrics, ConsumerMetrics, GroupMetrics, PartitionMetrics};
-use crate::side::{check_resolvable, probe_request, wait_for_broker};
-use crate::{Config, Driver, Error, Handle, Spawner};
+use crate::{glue, Config, Error, Handle, Spawner};
 
 /// A Kafka consumer: reads records from the partitions it is given, in order per partition,
 /// and keeps their offsets (what was consumed, what is committed).
@@ -201,27 +199,23 @@ impl Consumer {
         connection: Config,
         config: ConsumerConfig,
         group: GroupSettings,
-        connect_timeout: Duration,
         spawner: Spawner,
         listener: Arc<dyn DynListener>,
     ) -> Result<Consumer, Error> {
-        let servers = connection.bootstrap_servers.clone();
-        check_resolvable(&servers, connect_timeout).await?;
-        let shared = Shared::new(StateConsumer::new(config), servers);
-        let (driver, handle) = Driver::new(connection, Machine(shared.clone()))?;
-        let driver = driver.with_hooks(ConsumerHooks);
-        let (done, stopped) = async_channel::bounded::<()>(1);
-        let guard = StopGuard {
-            shared: shared.clone(),
-            _done: done,
-        };
-        spawner.spawn(
+        let shared = Shared::new(
+            Inner::new(StateConsumer::new(config)),
+            connection.bootstrap_servers.clone(),
+        );
+        let started = glue::start(
             "dekaf-consumer",
-            Box::pin(async move {
-                let _guard = guard;
-                driver.run().await;
-            }),
-        )?;
+            connection,
+            &spawner,
+            glue::Machine(shared.clone()),
+            glue::StateHooks,
+            glue::StopGuard(shared.clone()),
+        )
+        .await?;
+        let (handle, stopped) = (started.handle, started.stopped);
         Ok(Consumer {
             shared,
             handle,
@@ -241,22 +235,7 @@ impl Consumer {
     /// cause) after `timeout`, and at once on a failure no retry fixes (credentials or a
     /// certificate refused).
     pub async fn ready(&self, timeout: Duration) -> Result<(), Error> {
-        let servers = self.shared.lock().bootstrap_servers.clone();
-        wait_for_broker(
-            &servers,
-            timeout,
-            || {
-                let rx = self
-                    .shared
-                    .lock()
-                    .side
-                    .submit(Destination::AnyBroker, probe_request());
-                self.nudge();
-                Ok(rx)
-            },
-            || self.shared.lock().last_connection_error.clone(),
-        )
-        .await
+        self.shared.ready(&self.handle, timeout, |_| false).await
     }
 
     fn nudge(&self) {

@@ -6,12 +6,9 @@ use dekaf_proto::records::Compression;
 use dekaf_state::offset::Backoff;
 use dekaf_state::producer::{Acks, Producer as StateProducer, ProducerConfig};
 
-use super::machine::{Machine, ProducerHooks, Shared, StopGuard};
+use super::machine::{Inner, Shared};
 use super::Producer;
-use crate::side::check_resolvable;
-use crate::{
-    Config, Driver, Error, SaslSettings, SecurityProtocol, Spawner, TlsSettings, Transport,
-};
+use crate::{glue, Config, Error, SaslSettings, SecurityProtocol, Spawner, TlsSettings, Transport};
 
 /// Builds a [`Producer`]: start from [`Producer::builder`], set what you need, then
 /// [`build`](Self::build)`.await`. Defaults follow Kafka's Java producer: acks all,
@@ -240,23 +237,20 @@ impl ProducerBuilder {
         // Validated here so that a bad setting fails before any connection is opened.
         let machine = StateProducer::new(self.config, crate::config::fresh_seed())
             .map_err(|e| Error::Config(e.to_string()))?;
-        let servers = self.connection.bootstrap_servers.clone();
-        check_resolvable(&servers, self.connect_timeout).await?;
-        let shared = Shared::new(machine, servers);
-        let (driver, handle) = Driver::new(self.connection, Machine(shared.clone()))?;
-        let driver = driver.with_hooks(ProducerHooks);
-        let (done, stopped) = async_channel::bounded::<()>(1);
-        let guard = StopGuard {
-            shared: shared.clone(),
-            _done: done,
-        };
-        self.spawner.spawn(
+        let shared = Shared::new(
+            Inner::new(machine),
+            self.connection.bootstrap_servers.clone(),
+        );
+        let started = glue::start(
             "dekaf-producer",
-            Box::pin(async move {
-                let _guard = guard;
-                driver.run().await;
-            }),
-        )?;
+            self.connection,
+            &self.spawner,
+            glue::Machine(shared.clone()),
+            glue::StateHooks,
+            glue::StopGuard(shared.clone()),
+        )
+        .await?;
+        let (handle, stopped) = (started.handle, started.stopped);
         Ok(Producer {
             shared,
             handle,

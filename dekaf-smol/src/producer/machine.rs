@@ -4,27 +4,22 @@
 //! As for the consumer: `send`, `flush` and the transaction commands run on the caller's side
 //! under the lock (so that a refusal comes back at once) and leave a channel keyed by the id
 //! the machine gave them; the caller then wakes the driver ([`Shared::nudge`]). The driver's
-//! [`after_step`](Hooks::after_step) hook drains the machine's events and completes the
+//! [`after_step`](crate::Hooks::after_step) hook drains the machine's events and completes the
 //! channels.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Poll, Waker};
-use std::time::Instant;
 
 use async_channel::Sender;
-use dekaf_state::client::{
-    BrokerAddress, BrokerId, ClientMachine, Destination, Outgoing, RequestFailed, RequestId,
-    Response,
-};
 use dekaf_state::producer::{
     DeliveryId, Event, FlushId, Producer as StateProducer, TransactionError, TxnOpId,
 };
 
 use super::record::RecordMetadata;
+use crate::glue::{self, ClientState};
 use crate::side::SideRequests;
-use crate::{ConnectionEvent, Error, Handle, Hooks};
+use crate::{Error, Handle};
 
 /// The outcome a sender awaits.
 pub(crate) type Delivery = Result<RecordMetadata, Error>;
@@ -145,12 +140,10 @@ impl Counts {
 }
 
 /// What the driver and the API share.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    inner: Mutex<Inner>,
-    /// A wake-up for the driver is on its way and has not run yet.
-    nudge_pending: AtomicBool,
-}
+pub(crate) type Shared = glue::Shared<Inner>;
+
+/// The machine the driver owns: the shared producer, locked for each call.
+pub(crate) type Machine = glue::Machine<Inner>;
 
 /// The machine and the waiters of its outcomes.
 #[derive(Debug)]
@@ -177,9 +170,6 @@ pub(crate) struct Inner {
     /// The first failure nobody awaited (a refused send, a failed record whose future was
     /// dropped) that no flush has reported yet: the next flush reports it.
     unread: Option<Error>,
-    pub(crate) last_connection_error: Option<Error>,
-    /// The bootstrap servers, for `ready`'s errors.
-    pub(crate) bootstrap_servers: Vec<String>,
     /// Records sent, delivered and failed, for `metrics`.
     pub(crate) counts: Counts,
     /// Set by `close` and on drop: stop the driver once every record has its outcome.
@@ -188,54 +178,28 @@ pub(crate) struct Inner {
     pub(crate) stopped: bool,
 }
 
-impl Shared {
-    pub(crate) fn new(producer: StateProducer, bootstrap_servers: Vec<String>) -> Arc<Shared> {
-        Arc::new(Shared {
-            inner: Mutex::new(Inner {
-                producer,
-                side: SideRequests::default(),
-                slots: Slots::default(),
-                wakers: HashMap::new(),
-                ready: HashMap::new(),
-                spaces: HashMap::new(),
-                topics: Vec::new(),
-                topic_index: HashMap::new(),
-                last_topic: None,
-                flushes: HashMap::new(),
-                ops: HashMap::new(),
-                last_sent: None,
-                unread: None,
-                last_connection_error: None,
-                bootstrap_servers,
-                counts: Counts::default(),
-                stop_when_delivered: None,
-                stopped: false,
-            }),
-            nudge_pending: AtomicBool::new(false),
-        })
-    }
-
-    /// The machine and its waiters. Never held across an `.await`.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while locked leaves plain data behind, still usable.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Makes the driver take a step soon (send what a command made due), without queueing
-    /// more than one wake-up at a time.
-    pub(crate) fn nudge(&self, handle: &Handle<Machine>) {
-        if !self.nudge_pending.swap(true, Ordering::AcqRel) {
-            let sent = handle.execute(|m: &mut Machine, _| {
-                m.0.nudge_pending.store(false, Ordering::Release);
-            });
-            if sent.is_err() {
-                self.nudge_pending.store(false, Ordering::Release);
-            }
+impl Inner {
+    pub(crate) fn new(producer: StateProducer) -> Inner {
+        Inner {
+            producer,
+            side: SideRequests::default(),
+            slots: Slots::default(),
+            wakers: HashMap::new(),
+            ready: HashMap::new(),
+            spaces: HashMap::new(),
+            topics: Vec::new(),
+            topic_index: HashMap::new(),
+            last_topic: None,
+            flushes: HashMap::new(),
+            ops: HashMap::new(),
+            last_sent: None,
+            unread: None,
+            counts: Counts::default(),
+            stop_when_delivered: None,
+            stopped: false,
         }
     }
-}
 
-impl Inner {
     /// The index of `topic` in `topics` (the last one used is the likeliest).
     pub(crate) fn topic(&mut self, topic: &str) -> u32 {
         if let Some(last) = self.last_topic {
@@ -396,7 +360,7 @@ impl Inner {
 
     /// After each driver step (and after a cancellation): outcomes out, the driver stopped
     /// once closed and delivered.
-    pub(crate) fn after_step(&mut self) {
+    pub(crate) fn drain_after_step(&mut self) {
         while let Some(event) = self.producer.poll_event() {
             self.dispatch(event);
         }
@@ -408,7 +372,7 @@ impl Inner {
     }
 
     /// The driver stopped: every waiter learns it (their senders are dropped).
-    pub(crate) fn stop(&mut self) {
+    pub(crate) fn stop_waiters(&mut self) {
         self.stopped = true;
         // Outcomes known stay for their `Delivery`s; the others will never come.
         self.slots.clear();
@@ -422,82 +386,28 @@ impl Inner {
     }
 }
 
-/// The machine the driver owns: the shared producer, locked for each call.
-#[derive(Debug)]
-pub(crate) struct Machine(pub(crate) Arc<Shared>);
+impl ClientState for Inner {
+    type Machine = StateProducer;
+    type Leftover = ();
 
-impl ClientMachine for Machine {
-    fn poll_request(&mut self, now: Instant) -> Option<Outgoing> {
-        let mut inner = self.0.lock();
-        match inner.side.poll_request() {
-            Some(out) => Some(out),
-            None => inner.producer.poll_request(now),
-        }
+    fn machine(&mut self) -> &mut StateProducer {
+        &mut self.producer
     }
 
-    fn handle_response(
-        &mut self,
-        now: Instant,
-        id: RequestId,
-        result: Result<Response, RequestFailed>,
-    ) {
-        let mut inner = self.0.lock();
-        if inner.side.owns(id) {
-            inner.side.handle_response(id, result);
-        } else {
-            inner.producer.handle_response(now, id, result);
-        }
+    fn machine_ref(&self) -> &StateProducer {
+        &self.producer
     }
 
-    fn handle_disconnected(&mut self, now: Instant, connection: Destination) {
-        self.0.lock().producer.handle_disconnected(now, connection);
+    fn side(&mut self) -> &mut SideRequests {
+        &mut self.side
     }
 
-    fn handle_timeout(&mut self, now: Instant) {
-        self.0.lock().producer.handle_timeout(now);
+    fn after_step(&mut self) {
+        self.drain_after_step();
     }
 
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.0.lock().producer.poll_timeout()
-    }
-
-    fn broker_address(&self, id: BrokerId) -> Option<BrokerAddress> {
-        self.0.lock().producer.broker_address(id)
-    }
-}
-
-/// Drains the machine's events after each driver step.
-#[derive(Debug)]
-pub(crate) struct ProducerHooks;
-
-impl Hooks<Machine> for ProducerHooks {
-    fn after_step(&mut self, machine: &mut Machine, _now: Instant) {
-        machine.0.lock().after_step();
-    }
-
-    fn connection_event(&mut self, machine: &mut Machine, event: &ConnectionEvent) {
-        match event {
-            ConnectionEvent::Closed { reason, .. } => {
-                tracing::debug!(%reason, "connection closed");
-                machine.0.lock().last_connection_error = Some(reason.clone());
-            }
-            ConnectionEvent::Connected { address, .. } => {
-                tracing::debug!(host = %address.host, port = address.port, "connected");
-            }
-        }
-    }
-}
-
-/// Marks the producer stopped when the driver's future ends (or is dropped, or unwinds).
-pub(crate) struct StopGuard {
-    pub(crate) shared: Arc<Shared>,
-    /// Dropped with the guard: `close` awaits it.
-    pub(crate) _done: Sender<()>,
-}
-
-impl Drop for StopGuard {
-    fn drop(&mut self) {
-        self.shared.lock().stop();
+    fn stop(&mut self) {
+        self.stop_waiters();
     }
 }
 
@@ -510,7 +420,7 @@ mod tests {
 
     fn inner() -> Arc<Shared> {
         let producer = StateProducer::new(ProducerConfig::default(), 1).expect("valid settings");
-        Shared::new(producer, Vec::new())
+        Shared::new(Inner::new(producer), Vec::new())
     }
 
     fn failed(id: u64) -> Event {
@@ -593,7 +503,7 @@ mod tests {
         ));
         let (otx, orx) = async_channel::bounded(1);
         inner.operating(TxnOpId(0), otx);
-        inner.stop();
+        inner.stop_waiters();
         assert!(inner.stopped);
         assert!(inner.poll_outcome(DeliveryId(0), &noop()).is_none());
         assert!(orx.is_closed());

@@ -21,7 +21,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_channel::Receiver;
-use dekaf_state::client::Destination;
 use dekaf_state::group::GroupMetadata;
 use dekaf_state::offset::TopicPartitionOffset;
 use dekaf_state::producer::{DeliveryId, TxnOpId};
@@ -316,7 +315,7 @@ impl Drop for Pending {
                 let cancelled = space.is_some() && inner.producer.cancel(Instant::now(), id);
                 if cancelled {
                     // Its refusal is known at once, and flushes waiting for it complete.
-                    inner.after_step();
+                    inner.drain_after_step();
                 }
                 inner.release(id);
                 drop(inner);
@@ -354,13 +353,15 @@ impl Producer {
     }
 
     /// A snapshot of what the producer is doing: records sent, delivered and failed (with
-    /// the failures by error), what the buffer holds, and each connection (state, requests,
-    /// latency per API, bytes).
+    /// the failures by error), what the buffer holds, batches sent (their fill and queue
+    /// time), retries by cause, and each connection (state, requests, latency per API,
+    /// bytes).
     pub async fn metrics(&self) -> Result<ProducerMetrics, Error> {
         let brokers = self.handle.connection_metrics().await?;
         let inner = self.shared.lock();
         let p = &inner.producer;
         let counts = &inner.counts;
+        let stats = p.stats();
         Ok(ProducerMetrics {
             requests_in_flight: brokers.iter().map(|b| b.requests_in_flight).sum(),
             brokers,
@@ -371,6 +372,21 @@ impl Producer {
             buffer_used: p.buffered_bytes(),
             buffer_memory: p.config().buffer_memory,
             errors: counts.errors.clone(),
+            records_buffered: p.buffered_records() as u64,
+            produce_requests_in_flight: p.produce_requests_in_flight(),
+            batches_sent: stats.batches_sent,
+            records_per_batch: if stats.batches_sent == 0 {
+                0.0
+            } else {
+                stats.batch_records as f64 / stats.batches_sent as f64
+            },
+            batch_fill: stats.batch_fill.summary(),
+            queue_time: stats.queue_time.summary(),
+            retries: stats
+                .retries
+                .iter()
+                .map(|(cause, n)| (cause.to_string(), *n))
+                .collect(),
         })
     }
 
@@ -384,21 +400,9 @@ impl Producer {
     /// `timeout`, and at once on a failure no retry fixes (credentials or a certificate
     /// refused).
     pub async fn ready(&self, timeout: Duration) -> Result<(), Error> {
-        let servers = self.shared.lock().bootstrap_servers.clone();
-        crate::side::wait_for_broker(
-            &servers,
-            timeout,
-            || {
-                let rx = self
-                    .lock_running()?
-                    .side
-                    .submit(Destination::AnyBroker, crate::side::probe_request());
-                self.nudge();
-                Ok(rx)
-            },
-            || self.shared.lock().last_connection_error.clone(),
-        )
-        .await
+        self.shared
+            .ready(&self.handle, timeout, |inner| inner.stopped)
+            .await
     }
 
     /// The machine, unless the driver has stopped.

@@ -9,7 +9,7 @@ use dekaf_state::client::ClientMachine;
 use dekaf_state::producer::{Producer as StateProducer, ProducerConfig};
 use futures_lite::future::{block_on, poll_once};
 
-use super::machine::{Machine, Shared};
+use super::machine::{Inner, Machine, Shared};
 use super::*;
 use crate::{Config, Driver};
 
@@ -22,14 +22,15 @@ fn small_producer(delivery: Duration, max_block: Duration) -> (Producer, Driver<
         .delivery_timeout(delivery)
         .max_block(max_block);
     let shared = Shared::new(
-        StateProducer::new(config, 1).expect("valid settings"),
+        Inner::new(StateProducer::new(config, 1).expect("valid settings")),
         Vec::new(),
     );
     let connection = Config {
         bootstrap_servers: vec!["127.0.0.1:1".into()],
         ..Config::default()
     };
-    let (driver, handle) = Driver::new(connection, Machine(shared.clone())).expect("valid");
+    let (driver, handle) =
+        Driver::new(connection, crate::glue::Machine(shared.clone())).expect("valid");
     let (_done, stopped) = async_channel::bounded(1);
     let producer = Producer {
         shared,
@@ -48,7 +49,7 @@ fn record() -> ProducerRecord {
 fn time_passes(producer: &Producer, after: Duration) {
     let mut inner = producer.shared.lock();
     inner.producer.handle_timeout(Instant::now() + after);
-    inner.after_step();
+    inner.drain_after_step();
 }
 
 fn is_pending<F: Future>(f: std::pin::Pin<&mut F>) -> bool {
@@ -141,7 +142,7 @@ fn a_delivery_dropped_while_waiting_cancels_its_record_and_flush_reports_it() {
     drop(held);
     let mut again = pin!(producer.flush());
     assert!(is_pending(again.as_mut()), "the driver reports it");
-    producer.shared.lock().after_step();
+    producer.shared.lock().drain_after_step();
     let again = block_on(again);
     assert!(
         matches!(

@@ -20,6 +20,7 @@ use dekaf_proto::{ApiKey, ErrorCode};
 
 use crate::assignor::{self, Assignor, MemberSubscription, RebalanceProtocol};
 use crate::client::{ClientRequest, RequestFailed};
+use crate::display::Listed;
 use crate::offset::TopicPartition;
 
 use super::error::GroupError;
@@ -105,6 +106,7 @@ impl GroupMembership {
     /// Queues a JoinGroup: the member is no longer stable.
     pub(crate) fn send_join(&mut self, now: Instant, reason: &'static str) {
         let _ = now;
+        tracing::debug!(group = %self.config.group_id, reason, "joining the group");
         self.phase = Phase::Joining { sent: None };
         self.join_reason = reason;
         self.rejoin_pending = None;
@@ -209,6 +211,12 @@ impl GroupMembership {
     }
 
     pub(crate) fn leave_request(&self, reason: LeaveReason) -> ClientRequest {
+        tracing::debug!(
+            group = %self.config.group_id,
+            member_id = %self.member_id,
+            ?reason,
+            "leaving the group"
+        );
         let group_id = self.config.group_id.clone();
         let member_id = self.member_id.clone();
         let instance = self.config.group_instance_id.clone();
@@ -393,8 +401,17 @@ impl GroupMembership {
         self.attempt = 0;
         self.not_before = None;
         self.member_id = response.member_id.clone();
-        self.generation = response.generation_id;
+        let previous = std::mem::replace(&mut self.generation, response.generation_id);
         self.protocol_name = response.protocol_name.clone();
+        tracing::debug!(
+            group = %self.config.group_id,
+            generation = self.generation,
+            previous_generation = previous,
+            member_id = %self.member_id,
+            leader = response.leader == response.member_id,
+            protocol = self.protocol_name.as_deref().unwrap_or(""),
+            "joined the group; syncing"
+        );
         let assignments = if response.leader == response.member_id {
             match self.lead(&response) {
                 Ok((assignments, view)) => {
@@ -444,6 +461,12 @@ impl GroupMembership {
             .into_iter()
             .map(|(t, p)| TopicPartition::new(t, p))
             .collect();
+        tracing::debug!(
+            group = %self.config.group_id,
+            generation = self.generation,
+            partitions = %Listed(&assigned),
+            "assignment received"
+        );
         self.attempt = 0;
         self.not_before = None;
         self.phase = Phase::Stable;

@@ -217,6 +217,13 @@ impl GroupConfig {
         if self.group_id.is_empty() {
             return Err(ConfigError::EmptyGroupId);
         }
+        self.validate_settings()
+    }
+
+    /// Checks everything but the group id (timeouts, static identity, assignors) and returns
+    /// the rebalance protocol the assignors share: for a client that checks its group
+    /// settings before it knows whether it joins a group.
+    pub fn validate_settings(&self) -> Result<RebalanceProtocol, ConfigError> {
         if self.group_instance_id.as_deref() == Some("") {
             return Err(ConfigError::EmptyInstanceId);
         }

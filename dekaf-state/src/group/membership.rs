@@ -581,6 +581,12 @@ impl GroupMembership {
     // ----- shared transitions -----
 
     pub(crate) fn emit(&mut self, event: GroupEvent) {
+        tracing::debug!(
+            group = %self.config.group_id,
+            generation = self.generation,
+            ?event,
+            "group event"
+        );
         self.events.push_back(event);
     }
 

@@ -17,6 +17,7 @@ use super::manager::{IntentKind, OffsetManager};
 use super::partition::{Lookup, Start};
 use super::query::QueryKind;
 use super::types::{FetchEpoch, FetchPosition, IntentId, QueryId, TopicPartition};
+use crate::display::{HumanDuration, Listed};
 
 /// How an error code is handled.
 pub(super) enum Class {
@@ -277,9 +278,25 @@ impl OffsetManager {
         let Some(in_flight) = self.commits.in_flight.take() else {
             return;
         };
-        self.commit_stats
-            .latency
-            .record(now.saturating_duration_since(in_flight.sent_at));
+        let latency = now.saturating_duration_since(in_flight.sent_at);
+        self.commit_stats.latency.record(latency);
+        tracing::debug!(
+            offsets = %Listed(
+                in_flight
+                    .batch
+                    .offsets
+                    .iter()
+                    .map(|(tp, o)| format!("{tp}@{}", o.offset))
+            ),
+            latency = %HumanDuration(latency),
+            refused = %Listed(
+                results
+                    .iter()
+                    .filter(|(_, code)| !code.is_ok())
+                    .map(|(tp, code)| format!("{tp}: {code}"))
+            ),
+            "OffsetCommit answered"
+        );
         let mut outcomes = BTreeMap::new();
         let mut rebalance = None;
         for (tp, offset) in &in_flight.batch.offsets {

@@ -18,6 +18,7 @@ use super::query::{Query, QueryKind};
 use super::types::{
     CommitId, FetchEpoch, FetchPosition, IntentId, OffsetAndMetadata, QueryId, TopicPartition,
 };
+use crate::display::Listed;
 
 /// What an intent id stands for, so that its result finds its way back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -402,6 +403,12 @@ impl OffsetManager {
         self.next_commit += 1;
         let id = CommitId(self.next_commit);
         self.acked_since_commit = 0;
+        tracing::debug!(
+            commit = %id,
+            ?origin,
+            offsets = %Listed(offsets.iter().map(|(tp, o)| format!("{tp}@{}", o.offset))),
+            "commit requested"
+        );
         let ticket = Ticket {
             id,
             origin,
@@ -462,6 +469,15 @@ impl OffsetManager {
     }
 
     pub(crate) fn finish(&mut self, ticket: Ticket, result: Result<(), CommitError>) {
+        match &result {
+            Ok(()) => tracing::debug!(commit = %ticket.id, origin = ?ticket.origin, "commit done"),
+            Err(error) => tracing::debug!(
+                commit = %ticket.id,
+                origin = ?ticket.origin,
+                %error,
+                "commit failed"
+            ),
+        }
         match &result {
             Ok(()) => self.commit_stats.succeeded += 1,
             Err(_) => self.commit_stats.failed += 1,

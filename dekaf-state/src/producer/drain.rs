@@ -8,7 +8,7 @@ use dekaf_proto::messages::{ProduceRequest, RequestBody};
 use dekaf_proto::ApiKey;
 
 use super::attempt::after;
-use super::batch::{increment_sequence, BatchState, PartitionQueue, Sealed};
+use super::batch::{increment_sequence, BatchState, PartitionQueue, Sealed, BATCH_OVERHEAD};
 use super::config::Acks;
 use super::error::{AbortableError, DeliveryError};
 use super::producer::{Pending, Producer};
@@ -250,6 +250,12 @@ impl Producer {
                 }
                 batch.state = BatchState::InFlight(id);
                 batch.attempts += 1;
+                if batch.attempts == 1 {
+                    let capacity = self.config.batch_size.saturating_add(BATCH_OVERHEAD);
+                    let queued = now.saturating_duration_since(batch.created);
+                    self.stats
+                        .batch_sent(batch.len(), batch.size, capacity, queued);
+                }
                 Some((batch.id, bytes))
             }
             Err(e) => {

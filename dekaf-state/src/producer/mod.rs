@@ -67,6 +67,7 @@ mod partitioner;
 #[allow(clippy::module_inception)]
 mod producer;
 mod response;
+mod stats;
 #[cfg(test)]
 mod tests;
 mod transactions;
@@ -81,6 +82,7 @@ pub use config::{Acks, ConfigError, ProducerConfig};
 pub use error::{AbortableError, DeliveryError, FatalError, SendError, TransactionError};
 pub use partitioner::{murmur2, partition_for_key, CustomPartitioner, Partitioner};
 pub use producer::Producer;
+pub use stats::{FillHistogram, FillSummary, ProducerStats, RetryCause};
 pub use txn::TransactionState;
 pub use types::{
     ConsumerGroupMetadata, DeliveryId, Event, FlushId, ProducerRecord, RecordMetadata, TxnOpId,

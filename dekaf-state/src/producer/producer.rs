@@ -9,6 +9,7 @@ use super::error::{DeliveryError, FatalError};
 use super::idempotence::ProducerId;
 use super::metadata::Metadata;
 use super::partitioner::Sticky;
+use super::stats::ProducerStats;
 use super::transactions::Transaction;
 use super::txn::TransactionState;
 use super::types::{DeliveryId, Event, FlushId, RecordMetadata, Topic, TxnOpId};
@@ -121,6 +122,8 @@ pub struct Producer {
     pub(crate) drain_start: usize,
     /// Something changed since `poll_request` last returned `None` (see `wants_poll`).
     pub(crate) poll_wanted: bool,
+    /// Batches sent, their fill and queue time, retries.
+    pub(crate) stats: ProducerStats,
 }
 
 impl Producer {
@@ -159,6 +162,7 @@ impl Producer {
             next_op: 0,
             drain_start: 0,
             poll_wanted: true,
+            stats: ProducerStats::default(),
         })
     }
 
@@ -193,6 +197,31 @@ impl Producer {
     /// records waiting for room take none.
     pub fn buffered_bytes(&self) -> usize {
         self.buffered
+    }
+
+    /// What the producer counted since it was created: batches sent, their fill and queue
+    /// time, retries by cause.
+    pub fn stats(&self) -> &ProducerStats {
+        &self.stats
+    }
+
+    /// Records in the buffer that no request in flight carries: in batches waiting to go
+    /// (lingering, in retry backoff, held back behind a retry) or waiting for metadata.
+    pub fn buffered_records(&self) -> usize {
+        let batched: usize = self
+            .partitions
+            .values()
+            .flat_map(|q| q.batches.iter())
+            .filter(|b| !b.is_in_flight())
+            .map(|b| b.len())
+            .sum();
+        let unrouted: usize = self.unrouted.values().map(|q| q.len()).sum();
+        batched + unrouted
+    }
+
+    /// Produce requests written and not answered yet, over every broker.
+    pub fn produce_requests_in_flight(&self) -> usize {
+        self.produce_in_flight.values().sum()
     }
 
     /// The number of partitions of `topic`, once metadata described it.

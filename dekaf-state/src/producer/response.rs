@@ -11,6 +11,7 @@ use super::attempt::after;
 use super::batch::BatchState;
 use super::error::{DeliveryError, FatalError};
 use super::producer::Producer;
+use super::stats::RetryCause;
 use super::types::{RecordMetadata, Topic};
 use crate::client::{BrokerId, RequestFailed, RequestId, Response};
 use crate::offset::TopicPartition;
@@ -275,6 +276,8 @@ impl Producer {
                     .delay(b.attempts.saturating_sub(1), &mut self.rng);
                 b.state = BatchState::Backoff(after(now, delay));
                 b.last_error = code.or(b.last_error);
+                self.stats
+                    .retried(code.map_or(RetryCause::NoAnswer, RetryCause::Error));
                 // Only the broker's sequence check says for sure that no attempt was written;
                 // any other answer leaves an earlier attempt's fate unknown.
                 let checked = matches!(
@@ -306,6 +309,7 @@ impl Producer {
                     return;
                 };
                 q.batches.insert(index + 1, second);
+                self.stats.retried(RetryCause::Split);
                 // As after any failure: nothing of the partition goes out before the requests
                 // in flight are answered, so that the halves keep their place.
                 q.recovering = true;

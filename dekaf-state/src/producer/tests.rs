@@ -650,3 +650,99 @@ fn a_record_of_a_transaction_that_never_got_a_partition_keeps_it_from_committing
         "{commit:?}"
     );
 }
+
+#[test]
+fn batch_counts_fill_and_queue_time_agree_with_the_batches_the_broker_received() {
+    let (now, mut script) = (t0(), Script::new());
+    let mut p = warm(50, &mut script, now);
+    let warm_batches = p.stats().batches_sent;
+    assert_eq!(warm_batches, 1);
+    let start = now + ms(1_000);
+    for _ in 0..3 {
+        p.send(start, ProducerRecord::new("t", "a")).unwrap();
+    }
+    p.handle_timeout(start + ms(50));
+    script.step(&mut p, start + ms(50));
+    let later = start + ms(2_000);
+    for _ in 0..30 {
+        p.send(later, ProducerRecord::new("t", vec![0u8; 50]))
+            .unwrap();
+    }
+    p.flush(later);
+    script.step(&mut p, later);
+
+    let stats = p.stats();
+    let received = script.produced.len() as u64;
+    assert!(received >= 3, "the 30 records need several batches");
+    assert_eq!(stats.batches_sent, warm_batches + received);
+    let records: usize = script.produced.iter().map(|(_, n, _)| n).sum();
+    assert_eq!(stats.batch_records, 1 + records as u64);
+    assert_eq!(stats.batch_fill.count(), stats.batches_sent);
+    assert_eq!(stats.queue_time.count(), stats.batches_sent);
+    // The three small records lingered 50 ms; the full batches went at once.
+    assert_eq!(stats.queue_time.summary().max, ms(50));
+    // A batch closed because the next record did not fit is nearly full; the small ones
+    // are nearly empty.
+    let fill = stats.batch_fill.summary();
+    assert!(fill.p99 >= 80, "{fill:?}");
+    assert!(stats.batch_fill.quantile(0.0).is_some_and(|p| p < 10));
+    assert!(stats.retries.is_empty());
+}
+
+#[test]
+fn a_batch_sent_again_is_counted_once_as_sent_and_once_per_retry_by_cause() {
+    let (now, mut script) = (t0(), Script::new());
+    let mut p = warm(0, &mut script, now);
+    script
+        .produce_codes
+        .push_back(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+    p.send(now, ProducerRecord::new("t", "a")).unwrap();
+    script.step(&mut p, now);
+    p.handle_timeout(now + ms(100));
+    script.step(&mut p, now + ms(100));
+    assert_eq!(script.produced.len(), 2);
+    let stats = p.stats();
+    assert_eq!(stats.batches_sent, 2, "the warm-up batch and this one");
+    assert_eq!(stats.retries_total(), 1);
+    assert_eq!(
+        stats
+            .retries
+            .get(&RetryCause::Error(ErrorCode::NOT_LEADER_OR_FOLLOWER)),
+        Some(&1)
+    );
+
+    // Two refusals for size: two splits.
+    let later = now + ms(1_000);
+    for i in 0..5 {
+        p.send(later, ProducerRecord::new("t", format!("r{i}")))
+            .unwrap();
+    }
+    p.flush(later);
+    script.produce_codes.extend([
+        ErrorCode::MESSAGE_TOO_LARGE,
+        ErrorCode::RECORD_LIST_TOO_LARGE,
+    ]);
+    script.step(&mut p, later);
+    assert_eq!(p.stats().retries.get(&RetryCause::Split), Some(&2));
+    assert_eq!(p.stats().retries_total(), 3);
+}
+
+#[test]
+fn records_in_the_buffer_and_requests_in_flight_follow_the_batches() {
+    let (now, mut script) = (t0(), Script::new());
+    let mut p = warm(10_000, &mut script, now);
+    for _ in 0..3 {
+        p.send(now, ProducerRecord::new("t", "a")).unwrap();
+    }
+    assert_eq!(p.buffered_records(), 3);
+    assert_eq!(p.produce_requests_in_flight(), 0);
+    p.flush(now);
+    let out = p.poll_request(now).expect("the flushed batch goes out");
+    assert_eq!(p.buffered_records(), 0);
+    assert_eq!(p.produce_requests_in_flight(), 1);
+    let (_, version) = out.request.versions();
+    let body = script.answer(now, &out);
+    p.handle_response(now, out.id, Ok(Response { version, body }));
+    assert_eq!(p.produce_requests_in_flight(), 0);
+    assert_eq!(p.pending_records(), 0);
+}

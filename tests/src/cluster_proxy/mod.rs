@@ -130,6 +130,7 @@ impl ClusterProxy {
     /// Presents `listeners` as brokers `FIRST_BROKER_ID..`, forwarding to `upstream`;
     /// leaders and coordinators are placed from `seed`.
     pub fn start(listeners: Vec<TcpListener>, upstream: SocketAddr, seed: u64) -> ClusterProxy {
+        crate::init_logging();
         let addrs = listeners
             .iter()
             .map(|l| {
