@@ -85,6 +85,9 @@ impl Consumer {
             };
             let mut config = self.config.group.clone();
             config.group_id = group_id;
+            if let Some(rack) = &self.config.client_rack {
+                config.rack_id = Some(rack.clone());
+            }
             let seed = self.config.seed ^ 0x6A09_E667_F3BC_C908;
             self.group = Some(GroupMembership::new(config, seed)?);
         }
