@@ -302,7 +302,11 @@ impl Consumer {
         self.fetch_done(broker, &parts);
         self.metadata.request_update();
         for p in &parts {
-            if self.read_replicas.get(&p.tp).is_some_and(|(b, _)| *b == broker) {
+            if self
+                .read_replicas
+                .get(&p.tp)
+                .is_some_and(|(b, _)| *b == broker)
+            {
                 self.read_replicas.remove(&p.tp);
             }
             self.back_off(now, &p.tp);
@@ -580,6 +584,27 @@ mod tests {
             topic_id: id.map(Uuid::from),
             last_fetched_epoch: 2,
         }
+    }
+
+    #[test]
+    fn the_client_rack_goes_into_every_fetch_from_v11() {
+        let config = ConsumerConfig::default().with_client_rack("r2");
+        let request = fetch_request(&config, &[part("a", Some(1))]);
+        for v in 4..=17 {
+            let RequestBody::Fetch(f) = request.body(v) else {
+                panic!()
+            };
+            assert_eq!(f.rack_id, if v >= 11 { "r2" } else { "" }, "v{v}");
+        }
+        let none = fetch_request(&ConsumerConfig::default(), &[part("a", Some(1))]);
+        let RequestBody::Fetch(f) = none.body(17) else {
+            panic!()
+        };
+        assert_eq!(f.rack_id, "");
+        assert_eq!(
+            ConsumerConfig::default().with_client_rack("").client_rack,
+            None
+        );
     }
 
     #[test]
