@@ -134,6 +134,8 @@ pub struct MemberSubscription {
     /// Assignor-specific data the member sent (cooperative-sticky reads an older member's
     /// generation from it).
     pub user_data: Option<Bytes>,
+    /// The member's rack (`client.rack`, consumer protocol v3+), for rack-aware assignors.
+    pub rack_id: Option<String>,
 }
 
 impl MemberSubscription {
@@ -151,6 +153,7 @@ impl MemberSubscription {
             // Java reads a negative generation as "not given".
             generation: (subscription.generation_id >= 0).then_some(subscription.generation_id),
             user_data: subscription.user_data.clone(),
+            rack_id: subscription.rack_id.clone(),
         }
     }
 }
@@ -159,6 +162,11 @@ impl MemberSubscription {
 /// sorted by topic then partition. Every member of the input appears, possibly with no
 /// partitions.
 pub type GroupAssignment = BTreeMap<String, Vec<(String, i32)>>;
+
+/// The racks of each partition's replicas, by `(topic, partition)`, as the leader's metadata
+/// gives them (the racks of the brokers holding a replica). A partition not listed has no
+/// rack known. Rack-aware assignors read it (KIP-881).
+pub type PartitionRacks = BTreeMap<(String, i32), BTreeSet<String>>;
 
 /// A leader-side partition assignor.
 pub trait Assignor: std::fmt::Debug + Send + Sync {
@@ -194,6 +202,19 @@ pub trait Assignor: std::fmt::Debug + Send + Sync {
         members: &[MemberSubscription],
         partitions_per_topic: &BTreeMap<String, i32>,
     ) -> GroupAssignment;
+
+    /// [`assign`](Self::assign) knowing where each partition's replicas are: a rack-aware
+    /// assignor prefers giving members partitions with a replica in their rack
+    /// ([`MemberSubscription::rack_id`]). The default ignores racks.
+    fn assign_with_racks(
+        &self,
+        members: &[MemberSubscription],
+        partitions_per_topic: &BTreeMap<String, i32>,
+        partition_racks: &PartitionRacks,
+    ) -> GroupAssignment {
+        let _ = partition_racks;
+        self.assign(members, partitions_per_topic)
+    }
 }
 
 /// The built-in assignor with the given protocol name, if there is one.

@@ -396,6 +396,17 @@ impl Consumer {
         let mut info =
             TopicInfo::new(name, i32::try_from(t.partitions.len()).unwrap_or(0)).with_id(t.id);
         info.is_internal = self.internal_topics.contains(name);
+        info.replica_racks = t
+            .replicas
+            .iter()
+            .map(|(p, nodes)| {
+                let racks = nodes
+                    .iter()
+                    .filter_map(|b| self.metadata.racks.get(b).cloned())
+                    .collect();
+                (*p, racks)
+            })
+            .collect();
         info
     }
 
