@@ -1,13 +1,14 @@
 //! `client.rack` in the simulation: fetching from the closest replica (KIP-392). The leader
 //! names a follower in the consumer's rack; the consumer reads there until the follower fails
 //! or the metadata age passes, and every record arrives once, in order, whichever replica
-//! served it.
+//! served it. And rack-aware assignment (KIP-881): a group whose members name their racks
+//! gets partitions led in those racks.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use dekaf_proto::records::Compression;
-use dekaf_sim::{check_exact, consume, Cluster, Delivered, Sim};
+use dekaf_sim::{check_exact, consume, Cluster, Delivered, GroupSim, Sim};
 use dekaf_state::consumer::{Consumer, ConsumerConfig};
 use dekaf_state::offset::{AutoOffsetReset, TopicPartition};
 
@@ -193,4 +194,53 @@ fn out_of_range_from_the_follower_goes_back_to_the_leader_without_a_reset() {
         let after = (fetches(&sim, 1), fetches(&sim, 2));
         assert!(after.0 > before.0 && after.1 > before.1, "seed {seed}");
     }
+}
+
+/// Three members of a group, one per rack (or without racks), on six partitions with one
+/// replica each, led by brokers 1, 2, 3, 1, 2, 3 in racks r1, r2, r3: what each member got,
+/// with its rack.
+fn group_assignment(with_racks: bool) -> Vec<(&'static str, Vec<TopicPartition>)> {
+    let mut cluster = Cluster::new(3, 9);
+    for b in 1..=3 {
+        cluster.set_rack(b, &format!("r{b}"));
+    }
+    cluster.create_topic(TOPIC, 6);
+    let mut sim = GroupSim::new(cluster, "g");
+    let racks = ["r1", "r2", "r3"];
+    for (i, rack) in racks.iter().enumerate() {
+        let mut config = config(i as u64).with_group_id("g");
+        if with_racks {
+            config = config.with_client_rack(*rack);
+        }
+        let mut consumer = Consumer::new(config);
+        consumer.subscribe(sim.now, [TOPIC]).unwrap();
+        sim.add(consumer);
+    }
+    let all: BTreeSet<TopicPartition> = (0..6).map(tp).collect();
+    sim.run_until(Duration::from_secs(60), |s| s.settled(&all));
+    racks
+        .iter()
+        .enumerate()
+        .map(|(slot, rack)| (*rack, sim.member(slot).consumer.assignment()))
+        .collect()
+}
+
+/// The rack of the broker leading `tp` in [`group_assignment`]'s cluster.
+fn leader_rack(tp: &TopicPartition) -> String {
+    format!("r{}", tp.partition() % 3 + 1)
+}
+
+#[test]
+fn a_group_whose_members_name_their_racks_gets_rack_local_partitions_from_range() {
+    for (rack, assigned) in group_assignment(true) {
+        assert_eq!(assigned.len(), 2, "{rack}: {assigned:?}");
+        for tp in &assigned {
+            assert_eq!(leader_rack(tp), rack, "{tp} given to the member in {rack}");
+        }
+    }
+    // Without racks, range hands out contiguous ranges, which cross racks here.
+    let plain = group_assignment(false);
+    assert!(plain
+        .iter()
+        .any(|(rack, assigned)| assigned.iter().any(|tp| leader_rack(tp) != *rack)));
 }
