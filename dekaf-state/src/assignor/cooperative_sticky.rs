@@ -22,7 +22,7 @@ use super::{Assignor, Group, GroupAssignment, MemberSubscription, RebalanceProto
 /// a 4-byte big-endian integer in the user data (what [`Assignor::subscription_user_data`]
 /// writes, as the Java consumer does).
 ///
-/// Follows Java's `CooperativeStickyAssignor` without racks, down to the choices Java makes by
+/// Follows Java's `CooperativeStickyAssignor` without racks (members' racks are ignored), down to the choices Java makes by
 /// the iteration order of its hash maps: given the members in JoinGroup order, dekaf assigns
 /// what a Java leader would. Two deliberate differences, both on input a well-behaved group
 /// does not produce: owned partitions that do not exist are ignored (Java may hand them out,

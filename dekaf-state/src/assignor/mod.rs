@@ -14,8 +14,10 @@
 //!
 //! An assignor is a pure function of the members' subscriptions and the partition count of each
 //! topic: no IO, no clock, no state kept between rebalances, and the same input always gives the
-//! same output. Racks are ignored (recent Java versions prefer partitions whose replicas share
-//! the consumer's rack when both sides declare racks; dekaf assigns as Java does without racks).
+//! same output. [`Assignor::assign_with_racks`] also gets the racks of each partition's
+//! replicas: `range` then prefers, as Java's does since Kafka 3.5 (KIP-881), giving members
+//! partitions with a replica in their rack; `roundrobin` and `cooperative-sticky` ignore racks
+//! (Java's `cooperative-sticky` is rack-aware too; dekaf's assigns as Java's without racks).
 //!
 //! # Eager and cooperative rebalancing
 //!
