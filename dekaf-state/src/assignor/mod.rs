@@ -16,8 +16,9 @@
 //! topic: no IO, no clock, no state kept between rebalances, and the same input always gives the
 //! same output. [`Assignor::assign_with_racks`] also gets the racks of each partition's
 //! replicas: `range` then prefers, as Java's does since Kafka 3.5 (KIP-881), giving members
-//! partitions with a replica in their rack; `roundrobin` and `cooperative-sticky` ignore racks
-//! (Java's `cooperative-sticky` is rack-aware too; dekaf's assigns as Java's without racks).
+//! partitions with a replica in their rack, and so does `cooperative-sticky` when every member
+//! subscribes to the same topics (with different subscriptions it assigns as Java does
+//! without racks); `roundrobin` ignores racks, as Java's does.
 //!
 //! # Eager and cooperative rebalancing
 //!
@@ -101,6 +102,7 @@ mod range;
 mod round_robin;
 mod sticky;
 mod sticky_general;
+mod sticky_racks;
 #[cfg(test)]
 mod tests;
 

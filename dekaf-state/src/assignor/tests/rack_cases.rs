@@ -435,3 +435,147 @@ fn rack_aware_logic_is_used_only_when_racks_overlap_and_partitions_differ() {
     assert!(use_rack_aware(&all, &all, &on_some));
     assert!(use_rack_aware(&set(&["a", "b"]), &all, &on_some));
 }
+
+/// Java's sticky `verifyRackAssignment` for `cooperative-sticky`: members `consumer0..` with
+/// the racks, topics and owned partitions given must get `expected`.
+#[allow(clippy::too_many_arguments)]
+fn verify_sticky(
+    topics: &[(&str, i32)],
+    replication: usize,
+    broker_racks: &[Option<&str>],
+    consumer_racks: &[Option<&str>],
+    consumer_topics: &[&[&str]],
+    owned: Option<&[&str]>,
+    expected: &[&str],
+    mismatched: i32,
+) {
+    let racks = placement(topics, replication, broker_racks);
+    let members: Vec<MemberSubscription> = consumer_topics
+        .iter()
+        .zip(consumer_racks)
+        .enumerate()
+        .map(|(i, (t, rack))| MemberSubscription {
+            rack_id: rack.map(str::to_owned),
+            owned_partitions: owned.map(|o| parse(o[i])).unwrap_or_default(),
+            ..member(&format!("consumer{i}"), t)
+        })
+        .collect();
+    let out = CooperativeStickyAssignor.assign_with_racks(&members, &counts(topics), &racks);
+    let want: GroupAssignment = expected
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (format!("consumer{i}"), parse(e)))
+        .collect();
+    assert_eq!(
+        out, want,
+        "replication {replication}, brokers {broker_racks:?}"
+    );
+    if mismatched >= 0 {
+        let count = members
+            .iter()
+            .filter_map(|m| Some((m, m.rack_id.as_deref()?)))
+            .flat_map(|(m, rack)| out[&m.member_id].iter().map(move |tp| (tp, rack)))
+            .filter(|(tp, rack)| !racks[*tp].contains(*rack))
+            .count();
+        assert_eq!(count, usize::try_from(mismatched).unwrap(), "mismatched");
+    }
+}
+
+/// Java's `verifyUniformSubscription`: the same result from scratch and when every member
+/// already owns its share.
+fn verify_uniform(
+    replication: usize,
+    broker_racks: &[Option<&str>],
+    consumer_racks: &[Option<&str>],
+    expected: &[&str],
+    mismatched: i32,
+) {
+    let topics = [("t1", 6), ("t2", 7), ("t3", 2)];
+    let subs: &[&[&str]] = &[ALL3, ALL3, ALL3];
+    for owned in [None, Some(expected)] {
+        verify_sticky(
+            &topics,
+            replication,
+            broker_racks,
+            consumer_racks,
+            subs,
+            owned,
+            expected,
+            mismatched,
+        );
+    }
+}
+
+const STICKY_UNIFORM: [&str; 3] = [
+    "t1-0, t1-3, t2-0, t2-3, t2-6",
+    "t1-1, t1-4, t2-1, t2-4, t3-0",
+    "t1-2, t1-5, t2-2, t2-5, t3-1",
+];
+
+#[test]
+fn cooperative_sticky_with_racks_and_uniform_subscriptions_matches_java() {
+    let plain = STICKY_UNIFORM;
+    verify_uniform(3, &null_racks(3), &racks(3), &plain, -1);
+    verify_uniform(3, &racks(3), &null_racks(3), &plain, -1);
+    verify_uniform(3, &racks(3), &racks(3), &plain, 0);
+    verify_uniform(3, &racks(3), &[Some("d"), Some("e"), Some("f")], &plain, -1);
+    verify_uniform(3, &racks(3), &[None, Some("e"), Some("f")], &plain, -1);
+    // Rack-aligned where brokers hold a subset of the partitions.
+    verify_uniform(1, &racks(3), &racks(3), &STICKY_UNIFORM, 0);
+    verify_uniform(2, &racks(3), &racks(3), &STICKY_UNIFORM, 0);
+    // One member in a rack without replicas gets misaligned partitions, to keep the balance.
+    verify_uniform(3, &racks(2), &racks(3), &STICKY_UNIFORM, 5);
+}
+
+#[test]
+fn cooperative_sticky_moves_owned_partitions_outside_the_members_rack_in_two_rebalances() {
+    let topics = [("t1", 6), ("t2", 7), ("t3", 2)];
+    let subs: &[&[&str]] = &[ALL3, ALL3, ALL3];
+    let owned = [
+        "t1-0, t1-1, t1-2, t1-3, t1-4",
+        "t1-5, t2-0, t2-1, t2-2, t2-3",
+        "t2-4, t2-5, t2-6, t3-0, t3-1",
+    ];
+    // Java hands its final assignment out at once. A member keeps only what has a replica in
+    // its rack, and a partition another member owns reaches its new owner once revoked: the
+    // first rebalance gives Java's result without those, the follow-up gives all of it.
+    let final_owner: Vec<Vec<(String, i32)>> = STICKY_UNIFORM.iter().map(|e| parse(e)).collect();
+    let first: Vec<String> = final_owner
+        .iter()
+        .enumerate()
+        .map(|(i, list)| {
+            list.iter()
+                .filter(|tp| {
+                    owned
+                        .iter()
+                        .enumerate()
+                        .all(|(j, o)| j == i || !parse(o).contains(tp))
+                })
+                .map(|(t, p)| format!("{t}-{p}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect();
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    assert_eq!(first, ["t1-0, t1-3", "t2-1", "t2-5, t3-1"]);
+    verify_sticky(
+        &topics,
+        1,
+        &racks(3),
+        &racks(3),
+        subs,
+        Some(&owned),
+        &first,
+        0,
+    );
+    verify_sticky(
+        &topics,
+        1,
+        &racks(3),
+        &racks(3),
+        subs,
+        Some(&first),
+        &STICKY_UNIFORM,
+        0,
+    );
+}
