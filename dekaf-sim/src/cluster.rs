@@ -107,6 +107,19 @@ pub struct Cluster {
     /// The largest record batch a partition takes, in bytes (Kafka's `max.message.bytes`);
     /// a larger one is refused with MESSAGE_TOO_LARGE.
     pub max_message_bytes: usize,
+    /// Each broker's rack (`broker.rack`); a broker not listed has none.
+    pub racks: BTreeMap<i32, String>,
+    /// Replica sets of partitions, by (topic, partition); a partition not listed has its
+    /// leader as its only replica. Set them with [`set_replicas`](Cluster::set_replicas).
+    pub replicas: BTreeMap<(String, i32), Vec<i32>>,
+    /// Brokers that are down: requests to them fail as broken connections, and metadata
+    /// leaves them out.
+    pub down: BTreeSet<i32>,
+    /// Followers that lag: (topic, partition, broker) → where their log ends. Set them with
+    /// [`set_follower_end`](Cluster::set_follower_end).
+    pub follower_ends: BTreeMap<(String, i32, i32), i64>,
+    /// How many Fetch requests each broker answered.
+    pub fetches: BTreeMap<i32, u64>,
     pub(crate) next_producer_id: i64,
     rng: Rng,
     next_id: u128,
@@ -135,6 +148,11 @@ impl Cluster {
             without_offset_for_leader_epoch: false,
             refused_topics: BTreeMap::new(),
             max_message_bytes: usize::MAX,
+            racks: BTreeMap::new(),
+            replicas: BTreeMap::new(),
+            down: BTreeSet::new(),
+            follower_ends: BTreeMap::new(),
+            fetches: BTreeMap::new(),
             next_producer_id: 1000,
             rng: Rng::new(seed ^ 0xC1C1),
             next_id: 0x1000,
@@ -458,10 +476,12 @@ impl Cluster {
             brokers: self
                 .brokers
                 .iter()
+                .filter(|id| !self.down.contains(id))
                 .map(|&id| MetadataResponseBroker {
                     node_id: id,
                     host: format!("b{id}"),
                     port: 9000 + id,
+                    rack: self.racks.get(&id).cloned(),
                     ..Default::default()
                 })
                 .collect(),
@@ -480,7 +500,7 @@ impl Cluster {
                         ..Default::default()
                     },
                     Some(t) => MetadataResponseTopic {
-                        name: Some(name),
+                        name: Some(name.clone()),
                         topic_id: if version >= 10 { t.id } else { Uuid::ZERO },
                         partitions: t
                             .partitions
@@ -490,8 +510,12 @@ impl Cluster {
                                 partition_index: i as i32,
                                 leader_id: p.leader,
                                 leader_epoch: if version >= 7 { p.leader_epoch } else { -1 },
-                                replica_nodes: vec![p.leader],
-                                isr_nodes: vec![p.leader],
+                                replica_nodes: self.replicas_of(&name, i as i32, p.leader),
+                                isr_nodes: self
+                                    .replicas_of(&name, i as i32, p.leader)
+                                    .into_iter()
+                                    .filter(|b| !self.down.contains(b))
+                                    .collect(),
                                 ..Default::default()
                             })
                             .collect(),

@@ -58,6 +58,7 @@ pub mod invariants;
 mod link;
 mod log;
 mod offsets;
+mod racks;
 mod read;
 mod sim;
 mod txn;

@@ -56,7 +56,7 @@ impl Cluster {
     }
 
     /// Checks leadership and the current leader epoch the request carries.
-    fn leader_check(
+    pub(crate) fn leader_check(
         &self,
         broker: i32,
         topic: &str,
@@ -143,6 +143,7 @@ impl Cluster {
     }
 
     pub(crate) fn fetch(&mut self, broker: i32, req: &FetchRequest, version: i16) -> FetchResponse {
+        *self.fetches.entry(broker).or_default() += 1;
         if req.session_id != 0 {
             // The model keeps no fetch sessions: Kafka's answer to a session it does not know.
             return FetchResponse {
@@ -182,11 +183,33 @@ impl Cluster {
                 let overlap = self.chance(self.faults.overlap);
                 let list_aborted = self.faults.list_aborted;
                 let ignore_lso = self.faults.ignore_lso;
-                match self.leader_check(broker, name, p.partition, epoch) {
+                let preferred = if version >= 11 {
+                    self.preferred_read_replica(
+                        broker,
+                        (name, p.partition),
+                        p.fetch_offset,
+                        &req.rack_id,
+                    )
+                } else {
+                    None
+                };
+                let follower_end = self.follower_end(broker, name, p.partition);
+                match self.read_check(broker, name, p.partition, epoch) {
                     Err(code) => out.error_code = code,
-                    Ok(part) => {
+                    Ok(part) if preferred.is_some() => {
+                        // Kafka's leader names the replica and sends no records.
                         out.high_watermark = part.end;
                         out.last_stable_offset = part.last_stable_offset();
+                        out.log_start_offset = if version >= 5 { part.log_start } else { -1 };
+                        out.preferred_read_replica = preferred.unwrap_or(-1);
+                        out.records = Some(Bytes::new());
+                    }
+                    Ok(part) => {
+                        // A follower serves up to the high watermark, or its own log end
+                        // when it lags.
+                        let end = follower_end.map_or(part.end, |e| e.min(part.end));
+                        out.high_watermark = end;
+                        out.last_stable_offset = part.last_stable_offset().min(end);
                         out.log_start_offset = if version >= 5 { part.log_start } else { -1 };
                         let last = if version >= 12 {
                             p.last_fetched_epoch
@@ -200,14 +223,14 @@ impl Cluster {
                             out.diverging_epoch.epoch = e;
                             out.diverging_epoch.end_offset = end;
                             out.records = Some(Bytes::new());
-                        } else if p.fetch_offset < part.log_start || p.fetch_offset > part.end {
+                        } else if p.fetch_offset < part.log_start || p.fetch_offset > end {
                             out.error_code = ErrorCode::OFFSET_OUT_OF_RANGE;
                             out.records = None;
                         } else {
                             let limit = if read_committed && !ignore_lso {
-                                part.last_stable_offset()
+                                part.last_stable_offset().min(end)
                             } else {
-                                part.end
+                                end
                             };
                             let (mut data, upper, next, first_len) = part.read(
                                 p.fetch_offset,

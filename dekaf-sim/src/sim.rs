@@ -37,6 +37,9 @@ pub struct Sim {
     pub events: Vec<ConsumerEvent>,
     /// Highest version the "brokers" speak per api (None: anything in the machine's range).
     pub version_cap: Option<i16>,
+    /// Lowest version the "brokers" speak per api, where the machine can write it (None: the
+    /// machine's lowest), as a recent broker that dropped old versions.
+    pub version_floor: Option<i16>,
     rng: Rng,
     flights: Vec<Flight>,
     seq: u64,
@@ -62,6 +65,7 @@ impl Sim {
             now: start(),
             events: Vec::new(),
             version_cap: None,
+            version_floor: None,
             rng: Rng::new(seed),
             flights: Vec::new(),
             seq: 0,
@@ -106,7 +110,13 @@ impl Sim {
         let brokers = self.cluster.brokers.clone();
         let connection = match out.destination {
             Destination::AnyBroker => {
-                Destination::Broker(brokers[self.below(brokers.len() as u64) as usize])
+                let up: Vec<i32> = brokers
+                    .iter()
+                    .copied()
+                    .filter(|b| !self.cluster.down.contains(b))
+                    .collect();
+                let from = if up.is_empty() { &brokers } else { &up };
+                Destination::Broker(from[self.below(from.len() as u64) as usize])
             }
             Destination::Broker(id) | Destination::Coordinator(id) => {
                 assert!(
@@ -118,7 +128,8 @@ impl Sim {
         };
         let broker = connection.broker().unwrap_or_default();
         let now = self.now;
-        if self.cluster.chance(self.cluster.faults.disconnect) {
+        let down = self.cluster.down.contains(&broker);
+        if down || self.cluster.chance(self.cluster.faults.disconnect) {
             // The connection breaks: this request and every answer still coming from there.
             let at = now + Duration::from_millis(1);
             for f in &mut self.flights {
@@ -150,6 +161,7 @@ impl Sim {
         }
         let (lo, hi) = out.request.versions();
         let hi = self.version_cap.map_or(hi, |c| hi.min(c).max(lo));
+        let lo = self.version_floor.map_or(lo, |f| lo.max(f).min(hi));
         let version = lo + self.below((hi - lo + 1) as u64) as i16;
         let body = out.request.body(version);
         let answer = match self.cluster.answer(broker, &body, version) {

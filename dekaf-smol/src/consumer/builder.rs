@@ -447,6 +447,16 @@ impl ConsumerBuilder {
         self
     }
 
+    /// The rack this consumer runs in (`client.rack`, default none). The consumer then reads
+    /// each partition from the replica in its rack when the partition's leader names one
+    /// (KIP-392; brokers configured with `replica.selector.class`), going back to the leader
+    /// when that replica fails, and its group subscription carries the rack for rack-aware
+    /// assignors (KIP-881). An empty rack means none.
+    pub fn client_rack(mut self, rack: impl Into<String>) -> Self {
+        self.consumer = self.consumer.with_client_rack(rack);
+        self
+    }
+
     /// Where the driver runs (default: a thread of its own; see [`Spawner`]).
     pub fn spawner(mut self, spawner: Spawner) -> Self {
         self.spawner = spawner;
@@ -715,6 +725,7 @@ mod tests {
             .max_poll_interval(Duration::from_secs(10))
             .group_protocol(GroupProtocol::Consumer)
             .metadata_max_age(Duration::from_secs(2))
+            .client_rack("eu-west-1a")
             .validate()
             .unwrap();
         let g = &c.group;
@@ -727,5 +738,6 @@ mod tests {
         let names: Vec<&str> = g.assignors.iter().map(|a| a.name()).collect();
         assert_eq!(names, ["roundrobin"]);
         assert_eq!(c.metadata_max_age, Duration::from_secs(2));
+        assert_eq!(c.client_rack.as_deref(), Some("eu-west-1a"));
     }
 }

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use bytes::Bytes;
 
 use super::sticky::{self, MemberGeneration};
-use super::{Assignor, Group, GroupAssignment, MemberSubscription, RebalanceProtocol, Tp};
+use super::{
+    Assignor, Group, GroupAssignment, MemberSubscription, PartitionRacks, RebalanceProtocol, Tp,
+};
 
 /// Kafka's `cooperative-sticky` assignor: a balanced assignment that moves as few partitions as
 /// possible, handed over in two rebalances (see the [module docs](super)).
@@ -22,7 +24,14 @@ use super::{Assignor, Group, GroupAssignment, MemberSubscription, RebalanceProto
 /// a 4-byte big-endian integer in the user data (what [`Assignor::subscription_user_data`]
 /// writes, as the Java consumer does).
 ///
-/// Follows Java's `CooperativeStickyAssignor` without racks, down to the choices Java makes by
+/// Rack-aware as Java's (KIP-881) when every member subscribes to the same topics, members
+/// name racks and some partition's replicas are not in every rack: a member keeps only owned
+/// partitions with a replica in its rack, and the others are dealt within racks first, then
+/// round robin as without racks. Unlike Java, an owned partition a member no longer keeps for
+/// that reason is revoked before it moves (Java hands it to its new owner at once). With
+/// different subscriptions racks are ignored.
+///
+/// Follows Java's `CooperativeStickyAssignor`, down to the choices Java makes by
 /// the iteration order of its hash maps: given the members in JoinGroup order, dekaf assigns
 /// what a Java leader would. Two deliberate differences, both on input a well-behaved group
 /// does not produce: owned partitions that do not exist are ignored (Java may hand them out,
@@ -69,6 +78,15 @@ impl Assignor for CooperativeStickyAssignor {
         members: &[MemberSubscription],
         partitions_per_topic: &BTreeMap<String, i32>,
     ) -> GroupAssignment {
+        self.assign_with_racks(members, partitions_per_topic, &PartitionRacks::new())
+    }
+
+    fn assign_with_racks(
+        &self,
+        members: &[MemberSubscription],
+        partitions_per_topic: &BTreeMap<String, i32>,
+        partition_racks: &PartitionRacks,
+    ) -> GroupAssignment {
         let group = Group::new(members, partitions_per_topic);
         let generations: Vec<MemberGeneration> = group
             .members
@@ -78,7 +96,7 @@ impl Assignor for CooperativeStickyAssignor {
                 field: m.input.generation.filter(|&g| g >= 0).unwrap_or(-1),
             })
             .collect();
-        let outcome = sticky::assign(&group, &generations);
+        let outcome = sticky::assign(&group, &generations, partition_racks);
         let mut assignment = outcome.assignment;
         let transferring = outcome
             .transferring

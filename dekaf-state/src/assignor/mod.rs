@@ -14,8 +14,11 @@
 //!
 //! An assignor is a pure function of the members' subscriptions and the partition count of each
 //! topic: no IO, no clock, no state kept between rebalances, and the same input always gives the
-//! same output. Racks are ignored (recent Java versions prefer partitions whose replicas share
-//! the consumer's rack when both sides declare racks; dekaf assigns as Java does without racks).
+//! same output. [`Assignor::assign_with_racks`] also gets the racks of each partition's
+//! replicas: `range` then prefers, as Java's does since Kafka 3.5 (KIP-881), giving members
+//! partitions with a replica in their rack, and so does `cooperative-sticky` when every member
+//! subscribes to the same topics (with different subscriptions it assigns as Java does
+//! without racks); `roundrobin` ignores racks, as Java's does.
 //!
 //! # Eager and cooperative rebalancing
 //!
@@ -99,6 +102,7 @@ mod range;
 mod round_robin;
 mod sticky;
 mod sticky_general;
+mod sticky_racks;
 #[cfg(test)]
 mod tests;
 
@@ -134,6 +138,8 @@ pub struct MemberSubscription {
     /// Assignor-specific data the member sent (cooperative-sticky reads an older member's
     /// generation from it).
     pub user_data: Option<Bytes>,
+    /// The member's rack (`client.rack`, consumer protocol v3+), for rack-aware assignors.
+    pub rack_id: Option<String>,
 }
 
 impl MemberSubscription {
@@ -151,6 +157,7 @@ impl MemberSubscription {
             // Java reads a negative generation as "not given".
             generation: (subscription.generation_id >= 0).then_some(subscription.generation_id),
             user_data: subscription.user_data.clone(),
+            rack_id: subscription.rack_id.clone(),
         }
     }
 }
@@ -159,6 +166,11 @@ impl MemberSubscription {
 /// sorted by topic then partition. Every member of the input appears, possibly with no
 /// partitions.
 pub type GroupAssignment = BTreeMap<String, Vec<(String, i32)>>;
+
+/// The racks of each partition's replicas, by `(topic, partition)`, as the leader's metadata
+/// gives them (the racks of the brokers holding a replica). A partition not listed has no
+/// rack known. Rack-aware assignors read it (KIP-881).
+pub type PartitionRacks = BTreeMap<(String, i32), BTreeSet<String>>;
 
 /// A leader-side partition assignor.
 pub trait Assignor: std::fmt::Debug + Send + Sync {
@@ -194,6 +206,19 @@ pub trait Assignor: std::fmt::Debug + Send + Sync {
         members: &[MemberSubscription],
         partitions_per_topic: &BTreeMap<String, i32>,
     ) -> GroupAssignment;
+
+    /// [`assign`](Self::assign) knowing where each partition's replicas are: a rack-aware
+    /// assignor prefers giving members partitions with a replica in their rack
+    /// ([`MemberSubscription::rack_id`]). The default ignores racks.
+    fn assign_with_racks(
+        &self,
+        members: &[MemberSubscription],
+        partitions_per_topic: &BTreeMap<String, i32>,
+        partition_racks: &PartitionRacks,
+    ) -> GroupAssignment {
+        let _ = partition_racks;
+        self.assign(members, partitions_per_topic)
+    }
 }
 
 /// The built-in assignor with the given protocol name, if there is one.

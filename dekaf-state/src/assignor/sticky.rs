@@ -18,7 +18,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use super::sticky_general::{self, GeneralInput};
-use super::{java, Group, Tp};
+use super::sticky_racks::RackInfo;
+use super::{java, Group, PartitionRacks, Tp};
 
 /// The result of a sticky assignment, per member in [`Group::members`] order.
 pub(super) struct StickyOutcome {
@@ -50,8 +51,13 @@ impl Default for MemberGeneration {
 }
 
 /// Computes the sticky assignment of `group`, given each member's generation, indexed like
-/// [`Group::members`].
-pub(super) fn assign(group: &Group<'_>, generations: &[MemberGeneration]) -> StickyOutcome {
+/// [`Group::members`], and the racks of the partitions' replicas (used when every member
+/// subscribes to the same topics).
+pub(super) fn assign(
+    group: &Group<'_>,
+    generations: &[MemberGeneration],
+    racks: &PartitionRacks,
+) -> StickyOutcome {
     let n = group.members.len();
     if n == 0 {
         return StickyOutcome {
@@ -81,7 +87,8 @@ pub(super) fn assign(group: &Group<'_>, generations: &[MemberGeneration]) -> Sti
     let all_equal = order.iter().all(|&m| &group.members[m].raw_topics == first);
 
     let (by_rank, transferring) = if all_equal {
-        let (assignment, transferring) = constrained(group, claims, &visit);
+        let racks = RackInfo::new(group, &order, racks);
+        let (assignment, transferring) = constrained(group, claims, &visit, &racks);
         (assignment, Some(transferring))
     } else {
         let max_generation = (0..n).map(generation).fold(-1, i32::max);
@@ -201,6 +208,7 @@ fn constrained(
     group: &Group<'_>,
     claims: Claims,
     visit: &[usize],
+    racks: &RackInfo<'_>,
 ) -> (Vec<Vec<Tp>>, BTreeMap<Tp, usize>) {
     let n = claims.owned.len();
     let total: usize = group
@@ -227,6 +235,15 @@ fn constrained(
         // Java drops contested partitions here even from a member that took them over with a
         // higher generation afterwards.
         owned.retain(|tp| !claims.contested.contains(tp));
+        // Rack-aware, a member keeps only what has a replica in its rack; the rest may go to
+        // others, after it revoked them.
+        owned.retain(|&tp| {
+            let mismatch = racks.mismatch(r, tp);
+            if mismatch {
+                maybe_revoked.insert(tp, r);
+            }
+            !mismatch
+        });
         owned.sort_by_key(|&(t, p)| (p, t));
         let keep = if owned.len() < min_quota {
             under_min.push(r);
@@ -254,13 +271,60 @@ fn constrained(
 
     // Step 2: deal the rest round robin, first to members under the minimum, then one each to
     // members at the minimum until enough members have the maximum.
-    let unassigned: Vec<Tp> = group
+    let mut unassigned: Vec<Tp> = group
         .all_partitions()
         .filter(|tp| !assigned.contains(tp))
         .collect();
     under_min.sort_unstable();
     at_min.make_contiguous().sort_unstable();
+    racks.sort_partitions(&mut unassigned);
     let mut transferring = BTreeMap::new();
+    let mut give = |assignment: &mut Vec<Vec<Tp>>, tp: Tp, r: usize| {
+        assignment[r].push(tp);
+        let claimed_elsewhere = maybe_revoked.get(&tp).is_some_and(|&owner| owner != r);
+        if claimed_elsewhere || claims.contested.contains(&tp) {
+            transferring.insert(tp, r);
+        }
+    };
+    if racks.is_aware() {
+        // Rack-aware first: deal, round robin within each partition's racks, to members
+        // under the minimum, else to members at the minimum; what finds nobody waits.
+        let mut next = 0;
+        unassigned.retain(|&tp| {
+            let mut to = None;
+            if let Some(mut i) = racks.next_rack_member(tp, under_min.iter(), next) {
+                let r = under_min[i];
+                let count = assignment[r].len() + 1;
+                if count >= min_quota {
+                    under_min.remove(i);
+                    if count < max_quota {
+                        at_min.push_back(r);
+                    }
+                } else {
+                    i += 1;
+                }
+                next = if under_min.is_empty() {
+                    0
+                } else {
+                    i % under_min.len()
+                };
+                to = Some(r);
+            } else if let Some(i) = racks.next_rack_member(tp, at_min.iter(), 0) {
+                let r = at_min[i];
+                if assignment[r].len() + 1 == max_quota {
+                    at_min.remove(i);
+                }
+                to = Some(r);
+            }
+            match to {
+                Some(r) => {
+                    give(&mut assignment, tp, r);
+                    false
+                }
+                None => true,
+            }
+        });
+    }
     let mut cursor = 0;
     for tp in unassigned {
         let (r, from_under) = if cursor < under_min.len() {
@@ -276,11 +340,7 @@ fn constrained(
             // out is safer than overloading someone.
             break;
         };
-        assignment[r].push(tp);
-        let claimed_elsewhere = maybe_revoked.get(&tp).is_some_and(|&owner| owner != r);
-        if claimed_elsewhere || claims.contested.contains(&tp) {
-            transferring.insert(tp, r);
-        }
+        give(&mut assignment, tp, r);
         // A member reaching the minimum waits, behind those already there, for one more;
         // one reaching the maximum is done.
         if assignment[r].len() == min_quota {

@@ -10,6 +10,7 @@ use super::*;
 mod cooperative_sticky_cases;
 mod java_vectors;
 mod properties;
+mod rack_cases;
 mod range_cases;
 mod round_robin_cases;
 mod simulation;

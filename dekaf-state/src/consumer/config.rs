@@ -65,6 +65,11 @@ pub struct ConsumerConfig {
     /// every consumer of a fleet its own, as dekaf-smol's builder does, so that they do not
     /// retry in lockstep).
     pub seed: u64,
+    /// The rack this consumer runs in (Kafka's `client.rack`, default none). Sent in every
+    /// Fetch (v11+) so that the leader can name a replica in the same rack to read from
+    /// (KIP-392), and in the group subscription so that rack-aware assignors can give the
+    /// member partitions with a replica in its rack (KIP-881).
+    pub client_rack: Option<String>,
     /// The group membership settings used by [`subscribe`](super::Consumer::subscribe):
     /// timeouts, static identity, assignors, protocol (Kafka's defaults). Its group id is
     /// ignored: the consumer's group id (`offsets.group_id`) is the one used.
@@ -84,6 +89,7 @@ impl Default for ConsumerConfig {
             max_buffered_bytes: 64 * 1024 * 1024,
             metadata_max_age: Duration::from_secs(300),
             seed: 0,
+            client_rack: None,
             group: GroupConfig::new(""),
         }
     }
@@ -269,6 +275,15 @@ impl ConsumerConfig {
     /// Sets the metadata refresh age.
     pub fn with_metadata_max_age(mut self, age: Duration) -> Self {
         self.metadata_max_age = age;
+        self
+    }
+
+    /// Sets the rack this consumer runs in (Kafka's `client.rack`): fetches may then be
+    /// served by a replica in that rack when the leader names one, and the rack goes into the
+    /// group subscription. An empty rack means none.
+    pub fn with_client_rack(mut self, rack: impl Into<String>) -> Self {
+        let rack = rack.into();
+        self.client_rack = (!rack.is_empty()).then_some(rack);
         self
     }
 

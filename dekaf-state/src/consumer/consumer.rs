@@ -235,6 +235,9 @@ pub struct Consumer {
     /// The leader and leader epoch each assigned partition was last seen with in metadata:
     /// a change sends its position to validation.
     pub(crate) seen_leaders: BTreeMap<TopicPartition, (BrokerId, i32)>,
+    /// The replica each partition is read from instead of its leader, as a leader named it
+    /// (KIP-392), until when: after that the leader is asked again.
+    pub(crate) read_replicas: BTreeMap<TopicPartition, (BrokerId, Instant)>,
     /// The group membership, once the application subscribed.
     pub(crate) group: Option<GroupMembership>,
     /// A revocation the application was told about and that is not finished.
@@ -303,6 +306,7 @@ impl Consumer {
             events: VecDeque::new(),
             problems: HashSet::new(),
             seen_leaders: BTreeMap::new(),
+            read_replicas: BTreeMap::new(),
             extra_topics: BTreeSet::new(),
             deferred: Vec::new(),
             watermark_queries: BTreeMap::new(),

@@ -59,6 +59,7 @@ pub(crate) fn fetch_request(config: &ConsumerConfig, parts: &[FetchPart]) -> Cli
     let max_bytes = config.fetch_max_bytes;
     let partition_max_bytes = config.max_partition_fetch_bytes;
     let isolation_level = config.isolation_level.wire();
+    let rack_id = config.client_rack.clone().unwrap_or_default();
     ClientRequest::new(ApiKey::Fetch, 4, max, move |v| {
         RequestBody::Fetch(FetchRequest {
             max_wait_ms,
@@ -67,6 +68,11 @@ pub(crate) fn fetch_request(config: &ConsumerConfig, parts: &[FetchPart]) -> Cli
             isolation_level,
             session_id: 0,
             session_epoch: -1,
+            rack_id: if v >= 11 {
+                rack_id.clone()
+            } else {
+                String::new()
+            },
             topics: topics
                 .iter()
                 .map(|(name, ps)| FetchTopic {
@@ -153,12 +159,39 @@ impl Consumer {
         }
     }
 
+    /// The broker `tp` is read from: the replica a leader named (KIP-392) while that has not
+    /// expired and metadata knows the broker, else the leader; with the leader epoch. An
+    /// expired or unknown replica is forgotten.
+    fn read_replica(&mut self, now: Instant, tp: &TopicPartition) -> Option<(BrokerId, i32)> {
+        let (leader, epoch) = self.metadata.leader(tp)?;
+        if let Some(&(replica, until)) = self.read_replicas.get(tp) {
+            if until > now && self.metadata.brokers.contains_key(&replica) {
+                return Some((replica, epoch));
+            }
+            self.read_replicas.remove(tp);
+        }
+        Some((leader, epoch))
+    }
+
+    /// The broker `tp` is read from at `now`, without forgetting anything.
+    fn current_read_replica(&self, now: Instant, tp: &TopicPartition) -> Option<BrokerId> {
+        let (leader, _) = self.metadata.leader(tp)?;
+        match self.read_replicas.get(tp) {
+            Some(&(replica, until))
+                if until > now && self.metadata.brokers.contains_key(&replica) =>
+            {
+                Some(replica)
+            }
+            _ => Some(leader),
+        }
+    }
+
     /// Whether a fetch of `parts` from `leader` should wait: each part is at the end of its log
     /// (the broker would hold the fetch up to its max wait) while another partition of that
     /// leader has records buffered that the application is taking. That partition will want
     /// a fetch soon, and the leader takes one fetch at a time: the caught-up partitions go
     /// with it then.
-    fn holds_long_poll(&self, leader: BrokerId, parts: &[FetchPart]) -> bool {
+    fn holds_long_poll(&self, now: Instant, leader: BrokerId, parts: &[FetchPart]) -> bool {
         if !parts.iter().all(|p| self.is_caught_up(&p.tp)) {
             return false;
         }
@@ -167,12 +200,12 @@ impl Consumer {
                 && !b.is_blocked()
                 && !self.offsets.is_paused(tp)
                 && !parts.iter().any(|p| &p.tp == tp)
-                && self.metadata.leader(tp).is_some_and(|(l, _)| l == leader)
+                && self.current_read_replica(now, tp) == Some(leader)
         })
     }
 
-    /// The next Fetch to send: to the first leader with fetchable partitions and no fetch in
-    /// flight.
+    /// The next Fetch to send: to the first broker with fetchable partitions and no fetch in
+    /// flight. A partition is fetched from its leader, or from the replica the leader named.
     pub(crate) fn poll_fetch(&mut self, now: Instant) -> Option<Outgoing> {
         if self.offsets.is_closed() {
             return None;
@@ -201,7 +234,7 @@ impl Consumer {
             if !self.may_fetch(now, &tp, takeable) {
                 continue;
             }
-            let Some((leader, leader_epoch)) = self.metadata.leader(&tp) else {
+            let Some((leader, leader_epoch)) = self.read_replica(now, &tp) else {
                 leaderless = true;
                 continue;
             };
@@ -229,7 +262,7 @@ impl Consumer {
         }
         let (leader, parts) = by_leader
             .into_iter()
-            .find(|(leader, parts)| !self.holds_long_poll(*leader, parts))?;
+            .find(|(leader, parts)| !self.holds_long_poll(now, *leader, parts))?;
         let id = self.request_id();
         let request = fetch_request(&self.config, &parts);
         for p in &parts {
@@ -258,7 +291,8 @@ impl Consumer {
         }
     }
 
-    /// A fetch got no answer: back off its partitions and check the leaders.
+    /// A fetch got no answer: back off its partitions and check the leaders. Partitions read
+    /// from another replica than the leader go back to the leader.
     pub(crate) fn on_fetch_failed(
         &mut self,
         now: Instant,
@@ -268,6 +302,13 @@ impl Consumer {
         self.fetch_done(broker, &parts);
         self.metadata.request_update();
         for p in &parts {
+            if self
+                .read_replicas
+                .get(&p.tp)
+                .is_some_and(|(b, _)| *b == broker)
+            {
+                self.read_replicas.remove(&p.tp);
+            }
             self.back_off(now, &p.tp);
         }
     }
@@ -287,7 +328,7 @@ impl Consumer {
         }
         if version >= 7 && !resp.error_code.is_ok() {
             for p in &parts {
-                self.fetch_partition_error(now, p, resp.error_code);
+                self.fetch_partition_error(now, broker, p, resp.error_code);
             }
             return;
         }
@@ -341,15 +382,49 @@ impl Consumer {
                         self.purge_stale();
                     }
                 } else if data.error_code.is_ok() {
+                    if version >= 11 && data.preferred_read_replica >= 0 {
+                        self.prefer_replica(now, &part.tp, data.preferred_read_replica);
+                    }
                     self.ingest(now, &part, version, data);
                 } else {
-                    self.fetch_partition_error(now, &part, data.error_code);
+                    self.fetch_partition_error(now, broker, &part, data.error_code);
                 }
             }
         }
     }
 
-    fn fetch_partition_error(&mut self, now: Instant, part: &FetchPart, code: ErrorCode) {
+    /// A leader named `replica` to read `tp` from: later fetches go there until the metadata
+    /// age passes (Java's `metadata.max.age.ms`) or the replica fails.
+    fn prefer_replica(&mut self, now: Instant, tp: &TopicPartition, replica: BrokerId) {
+        match now.checked_add(self.config.metadata_max_age) {
+            Some(until) => {
+                self.read_replicas.insert(tp.clone(), (replica, until));
+            }
+            None => {
+                self.read_replicas.remove(tp);
+            }
+        }
+    }
+
+    /// A partition error in a fetch answer from `broker`. Any error from a replica that is
+    /// not the leader sends the partition back to the leader; OFFSET_OUT_OF_RANGE from such
+    /// a replica resets nothing (it may lag behind the leader), only an answer from the
+    /// leader does.
+    fn fetch_partition_error(
+        &mut self,
+        now: Instant,
+        broker: BrokerId,
+        part: &FetchPart,
+        code: ErrorCode,
+    ) {
+        let from_replica = self
+            .read_replicas
+            .get(&part.tp)
+            .is_some_and(|(b, _)| *b == broker);
+        self.read_replicas.remove(&part.tp);
+        if from_replica && code == ErrorCode::OFFSET_OUT_OF_RANGE {
+            return;
+        }
         if !self
             .offsets
             .handle_fetch_error(now, &part.tp, part.epoch, code)
@@ -509,6 +584,27 @@ mod tests {
             topic_id: id.map(Uuid::from),
             last_fetched_epoch: 2,
         }
+    }
+
+    #[test]
+    fn the_client_rack_goes_into_every_fetch_from_v11() {
+        let config = ConsumerConfig::default().with_client_rack("r2");
+        let request = fetch_request(&config, &[part("a", Some(1))]);
+        for v in 4..=17 {
+            let RequestBody::Fetch(f) = request.body(v) else {
+                panic!()
+            };
+            assert_eq!(f.rack_id, if v >= 11 { "r2" } else { "" }, "v{v}");
+        }
+        let none = fetch_request(&ConsumerConfig::default(), &[part("a", Some(1))]);
+        let RequestBody::Fetch(f) = none.body(17) else {
+            panic!()
+        };
+        assert_eq!(f.rack_id, "");
+        assert_eq!(
+            ConsumerConfig::default().with_client_rack("").client_rack,
+            None
+        );
     }
 
     #[test]

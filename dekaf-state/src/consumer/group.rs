@@ -85,6 +85,9 @@ impl Consumer {
             };
             let mut config = self.config.group.clone();
             config.group_id = group_id;
+            if let Some(rack) = &self.config.client_rack {
+                config.rack_id = Some(rack.clone());
+            }
             let seed = self.config.seed ^ 0x6A09_E667_F3BC_C908;
             self.group = Some(GroupMembership::new(config, seed)?);
         }
@@ -393,6 +396,17 @@ impl Consumer {
         let mut info =
             TopicInfo::new(name, i32::try_from(t.partitions.len()).unwrap_or(0)).with_id(t.id);
         info.is_internal = self.internal_topics.contains(name);
+        info.replica_racks = t
+            .replicas
+            .iter()
+            .map(|(p, nodes)| {
+                let racks = nodes
+                    .iter()
+                    .filter_map(|b| self.metadata.racks.get(b).cloned())
+                    .collect();
+                (*p, racks)
+            })
+            .collect();
         info
     }
 

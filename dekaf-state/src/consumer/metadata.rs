@@ -28,12 +28,16 @@ pub(crate) struct TopicMeta {
     /// Zero before Metadata v10.
     pub(crate) id: Uuid,
     pub(crate) partitions: BTreeMap<i32, PartitionMeta>,
+    /// Each partition's replicas (broker ids), as Metadata lists them.
+    pub(crate) replicas: BTreeMap<i32, Vec<BrokerId>>,
 }
 
 /// The metadata cache and its refresh schedule.
 #[derive(Debug, Default)]
 pub(crate) struct Metadata {
     pub(crate) brokers: BTreeMap<BrokerId, BrokerAddress>,
+    /// The racks of the brokers that have one.
+    pub(crate) racks: BTreeMap<BrokerId, String>,
     pub(crate) topics: BTreeMap<String, TopicMeta>,
     /// Topics the broker refused or does not know, with its code.
     pub(crate) topic_errors: BTreeMap<String, ErrorCode>,
@@ -142,6 +146,11 @@ impl Metadata {
                     ))
                 })
                 .collect();
+            self.racks = resp
+                .brokers
+                .iter()
+                .filter_map(|b| Some((b.node_id, b.rack.clone()?)))
+                .collect();
         }
         let mut seen = BTreeSet::new();
         for t in &resp.topics {
@@ -167,11 +176,17 @@ impl Metadata {
                     )
                 })
                 .collect();
+            let replicas = t
+                .partitions
+                .iter()
+                .map(|p| (p.partition_index, p.replica_nodes.clone()))
+                .collect();
             self.topics.insert(
                 name,
                 TopicMeta {
                     id: t.topic_id,
                     partitions,
+                    replicas,
                 },
             );
         }

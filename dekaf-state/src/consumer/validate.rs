@@ -92,6 +92,7 @@ impl Consumer {
     pub(crate) fn check_leaders(&mut self) {
         let assigned: Vec<TopicPartition> = self.offsets.assignment().cloned().collect();
         self.seen_leaders.retain(|tp, _| assigned.contains(tp));
+        self.read_replicas.retain(|tp, _| assigned.contains(tp));
         for tp in assigned {
             let Some((leader, epoch)) = self.metadata.leader(&tp) else {
                 continue;

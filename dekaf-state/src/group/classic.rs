@@ -316,7 +316,17 @@ impl GroupMembership {
             return Ok((Vec::new(), view));
         }
         let assignor = self.chosen_assignor(response.protocol_name.as_deref())?;
-        let mut result = assignor.assign(&members, &view.counts);
+        let racks: assignor::PartitionRacks = view
+            .counts
+            .keys()
+            .filter_map(|t| Some((t, self.metadata.get(t)?)))
+            .flat_map(|(t, info)| {
+                info.replica_racks
+                    .iter()
+                    .map(move |(p, racks)| ((t.clone(), *p), racks.clone()))
+            })
+            .collect();
+        let mut result = assignor.assign_with_racks(&members, &view.counts, &racks);
         assignor::check_assignment(assignor, self.rebalance, &members, &view.counts, &result)
             .map_err(|error| GroupError::InvalidAssignment {
                 assignor: assignor.name().to_owned(),

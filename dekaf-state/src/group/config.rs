@@ -112,6 +112,16 @@ impl Assignor for Builtin {
     ) -> GroupAssignment {
         self.0.assign(members, partitions_per_topic)
     }
+
+    fn assign_with_racks(
+        &self,
+        members: &[MemberSubscription],
+        partitions_per_topic: &std::collections::BTreeMap<String, i32>,
+        partition_racks: &crate::assignor::PartitionRacks,
+    ) -> GroupAssignment {
+        self.0
+            .assign_with_racks(members, partitions_per_topic, partition_racks)
+    }
 }
 
 /// The built-in assignor named `name`, as the configuration holds it.

@@ -1,5 +1,7 @@
 //! What goes in and out of the group machine besides requests: metadata, events, identity.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use dekaf_proto::wire::Uuid;
 
 use crate::offset::TopicPartition;
@@ -19,6 +21,10 @@ pub struct TopicInfo {
     /// Whether the topic is internal (such as `__consumer_offsets`); patterns never match
     /// internal topics.
     pub is_internal: bool,
+    /// The racks of each partition's replicas, by partition (from the replica node ids of
+    /// Metadata and the racks of those brokers); a partition not listed has none known.
+    /// Rack-aware assignors read it (KIP-881).
+    pub replica_racks: BTreeMap<i32, BTreeSet<String>>,
 }
 
 impl TopicInfo {
@@ -29,6 +35,7 @@ impl TopicInfo {
             id: Uuid::ZERO,
             partitions,
             is_internal: false,
+            replica_racks: BTreeMap::new(),
         }
     }
 

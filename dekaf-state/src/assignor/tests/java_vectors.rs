@@ -57,6 +57,7 @@ fn same_assignments_as_java() {
                 },
                 topics: list(f[5]),
                 owned_partitions: partitions(f[6]),
+                rack_id: None,
             }),
             "expect" => {
                 want.insert(f[1].to_owned(), partitions(f[2]));
