@@ -11,7 +11,7 @@ use dekaf_sim::{Cluster, Sim};
 use dekaf_state::consumer::{Consumer, ConsumerConfig, ConsumerEvent};
 use dekaf_state::offset::{AutoOffsetReset, Event, OffsetCommitMode, TopicPartition};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
 const TOPIC: &str = "orders";
 
@@ -126,11 +126,16 @@ proptest! {
 /// shrinks it to a minimal one — a single crash right after a commit.
 #[test]
 fn commit_then_process_loses_records_and_proptest_finds_a_minimal_case() {
-    let mut runner = TestRunner::new(Config {
+    // A fixed generator: shrinking is greedy, and from some random starting cases it stops at
+    // a local minimum of two crashes (say {1, 63}) where neither alone loses a record. The
+    // fixed one makes the minimal case below the same on every run.
+    let config = Config {
         cases: 256,
         failure_persistence: None,
         ..Config::default()
-    });
+    };
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
     let strategy = (
         0u64..1000,
         proptest::collection::btree_set(1usize..120, 0..5),
