@@ -128,6 +128,16 @@ impl Partition {
         }
     }
 
+    /// An empty partition led by `leader` in epoch 0 whose offsets start at `start` (as a
+    /// log whose older records retention already removed).
+    pub(crate) fn starting_at(leader: i32, start: i64) -> Self {
+        let mut partition = Partition::new(leader);
+        partition.epochs = vec![(0, start)];
+        partition.log_start = start;
+        partition.end = start;
+        partition
+    }
+
     /// The high watermark: the log end (every replica is in sync).
     pub fn high_watermark(&self) -> i64 {
         self.end
@@ -137,6 +147,27 @@ impl Partition {
     /// high watermark.
     pub fn last_stable_offset(&self) -> i64 {
         self.open.values().copied().min().unwrap_or(self.end)
+    }
+
+    /// The data record at `offset`, if the log ever held one there (markers left out).
+    pub fn record_at(&self, offset: i64) -> Option<&Record> {
+        let i = self.log.binary_search_by_key(&offset, |r| r.offset).ok()?;
+        self.log.get(i).filter(|r| r.marker.is_none())
+    }
+
+    /// The first record at or after the log start whose timestamp is at least `timestamp`:
+    /// its offset and timestamp (ListOffsets by time).
+    pub fn offset_for_time(&self, timestamp: i64) -> Option<(i64, i64)> {
+        self.records()
+            .into_iter()
+            .filter(|r| r.offset >= self.log_start)
+            .find(|r| r.timestamp >= timestamp)
+            .map(|r| (r.offset, r.timestamp))
+    }
+
+    /// Whether `producer` has a transaction open in this partition.
+    pub fn has_open_transaction(&self, producer: i64) -> bool {
+        self.open.contains_key(&producer)
     }
 
     /// Every data record the log ever held below its end (markers left out).
@@ -422,6 +453,22 @@ impl Partition {
         self.epochs.push((self.leader_epoch, self.end));
     }
 
+    /// A leader takes over in `epoch` (which may skip epochs the log never saw, and is ignored
+    /// unless newer than the current one), from the current log end.
+    pub(crate) fn lead(&mut self, leader: i32, epoch: i32) {
+        self.leader = leader;
+        if epoch > self.leader_epoch {
+            self.leader_epoch = epoch;
+            self.epochs.push((epoch, self.end));
+        }
+    }
+
+    /// Leaves `count` offsets unused at the end of the log, as compaction leaves gaps: the
+    /// next batch starts after them.
+    pub(crate) fn skip_offsets(&mut self, count: i64) {
+        self.end = self.end.saturating_add(count.max(0));
+    }
+
     /// Cuts the log back to the batch boundary at or below `offset` (an unclean election to a
     /// replica that had less). Returns the new end.
     pub(crate) fn truncate(&mut self, offset: i64) -> i64 {
@@ -486,6 +533,19 @@ impl Partition {
             }
         }
         (data, upper, rest.next().map(|b| &b.bytes), first_len)
+    }
+
+    /// The stored batches from `from` on that start below `limit`, in order: each one's next
+    /// offset and its bytes.
+    pub(crate) fn batches_from(
+        &self,
+        from: i64,
+        limit: i64,
+    ) -> impl Iterator<Item = (i64, &Bytes)> {
+        self.batches
+            .iter()
+            .filter(move |b| b.next > from && b.base < limit)
+            .map(|b| (b.next, &b.bytes))
     }
 
     /// Aborted transactions that overlap `[from, upper)`: (producer id, first offset).
