@@ -130,6 +130,7 @@ impl Partition {
 
     /// An empty partition led by `leader` in epoch 0 whose offsets start at `start` (as a
     /// log whose older records retention already removed).
+    #[cfg(feature = "fuzzing")]
     pub(crate) fn starting_at(leader: i32, start: i64) -> Self {
         let mut partition = Partition::new(leader);
         partition.epochs = vec![(0, start)];
@@ -455,6 +456,7 @@ impl Partition {
 
     /// A leader takes over in `epoch` (which may skip epochs the log never saw, and is ignored
     /// unless newer than the current one), from the current log end.
+    #[cfg(feature = "fuzzing")]
     pub(crate) fn lead(&mut self, leader: i32, epoch: i32) {
         self.leader = leader;
         if epoch > self.leader_epoch {
@@ -465,6 +467,7 @@ impl Partition {
 
     /// Leaves `count` offsets unused at the end of the log, as compaction leaves gaps: the
     /// next batch starts after them.
+    #[cfg(feature = "fuzzing")]
     pub(crate) fn skip_offsets(&mut self, count: i64) {
         self.end = self.end.saturating_add(count.max(0));
     }
@@ -516,23 +519,20 @@ impl Partition {
     ) -> (BytesMut, i64, Option<&Bytes>, usize) {
         let mut data = BytesMut::new();
         let mut upper = from;
-        let mut rest = self
-            .batches
-            .iter()
-            .filter(|b| b.next > from && b.base < limit);
+        let mut rest = self.batches_from(from, limit);
         let first_len = self
             .batches
             .iter()
             .find(|b| b.next > from)
             .map_or(0, |b| b.bytes.len());
-        for b in rest.by_ref() {
-            data.extend_from_slice(&b.bytes);
-            upper = b.next;
+        for (next, bytes) in rest.by_ref() {
+            data.extend_from_slice(bytes);
+            upper = next;
             if data.len() >= max_bytes.max(1) {
                 break;
             }
         }
-        (data, upper, rest.next().map(|b| &b.bytes), first_len)
+        (data, upper, rest.next().map(|(_, bytes)| bytes), first_len)
     }
 
     /// The stored batches from `from` on that start below `limit`, in order: each one's next

@@ -6,7 +6,7 @@
 //! machine, a request while one is in flight or after the outcome, a run with no outcome or
 //! two, a secret in an outcome's text.
 //!
-//! [`Input`], the reading of fuzz input as a stream of choices, is shared with those bodies.
+//! `Input`, the reading of fuzz input as a stream of choices, is shared with those bodies.
 
 mod input;
 pub(crate) mod sasl;
