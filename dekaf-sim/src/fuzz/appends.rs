@@ -65,3 +65,41 @@ fn write_batch(log: &mut Partition, input: &mut Input<'_>, name: &str) {
         .collect();
     log.append_batch(records, codec, transactional.then_some(pid));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_started_late_with_gaps_and_a_new_leader_keeps_offsets_and_epochs() {
+        let mut log = Partition::starting_at(1, 5);
+        assert_eq!((log.log_start, log.end), (5, 5));
+        log.skip_offsets(3);
+        assert_eq!(log.end, 8, "the gap moves the end");
+        log.lead(2, 4);
+        log.lead(3, 2);
+        assert_eq!(log.leader_epoch, 4, "an older epoch does not take over");
+        assert_eq!(log.epochs, vec![(0, 5), (4, 8)]);
+        assert_eq!(log.epoch_end(0), (0, 8));
+    }
+
+    #[test]
+    fn written_records_hold_their_name_and_offset_and_a_timestamp_by_offset() {
+        // Plain batches of up to four records, no gaps, no compression.
+        let data = [2u8, 0, 0, 0, 3, 0, 0, 0, 0, 0, 1, 0, 0];
+        let mut log = Partition::starting_at(1, 2);
+        write(&mut log, &mut Input::new(&data), "t-0", (1, 3));
+        assert!(log.end > 2, "something was written");
+        for offset in 2..log.end {
+            let record = log.record_at(offset).expect("no gaps were asked for");
+            assert_eq!(
+                record.value.as_deref(),
+                Some(format!("t-0@{offset}").as_bytes())
+            );
+            assert_eq!(record.key.as_deref(), Some(format!("k{offset}").as_bytes()));
+            assert_eq!(record.timestamp, T0 + 10 * offset);
+            assert_eq!(record.txn, crate::Txn::None);
+        }
+        assert_eq!(log.leader_epoch, 3, "written under the leader's epoch");
+    }
+}
