@@ -8,10 +8,11 @@
 //! application's commands, the virtual clock, and for each request the machine sent, an
 //! answer — one a broker could plausibly give (the request's own topics, partitions and
 //! member ids mirrored back with error codes, offsets, epochs and assignments the input
-//! chooses, and record batches from partition logs — this crate's [`Partition`](crate::Partition) — the
-//! input writes as consumers read), one
-//! decoded from raw or damaged bytes, a timeout, a broken connection, or none yet. After the input ends, the brokers answer everything and the clock runs on
-//! past every timeout the machine promises to keep.
+//! chooses, and record batches from partition logs — this crate's
+//! [`Partition`](crate::Partition) — that the input writes as consumers read), one decoded
+//! from raw or damaged bytes, a timeout, a broken connection, or none yet. After the input
+//! ends, the brokers answer everything and the clock runs on past every timeout the machine
+//! promises to keep.
 //!
 //! They panic only when the machine breaks a promise:
 //! - a panic inside it, a `poll_request` or `poll_event` that never ends, requests piling up,
