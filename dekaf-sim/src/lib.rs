@@ -40,6 +40,13 @@
 //!
 //! The [`guide`] shows how to property-test an application's handler with it; [`world`] runs
 //! seeded schedules of whole consumer groups and checks every [`Invariant`].
+//!
+//! # Features
+//!
+//! - `fuzzing` (off): the bodies of the consumer and producer fuzz targets in the
+//!   repository's `fuzz/` directory (a broker made of fuzz input, over this crate's
+//!   [`Partition`] logs), for the fuzzers and the replay of their corpus. Not part of the API,
+//!   and hidden from these docs.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -53,6 +60,11 @@ mod consume;
 #[allow(missing_docs)]
 pub mod consumer_group;
 mod faults;
+/// The bodies of the consumer and producer fuzz targets: for `fuzz/` and the corpus replay
+/// only, not part of the API (the `fuzzing` feature).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz;
 mod group_sim;
 pub mod invariants;
 mod link;

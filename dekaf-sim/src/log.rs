@@ -128,6 +128,17 @@ impl Partition {
         }
     }
 
+    /// An empty partition led by `leader` in epoch 0 whose offsets start at `start` (as a
+    /// log whose older records retention already removed).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn starting_at(leader: i32, start: i64) -> Self {
+        let mut partition = Partition::new(leader);
+        partition.epochs = vec![(0, start)];
+        partition.log_start = start;
+        partition.end = start;
+        partition
+    }
+
     /// The high watermark: the log end (every replica is in sync).
     pub fn high_watermark(&self) -> i64 {
         self.end
@@ -137,6 +148,27 @@ impl Partition {
     /// high watermark.
     pub fn last_stable_offset(&self) -> i64 {
         self.open.values().copied().min().unwrap_or(self.end)
+    }
+
+    /// The data record at `offset`, if the log ever held one there (markers left out).
+    pub fn record_at(&self, offset: i64) -> Option<&Record> {
+        let i = self.log.binary_search_by_key(&offset, |r| r.offset).ok()?;
+        self.log.get(i).filter(|r| r.marker.is_none())
+    }
+
+    /// The first record at or after the log start whose timestamp is at least `timestamp`:
+    /// its offset and timestamp (ListOffsets by time).
+    pub fn offset_for_time(&self, timestamp: i64) -> Option<(i64, i64)> {
+        self.records()
+            .into_iter()
+            .filter(|r| r.offset >= self.log_start)
+            .find(|r| r.timestamp >= timestamp)
+            .map(|r| (r.offset, r.timestamp))
+    }
+
+    /// Whether `producer` has a transaction open in this partition.
+    pub fn has_open_transaction(&self, producer: i64) -> bool {
+        self.open.contains_key(&producer)
     }
 
     /// Every data record the log ever held below its end (markers left out).
@@ -422,6 +454,24 @@ impl Partition {
         self.epochs.push((self.leader_epoch, self.end));
     }
 
+    /// A leader takes over in `epoch` (which may skip epochs the log never saw, and is ignored
+    /// unless newer than the current one), from the current log end.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn lead(&mut self, leader: i32, epoch: i32) {
+        self.leader = leader;
+        if epoch > self.leader_epoch {
+            self.leader_epoch = epoch;
+            self.epochs.push((epoch, self.end));
+        }
+    }
+
+    /// Leaves `count` offsets unused at the end of the log, as compaction leaves gaps: the
+    /// next batch starts after them.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn skip_offsets(&mut self, count: i64) {
+        self.end = self.end.saturating_add(count.max(0));
+    }
+
     /// Cuts the log back to the batch boundary at or below `offset` (an unclean election to a
     /// replica that had less). Returns the new end.
     pub(crate) fn truncate(&mut self, offset: i64) -> i64 {
@@ -469,23 +519,33 @@ impl Partition {
     ) -> (BytesMut, i64, Option<&Bytes>, usize) {
         let mut data = BytesMut::new();
         let mut upper = from;
-        let mut rest = self
-            .batches
-            .iter()
-            .filter(|b| b.next > from && b.base < limit);
+        let mut rest = self.batches_from(from, limit);
         let first_len = self
             .batches
             .iter()
             .find(|b| b.next > from)
             .map_or(0, |b| b.bytes.len());
-        for b in rest.by_ref() {
-            data.extend_from_slice(&b.bytes);
-            upper = b.next;
+        for (next, bytes) in rest.by_ref() {
+            data.extend_from_slice(bytes);
+            upper = next;
             if data.len() >= max_bytes.max(1) {
                 break;
             }
         }
-        (data, upper, rest.next().map(|b| &b.bytes), first_len)
+        (data, upper, rest.next().map(|(_, bytes)| bytes), first_len)
+    }
+
+    /// The stored batches from `from` on that start below `limit`, in order: each one's next
+    /// offset and its bytes.
+    pub(crate) fn batches_from(
+        &self,
+        from: i64,
+        limit: i64,
+    ) -> impl Iterator<Item = (i64, &Bytes)> {
+        self.batches
+            .iter()
+            .filter(move |b| b.next > from && b.base < limit)
+            .map(|b| (b.next, &b.bytes))
     }
 
     /// Aborted transactions that overlap `[from, upper)`: (producer id, first offset).

@@ -116,13 +116,11 @@ impl Cluster {
                                     -2 => (part.log_start, -1),
                                     -1 if read_committed => (part.last_stable_offset(), -1),
                                     -1 => (part.end, -1),
-                                    ts => part
-                                        .records()
-                                        .into_iter()
-                                        .filter(|r| r.offset >= part.log_start)
-                                        .find(|r| r.timestamp >= ts)
-                                        .map(|r| (r.offset, r.timestamp))
-                                        .unwrap_or(if quirk { (0, -1) } else { (-1, -1) }),
+                                    ts => part.offset_for_time(ts).unwrap_or(if quirk {
+                                        (0, -1)
+                                    } else {
+                                        (-1, -1)
+                                    }),
                                 };
                                 out.offset = offset;
                                 out.timestamp = timestamp;

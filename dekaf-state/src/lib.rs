@@ -175,9 +175,9 @@
 //!
 //! # Features
 //!
-//! - `fuzzing` (off): the bodies of the fuzz targets in the repository's `fuzz/` directory,
-//!   for the fuzzers and the replay of their corpus. Not part of the API, and hidden from
-//!   these docs.
+//! - `fuzzing` (off): the body of the `sasl` fuzz target in the repository's `fuzz/`
+//!   directory and the fuzz input reader dekaf-sim's fuzz bodies share, for the fuzzers and
+//!   the replay of their corpus. Not part of the API, and hidden from these docs.
 //!
 //! # Delivery semantics
 //!
@@ -215,7 +215,8 @@ pub mod assignor;
 pub mod client;
 pub mod consumer;
 pub mod display;
-/// The bodies of the state machine fuzz targets: for `fuzz/` and the corpus replay only, not
+/// The body of the SASL fuzz target and the fuzz input reader: for `fuzz/`, dekaf-sim's fuzz
+/// bodies and the corpus replay only, not
 /// part of the API (the `fuzzing` feature, as quinn-proto keeps its own behind `cfg(fuzzing)`).
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]

@@ -1,5 +1,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    dekaf_state::fuzz::fuzz_consumer(data);
+    dekaf_sim::fuzz::fuzz_consumer(data);
 });

@@ -4,7 +4,8 @@
 //! `cargo test -p dekaf-tests --test fuzz_corpus -- --ignored write_seeds` rewrites the seed
 //! inputs (files named `seed-*`): valid frames, every version of every request and response
 //! dekaf implements, and record batches in every codec. The seeds of the state machine targets
-//! (and of `sasl`) are written by `cargo test -p dekaf-state --lib -- --ignored write_seeds`.
+//! are written by `cargo test -p dekaf-sim --features fuzzing --lib -- --ignored write_seeds`,
+//! those of `sasl` by `cargo test -p dekaf-state --all-features --lib -- --ignored write_seeds`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -66,12 +67,12 @@ fn record_batches() {
 
 #[test]
 fn consumer_machine() {
-    replay("consumer_machine", dekaf_state::fuzz::fuzz_consumer);
+    replay("consumer_machine", dekaf_sim::fuzz::fuzz_consumer);
 }
 
 #[test]
 fn producer_machine() {
-    replay("producer_machine", dekaf_state::fuzz::fuzz_producer);
+    replay("producer_machine", dekaf_sim::fuzz::fuzz_producer);
 }
 
 #[test]

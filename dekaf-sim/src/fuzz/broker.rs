@@ -20,9 +20,9 @@ use dekaf_proto::messages::{
 use dekaf_proto::wire::Uuid;
 use dekaf_proto::ErrorCode;
 
-use super::input::Input;
-use super::log::Log;
-use crate::client::BrokerId;
+use crate::log::Partition;
+use dekaf_state::client::BrokerId;
+use dekaf_state::fuzz::Input;
 
 /// The brokers of the fuzzed cluster.
 pub(crate) const BROKERS: [BrokerId; 3] = [1, 2, 3];
@@ -37,7 +37,7 @@ pub(crate) struct World {
     /// The next offset per partition, for Produce answers.
     pub(crate) log_end: BTreeMap<(String, i32), i64>,
     /// The logs consumers read, created when first asked about.
-    pub(crate) logs: BTreeMap<(String, i32), Log>,
+    pub(crate) logs: BTreeMap<(String, i32), Partition>,
     /// Partitions that got a fetch answer made of raw or damaged bytes: what a consumer hands
     /// out of them need not match their log.
     pub(crate) tainted: BTreeSet<(String, i32)>,
@@ -87,10 +87,11 @@ impl World {
     }
 
     /// The log of a partition, started at a small offset the input picks.
-    pub(crate) fn log(&mut self, input: &mut Input<'_>, topic: &str, p: i32) -> &mut Log {
+    pub(crate) fn log(&mut self, input: &mut Input<'_>, topic: &str, p: i32) -> &mut Partition {
+        let (leader, _) = self.leader(topic, p);
         self.logs
             .entry((topic.to_string(), p))
-            .or_insert_with(|| Log::new(i64::from(input.byte() % 8)))
+            .or_insert_with(|| Partition::starting_at(leader, i64::from(input.byte() % 8)))
     }
 
     /// Notes an answer made of raw or damaged bytes: the partitions of a fetch get records
@@ -215,10 +216,10 @@ pub(crate) fn answer(
         RequestBody::ConsumerGroupHeartbeat(r) => {
             super::groups::consumer_heartbeat(world, input, r).into()
         }
-        RequestBody::ListOffsets(r) => super::logs::list_offsets(world, input, r, version).into(),
-        RequestBody::Fetch(r) => super::logs::fetch(world, input, r, version).into(),
-        RequestBody::OffsetForLeaderEpoch(r) => super::logs::epochs(world, input, r).into(),
-        RequestBody::Produce(r) => super::logs::produce(world, input, r, version).into(),
+        RequestBody::ListOffsets(r) => super::leader::list_offsets(world, input, r, version).into(),
+        RequestBody::Fetch(r) => super::leader::fetch(world, input, r, version).into(),
+        RequestBody::OffsetForLeaderEpoch(r) => super::leader::epochs(world, input, r).into(),
+        RequestBody::Produce(r) => super::leader::produce(world, input, r, version).into(),
         RequestBody::InitProducerId(r) => super::txns::init_producer_id(world, input, r).into(),
         RequestBody::AddPartitionsToTxn(r) => super::txns::add_partitions(input, r).into(),
         RequestBody::AddOffsetsToTxn(_) => super::txns::add_offsets(input).into(),

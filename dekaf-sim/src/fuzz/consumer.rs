@@ -9,13 +9,15 @@ use dekaf_proto::messages::RequestBody;
 use dekaf_proto::ApiKey;
 
 use super::broker::World;
-use super::input::Input;
-use super::log::Fate;
 use super::net::{Net, Stats, REQUEST_TIMEOUT};
-use crate::client::ClientMachine;
-use crate::consumer::{Consumer, ConsumerConfig, ConsumerEvent, ConsumerRecord, IsolationLevel};
-use crate::group::{GroupEvent, GroupProtocol};
-use crate::offset::{
+use crate::log::{Record, Txn};
+use dekaf_state::client::ClientMachine;
+use dekaf_state::consumer::{
+    Consumer, ConsumerConfig, ConsumerEvent, ConsumerRecord, IsolationLevel,
+};
+use dekaf_state::fuzz::Input;
+use dekaf_state::group::{GroupEvent, GroupProtocol};
+use dekaf_state::offset::{
     AckMode, AutoOffsetReset, CommitPolicy, Event, FetchEpoch, OffsetCommitMode, TopicPartition,
     TopicPartitionOffset, TopicPartitionTimestamp,
 };
@@ -242,8 +244,13 @@ fn check_logged(world: &World, read_committed: bool, r: &ConsumerRecord) {
     if world.all_tainted || world.tainted.contains(&key) {
         return;
     }
-    let held = world.logs.get(&key).and_then(|l| l.records.get(&r.offset));
-    let Some((value, fate)) = held else {
+    let held = world.logs.get(&key).and_then(|l| l.record_at(r.offset));
+    let Some(Record {
+        value: Some(value),
+        txn,
+        ..
+    }) = held
+    else {
         panic!(
             "{tp}: handed out offset {}, where the log holds no record",
             r.offset
@@ -257,8 +264,8 @@ fn check_logged(world: &World, read_committed: bool, r: &ConsumerRecord) {
     );
     if read_committed {
         assert!(
-            matches!(fate, Fate::Plain | Fate::Committed),
-            "{tp}: read_committed handed out offset {} of a transaction {fate:?}",
+            matches!(txn, Txn::None | Txn::Committed),
+            "{tp}: read_committed handed out offset {} of a transaction {txn:?}",
             r.offset
         );
     }

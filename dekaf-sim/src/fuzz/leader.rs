@@ -20,9 +20,10 @@ use dekaf_proto::messages::produce::{
 use dekaf_proto::records::RecordBatches;
 use dekaf_proto::ErrorCode;
 
+use super::appends;
 use super::broker::{code, topic_name, World};
-use super::input::Input;
-use super::log::T0;
+use crate::T0;
+use dekaf_state::fuzz::Input;
 
 /// Where a batch's checksum starts covering it: after base offset, length, partition leader
 /// epoch, magic and the checksum itself.
@@ -57,7 +58,7 @@ fn list_partition(
     }
     let log = world.log(input, topic, partition);
     let (offset, found) = match timestamp {
-        -2 => (log.start, -1),
+        -2 => (log.log_start, -1),
         -1 if read_committed => (log.last_stable_offset(), -1),
         -1 => (log.end, -1),
         ts => match log.offset_for_time(ts) {
@@ -201,9 +202,9 @@ fn fetch_partition(
     let log = world.log(input, topic, p.partition);
     if p.fetch_offset == log.end && !input.chance(64) {
         // Producers wrote more while the consumer waited.
-        log.write(input, topic, epoch);
+        appends::write(log, input, topic, (leader, epoch));
     }
-    if p.fetch_offset < log.start || p.fetch_offset > log.end {
+    if p.fetch_offset < log.log_start || p.fetch_offset > log.end {
         out.error_code = ErrorCode::OFFSET_OUT_OF_RANGE;
         out.high_watermark = -1;
         return out;
@@ -218,22 +219,19 @@ fn fetch_partition(
     let mut data = BytesMut::new();
     let mut first_len = 0;
     let mut upper = p.fetch_offset;
-    let mut rest = log
-        .batches
-        .iter()
-        .filter(|b| b.next > p.fetch_offset && b.base < limit);
-    for b in rest.by_ref().take(1 + input.below(4)) {
+    let mut rest = log.batches_from(p.fetch_offset, limit);
+    for (next, bytes) in rest.by_ref().take(1 + input.below(4)) {
         if data.is_empty() {
-            first_len = b.bytes.len();
+            first_len = bytes.len();
         }
-        data.extend_from_slice(&b.bytes);
-        upper = b.next;
+        data.extend_from_slice(bytes);
+        upper = next;
     }
     if input.chance(24) {
         // The answer ends inside the next batch, as a size limit cuts it.
-        if let Some(b) = rest.next() {
-            let cut = input.below(b.bytes.len());
-            data.extend_from_slice(b.bytes.get(..cut).unwrap_or_default());
+        if let Some((_, bytes)) = rest.next() {
+            let cut = input.below(bytes.len());
+            data.extend_from_slice(bytes.get(..cut).unwrap_or_default());
         }
     }
     if first_len > CRC_START && input.chance(12) {
@@ -248,12 +246,11 @@ fn fetch_partition(
         out.last_stable_offset = lso;
         let listed = read_committed && input.bool();
         out.aborted_transactions = Some(if listed {
-            log.aborted
-                .iter()
-                .filter(|(_, first, marker)| *marker >= p.fetch_offset && *first < upper)
-                .map(|(pid, first, _)| AbortedTransaction {
-                    producer_id: *pid,
-                    first_offset: *first,
+            log.aborted_between(p.fetch_offset, upper)
+                .into_iter()
+                .map(|(producer_id, first_offset)| AbortedTransaction {
+                    producer_id,
+                    first_offset,
                     ..Default::default()
                 })
                 .collect()
@@ -262,7 +259,7 @@ fn fetch_partition(
         });
     }
     if version >= 5 {
-        out.log_start_offset = log.start;
+        out.log_start_offset = log.log_start;
     }
     if version >= 12 {
         if p.last_fetched_epoch >= 0 && input.chance(12) {

@@ -27,7 +27,7 @@ use dekaf_proto::wire::Uuid;
 use dekaf_proto::ErrorCode;
 
 use super::broker::{code, garbage, partition_code, topic_id, World};
-use super::input::Input;
+use dekaf_state::fuzz::Input;
 
 /// Codes any coordinator request may get.
 const COORDINATOR: [ErrorCode; 4] = [
@@ -88,9 +88,9 @@ fn committed(world: &mut World, input: &mut Input<'_>, topic: &str, p: i32) -> (
         0..=159 => {
             let epoch = world.leader(topic, p).1;
             let log = world.log(input, topic, p);
-            let span = usize::try_from(log.end.saturating_sub(log.start)).unwrap_or(0);
+            let span = usize::try_from(log.end.saturating_sub(log.log_start)).unwrap_or(0);
             let offset = log
-                .start
+                .log_start
                 .saturating_add(input.below(span.saturating_add(1)) as i64);
             (offset, epoch)
         }

@@ -15,7 +15,7 @@ use dekaf_proto::messages::{
 use dekaf_proto::ErrorCode;
 
 use super::broker::{code, partition_code, World};
-use super::input::Input;
+use dekaf_state::fuzz::Input;
 
 /// Codes every transaction coordinator request may get.
 const TXN: [ErrorCode; 8] = [

@@ -13,10 +13,10 @@ use dekaf_proto::wire::Reader;
 use dekaf_proto::{ApiKey, ErrorCode};
 
 use super::broker::{answer, World, BROKERS};
-use super::input::Input;
-use crate::client::{
+use dekaf_state::client::{
     BrokerId, ClientMachine, Destination, Outgoing, RequestFailed, RequestId, Response,
 };
+use dekaf_state::fuzz::Input;
 
 /// How long a driver waits for an answer before it gives up on the connection.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
