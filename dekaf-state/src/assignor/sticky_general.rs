@@ -34,6 +34,7 @@ use super::sticky_racks::RackInfo;
 use super::Tp;
 
 /// What the general builder starts from, by member rank.
+#[derive(Clone)]
 pub(super) struct GeneralInput<'a> {
     /// Partition count of each topic.
     pub(super) counts: Vec<i32>,
@@ -51,14 +52,32 @@ pub(super) struct GeneralInput<'a> {
 }
 
 /// Runs the general builder; returns each member's partitions by rank.
+///
+/// Rack-aware, the builder runs twice: as Java's, taking owned partitions away from members
+/// outside their racks, and keeping every owned partition (racks still guide where unowned
+/// partitions go). The first result is kept only if it leaves fewer partitions outside their
+/// member's rack. Java always keeps the first; where balance forces partitions outside their
+/// racks, that can move them around in every rebalance without end (each follow-up rebalance
+/// takes them away again), where dekaf's group settles.
 pub(super) fn assign(input: GeneralInput<'_>) -> Vec<Vec<Tp>> {
-    let mut builder = Builder::new(input);
-    builder.run();
-    builder
-        .assignment
-        .into_iter()
-        .map(|set| set.into_iter().collect())
-        .collect()
+    let racks = input.racks;
+    let result = |builder: Builder<'_>| -> Vec<Vec<Tp>> {
+        builder
+            .assignment
+            .into_iter()
+            .map(|set| set.into_iter().collect())
+            .collect()
+    };
+    if !racks.is_aware() {
+        return result(Builder::run(input, true));
+    }
+    let moved = Builder::run(input.clone(), true);
+    let kept = Builder::run(input, false);
+    if moved.misplaced() < kept.misplaced() {
+        result(moved)
+    } else {
+        result(kept)
+    }
 }
 
 struct Builder<'a> {
@@ -133,15 +152,33 @@ impl<'a> Builder<'a> {
         self.subscriptions[r].contains(&t)
     }
 
-    fn run(&mut self) {
+    /// Builds the assignment of `input`; with `rack_moves`, owned partitions outside their
+    /// owner's rack are taken away (step 1) when the assignment is rack-aware.
+    fn run(input: GeneralInput<'a>, rack_moves: bool) -> Self {
+        let mut builder = Builder::new(input);
+        builder.build(rack_moves);
+        builder
+    }
+
+    /// The number of assigned partitions without a replica in their member's rack.
+    fn misplaced(&self) -> usize {
+        self.assignment
+            .iter()
+            .enumerate()
+            .map(|(r, set)| set.iter().filter(|&&tp| self.racks.mismatch(r, tp)).count())
+            .sum()
+    }
+
+    fn build(&mut self, rack_moves: bool) {
         let n = self.assignment.len();
         // Step 1: keep what is still valid (and, rack-aware, in the owner's rack).
         for r in 0..n {
             let before = self.assignment[r].len();
             let subscriptions = self.subscriptions[r];
             let racks = self.racks;
-            self.assignment[r]
-                .retain(|&tp| subscriptions.contains(&tp.0) && !racks.mismatch(r, tp));
+            self.assignment[r].retain(|&tp| {
+                subscriptions.contains(&tp.0) && !(rack_moves && racks.mismatch(r, tp))
+            });
             if self.assignment[r].len() != before {
                 self.revocation_required = true;
             }
@@ -215,9 +252,11 @@ impl<'a> Builder<'a> {
     /// `same_rack`: and whose rack, if it has one, holds a replica). Returns whether one was
     /// found.
     fn place(&mut self, tp: Tp, same_rack: bool) -> bool {
-        let target = self.by_load.iter().map(|&(_, r)| r).find(|&r| {
-            self.subscribes(r, tp.0) && !(same_rack && self.racks.mismatch(r, tp))
-        });
+        let target = self
+            .by_load
+            .iter()
+            .map(|&(_, r)| r)
+            .find(|&r| self.subscribes(r, tp.0) && !(same_rack && self.racks.mismatch(r, tp)));
         if let Some(r) = target {
             self.give(tp, r);
         }

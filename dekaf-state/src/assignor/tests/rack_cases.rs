@@ -670,14 +670,23 @@ fn cooperative_sticky_with_different_subscriptions_moves_owned_partitions_to_the
     ];
     let (rf, brokers, members) = (1, racks(3), racks(3));
     let owned = Some(&OWNED_MISALIGNED[..]);
-    verify_sticky(&topics, rf, &brokers, &members, NON_EQUAL, owned, &intermediate, 0);
+    verify_sticky(
+        &topics,
+        rf,
+        &brokers,
+        &members,
+        NON_EQUAL,
+        owned,
+        &intermediate,
+        0,
+    );
     let owned = Some(&intermediate[..]);
     verify_sticky(&topics, rf, &brokers, &members, NON_EQUAL, owned, &last, 4);
 }
 
 #[test]
-fn cooperative_sticky_with_different_subscriptions_and_replicas_in_every_rack_stays_sticky_as_java(
-) {
+fn cooperative_sticky_with_different_subscriptions_and_replicas_in_every_rack_stays_sticky_as_java()
+{
     let topics = [("t1", 6), ("t2", 7), ("t3", 2)];
     let intermediate = ["t1-2, t1-3, t1-4", "t2-0, t2-1, t2-2, t2-3", "t3-0, t3-1"];
     let last = [
@@ -687,7 +696,16 @@ fn cooperative_sticky_with_different_subscriptions_and_replicas_in_every_rack_st
     ];
     let (rf, brokers, members) = (3, racks(3), racks(3));
     let owned = Some(&OWNED_MISALIGNED[..]);
-    verify_sticky(&topics, rf, &brokers, &members, NON_EQUAL, owned, &intermediate, 0);
+    verify_sticky(
+        &topics,
+        rf,
+        &brokers,
+        &members,
+        NON_EQUAL,
+        owned,
+        &intermediate,
+        0,
+    );
     let owned = Some(&intermediate[..]);
     verify_sticky(&topics, rf, &brokers, &members, NON_EQUAL, owned, &last, 0);
 }
