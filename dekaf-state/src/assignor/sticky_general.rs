@@ -3,7 +3,9 @@
 //!
 //! 1. Keep every partition with its current owner while the owner still subscribes to its
 //!    topic and, when the assignment is rack-aware, while the owner's rack holds a replica of
-//!    it (a member without a rack keeps what it owns).
+//!    it (a member without a rack keeps what it owns). Unlike Java, dekaf keeps the result of
+//!    taking partitions away for their racks only when that leaves fewer partitions outside
+//!    their member's rack (see [`assign`]).
 //! 2. Give each partition without owner to the least loaded member subscribed to its topic.
 //!    Rack-aware, a first pass gives each one to the least loaded such member whose rack holds
 //!    a replica (or that has no rack); what finds none goes to the least loaded subscriber in
