@@ -34,8 +34,11 @@ use super::{
 /// it to its new owner at once). With different subscriptions, dekaf also keeps owned
 /// partitions outside their racks when taking them away would not leave fewer partitions
 /// outside their member's rack in the end: where balance needs some partitions outside their
-/// racks, Java's rule can move them in every rebalance and the group never settles. Without
-/// racks, or with every partition in every member's rack, the result is as without racks.
+/// racks, Java's rule can move them in every rebalance and the group never settles. With the
+/// same subscriptions, dealing within racks stops raising members to the maximum quota once
+/// enough members hold it (Java does not count those, and can leave a member below the
+/// minimum). Without racks, or with every partition in every member's rack, the result is as
+/// without racks.
 ///
 /// Follows Java's `CooperativeStickyAssignor`, down to the choices Java makes by
 /// the iteration order of its hash maps: given the members in JoinGroup order, dekaf assigns

@@ -298,7 +298,7 @@ fn constrained(
                 let count = assignment[r].len() + 1;
                 if count >= min_quota {
                     under_min.remove(i);
-                    if count < max_quota {
+                    if count < max_quota && over_min < expected_over_min {
                         at_min.push_back(r);
                     }
                 } else {
@@ -314,6 +314,13 @@ fn constrained(
                 let r = at_min[i];
                 if assignment[r].len() + 1 == max_quota {
                     at_min.remove(i);
+                    // Java counts these too late: once enough members hold the maximum, the
+                    // others at the minimum must stay there, or a member below it finds no
+                    // partition left.
+                    over_min += 1;
+                    if over_min == expected_over_min {
+                        at_min.clear();
+                    }
                 }
                 to = Some(r);
             }

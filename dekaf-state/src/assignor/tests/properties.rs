@@ -119,7 +119,7 @@ pub(super) fn check_complete(s: &Scenario, out: &GroupAssignment) {
 }
 
 /// Partition counts differ by at most one.
-fn check_balanced(out: &GroupAssignment) {
+pub(super) fn check_balanced(out: &GroupAssignment) {
     let sizes: Vec<usize> = out.values().map(Vec::len).collect();
     let (min, max) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
     assert!(max - min <= 1, "unbalanced: {out:?}");

@@ -709,3 +709,31 @@ fn cooperative_sticky_with_different_subscriptions_and_replicas_in_every_rack_st
     let owned = Some(&intermediate[..]);
     verify_sticky(&topics, rf, &brokers, &members, NON_EQUAL, owned, &last, 0);
 }
+
+#[test]
+fn cooperative_sticky_with_racks_and_uniform_subscriptions_gives_every_member_its_minimum() {
+    // Eight partitions in rack `a`, one in `b`: the two members in `a` take theirs within the
+    // rack, but only one may go above the minimum of two, or a member in `c` is left with one.
+    let topics = counts(&[("t", 9)]);
+    let mut racks = PartitionRacks::new();
+    for p in 0..9 {
+        let rack = if p == 8 { "b" } else { "a" };
+        racks.insert(("t".to_owned(), p), BTreeSet::from([rack.to_owned()]));
+    }
+    let members: Vec<MemberSubscription> = ["a", "a", "c", "c"]
+        .iter()
+        .enumerate()
+        .map(|(i, rack)| MemberSubscription {
+            rack_id: Some((*rack).to_owned()),
+            ..member(&format!("consumer{i}"), &["t"])
+        })
+        .collect();
+    let out = CooperativeStickyAssignor.assign_with_racks(&members, &topics, &racks);
+    let want = expected(&[
+        ("consumer0", &[("t", 0), ("t", 2), ("t", 4)]),
+        ("consumer1", &[("t", 1), ("t", 3)]),
+        ("consumer2", &[("t", 6), ("t", 8)]),
+        ("consumer3", &[("t", 5), ("t", 7)]),
+    ]);
+    assert_eq!(out, want);
+}

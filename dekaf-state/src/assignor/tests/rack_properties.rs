@@ -6,7 +6,9 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 
 use super::cooperative_sticky_cases::{check_cooperative, settle};
-use super::properties::{check_complete, check_sticky_balance, check_valid, scenario, Scenario};
+use super::properties::{
+    check_balanced, check_complete, check_sticky_balance, check_valid, scenario, Scenario,
+};
 use super::*;
 
 const RACKS: [&str; 3] = ["r0", "r1", "r2"];
@@ -102,8 +104,10 @@ proptest! {
         let settled = settle_with_racks(s.members.clone(), &s.topics, &racks);
         check_valid(&s, &settled);
         check_complete(&s, &settled);
-        if general {
-            check_sticky_balance(&settled);
+        check_sticky_balance(&settled);
+        if !general {
+            // Every member subscribes to the same topics: within one partition.
+            check_balanced(&settled);
         }
     }
 
