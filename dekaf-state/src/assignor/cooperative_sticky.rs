@@ -24,12 +24,21 @@ use super::{
 /// a 4-byte big-endian integer in the user data (what [`Assignor::subscription_user_data`]
 /// writes, as the Java consumer does).
 ///
-/// Rack-aware as Java's (KIP-881) when every member subscribes to the same topics, members
-/// name racks and some partition's replicas are not in every rack: a member keeps only owned
-/// partitions with a replica in its rack, and the others are dealt within racks first, then
-/// round robin as without racks. Unlike Java, an owned partition a member no longer keeps for
-/// that reason is revoked before it moves (Java hands it to its new owner at once). With
-/// different subscriptions racks are ignored.
+/// Rack-aware as Java's (KIP-881) when members name racks and some partition's replicas are
+/// not in every rack: a member keeps only owned partitions with a replica in its rack, and the
+/// others go to members in a rack holding a replica first. When every member subscribes to the
+/// same topics they are dealt within racks, then round robin as without racks; otherwise each
+/// goes to the least loaded subscriber in a rack holding one (else to the least loaded
+/// subscriber), and balancing moves partitions as without racks. Unlike Java, an owned
+/// partition a member no longer keeps for that reason is revoked before it moves (Java hands
+/// it to its new owner at once). With different subscriptions, dekaf also keeps owned
+/// partitions outside their racks when taking them away would not leave fewer partitions
+/// outside their member's rack in the end: where balance needs some partitions outside their
+/// racks, Java's rule can move them in every rebalance and the group never settles. With the
+/// same subscriptions, dealing within racks stops raising members to the maximum quota once
+/// enough members hold it (Java does not count those, and can leave a member below the
+/// minimum). Without racks, or with every partition in every member's rack, the result is as
+/// without racks.
 ///
 /// Follows Java's `CooperativeStickyAssignor`, down to the choices Java makes by
 /// the iteration order of its hash maps: given the members in JoinGroup order, dekaf assigns

@@ -16,9 +16,8 @@
 //! topic: no IO, no clock, no state kept between rebalances, and the same input always gives the
 //! same output. [`Assignor::assign_with_racks`] also gets the racks of each partition's
 //! replicas: `range` then prefers, as Java's does since Kafka 3.5 (KIP-881), giving members
-//! partitions with a replica in their rack, and so does `cooperative-sticky` when every member
-//! subscribes to the same topics (with different subscriptions it assigns as Java does
-//! without racks); `roundrobin` ignores racks, as Java's does.
+//! partitions with a replica in their rack, and so does `cooperative-sticky` (with the
+//! differences its docs list); `roundrobin` ignores racks, as Java's does.
 //!
 //! # Eager and cooperative rebalancing
 //!

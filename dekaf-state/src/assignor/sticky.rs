@@ -7,8 +7,9 @@
 //!   keeps up to its quota (`partitions / members`, rounded down or up) of what it owns, the
 //!   rest is dealt round robin to the members below quota. The result is balanced within one.
 //! - Otherwise the *general* builder ([`super::sticky_general`]): keep every valid ownership,
-//!   give each unowned partition to the least loaded member that can take it, then move
-//!   partitions from the most to the least loaded members while that improves the balance.
+//!   give each unowned partition to the least loaded member that can take it (rack-aware: the
+//!   least loaded one in a rack holding a replica, where there is one), then move partitions
+//!   from the most to the least loaded members while that improves the balance.
 //!
 //! Where Java's choice depends on the iteration order of a `HashMap` (which member, among
 //! several that own more than their quota, keeps the extra partition; which previous owner
@@ -51,8 +52,7 @@ impl Default for MemberGeneration {
 }
 
 /// Computes the sticky assignment of `group`, given each member's generation, indexed like
-/// [`Group::members`], and the racks of the partitions' replicas (used when every member
-/// subscribes to the same topics).
+/// [`Group::members`], and the racks of the partitions' replicas.
 pub(super) fn assign(
     group: &Group<'_>,
     generations: &[MemberGeneration],
@@ -86,8 +86,8 @@ pub(super) fn assign(
     let first = &group.members[order[0]].raw_topics;
     let all_equal = order.iter().all(|&m| &group.members[m].raw_topics == first);
 
+    let racks = RackInfo::new(group, &order, racks);
     let (by_rank, transferring) = if all_equal {
-        let racks = RackInfo::new(group, &order, racks);
         let (assignment, transferring) = constrained(group, claims, &visit, &racks);
         (assignment, Some(transferring))
     } else {
@@ -103,6 +103,7 @@ pub(super) fn assign(
             subscriptions: order.iter().map(|&m| &group.members[m].topics).collect(),
             current: claims.owned,
             previous,
+            racks: &racks,
         };
         (sticky_general::assign(input), None)
     };
@@ -297,7 +298,7 @@ fn constrained(
                 let count = assignment[r].len() + 1;
                 if count >= min_quota {
                     under_min.remove(i);
-                    if count < max_quota {
+                    if count < max_quota && over_min < expected_over_min {
                         at_min.push_back(r);
                     }
                 } else {
@@ -313,6 +314,13 @@ fn constrained(
                 let r = at_min[i];
                 if assignment[r].len() + 1 == max_quota {
                     at_min.remove(i);
+                    // Java counts these too late: once enough members hold the maximum, the
+                    // others at the minimum must stay there, or a member below it finds no
+                    // partition left.
+                    over_min += 1;
+                    if over_min == expected_over_min {
+                        at_min.clear();
+                    }
                 }
                 to = Some(r);
             }

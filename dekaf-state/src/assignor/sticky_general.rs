@@ -1,18 +1,29 @@
 //! The general sticky builder, for groups whose members subscribe to different topics (Java's
-//! `GeneralAssignmentBuilder`, without racks).
+//! `GeneralAssignmentBuilder`, rack-aware as Java's since KIP-881).
 //!
 //! 1. Keep every partition with its current owner while the owner still subscribes to its
-//!    topic.
+//!    topic and, when the assignment is rack-aware, while the owner's rack holds a replica of
+//!    it (a member without a rack keeps what it owns). Unlike Java, dekaf keeps the result of
+//!    taking partitions away for their racks only when that leaves fewer partitions outside
+//!    their member's rack (see [`assign`]).
 //! 2. Give each partition without owner to the least loaded member subscribed to its topic.
+//!    Rack-aware, a first pass gives each one to the least loaded such member whose rack holds
+//!    a replica (or that has no rack); what finds none goes to the least loaded subscriber in
+//!    a second pass.
 //! 3. Set aside what cannot move: topics with a single subscriber, and members that hold every
 //!    partition they could and only partitions of such topics.
 //! 4. While the assignment is not balanced, move partitions from their owner to the least loaded
 //!    member that can take them (or back to a previous owner from an older generation), first
 //!    only the partitions placed in step 2, then all of them. A move that would undo an earlier
 //!    move between the same two members of the same topic swaps for that partition instead, so
-//!    partitions do not shuffle back and forth.
+//!    partitions do not shuffle back and forth. Java looks for a less loaded member in the
+//!    partition's racks first, but either way moves the partition to the least loaded
+//!    subscriber, so racks change nothing here.
 //! 5. If the moves did not make the assignment more balanced (by the sum of the differences in
 //!    partition counts over all pairs of members), undo them.
+//!
+//! Without racks, or when every partition has a replica in every member's rack, steps 1 and 2
+//! are those of the builder without racks and so is the result.
 //!
 //! Members are identified by rank (their position in member id order); topics by index (their
 //! position in name order). The number of moves is bounded (far above what balancing needs) so
@@ -21,9 +32,11 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::java::{self, HashLayout};
+use super::sticky_racks::RackInfo;
 use super::Tp;
 
 /// What the general builder starts from, by member rank.
+#[derive(Clone)]
 pub(super) struct GeneralInput<'a> {
     /// Partition count of each topic.
     pub(super) counts: Vec<i32>,
@@ -35,23 +48,45 @@ pub(super) struct GeneralInput<'a> {
     pub(super) current: Vec<Vec<Tp>>,
     /// The owner of a partition in an older generation, where one claims it.
     pub(super) previous: HashMap<Tp, usize>,
+    /// Members' racks (by rank) and partitions' replica racks; not aware when racks play no
+    /// part.
+    pub(super) racks: &'a RackInfo<'a>,
 }
 
 /// Runs the general builder; returns each member's partitions by rank.
+///
+/// Rack-aware, the builder runs twice: as Java's, taking owned partitions away from members
+/// outside their racks, and keeping every owned partition (racks still guide where unowned
+/// partitions go). The first result is kept only if it leaves fewer partitions outside their
+/// member's rack. Java always keeps the first; where balance forces partitions outside their
+/// racks, that can move them around in every rebalance without end (each follow-up rebalance
+/// takes them away again), where dekaf's group settles.
 pub(super) fn assign(input: GeneralInput<'_>) -> Vec<Vec<Tp>> {
-    let mut builder = Builder::new(input);
-    builder.run();
-    builder
-        .assignment
-        .into_iter()
-        .map(|set| set.into_iter().collect())
-        .collect()
+    let racks = input.racks;
+    let result = |builder: Builder<'_>| -> Vec<Vec<Tp>> {
+        builder
+            .assignment
+            .into_iter()
+            .map(|set| set.into_iter().collect())
+            .collect()
+    };
+    if !racks.is_aware() {
+        return result(Builder::run(input, true));
+    }
+    let moved = Builder::run(input.clone(), true);
+    let kept = Builder::run(input, false);
+    if moved.misplaced() < kept.misplaced() {
+        result(moved)
+    } else {
+        result(kept)
+    }
 }
 
 struct Builder<'a> {
     counts: Vec<i32>,
     subscriptions: Vec<&'a BTreeSet<usize>>,
     previous: HashMap<Tp, usize>,
+    racks: &'a RackInfo<'a>,
     /// Members subscribed to each topic.
     topic_members: Vec<Vec<usize>>,
     /// The most partitions each member could hold (all partitions of its topics).
@@ -93,6 +128,7 @@ impl<'a> Builder<'a> {
             counts: input.counts,
             subscriptions: input.subscriptions,
             previous: input.previous,
+            racks: input.racks,
             topic_members,
             max_size,
             assignment: input
@@ -118,13 +154,33 @@ impl<'a> Builder<'a> {
         self.subscriptions[r].contains(&t)
     }
 
-    fn run(&mut self) {
+    /// Builds the assignment of `input`; with `rack_moves`, owned partitions outside their
+    /// owner's rack are taken away (step 1) when the assignment is rack-aware.
+    fn run(input: GeneralInput<'a>, rack_moves: bool) -> Self {
+        let mut builder = Builder::new(input);
+        builder.build(rack_moves);
+        builder
+    }
+
+    /// The number of assigned partitions without a replica in their member's rack.
+    fn misplaced(&self) -> usize {
+        self.assignment
+            .iter()
+            .enumerate()
+            .map(|(r, set)| set.iter().filter(|&&tp| self.racks.mismatch(r, tp)).count())
+            .sum()
+    }
+
+    fn build(&mut self, rack_moves: bool) {
         let n = self.assignment.len();
-        // Step 1: keep what is still valid.
+        // Step 1: keep what is still valid (and, rack-aware, in the owner's rack).
         for r in 0..n {
             let before = self.assignment[r].len();
             let subscriptions = self.subscriptions[r];
-            self.assignment[r].retain(|tp| subscriptions.contains(&tp.0));
+            let racks = self.racks;
+            self.assignment[r].retain(|&tp| {
+                subscriptions.contains(&tp.0) && !(rack_moves && racks.mismatch(r, tp))
+            });
             if self.assignment[r].len() != before {
                 self.revocation_required = true;
             }
@@ -147,16 +203,13 @@ impl<'a> Builder<'a> {
         self.by_load = (0..n).map(|r| (self.size(r), r)).collect();
         let initializing = self.by_load.last().is_none_or(|&(size, _)| size == 0);
 
-        // Step 2: place partitions without owner.
-        for &tp in &unassigned {
-            let target = self
-                .by_load
-                .iter()
-                .map(|&(_, r)| r)
-                .find(|&r| self.subscribes(r, tp.0));
-            if let Some(r) = target {
-                self.give(tp, r);
-            }
+        // Step 2: place partitions without owner, rack-aware within racks first.
+        let mut to_place = unassigned.clone();
+        if self.racks.is_aware() {
+            to_place.retain(|&tp| !self.place(tp, true));
+        }
+        for &tp in &to_place {
+            self.place(tp, false);
         }
 
         // Step 3: set aside what cannot move.
@@ -195,6 +248,21 @@ impl<'a> Builder<'a> {
             || self.assignment[r]
                 .iter()
                 .any(|tp| self.topic_members[tp.0].len() >= 2)
+    }
+
+    /// Gives `tp`, which has no owner, to the least loaded member subscribed to its topic (with
+    /// `same_rack`: and whose rack, if it has one, holds a replica). Returns whether one was
+    /// found.
+    fn place(&mut self, tp: Tp, same_rack: bool) -> bool {
+        let target = self
+            .by_load
+            .iter()
+            .map(|&(_, r)| r)
+            .find(|&r| self.subscribes(r, tp.0) && !(same_rack && self.racks.mismatch(r, tp)));
+        if let Some(r) = target {
+            self.give(tp, r);
+        }
+        target.is_some()
     }
 
     /// Gives a partition without owner to member `r`.

@@ -11,6 +11,7 @@ mod cooperative_sticky_cases;
 mod java_vectors;
 mod properties;
 mod rack_cases;
+mod rack_properties;
 mod range_cases;
 mod round_robin_cases;
 mod simulation;

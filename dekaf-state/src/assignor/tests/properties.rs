@@ -24,14 +24,17 @@ fn topics_of(mask: u8, topic_count: usize) -> Vec<&'static str> {
     topics
 }
 
+/// A random group: topics with their partition counts, and members.
 #[derive(Debug, Clone)]
-struct Scenario {
-    topics: BTreeMap<String, i32>,
-    members: Vec<MemberSubscription>,
-    same: bool,
+pub(super) struct Scenario {
+    pub(super) topics: BTreeMap<String, i32>,
+    pub(super) members: Vec<MemberSubscription>,
+    /// Whether every member subscribes to the same topics.
+    pub(super) same: bool,
 }
 
-fn scenario() -> impl Strategy<Value = Scenario> {
+/// Random groups, as the module docs describe.
+pub(super) fn scenario() -> impl Strategy<Value = Scenario> {
     (
         vec(1..=16i32, 1..=5),
         vec(("[a-c]{0,2}", any::<u8>(), any::<bool>()), 1..=8),
@@ -68,7 +71,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
 
 /// Every member is in the result, every partition goes to at most one member, only to members
 /// subscribed to its topic, and only partitions that exist.
-fn check_valid(s: &Scenario, out: &GroupAssignment) {
+pub(super) fn check_valid(s: &Scenario, out: &GroupAssignment) {
     // What a leader checks before it sends any assignor's result.
     let eager = RebalanceProtocol::Eager;
     assert_eq!(
@@ -99,7 +102,7 @@ fn check_valid(s: &Scenario, out: &GroupAssignment) {
 }
 
 /// Every partition of a subscribed topic is assigned.
-fn check_complete(s: &Scenario, out: &GroupAssignment) {
+pub(super) fn check_complete(s: &Scenario, out: &GroupAssignment) {
     let assigned: usize = out.values().map(Vec::len).sum();
     let subscribed: BTreeSet<&String> = s.members.iter().flat_map(|m| &m.topics).collect();
     let expected: i32 = s
@@ -116,7 +119,7 @@ fn check_complete(s: &Scenario, out: &GroupAssignment) {
 }
 
 /// Partition counts differ by at most one.
-fn check_balanced(out: &GroupAssignment) {
+pub(super) fn check_balanced(out: &GroupAssignment) {
     let sizes: Vec<usize> = out.values().map(Vec::len).collect();
     let (min, max) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
     assert!(max - min <= 1, "unbalanced: {out:?}");
@@ -124,7 +127,7 @@ fn check_balanced(out: &GroupAssignment) {
 
 /// Java's balance check for sticky assignments: when two members' counts differ by more than
 /// one, the more loaded holds no partition of a topic the other holds partitions of.
-fn check_sticky_balance(out: &GroupAssignment) {
+pub(super) fn check_sticky_balance(out: &GroupAssignment) {
     for (a, pa) in out {
         for (b, pb) in out {
             if pa.len() > pb.len() + 1 {

@@ -579,3 +579,161 @@ fn cooperative_sticky_moves_owned_partitions_outside_the_members_rack_in_two_reb
         0,
     );
 }
+
+/// Java's `verifyNonEqualSubscription`: the same result from scratch and when every member
+/// already owns its share, two members subscribed to `t1, t2, t3` and the third to `t1, t3`.
+fn verify_non_equal(
+    replication: usize,
+    broker_racks: &[Option<&str>],
+    consumer_racks: &[Option<&str>],
+    expected: &[&str],
+    mismatched: i32,
+) {
+    let topics = [("t1", 6), ("t2", 7), ("t3", 2)];
+    for owned in [None, Some(expected)] {
+        verify_sticky(
+            &topics,
+            replication,
+            broker_racks,
+            consumer_racks,
+            NON_EQUAL,
+            owned,
+            expected,
+            mismatched,
+        );
+    }
+}
+
+const NON_EQUAL: &[&[&str]] = &[ALL3, ALL3, &["t1", "t3"]];
+
+const STICKY_NON_EQUAL: [&str; 3] = [
+    "t1-5, t2-0, t2-2, t2-4, t2-6",
+    "t1-3, t2-1, t2-3, t2-5, t3-0",
+    "t1-0, t1-1, t1-2, t1-4, t3-1",
+];
+
+#[test]
+fn cooperative_sticky_with_racks_and_different_subscriptions_matches_java() {
+    let plain = STICKY_NON_EQUAL;
+    // Racks play no part: on one side only, every partition in every rack, or no member in a
+    // rack that holds replicas.
+    verify_non_equal(3, &null_racks(3), &racks(3), &plain, -1);
+    verify_non_equal(3, &racks(3), &null_racks(3), &plain, -1);
+    verify_non_equal(3, &racks(3), &racks(3), &plain, 0);
+    verify_non_equal(4, &racks(4), &racks(3), &plain, 0);
+    verify_non_equal(3, &racks(3), &[Some("d"), Some("e"), Some("f")], &plain, -1);
+    verify_non_equal(3, &racks(3), &[None, Some("e"), Some("f")], &plain, -1);
+    // Brokers hold a subset of the partitions: aligned as far as the balance allows.
+    verify_non_equal(
+        1,
+        &racks(3),
+        &racks(3),
+        &[
+            "t1-3, t2-0, t2-2, t2-3, t2-6",
+            "t1-4, t2-1, t2-4, t2-5, t3-0",
+            "t1-0, t1-1, t1-2, t1-5, t3-1",
+        ],
+        4,
+    );
+    verify_non_equal(
+        2,
+        &racks(3),
+        &racks(3),
+        &[
+            "t1-3, t2-0, t2-2, t2-5, t2-6",
+            "t1-0, t2-1, t2-3, t2-4, t3-0",
+            "t1-1, t1-2, t1-4, t1-5, t3-1",
+        ],
+        0,
+    );
+    // One member in a rack without replicas gets misaligned partitions, to keep the balance.
+    verify_non_equal(3, &racks(2), &racks(3), &plain, 5);
+}
+
+const OWNED_MISALIGNED: [&str; 3] = [
+    "t1-0, t1-1, t1-2, t1-3, t1-4",
+    "t1-5, t2-0, t2-1, t2-2, t2-3",
+    "t2-4, t2-5, t2-6, t3-0, t3-1",
+];
+
+#[test]
+fn cooperative_sticky_with_different_subscriptions_moves_owned_partitions_to_their_racks_in_two_rebalances(
+) {
+    let topics = [("t1", 6), ("t2", 7), ("t3", 2)];
+    // Java's cooperative case: a member keeps only what has a replica in its rack; partitions
+    // moving to another member are revoked first and reach it in the follow-up rebalance.
+    let intermediate = ["t1-3", "t2-1", "t3-1"];
+    let last = [
+        "t1-3, t2-0, t2-2, t2-3, t2-6",
+        "t1-4, t2-1, t2-4, t2-5, t3-0",
+        "t1-0, t1-1, t1-2, t1-5, t3-1",
+    ];
+    let (rf, brokers, members) = (1, racks(3), racks(3));
+    let owned = Some(&OWNED_MISALIGNED[..]);
+    verify_sticky(
+        &topics,
+        rf,
+        &brokers,
+        &members,
+        NON_EQUAL,
+        owned,
+        &intermediate,
+        0,
+    );
+    let owned = Some(&intermediate[..]);
+    verify_sticky(&topics, rf, &brokers, &members, NON_EQUAL, owned, &last, 4);
+}
+
+#[test]
+fn cooperative_sticky_with_different_subscriptions_and_replicas_in_every_rack_stays_sticky_as_java()
+{
+    let topics = [("t1", 6), ("t2", 7), ("t3", 2)];
+    let intermediate = ["t1-2, t1-3, t1-4", "t2-0, t2-1, t2-2, t2-3", "t3-0, t3-1"];
+    let last = [
+        "t1-2, t1-3, t1-4, t2-4, t2-5",
+        "t2-0, t2-1, t2-2, t2-3, t2-6",
+        "t1-0, t1-1, t1-5, t3-0, t3-1",
+    ];
+    let (rf, brokers, members) = (3, racks(3), racks(3));
+    let owned = Some(&OWNED_MISALIGNED[..]);
+    verify_sticky(
+        &topics,
+        rf,
+        &brokers,
+        &members,
+        NON_EQUAL,
+        owned,
+        &intermediate,
+        0,
+    );
+    let owned = Some(&intermediate[..]);
+    verify_sticky(&topics, rf, &brokers, &members, NON_EQUAL, owned, &last, 0);
+}
+
+#[test]
+fn cooperative_sticky_with_racks_and_uniform_subscriptions_gives_every_member_its_minimum() {
+    // Eight partitions in rack `a`, one in `b`: the two members in `a` take theirs within the
+    // rack, but only one may go above the minimum of two, or a member in `c` is left with one.
+    let topics = counts(&[("t", 9)]);
+    let mut racks = PartitionRacks::new();
+    for p in 0..9 {
+        let rack = if p == 8 { "b" } else { "a" };
+        racks.insert(("t".to_owned(), p), BTreeSet::from([rack.to_owned()]));
+    }
+    let members: Vec<MemberSubscription> = ["a", "a", "c", "c"]
+        .iter()
+        .enumerate()
+        .map(|(i, rack)| MemberSubscription {
+            rack_id: Some((*rack).to_owned()),
+            ..member(&format!("consumer{i}"), &["t"])
+        })
+        .collect();
+    let out = CooperativeStickyAssignor.assign_with_racks(&members, &topics, &racks);
+    let want = expected(&[
+        ("consumer0", &[("t", 0), ("t", 2), ("t", 4)]),
+        ("consumer1", &[("t", 1), ("t", 3)]),
+        ("consumer2", &[("t", 6), ("t", 8)]),
+        ("consumer3", &[("t", 5), ("t", 7)]),
+    ]);
+    assert_eq!(out, want);
+}
