@@ -108,7 +108,8 @@ fn main() -> std::process::ExitCode {
         failed.len()
     );
     if let Some(first) = failed.iter().map(|r| r.seed).min() {
-        println!("replay with a trace: cargo xtask sim --trace {first}");
+        let extended = if extended { " --extended" } else { "" };
+        println!("replay with a trace: cargo xtask sim{extended} --trace {first}");
     }
     exit(failed.is_empty())
 }
