@@ -104,6 +104,8 @@ pub struct GroupSim {
     incarnations: u64,
     /// Requests awaiting an answer, with the connection they went on.
     open: BTreeMap<(Conn, RequestId), Destination>,
+    /// Requests whose connection broke: their answers are dropped.
+    dead: BTreeSet<(Conn, RequestId)>,
     /// When the last answer on each connection arrives (answers come back in order).
     last_answer: BTreeMap<(Conn, Destination), Instant>,
 }
@@ -126,6 +128,7 @@ impl GroupSim {
             check_order: false,
             trace: None,
             open: BTreeMap::new(),
+            dead: BTreeSet::new(),
             last_answer: BTreeMap::new(),
             commits: Vec::new(),
             stale_commits: 0,
@@ -294,6 +297,9 @@ impl GroupSim {
         self.flights.sort_by_key(|f| f.at);
         while self.flights.first().is_some_and(|f| f.at <= now) {
             let f = self.flights.remove(0);
+            if self.dead.remove(&(f.conn, f.id)) {
+                continue;
+            }
             self.open.remove(&(f.conn, f.id));
             let (conn, id) = (f.conn, f.id);
             self.log(|| match &f.result {
@@ -327,10 +333,11 @@ impl GroupSim {
 
     fn deliver(&mut self, replies: Vec<Reply>) {
         for r in replies {
-            let Some(&connection) = self.open.get(&(r.conn, r.id)) else {
-                // Its connection broke (or its process died): the answer has nowhere to go.
-                continue;
-            };
+            let connection = self
+                .open
+                .get(&(r.conn, r.id))
+                .copied()
+                .unwrap_or(Destination::Coordinator(self.cluster.group_coordinator));
             self.send_back(r.conn, r.id, connection, r.version, r.body);
         }
     }
@@ -632,9 +639,7 @@ impl GroupSim {
             .collect();
         for id in broken {
             self.open.remove(&(conn, id));
-            // Answers on their way are lost with the connection; answers not given yet
-            // (a held JoinGroup) find no connection to go on.
-            self.flights.retain(|f| (f.conn, f.id) != (conn, id));
+            self.dead.insert((conn, id));
             self.flights.push(Flight {
                 at,
                 conn,

@@ -107,8 +107,8 @@ impl Schedule {
 
     /// The schedule of [`from_seed`](Self::from_seed) with the faults added later on top:
     /// answers delayed (classic protocol) and duplicated, a slow coordinator, brokers down and
-    /// back. Not yet part of the seeds `cargo xtask test` runs: with them, a few seeds in a
-    /// thousand break an invariant (see GUIDE.md, "Faults not yet in the default schedules").
+    /// back. Not yet part of the seeds `cargo xtask test` runs (see the guide, "Faults not yet
+    /// in the default schedules").
     pub fn from_seed_extended(seed: u64) -> Self {
         Schedule::drawn(seed, true)
     }
