@@ -74,8 +74,12 @@ fn duplicated_answers_are_taken_once_and_break_no_invariant() {
 }
 
 #[test]
-fn delayed_answers_and_a_slow_coordinator_break_no_invariant_of_a_classic_group() {
-    for (seed, protocol) in [(4, Protocol::Eager), (5, Protocol::Cooperative)] {
+fn delayed_answers_and_a_slow_coordinator_break_no_invariant() {
+    for (seed, protocol) in [
+        (4, Protocol::Eager),
+        (5, Protocol::Cooperative),
+        (6, Protocol::Consumer),
+    ] {
         let faults = Faults {
             delayed_response: 0.1,
             slow_coordinator: Duration::from_millis(800),
