@@ -76,6 +76,9 @@ pub enum SimError {
 pub struct Cluster {
     /// Broker ids (hosts are `b{id}`, ports 9000 + id).
     pub brokers: Vec<i32>,
+    /// Brokers that are down: no leader or coordinator moves to them (see
+    /// [`GroupSim::broker_down`](crate::GroupSim::broker_down)).
+    pub down: BTreeSet<i32>,
     /// Topics by name.
     pub topics: BTreeMap<String, Topic>,
     /// Committed offsets: group → (topic, partition) → offset.
@@ -133,6 +136,7 @@ impl Cluster {
     pub fn new(brokers: i32, seed: u64) -> Self {
         Cluster {
             brokers: (1..=brokers.max(1)).collect(),
+            down: BTreeSet::new(),
             topics: BTreeMap::new(),
             committed: BTreeMap::new(),
             group_coordinator: 1,
@@ -184,7 +188,7 @@ impl Cluster {
             .brokers
             .iter()
             .copied()
-            .filter(|b| *b != than)
+            .filter(|b| *b != than && !self.down.contains(b))
             .collect();
         if others.is_empty() {
             than
@@ -338,10 +342,14 @@ impl Cluster {
         }
     }
 
-    /// Moves the group coordinator to a broker picked at random (possibly the same).
+    /// Moves the group coordinator to a broker picked at random (possibly the same) among
+    /// those up.
     pub fn move_coordinator(&mut self) {
         let i = self.below(self.brokers.len() as u64) as usize;
-        self.group_coordinator = self.brokers[i];
+        let to = self.brokers[i];
+        if !self.down.contains(&to) {
+            self.group_coordinator = to;
+        }
     }
 
     /// The committed offset of a group for a partition.

@@ -1,6 +1,8 @@
 //! The faults the cluster and the network inject, each a probability per request (or a
 //! switch), drawn from the cluster's seeded generator so that a run replays exactly.
 
+use std::time::Duration;
+
 use dekaf_proto::ErrorCode;
 
 /// Fault rates (probabilities in [0, 1]) and switches for Kafka behaviours that vary.
@@ -24,6 +26,15 @@ pub struct Faults {
     pub timeout: f64,
     /// Network: the broker applies the request, then the connection drops before the answer.
     pub lost_response: f64,
+    /// Network: the answer arrives up to 3 s late (and the answers behind it on its
+    /// connection with it: they come back in order). [`GroupSim`](crate::GroupSim) only.
+    pub delayed_response: f64,
+    /// Network: the answer arrives twice (the client must take the first and ignore the
+    /// second). [`GroupSim`](crate::GroupSim) only.
+    pub duplicated_response: f64,
+    /// Cluster: every answer of the group coordinator takes this much longer (a coordinator
+    /// busy loading or writing its log). [`GroupSim`](crate::GroupSim) only.
+    pub slow_coordinator: Duration,
     /// Cluster: before a request, the leader of a random partition moves to another broker.
     pub leader_move: f64,
     /// Cluster: a Produce finds its partition's leader moved away (NOT_LEADER_OR_FOLLOWER).
@@ -68,6 +79,9 @@ impl Default for Faults {
             unanswered: 0.0,
             timeout: 0.0,
             lost_response: 0.0,
+            delayed_response: 0.0,
+            duplicated_response: 0.0,
+            slow_coordinator: Duration::ZERO,
             leader_move: 0.0,
             not_leader: 0.0,
             coordinator_moves: 0.0,

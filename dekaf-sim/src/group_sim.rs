@@ -106,6 +106,8 @@ pub struct GroupSim {
     open: BTreeMap<(Conn, RequestId), Destination>,
     /// Requests whose connection broke: their answers are dropped.
     dead: BTreeSet<(Conn, RequestId)>,
+    /// When the last answer on each connection arrives (answers come back in order).
+    last_answer: BTreeMap<(Conn, Destination), Instant>,
 }
 
 /// How often the applications get a turn.
@@ -127,6 +129,7 @@ impl GroupSim {
             trace: None,
             open: BTreeMap::new(),
             dead: BTreeSet::new(),
+            last_answer: BTreeMap::new(),
             commits: Vec::new(),
             stale_commits: 0,
             finished: Vec::new(),
@@ -329,17 +332,94 @@ impl GroupSim {
     }
 
     fn deliver(&mut self, replies: Vec<Reply>) {
-        let at = self.now + self.latency;
         for r in replies {
+            let connection = self
+                .open
+                .get(&(r.conn, r.id))
+                .copied()
+                .unwrap_or(Destination::Coordinator(self.cluster.group_coordinator));
+            self.send_back(r.conn, r.id, connection, r.version, r.body);
+        }
+    }
+
+    /// Puts an answer on its way back on `connection`, with the network faults of the
+    /// answer path: delayed (and everything behind it on that connection: answers come back
+    /// in order), slowed when it comes from the coordinator, or duplicated.
+    fn send_back(
+        &mut self,
+        conn: Conn,
+        id: RequestId,
+        connection: Destination,
+        version: i16,
+        body: ResponseBody,
+    ) {
+        let mut at = self.now + self.latency;
+        if matches!(connection, Destination::Coordinator(_)) {
+            at += self.cluster.faults.slow_coordinator;
+        }
+        if self.cluster.chance(self.cluster.faults.delayed_response) {
+            self.cluster.count("answer delayed");
+            at += Duration::from_millis(1 + self.cluster.below(3000));
+        }
+        let last = self.last_answer.entry((conn, connection)).or_insert(at);
+        at = at.max(*last);
+        *last = at;
+        let copies = if self.cluster.chance(self.cluster.faults.duplicated_response) {
+            self.cluster.count("answer duplicated");
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
             self.flights.push(Flight {
                 at,
-                conn: r.conn,
-                id: r.id,
+                conn,
+                id,
                 result: Ok(Response {
-                    version: r.version,
-                    body: r.body,
+                    version,
+                    body: body.clone(),
                 }),
             });
+        }
+    }
+
+    /// Broker `broker` stops: every connection to it breaks, requests sent to it fail, its
+    /// partitions get new leaders and, if it was the group coordinator, another broker
+    /// takes over (the group's state goes with it, as Kafka loads it from its log).
+    pub fn broker_down(&mut self, broker: i32) {
+        let Some(other) = self
+            .cluster
+            .brokers
+            .iter()
+            .copied()
+            .find(|b| *b != broker && !self.cluster.down.contains(b))
+        else {
+            return;
+        };
+        self.cluster.count("broker down");
+        self.cluster.down.insert(broker);
+        self.log(|| format!("    broker {broker} goes down"));
+        let conns: Vec<Conn> = self.members.iter().flatten().map(|m| m.conn).collect();
+        for conn in conns {
+            self.break_connection(conn, Destination::Broker(broker));
+            self.break_connection(conn, Destination::Coordinator(broker));
+        }
+        for topic in self.cluster.topics.values_mut() {
+            for part in &mut topic.partitions {
+                if part.leader == broker {
+                    part.new_leader(other);
+                }
+            }
+        }
+        if self.cluster.group_coordinator == broker {
+            self.cluster.group_coordinator = other;
+        }
+    }
+
+    /// Broker `broker` is back (leaders and the coordinator stay where they moved).
+    pub fn broker_up(&mut self, broker: i32) {
+        if self.cluster.down.remove(&broker) {
+            self.log(|| format!("    broker {broker} is back"));
         }
     }
 
@@ -398,7 +478,14 @@ impl GroupSim {
             let version = hi.max(lo);
             let body = out.request.body(version);
             let broker = match out.destination {
-                Destination::AnyBroker => self.cluster.brokers[0],
+                Destination::AnyBroker => {
+                    let up = self
+                        .cluster
+                        .brokers
+                        .iter()
+                        .find(|b| !self.cluster.down.contains(b));
+                    up.copied().unwrap_or(self.cluster.brokers[0])
+                }
                 Destination::Broker(b) | Destination::Coordinator(b) => b,
             };
             let connection = match out.destination {
@@ -412,8 +499,11 @@ impl GroupSim {
                     body.api_key()
                 )
             });
-            if self.cluster.chance(self.cluster.faults.disconnect) {
-                self.cluster.count("disconnected");
+            let down = self.cluster.down.contains(&broker);
+            if down || self.cluster.chance(self.cluster.faults.disconnect) {
+                if !down {
+                    self.cluster.count("disconnected");
+                }
                 self.log(|| format!("    connection {connection:?} of slot {slot} breaks"));
                 self.break_connection(conn, connection);
                 self.flights.push(Flight {
@@ -440,27 +530,11 @@ impl GroupSim {
                         Some(c) => ResponseBody::ConsumerGroupHeartbeat(c.heartbeat(now, req)),
                         None => panic!("a classic group got a ConsumerGroupHeartbeat"),
                     };
-                    self.flights.push(Flight {
-                        at: now + self.latency,
-                        conn,
-                        id: out.id,
-                        result: Ok(Response {
-                            version,
-                            body: answer,
-                        }),
-                    });
+                    self.send_back(conn, out.id, connection, version, answer);
                 }
                 RequestBody::OffsetCommit(req) => {
                     let answer = self.commit(slot, broker, &req, version);
-                    self.flights.push(Flight {
-                        at: now + self.latency,
-                        conn,
-                        id: out.id,
-                        result: Ok(Response {
-                            version,
-                            body: answer,
-                        }),
-                    });
+                    self.send_back(conn, out.id, connection, version, answer);
                 }
                 body => {
                     let answer = match self.cluster.answer(broker, &body, version) {
@@ -468,15 +542,7 @@ impl GroupSim {
                         Ok(None) => continue,
                         Err(e) => panic!("{e}"),
                     };
-                    self.flights.push(Flight {
-                        at: now + self.latency,
-                        conn,
-                        id: out.id,
-                        result: Ok(Response {
-                            version,
-                            body: answer,
-                        }),
-                    });
+                    self.send_back(conn, out.id, connection, version, answer);
                 }
             }
             if lose_answer {
@@ -593,8 +659,22 @@ impl GroupSim {
         for (i, m) in self.members.iter().enumerate() {
             let Some(m) = m else { continue };
             let revoking: BTreeSet<TopicPartition> = m.consumer.revoking().into_iter().collect();
+            // A closing consumer fetches nothing once its group machine gave its partitions
+            // up (they stay in its assignment until the LeaveGroup is answered, which a
+            // delayed answer can hold back while another member takes them over).
+            let closing_without: BTreeSet<TopicPartition> = match m.consumer.group() {
+                Some(g) if m.consumer.is_closed() => {
+                    let held: BTreeSet<&TopicPartition> = g.assignment().collect();
+                    m.consumer
+                        .assignment()
+                        .into_iter()
+                        .filter(|tp| !held.contains(tp))
+                        .collect()
+                }
+                _ => BTreeSet::new(),
+            };
             for tp in m.consumer.assignment() {
-                if revoking.contains(&tp) {
+                if revoking.contains(&tp) || closing_without.contains(&tp) {
                     continue;
                 }
                 if let Some(j) = owner.insert(tp.clone(), i) {

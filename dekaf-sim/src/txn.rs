@@ -87,10 +87,16 @@ impl Cluster {
             for p in t.partition_data {
                 let (error_code, base_offset) =
                     self.append_to_log(broker, &t.name, p.index, p.records.unwrap_or_default());
+                // Kafka names the partition's log start with a write it took, -1 otherwise.
+                let log_start_offset = match self.get(&t.name, p.index) {
+                    Some(part) if error_code.is_ok() => part.log_start,
+                    _ => -1,
+                };
                 partition_responses.push(PartitionProduceResponse {
                     index: p.index,
                     error_code,
                     base_offset,
+                    log_start_offset,
                     ..Default::default()
                 });
             }

@@ -210,6 +210,20 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// Mutation checks. Built with `RUSTFLAGS='--cfg dekaf_mutant="NAME"'` (never set by users;
+// `cargo xtask sim --mutant NAME` does it in a target directory of its own), the crate leaves
+// out one rule, so that the seeded runs of dekaf-sim can show they notice:
+// - `stale_epoch_retry`: a commit refused with STALE_MEMBER_EPOCH is not sent again
+//   (offset/inputs.rs);
+// - `commit_coalescing`: a new commit replaces the queued one instead of merging into it
+//   (offset/commit.rs);
+// - `revoke_before_rejoin`: a classic member rejoins without waiting for the consumer to
+//   confirm a revocation (group/membership.rs);
+// - `commit_revoked`: revoked partitions stay in the offset machine after the confirmation
+//   (consumer/group.rs);
+// - `commit_lost`: lost partitions stay in the offset machine (consumer/group.rs).
+// dekaf-sim's GUIDE.md records how many seeds each takes to be found.
+
 pub mod admin;
 pub mod assignor;
 pub mod client;

@@ -60,11 +60,16 @@ commands:
                             minutes are up; prints what each run injected and checked;
                             fails at the first broken invariant with its seed (--seed S
                             repeats that run)
-  sim --seeds N [--from S] [--threads T] [--trace SEED]
+  sim --seeds N [--from S] [--threads T] [--trace SEED] [--mutant NAME] [--extended]
                           seeded runs of whole consumer groups on the simulated cluster
                             (dekaf-sim) on every core: prints seeds/s and every violated
                             invariant with its seed; --trace SEED replays one with every
-                            request and answer
+                            request and answer; --mutant NAME builds dekaf-state without
+                            one rule (target/mutant) and reports after how many seeds a
+                            violation found it (names in dekaf-state/src/lib.rs);
+                            --extended adds the faults not yet in the default schedules
+                            (delayed and duplicated answers, a slow coordinator, brokers
+                            down)
   package                 cargo package for every published crate, each built from its
                             packaged sources
   env                     print DEKAF_TANSU_W / DEKAF_TANSU_C as shell exports";
@@ -730,7 +735,17 @@ fn soak(args: &[String]) -> Result<(), String> {
 /// `cargo xtask sim`: the seeded runs of dekaf-sim's world, in release mode.
 fn sim(args: &[String]) -> Result<(), String> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    step("simulated cluster", &mut sim_command(&args))
+    let mut cmd = sim_command(&args);
+    if let Some(i) = args.iter().position(|a| *a == "--mutant") {
+        let name = args
+            .get(i + 1)
+            .filter(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            .ok_or("--mutant takes a name: lower-case letters and underscores")?;
+        // The mutant's own build flags and target directory: the ordinary build stays as is.
+        cmd.env("RUSTFLAGS", format!("--cfg dekaf_mutant=\"{name}\""))
+            .env("CARGO_TARGET_DIR", root().join("target").join("mutant"));
+    }
+    step("simulated cluster", &mut cmd)
 }
 
 fn sim_command(args: &[&str]) -> Command {

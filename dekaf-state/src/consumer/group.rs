@@ -253,7 +253,9 @@ impl Consumer {
                         self.revocation = None;
                     }
                 }
-                self.apply_group_assignment(now);
+                if !cfg!(dekaf_mutant = "commit_lost") {
+                    self.apply_group_assignment(now);
+                }
             }
             GroupEvent::Left(_) | GroupEvent::Failed(_) => {
                 self.revocation = None;
@@ -274,6 +276,7 @@ impl Consumer {
         let released: BTreeSet<TopicPartition> = self
             .revocation
             .as_ref()
+            .filter(|_| !cfg!(dekaf_mutant = "commit_revoked"))
             .map(|r| r.released.clone())
             .unwrap_or_default();
         let keep: BTreeSet<TopicPartition> = group

@@ -642,6 +642,13 @@ impl GroupMembership {
         then: AfterRevoke,
     ) {
         self.emit(GroupEvent::Revoked(partitions.iter().cloned().collect()));
+        if cfg!(dekaf_mutant = "revoke_before_rejoin") && matches!(then, AfterRevoke::Rejoin(_)) {
+            for tp in &partitions {
+                self.owned.remove(tp);
+            }
+            self.proceed(now, then);
+            return;
+        }
         self.revoke = Some(Revoke {
             partitions,
             deadline: after(now, self.config.rebalance_timeout),

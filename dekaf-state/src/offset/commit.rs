@@ -104,8 +104,8 @@ impl Commits {
     /// Queues `newer`, merging it into the queued batch.
     pub(crate) fn enqueue(&mut self, newer: Batch) {
         match &mut self.queued {
-            Some(queued) => queued.absorb(newer),
-            None => self.queued = Some(newer),
+            Some(queued) if !cfg!(dekaf_mutant = "commit_coalescing") => queued.absorb(newer),
+            _ => self.queued = Some(newer),
         }
     }
 

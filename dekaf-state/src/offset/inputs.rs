@@ -30,7 +30,8 @@ pub(super) enum Class {
 }
 
 pub(super) fn classify(code: ErrorCode) -> Class {
-    if code == ErrorCode::STALE_MEMBER_EPOCH {
+    // (`dekaf_mutant`: see the note at the top of lib.rs.)
+    if code == ErrorCode::STALE_MEMBER_EPOCH && !cfg!(dekaf_mutant = "stale_epoch_retry") {
         // The consumer protocol moved the member to a newer epoch (no rebalance): the commit
         // goes again, with the epoch the member has by then, as Java's consumer does.
         Class::Retry(false)
