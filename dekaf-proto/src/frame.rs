@@ -22,7 +22,7 @@ pub const DEFAULT_MAX_FRAME_SIZE: usize = 100 * 1024 * 1024;
 /// the frame (and every slice of it) then shares. The buffer of a large frame is taken back
 /// for a later one once nothing holds the frame any more, so that a steady stream of large
 /// answers is read into memory that needs no zeroing (a few such buffers are kept, at most
-/// [`KEPT_BYTES`] in all).
+/// 8 MiB in all).
 #[derive(Debug)]
 pub struct FrameSplitter {
     /// The bytes received, followed by `spare` initialized bytes not yet read into.
@@ -38,7 +38,7 @@ pub struct FrameSplitter {
 const REUSED_FROM: usize = 64 * 1024;
 
 /// At most this many bytes of earlier frames are kept for reuse.
-pub const KEPT_BYTES: usize = 8 * 1024 * 1024;
+const KEPT_BYTES: usize = 8 * 1024 * 1024;
 
 /// At most this many earlier frames are kept for reuse.
 const KEPT_FRAMES: usize = 4;
