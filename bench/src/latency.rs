@@ -6,7 +6,11 @@
 //!
 //! `Tuning::Default` is each client's defaults (dekaf: linger 5 ms, fetch max wait 500 ms;
 //! librdkafka: linger.ms 5, fetch.wait.max.ms 500); `Tuning::Latency` sets linger 0 and a
-//! fetch max wait of [`TUNED_FETCH_WAIT_MS`].
+//! fetch max wait of [`TUNED_FETCH_WAIT_MS`] unless `--fetch-wait` sets another.
+//!
+//! A dekaf-smol run also prints, to standard error, what its connections measured per request
+//! (Produce and Fetch: from send to answer), which splits a record's latency into the
+//! producer's part and the consumer's fetch (mostly the broker's hold of it).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -15,6 +19,7 @@ use std::time::{Duration, Instant};
 use crate::VALUE_BYTES;
 
 /// The fetch max wait of the latency-tuned settings.
+/// The default fetch max wait of the latency-tuned settings (`--fetch-wait` sets another).
 pub const TUNED_FETCH_WAIT_MS: u64 = 10;
 
 /// Which settings both ends use.
@@ -98,7 +103,14 @@ fn pace(
 pub const DRAIN: Duration = Duration::from_secs(20);
 
 /// dekaf-smol → dekaf-smol.
-pub fn dekaf(addr: &str, topic: &str, tuning: Tuning, rate: u64, secs: u64) -> Result<Run, String> {
+pub fn dekaf(
+    addr: &str,
+    topic: &str,
+    tuning: Tuning,
+    fetch_wait_ms: u64,
+    rate: u64,
+    secs: u64,
+) -> Result<Run, String> {
     use dekaf_smol::{AutoOffsetReset, Consumer};
 
     base();
@@ -107,7 +119,7 @@ pub fn dekaf(addr: &str, topic: &str, tuning: Tuning, rate: u64, secs: u64) -> R
         .group_id(format!("{topic}-group"))
         .auto_offset_reset(AutoOffsetReset::Earliest);
     if tuning == Tuning::Latency {
-        builder = builder.fetch_max_wait(Duration::from_millis(TUNED_FETCH_WAIT_MS));
+        builder = builder.fetch_max_wait(Duration::from_millis(fetch_wait_ms));
     }
     let consumer =
         futures_lite::future::block_on(builder.build()).map_err(|e| format!("consumer: {e}"))?;
@@ -197,9 +209,37 @@ fn dekaf_producer(
             || {},
         )?;
         producer.flush().await.map_err(|e| format!("flush: {e}"))?;
+        report_requests(&producer, consumer).await;
         producer.close().await.map_err(|e| format!("close: {e}"))?;
         Ok(n)
     })
+}
+
+/// Prints the Produce and Fetch latencies (send to answer) the two clients measured.
+async fn report_requests(producer: &dekaf_smol::Producer, consumer: &dekaf_smol::Consumer) {
+    use dekaf_proto::ApiKey;
+
+    let show = |side: &str, key: ApiKey, b: &dekaf_smol::metrics::BrokerMetrics| {
+        if let Some(l) = b.latency.get(&key) {
+            eprintln!(
+                "  dekaf {side}: {} {key:?} requests, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                l.count,
+                l.p50.as_secs_f64() * 1e3,
+                l.p99.as_secs_f64() * 1e3,
+                l.max.as_secs_f64() * 1e3
+            );
+        }
+    };
+    if let Ok(m) = producer.metrics().await {
+        m.brokers
+            .iter()
+            .for_each(|b| show("producer", ApiKey::Produce, b));
+    }
+    if let Ok(m) = consumer.metrics().await {
+        m.brokers
+            .iter()
+            .for_each(|b| show("consumer", ApiKey::Fetch, b));
+    }
 }
 
 /// librdkafka → librdkafka: `BaseProducer` (polled between bursts) and `BaseConsumer`.
@@ -207,6 +247,7 @@ pub fn rdkafka(
     addr: &str,
     topic: &str,
     tuning: Tuning,
+    fetch_wait_ms: u64,
     rate: u64,
     secs: u64,
 ) -> Result<Run, String> {
@@ -220,7 +261,7 @@ pub fn rdkafka(
         .set("group.id", format!("{topic}-group"))
         .set("auto.offset.reset", "earliest");
     if tuning == Tuning::Latency {
-        config.set("fetch.wait.max.ms", TUNED_FETCH_WAIT_MS.to_string());
+        config.set("fetch.wait.max.ms", fetch_wait_ms.to_string());
     }
     let consumer: BaseConsumer = config.create().map_err(|e| format!("consumer: {e}"))?;
     consumer

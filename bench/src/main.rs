@@ -21,8 +21,8 @@
 //! latency while fetching (see the `commits` module): each client in turn, R rounds, then the
 //! p50, p90, p99 and largest latency of all its commits.
 //!
-//! `dekaf-bench latency [--rate N] [--secs S] [--rounds R]` measures end-to-end latency (see
-//! the `latency` module); `dekaf-bench commit-cost [--records N] [--rounds R]` what commits
+//! `dekaf-bench latency [--rate N] [--secs S] [--rounds R] [--fetch-wait MS]` measures
+//! end-to-end latency (see the `latency` module); `dekaf-bench commit-cost [--records N] [--rounds R]` what commits
 //! cost a consumer in Manual mode (see the `commit_cost` module).
 //!
 //! Every benchmark prints its table and writes it as JSON under `target/bench/` (see the
@@ -54,8 +54,8 @@ usage: dekaf-bench [run] [--records N] [--rounds R] [--partitions 1,4,16,256,102
        dekaf-bench serve [--records N] [--partitions 1,4]
        dekaf-bench commits [--commits N] [--rounds R] [--baseline [NAME=]EXE]...
        dekaf-bench commit-one dekaf|rdkafka ADDR TOPIC RECORDS COMMITS
-       dekaf-bench latency [--rate N] [--secs S] [--rounds R]
-       dekaf-bench latency-one dekaf|rdkafka default|latency ADDR TOPIC RATE SECS
+       dekaf-bench latency [--rate N] [--secs S] [--rounds R] [--fetch-wait MS]
+       dekaf-bench latency-one dekaf|rdkafka default|latency ADDR TOPIC RATE SECS FETCH_WAIT_MS
        dekaf-bench commit-cost [--records N] [--rounds R]
        dekaf-bench commit-cost-one dekaf|rdkafka-sync|rdkafka-async ADDR TOPIC RECORDS EVERY
        dekaf-bench produce [--records N] [--rounds R] [--partitions 1,4,64] [--sizes 100,1024] [--compression none,lz4]

@@ -71,12 +71,14 @@ fn watchdog(after: Duration) {
 /// `latency [--rate N] [--secs S] [--rounds R]`.
 pub fn latency(args: &[String]) -> Result<(), String> {
     let (mut rate, mut secs, mut rounds) = (10_000, 30, 3);
+    let mut fetch_wait = latency::TUNED_FETCH_WAIT_MS;
     options(
         args,
         &mut [
             ("--rate", &mut rate),
             ("--secs", &mut secs),
             ("--rounds", &mut rounds),
+            ("--fetch-wait", &mut fetch_wait),
         ],
     )?;
     let broker = start_broker()?;
@@ -103,6 +105,7 @@ pub fn latency(args: &[String]) -> Result<(), String> {
                 topic,
                 rate.to_string(),
                 secs.to_string(),
+                fetch_wait.to_string(),
             ])
             .map_err(|e| format!("{client} {}: {e}\n{}", tuning.name(), broker.log()))?;
             let q = |name: &str| field(&fields, name).map(|us| us / 1e3);
@@ -130,7 +133,7 @@ pub fn latency(args: &[String]) -> Result<(), String> {
              on loopback. default: each client's defaults; latency: linger 0, fetch max wait \
              {} ms. arrived: the records received within {:?} of the last send (the quantiles \
              cover those only)",
-            latency::TUNED_FETCH_WAIT_MS,
+            fetch_wait,
             latency::DRAIN
         ),
         &[
@@ -140,6 +143,7 @@ pub fn latency(args: &[String]) -> Result<(), String> {
     t.setting("rate", rate);
     t.setting("secs", secs);
     t.setting("rounds", rounds);
+    t.setting("fetch_wait_ms", fetch_wait);
     for ((client, tuning), s) in runs.iter().zip(&samples) {
         let label = match *client {
             "dekaf" => "dekaf-smol → dekaf-smol",
@@ -157,18 +161,20 @@ pub fn latency(args: &[String]) -> Result<(), String> {
     t.finish()
 }
 
-/// `latency-one CLIENT SETTINGS ADDR TOPIC RATE SECS`: prints the quantiles in microseconds.
+/// `latency-one CLIENT SETTINGS ADDR TOPIC RATE SECS FETCH_WAIT_MS`: prints the quantiles in
+/// microseconds.
 pub fn latency_one(args: &[String]) -> Result<(), String> {
-    let [client, tuning, addr, topic, rate, secs] = args else {
+    let [client, tuning, addr, topic, rate, secs, fetch_wait] = args else {
         return Err(crate::USAGE.into());
     };
     let tuning = Tuning::parse(tuning)?;
     let rate: u64 = rate.parse().map_err(|e| format!("rate: {e}"))?;
     let secs: u64 = secs.parse().map_err(|e| format!("secs: {e}"))?;
+    let fetch_wait: u64 = fetch_wait.parse().map_err(|e| format!("fetch wait: {e}"))?;
     watchdog(Duration::from_secs(secs + 90));
     let run = match client.as_str() {
-        "dekaf" => latency::dekaf(addr, topic, tuning, rate, secs)?,
-        "rdkafka" => latency::rdkafka(addr, topic, tuning, rate, secs)?,
+        "dekaf" => latency::dekaf(addr, topic, tuning, fetch_wait, rate, secs)?,
+        "rdkafka" => latency::rdkafka(addr, topic, tuning, fetch_wait, rate, secs)?,
         other => return Err(format!("unknown client {other}")),
     };
     let l = &run.latencies;

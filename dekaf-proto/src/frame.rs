@@ -1,5 +1,7 @@
 //! Splitting a byte stream into size-prefixed frames, and writing frames.
 
+use std::collections::VecDeque;
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -17,14 +19,29 @@ pub const DEFAULT_MAX_FRAME_SIZE: usize = 100 * 1024 * 1024;
 ///
 /// Reading straight into it copies nothing and zeroes each byte of memory at most once: once a
 /// frame's length is known, the rest of it is read into one buffer of the frame's size, which
-/// the frame (and every slice of it) then shares.
+/// the frame (and every slice of it) then shares. The buffer of a large frame is taken back
+/// for a later one once nothing holds the frame any more, so that a steady stream of large
+/// answers is read into memory that needs no zeroing (a few such buffers are kept, at most
+/// 8 MiB in all).
 #[derive(Debug)]
 pub struct FrameSplitter {
     /// The bytes received, followed by `spare` initialized bytes not yet read into.
     buf: BytesMut,
     spare: usize,
     max_frame_size: usize,
+    /// Large frames handed out (with their length prefixes), oldest first: their buffers,
+    /// once no one else holds them.
+    used: VecDeque<Bytes>,
 }
+
+/// Frames from this size on have their buffers taken back (smaller ones share a chunk).
+const REUSED_FROM: usize = 64 * 1024;
+
+/// At most this many bytes of earlier frames are kept for reuse.
+const KEPT_BYTES: usize = 8 * 1024 * 1024;
+
+/// At most this many earlier frames are kept for reuse.
+const KEPT_FRAMES: usize = 4;
 
 impl Default for FrameSplitter {
     fn default() -> Self {
@@ -39,6 +56,7 @@ impl FrameSplitter {
             buf: BytesMut::new(),
             spare: 0,
             max_frame_size,
+            used: VecDeque::new(),
         }
     }
 
@@ -67,13 +85,49 @@ impl FrameSplitter {
         // Room for the whole frame, or for a chunk; not a sliver when more is coming.
         let enough = if want > 0 { want } else { chunk.max(1) };
         if self.spare < enough.min(chunk.max(1)) {
-            let mut fresh = BytesMut::zeroed(received + enough);
+            let need = received + enough;
+            let mut fresh = self.reuse(need).unwrap_or_else(|| BytesMut::zeroed(need));
             fresh[..received].copy_from_slice(&self.buf[..received]);
+            self.spare = fresh.len() - received;
             self.buf = fresh;
-            self.spare = enough;
         }
         let end = received + self.spare;
         &mut self.buf[received..end]
+    }
+
+    /// The buffer of an earlier frame that nothing holds any more, of at least `need` bytes
+    /// and not much more (a frame keeps its whole buffer alive).
+    fn reuse(&mut self, need: usize) -> Option<BytesMut> {
+        if need < REUSED_FROM {
+            return None;
+        }
+        let fits = |b: &Bytes| b.len() >= need && b.len() <= need.saturating_mul(2);
+        let at = self.used.iter().position(fits)?;
+        let frame = self.used.remove(at)?;
+        match frame.try_into_mut() {
+            Ok(buf) => Some(buf),
+            Err(held) => {
+                // Still read: try it again later.
+                self.used.push_back(held);
+                None
+            }
+        }
+    }
+
+    /// Keeps the buffer of a frame (`whole`: with its length prefix) to read a later frame
+    /// into once the frame is dropped.
+    fn keep(&mut self, whole: Bytes) {
+        if whole.len() > KEPT_BYTES {
+            return;
+        }
+        self.used.push_back(whole);
+        let mut kept: usize = self.used.iter().map(Bytes::len).sum();
+        while self.used.len() > KEPT_FRAMES || kept > KEPT_BYTES {
+            match self.used.pop_front() {
+                Some(old) => kept -= old.len(),
+                None => break,
+            }
+        }
     }
 
     /// `n` bytes were read into the start of what [`read_buf`](Self::read_buf) gave.
@@ -137,8 +191,20 @@ impl FrameSplitter {
             }
             return Ok(None);
         }
-        self.buf.advance(4);
-        Ok(Some(self.buf.split_to(size).freeze()))
+        if size < REUSED_FROM {
+            self.buf.advance(4);
+            return Ok(Some(self.buf.split_to(size).freeze()));
+        }
+        let whole = self.buf.split_to(4 + size).freeze();
+        if self.buf.is_empty() {
+            // Nothing of the frame's buffer is left to read into: let go of it, so that the
+            // frame alone holds it and the buffer can be taken back.
+            self.buf = BytesMut::new();
+            self.spare = 0;
+        }
+        let frame = whole.slice(4..);
+        self.keep(whole);
+        Ok(Some(frame))
     }
 }
 
@@ -233,6 +299,55 @@ mod tests {
             s.push(&bytes);
             while let Ok(Some(_)) = s.next_frame() {}
         }
+    }
+
+    /// Reads `stream` through `read_buf` in chunks of `chunk`, handing each frame to `seen`.
+    fn read_through(
+        s: &mut FrameSplitter,
+        stream: &[u8],
+        chunk: usize,
+        mut seen: impl FnMut(Bytes),
+    ) {
+        let mut pos = 0;
+        while pos < stream.len() {
+            let room = s.read_buf(chunk);
+            let n = room.len().min(stream.len() - pos);
+            room[..n].copy_from_slice(&stream[pos..pos + n]);
+            s.commit_read(n);
+            pos += n;
+            while let Some(f) = s.next_frame().unwrap() {
+                seen(f);
+            }
+        }
+    }
+
+    #[test]
+    fn a_large_frame_dropped_lends_its_buffer_to_the_next_and_the_bytes_stay_right() {
+        let payloads: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i + 1; 200_000]).collect();
+        let stream = framed(&payloads);
+        let mut s = FrameSplitter::new(DEFAULT_MAX_FRAME_SIZE);
+        let mut starts = Vec::new();
+        let mut out = Vec::new();
+        read_through(&mut s, &stream, 64 * 1024, |f| {
+            starts.push(f.as_ptr() as usize);
+            out.push(f.to_vec());
+            // Dropped here: its buffer is free for the next frame.
+        });
+        assert_eq!(out, payloads);
+        // Each frame after the first was read into the buffer of an earlier one.
+        assert!(starts[1..].iter().all(|p| *p == starts[0]), "{starts:?}");
+    }
+
+    #[test]
+    fn a_large_frame_still_held_is_never_read_into() {
+        let payloads: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i + 1; 100_000]).collect();
+        let stream = framed(&payloads);
+        let mut s = FrameSplitter::new(DEFAULT_MAX_FRAME_SIZE);
+        let mut held = Vec::new();
+        read_through(&mut s, &stream, 64 * 1024, |f| held.push(f));
+        let held: Vec<Vec<u8>> = held.iter().map(|f| f.to_vec()).collect();
+        assert_eq!(held, payloads);
+        assert!(s.used.iter().map(Bytes::len).sum::<usize>() <= KEPT_BYTES);
     }
 
     #[test]

@@ -92,6 +92,10 @@ pub struct OffsetManager {
     pub(crate) config: OffsetConfig,
     pub(crate) rng: Rng,
     pub(crate) partitions: BTreeMap<TopicPartition, PartitionState>,
+    /// Whether a partition may still be finding its start (awaiting its committed offset, a
+    /// reset or a validation): set whenever one starts to, cleared once none does, so that
+    /// the per-step lookups skip the walk over every partition when all are settled.
+    pub(crate) unsettled: bool,
     /// Outstanding records over all partitions.
     pub(crate) outstanding: usize,
     /// Partitions records were handed out of since the last [`release`](Self::release), in
@@ -129,6 +133,7 @@ impl OffsetManager {
             config,
             rng: Rng::new(seed),
             partitions: BTreeMap::new(),
+            unsettled: false,
             outstanding: 0,
             released: Vec::new(),
             commits: Commits::default(),
@@ -356,6 +361,9 @@ impl OffsetManager {
 
     /// Moves `tp` to `start` (forgetting its position), reporting a failure as an event.
     pub(crate) fn restart(&mut self, tp: &TopicPartition, start: Start) {
+        if !matches!(start, Start::Ready | Start::Failed(_)) {
+            self.unsettled = true;
+        }
         let epoch = self.fresh_epoch();
         let failed = match &start {
             Start::Failed(e) => Some(e.clone()),
@@ -369,6 +377,18 @@ impl OffsetManager {
                     error,
                 });
             }
+        }
+    }
+
+    /// Clears [`unsettled`](Self::unsettled) once no partition is finding its start.
+    pub(crate) fn settle(&mut self) {
+        if self.unsettled
+            && !self
+                .partitions
+                .values()
+                .any(|p| !matches!(p.start, Start::Ready | Start::Failed(_)))
+        {
+            self.unsettled = false;
         }
     }
 

@@ -13,6 +13,7 @@ use super::types::{TopicPartition, TopicPartitionOffset};
 impl OffsetManager {
     /// The next request to send, if one is due at `now`.
     pub fn poll_intent(&mut self, now: Instant) -> Option<Intent> {
+        self.settle();
         if self.config.group_id.is_some() {
             if self.needs_coordinator() && self.coordinator.is_due(now) {
                 let id = self.intent_id(IntentKind::FindCoordinator);
@@ -55,12 +56,21 @@ impl OffsetManager {
             Coordinator::Unknown { not_before, .. } => not_before,
             _ => None,
         };
-        let lookups = self.partitions.values().filter_map(|p| match &p.start {
-            Start::AwaitingCommitted(l)
-            | Start::AwaitingReset(_, l)
-            | Start::AwaitingValidation(l, false) => l.not_before,
-            _ => None,
-        });
+        // Nothing to walk when every partition has its start.
+        let finding = if self.unsettled {
+            Some(self.partitions.values())
+        } else {
+            None
+        };
+        let lookups = finding
+            .into_iter()
+            .flatten()
+            .filter_map(|p| match &p.start {
+                Start::AwaitingCommitted(l)
+                | Start::AwaitingReset(_, l)
+                | Start::AwaitingValidation(l, false) => l.not_before,
+                _ => None,
+            });
         let queries = self.queries.values().map(Query::next_timeout);
         [
             self.next_auto_commit,
@@ -105,7 +115,7 @@ impl OffsetManager {
     }
 
     fn poll_start_committed(&mut self, now: Instant) -> Option<Intent> {
-        if self.closed {
+        if self.closed || !self.unsettled {
             return None;
         }
         let due: Vec<TopicPartition> = self
@@ -135,7 +145,7 @@ impl OffsetManager {
     }
 
     fn poll_reset(&mut self, now: Instant) -> Option<Intent> {
-        if self.closed {
+        if self.closed || !self.unsettled {
             return None;
         }
         let due: Vec<(TopicPartition, OffsetSpec)> = self

@@ -54,6 +54,7 @@ impl OffsetManager {
         p.fetch = Some(position);
         p.epoch = epoch;
         p.start = Start::AwaitingValidation(Lookup::default(), false);
+        self.unsettled = true;
         true
     }
 
@@ -66,7 +67,8 @@ impl OffsetManager {
         now: Instant,
     ) -> Vec<(TopicPartition, FetchEpoch, FetchPosition)> {
         let mut out = Vec::new();
-        if self.closed {
+        self.settle();
+        if self.closed || !self.unsettled {
             return out;
         }
         for (tp, p) in &mut self.partitions {

@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 
-use zstd::zstd_safe::{self, DCtx};
+use zstd::zstd_safe::{self, CCtx, CParameter, DCtx};
 
 use super::{compress_failed, failed, first_capacity, read_bounded, too_large};
 use crate::error::{DecodeErrorKind, EncodeError};
@@ -14,6 +14,9 @@ const LEVEL: i32 = 3;
 thread_local! {
     /// A decompression context kept per thread: creating one costs more than a small batch.
     static DCTX: RefCell<Option<DCtx<'static>>> = const { RefCell::new(None) };
+    /// A compression context at [`LEVEL`] and its output buffer, kept per thread: a new
+    /// context allocates and clears its match tables for every batch.
+    static CCTX: RefCell<Option<(CCtx<'static>, Vec<u8>)>> = const { RefCell::new(None) };
 }
 
 /// Decompresses `input` (one or more zstd frames) into at most `limit` bytes.
@@ -64,11 +67,46 @@ fn decompress_stream(input: &[u8], limit: usize) -> Result<Vec<u8>, DecodeErrorK
 
 /// Appends `input` as one zstd frame (with its content size) at Java's default level.
 pub(super) fn compress(input: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    let frame =
-        zstd::bulk::compress(input, LEVEL).map_err(|e| compress_failed(Compression::Zstd, e))?;
-    out.extend_from_slice(&frame);
-    Ok(())
+    let reused = CCTX.with(|cell| {
+        let mut slot = cell.try_borrow_mut().ok()?;
+        if slot.is_none() {
+            let mut ctx = CCtx::try_create()?;
+            ctx.set_parameter(CParameter::CompressionLevel(LEVEL))
+                .ok()?;
+            *slot = Some((ctx, Vec::new()));
+        }
+        let (ctx, frame) = slot.as_mut()?;
+        frame.clear();
+        frame.reserve(zstd_safe::compress_bound(input.len()));
+        let written = ctx.compress2(frame, input);
+        if written.is_err() {
+            // The next batch starts from a fresh context.
+            *slot = None;
+            return Some(written.map(drop).map_err(|code| {
+                compress_failed(Compression::Zstd, zstd_safe::get_error_name(code))
+            }));
+        }
+        out.extend_from_slice(frame);
+        // A rare huge batch does not keep its buffer for the thread's lifetime.
+        if frame.capacity() > KEPT_OUTPUT {
+            *frame = Vec::new();
+        }
+        Some(Ok(()))
+    });
+    match reused {
+        Some(result) => result,
+        // No context could be made or the thread's is busy: a one-off one.
+        None => {
+            let frame = zstd::bulk::compress(input, LEVEL)
+                .map_err(|e| compress_failed(Compression::Zstd, e))?;
+            out.extend_from_slice(&frame);
+            Ok(())
+        }
+    }
 }
+
+/// The largest output buffer a thread keeps between batches.
+const KEPT_OUTPUT: usize = 4 << 20;
 
 #[cfg(test)]
 mod tests {
