@@ -77,7 +77,8 @@ pub struct Cluster {
     /// Broker ids (hosts are `b{id}`, ports 9000 + id).
     pub brokers: Vec<i32>,
     /// Brokers that are down: no leader or coordinator moves to them (see
-    /// [`GroupSim::broker_down`](crate::GroupSim::broker_down)).
+    /// [`GroupSim::broker_down`](crate::GroupSim::broker_down)), requests to them fail as
+    /// broken connections, and metadata leaves them out.
     pub down: BTreeSet<i32>,
     /// Topics by name.
     pub topics: BTreeMap<String, Topic>,
@@ -115,9 +116,6 @@ pub struct Cluster {
     /// Replica sets of partitions, by (topic, partition); a partition not listed has its
     /// leader as its only replica. Set them with [`set_replicas`](Cluster::set_replicas).
     pub replicas: BTreeMap<(String, i32), Vec<i32>>,
-    /// Brokers that are down: requests to them fail as broken connections, and metadata
-    /// leaves them out.
-    pub down: BTreeSet<i32>,
     /// Followers that lag: (topic, partition, broker) → where their log ends. Set them with
     /// [`set_follower_end`](Cluster::set_follower_end).
     pub follower_ends: BTreeMap<(String, i32, i32), i64>,
@@ -154,7 +152,6 @@ impl Cluster {
             max_message_bytes: usize::MAX,
             racks: BTreeMap::new(),
             replicas: BTreeMap::new(),
-            down: BTreeSet::new(),
             follower_ends: BTreeMap::new(),
             fetches: BTreeMap::new(),
             next_producer_id: 1000,
