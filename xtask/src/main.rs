@@ -60,15 +60,15 @@ commands:
                             minutes are up; prints what each run injected and checked;
                             fails at the first broken invariant with its seed (--seed S
                             repeats that run)
-  sim --seeds N [--from S] [--threads T] [--trace SEED] [--mutant NAME] [--extended]
+  sim --seeds N [--from S] [--threads T] [--trace SEED] [--mutant NAME] [--plain]
                           seeded runs of whole consumer groups on the simulated cluster
                             (dekaf-sim) on every core: prints seeds/s and every violated
                             invariant with its seed; --trace SEED replays one with every
                             request and answer; --mutant NAME builds dekaf-state without
                             one rule (target/mutant) and reports after how many seeds a
                             violation found it (names in dekaf-state/src/lib.rs);
-                            --extended adds the faults not yet in the default schedules
-                            (delayed and duplicated answers, a slow coordinator, brokers
+                            --plain leaves out the faults added later (delayed
+                            and duplicated answers, a slow coordinator, brokers
                             down)
   package                 cargo package for every published crate, each built from its
                             packaged sources
