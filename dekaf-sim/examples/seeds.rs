@@ -5,8 +5,8 @@
 //! `cargo run --release -p dekaf-sim --example seeds -- --seeds N [--from S] [--threads T]
 //! [--trace SEED] [--mutant NAME]` (or `cargo xtask sim ...`); exits 1 on any violation.
 //!
-//! `--extended` runs the schedules of `world::Schedule::from_seed_extended` (the faults not
-//! yet in the default schedules).
+//! `--plain` runs the schedules of `world::Schedule::from_seed_plain` (without the faults
+//! added later: delayed and duplicated answers, a slow coordinator, brokers down).
 //!
 //! With `--mutant NAME` (which `cargo xtask sim --mutant NAME` passes along with the build
 //! flag `--cfg dekaf_mutant="NAME"` that removes one rule from dekaf-state) the run is a
@@ -26,11 +26,11 @@ fn main() -> std::process::ExitCode {
     let mut threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut trace = None;
     let mut mutant = None;
-    let mut extended = false;
+    let mut plain = false;
     let mut i = 0;
     while i < args.len() {
-        if args[i] == "--extended" {
-            extended = true;
+        if args[i] == "--plain" {
+            plain = true;
             i += 1;
             continue;
         }
@@ -43,7 +43,7 @@ fn main() -> std::process::ExitCode {
             ("--mutant", _) if i + 1 < args.len() => mutant = Some(args[i + 1].clone()),
             _ => {
                 eprintln!(
-                    "usage: seeds --seeds N [--from S] [--threads T] [--trace SEED] [--mutant NAME] [--extended]"
+                    "usage: seeds --seeds N [--from S] [--threads T] [--trace SEED] [--mutant NAME] [--plain]"
                 );
                 return std::process::ExitCode::from(2);
             }
@@ -51,8 +51,8 @@ fn main() -> std::process::ExitCode {
         i += 2;
     }
     let schedule = |seed: u64| {
-        if extended {
-            world::Schedule::from_seed_extended(seed)
+        if plain {
+            world::Schedule::from_seed_plain(seed)
         } else {
             world::Schedule::from_seed(seed)
         }
@@ -108,8 +108,8 @@ fn main() -> std::process::ExitCode {
         failed.len()
     );
     if let Some(first) = failed.iter().map(|r| r.seed).min() {
-        let extended = if extended { " --extended" } else { "" };
-        println!("replay with a trace: cargo xtask sim{extended} --trace {first}");
+        let plain = if plain { " --plain" } else { "" };
+        println!("replay with a trace: cargo xtask sim{plain} --trace {first}");
     }
     exit(failed.is_empty())
 }

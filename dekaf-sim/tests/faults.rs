@@ -91,15 +91,15 @@ fn delayed_answers_and_a_slow_coordinator_break_no_invariant() {
 }
 
 #[test]
-fn an_extended_schedule_is_the_plain_one_with_the_new_faults_on_top() {
+fn a_schedule_is_the_plain_one_of_its_seed_with_the_later_faults_on_top() {
     let with_brokers_down = (0..200)
-        .map(Schedule::from_seed_extended)
+        .map(Schedule::from_seed)
         .filter(|s| s.ops.iter().any(|op| matches!(op, Op::BrokerDown(..))))
         .count();
     assert!(with_brokers_down > 50, "{with_brokers_down} of 200");
     for seed in 0..200 {
-        let plain = Schedule::from_seed(seed);
-        let extended = Schedule::from_seed_extended(seed);
+        let plain = Schedule::from_seed_plain(seed);
+        let extended = Schedule::from_seed(seed);
         assert_eq!(plain.setup, extended.setup);
         let without: Vec<&Op> = extended
             .ops
@@ -110,5 +110,15 @@ fn an_extended_schedule_is_the_plain_one_with_the_new_faults_on_top() {
         assert!(plain.ops.iter().all(|op| !matches!(op, Op::BrokerDown(..))));
         assert_eq!(plain.faults.delayed_response, 0.0);
         assert_eq!(plain.faults.duplicated_response, 0.0);
+    }
+    // Delayed answers are drawn for groups of every protocol.
+    let delayed = |protocol: Protocol| {
+        (0..200)
+            .map(Schedule::from_seed)
+            .filter(|s| s.setup.protocol == protocol && s.faults.delayed_response > 0.0)
+            .count()
+    };
+    for protocol in [Protocol::Eager, Protocol::Cooperative, Protocol::Consumer] {
+        assert!(delayed(protocol) > 5, "{protocol:?}: {}", delayed(protocol));
     }
 }

@@ -60,22 +60,24 @@ commands:
                             minutes are up; prints what each run injected and checked;
                             fails at the first broken invariant with its seed (--seed S
                             repeats that run)
-  sim --seeds N [--from S] [--threads T] [--trace SEED] [--mutant NAME] [--extended]
+  sim --seeds N [--from S] [--threads T] [--trace SEED] [--mutant NAME] [--plain]
                           seeded runs of whole consumer groups on the simulated cluster
                             (dekaf-sim) on every core: prints seeds/s and every violated
                             invariant with its seed; --trace SEED replays one with every
                             request and answer; --mutant NAME builds dekaf-state without
                             one rule (target/mutant) and reports after how many seeds a
                             violation found it (names in dekaf-state/src/lib.rs);
-                            --extended adds the faults not yet in the default schedules
-                            (delayed and duplicated answers, a slow coordinator, brokers
+                            --plain leaves out the faults added later (delayed
+                            and duplicated answers, a slow coordinator, brokers
                             down)
   package                 cargo package for every published crate, each built from its
                             packaged sources
   env                     print DEKAF_TANSU_W / DEKAF_TANSU_C as shell exports";
 
-/// How many seeds of the simulated cluster `cargo xtask test` runs.
-const TEST_SIM_SEEDS: &str = "10000";
+/// How many seeds of the simulated cluster `cargo xtask test` runs in each half: seeds
+/// 0..5,000 of the plain schedules (on which the mutation table of dekaf-sim's guide is
+/// measured), then seeds 5,000..10,000 with every fault.
+const TEST_SIM_SEEDS: &str = "5000";
 
 /// How long each target runs in the smoke run of `cargo xtask test`.
 const SMOKE_FUZZ_SECS: u32 = 10;
@@ -177,8 +179,12 @@ fn test(args: &[String]) -> Result<(), String> {
             .env("CI", "true"),
     )?;
     step(
-        &format!("simulated cluster: {TEST_SIM_SEEDS} seeds"),
-        &mut sim_command(&["--seeds", TEST_SIM_SEEDS]),
+        &format!("simulated cluster: {TEST_SIM_SEEDS} plain seeds"),
+        &mut sim_command(&["--seeds", TEST_SIM_SEEDS, "--plain"]),
+    )?;
+    step(
+        &format!("simulated cluster: {TEST_SIM_SEEDS} seeds with every fault"),
+        &mut sim_command(&["--seeds", TEST_SIM_SEEDS, "--from", TEST_SIM_SEEDS]),
     )?;
     if fuzz {
         step(

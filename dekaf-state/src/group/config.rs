@@ -42,7 +42,10 @@ pub struct GroupConfig {
     pub assignors: Vec<Arc<dyn Assignor>>,
     /// How long the coordinator waits for a heartbeat before it removes the member (default
     /// 45 s). The member also gives its partitions up as lost when no heartbeat succeeded for
-    /// this long. Classic protocol only: the consumer protocol's session is set on the broker.
+    /// this long, counted from the send of the last one that did. The classic protocol sends
+    /// it in JoinGroup; the consumer protocol's session is set on the broker
+    /// (`group.consumer.session.timeout.ms`, also 45 s by default), and this should be no
+    /// longer than it, so that the member stops fetching before its partitions move on.
     pub session_timeout: Duration,
     /// How often a classic member heartbeats (default 3 s). Consumer-protocol members use the
     /// interval the coordinator sends.

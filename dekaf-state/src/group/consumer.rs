@@ -266,6 +266,7 @@ impl GroupMembership {
     pub(crate) fn on_consumer_heartbeat(
         &mut self,
         now: Instant,
+        sent_at: Instant,
         fields: Fields,
         response: ConsumerGroupHeartbeatResponse,
     ) {
@@ -277,6 +278,9 @@ impl GroupMembership {
         if code.is_ok() {
             self.attempt = 0;
             self.not_before = None;
+            // The coordinator heard the member no earlier than this heartbeat was sent: its
+            // session lasts at least that long.
+            self.session_deadline = Some(after(sent_at, self.config.session_timeout));
             if let Some(id) = response.member_id.filter(|id| !id.is_empty()) {
                 self.member_id = id;
             }
@@ -387,6 +391,14 @@ impl GroupMembership {
     /// The revocation deadline passed in the consumer protocol: the coordinator fences such a
     /// member at its rebalance timeout, so the member gives everything up and rejoins.
     pub(crate) fn kip848_revoke_expired(&mut self, now: Instant) {
+        self.fenced(now);
+    }
+
+    /// No heartbeat got through for a whole session in the consumer protocol: the
+    /// coordinator has removed the member by now (if its `group.consumer.session.timeout.ms`
+    /// is no longer than the member's session timeout) and handed its partitions on, so the
+    /// member gives everything up and rejoins, as if fenced.
+    pub(crate) fn kip848_session_expired(&mut self, now: Instant) {
         self.fenced(now);
     }
 }

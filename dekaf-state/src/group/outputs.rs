@@ -131,7 +131,7 @@ impl GroupMembership {
                 .last_poll
                 .map(|p| after(p, self.config.max_poll_interval)));
         }
-        if self.phase == Phase::Stable && self.config.protocol == GroupProtocol::Classic {
+        if self.phase == Phase::Stable {
             at(self.session_deadline);
         }
         if self.coordinator.is_some() {
@@ -183,16 +183,18 @@ impl GroupMembership {
                 GroupProtocol::Consumer => self.kip848_revoke_expired(now),
             }
         }
-        if self.config.protocol == GroupProtocol::Classic
-            && self.phase == Phase::Stable
-            && self.session_deadline.is_some_and(|t| t <= now)
-        {
+        if self.phase == Phase::Stable && self.session_deadline.is_some_and(|t| t <= now) {
             // No heartbeat got through for a whole session: the coordinator has removed the
             // member by now, and another member may own its partitions.
-            self.generation = -1;
-            self.leader = None;
-            self.forget_coordinator(now);
-            self.after_loss(now);
+            match self.config.protocol {
+                GroupProtocol::Classic => {
+                    self.generation = -1;
+                    self.leader = None;
+                    self.forget_coordinator(now);
+                    self.after_loss(now);
+                }
+                GroupProtocol::Consumer => self.kip848_session_expired(now),
+            }
         }
         let in_group = matches!(
             self.phase,
@@ -237,7 +239,7 @@ impl GroupMembership {
                             subscription: None,
                             owned: None,
                         });
-                        self.on_consumer_heartbeat(now, fields, r)
+                        self.on_consumer_heartbeat(now, sent.at, fields, r)
                     }
                     Ok(_) => self.consumer_failed(now, RequestFailed::Disconnected),
                     Err(f) => self.consumer_failed(now, f),

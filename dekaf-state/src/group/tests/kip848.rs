@@ -330,3 +330,40 @@ fn a_revocation_not_confirmed_in_time_fences_the_member_itself() {
     let (_, _, r) = member(&mut h);
     assert_eq!(r.member_epoch, 0);
 }
+
+#[test]
+fn a_member_unheard_for_a_whole_session_loses_its_partitions_and_rejoins() {
+    let mut h = joined(kconfig());
+    // The acknowledgement `joined` sent now was the last heartbeat answered.
+    let acked = h.now;
+    let member_id = h.m.member_id().to_string();
+    // Heartbeats go out but no answer ever comes back (delayed past the session): the
+    // coordinator removes the member at its session timeout and hands `a-0`, `a-1` on, so the
+    // member must stop fetching them by then.
+    let mut sent = 0;
+    while h.m.state() == MemberState::Stable {
+        assert!(h.now < acked + Duration::from_secs(60), "still stable");
+        if h.request().is_some() {
+            sent += 1;
+        }
+        let next = h.m.poll_timeout().expect("a deadline while stable");
+        h.advance(next.saturating_duration_since(h.now));
+    }
+    assert_eq!(sent, 1, "one heartbeat in flight at a time");
+    assert_eq!(
+        h.now,
+        acked + Duration::from_secs(10),
+        "the session timeout"
+    );
+    assert_eq!(
+        h.take_events(),
+        vec![
+            GroupEvent::Unstable,
+            GroupEvent::Lost(tps(&[("a", 0), ("a", 1)]))
+        ]
+    );
+    let (_, _, r) = member(&mut h);
+    assert_eq!(r.member_epoch, 0);
+    assert_eq!(r.member_id, member_id, "the same member id");
+    assert_eq!(r.topic_partitions, Some(vec![]));
+}
