@@ -76,9 +76,6 @@ pub enum SimError {
 pub struct Cluster {
     /// Broker ids (hosts are `b{id}`, ports 9000 + id).
     pub brokers: Vec<i32>,
-    /// Brokers that are down: no leader or coordinator moves to them (see
-    /// [`GroupSim::broker_down`](crate::GroupSim::broker_down)).
-    pub down: BTreeSet<i32>,
     /// Topics by name.
     pub topics: BTreeMap<String, Topic>,
     /// Committed offsets: group → (topic, partition) → offset.
@@ -115,8 +112,9 @@ pub struct Cluster {
     /// Replica sets of partitions, by (topic, partition); a partition not listed has its
     /// leader as its only replica. Set them with [`set_replicas`](Cluster::set_replicas).
     pub replicas: BTreeMap<(String, i32), Vec<i32>>,
-    /// Brokers that are down: requests to them fail as broken connections, and metadata
-    /// leaves them out.
+    /// Brokers that are down: requests to them fail as broken connections, metadata leaves
+    /// them out, and no leader or coordinator moves to them (see
+    /// [`GroupSim::broker_down`](crate::GroupSim::broker_down)).
     pub down: BTreeSet<i32>,
     /// Followers that lag: (topic, partition, broker) → where their log ends. Set them with
     /// [`set_follower_end`](Cluster::set_follower_end).
@@ -136,7 +134,6 @@ impl Cluster {
     pub fn new(brokers: i32, seed: u64) -> Self {
         Cluster {
             brokers: (1..=brokers.max(1)).collect(),
-            down: BTreeSet::new(),
             topics: BTreeMap::new(),
             committed: BTreeMap::new(),
             group_coordinator: 1,
