@@ -75,6 +75,7 @@ mod read;
 mod sim;
 mod txn;
 pub mod world;
+pub mod writer;
 
 pub use cluster::{Cluster, Committed, SimError, Topic, T0};
 pub use consume::{check_exact, consume, keep_polling, Delivered};
