@@ -53,6 +53,7 @@
 #[doc = include_str!("../GUIDE.md")]
 pub mod guide {}
 
+mod asked;
 #[allow(missing_docs)]
 pub mod classic;
 mod cluster;

@@ -20,6 +20,7 @@ use dekaf_state::consumer::{Consumer, ConsumerConfig, ConsumerEvent, IsolationLe
 use dekaf_state::group::{GroupEvent, GroupProtocol};
 use dekaf_state::offset::{AutoOffsetReset, OffsetCommitMode, Rng, TopicPartition};
 
+use crate::asked::Commands;
 use crate::invariants::{Invariant, Violation};
 use crate::writer::Writer;
 use crate::{Cluster, Faults, GroupSim, Member};
@@ -66,6 +67,10 @@ pub enum Op {
     /// The transactional producer runs a transaction of this many records, committed with
     /// `true`, aborted with `false` (after the ones before it ended).
     Transaction(u8, bool),
+    /// The n-th running member's application gives a command with an outcome: a commit
+    /// (0), a committed-offsets query (1), an offsets-for-times query (2) or a watermarks
+    /// query (3), modulo 4.
+    Ask(usize, u8),
 }
 
 /// The group protocol and assignor the members use.
@@ -177,6 +182,10 @@ impl Schedule {
             let at = below(ops.len() as u64 + 1) as usize;
             ops.insert(at, Op::Transaction(1 + below(20) as u8, below(3) != 0));
         }
+        for _ in 0..below(4) {
+            let at = below(ops.len() as u64 + 1) as usize;
+            ops.insert(at, Op::Ask(below(8) as usize, below(4) as u8));
+        }
         // Drawn after the rest, so that an extended schedule is the plain one of its seed with
         // these on top: answers delayed, duplicated, a slow coordinator, brokers down.
         let mut faults = faults;
@@ -247,7 +256,7 @@ impl Schedule {
             .chunks_exact(2)
             .take(64)
             .map(|pair| {
-                let (kind, arg) = (pair[0] % 12, pair[1]);
+                let (kind, arg) = (pair[0] % 13, pair[1]);
                 let n = usize::from(arg);
                 match kind {
                     0 => Op::Wait(1 + u16::from(arg % 100)),
@@ -261,7 +270,8 @@ impl Schedule {
                     8 => Op::MoveLeader(n),
                     9 => Op::MoveCoordinator,
                     10 => Op::Produce(1 + arg % 40, arg % 2 == 0),
-                    _ => Op::Transaction(1 + arg % 20, arg % 3 != 0),
+                    11 => Op::Transaction(1 + arg % 20, arg % 3 != 0),
+                    _ => Op::Ask(n, arg),
                 }
             })
             .collect();
@@ -429,6 +439,7 @@ fn play(schedule: &Schedule, trace: bool, slot: &mut Option<GroupSim>) -> Vec<Vi
     };
     processes.start(sim, None);
     let mut crashed: Vec<Member> = Vec::new();
+    let mut commands = Commands::default();
     for op in &schedule.ops {
         match *op {
             Op::Wait(t) => run_for(sim, &mut writers, Duration::from_millis(u64::from(t) * 100)),
@@ -442,7 +453,7 @@ fn play(schedule: &Schedule, trace: bool, slot: &mut Option<GroupSim>) -> Vec<Vi
             }
             Op::Close(n) => {
                 if let Some(slot) = pick(sim, n) {
-                    sim.close(slot);
+                    commands.close(sim, slot);
                 }
             }
             Op::Crash(n) => {
@@ -480,6 +491,11 @@ fn play(schedule: &Schedule, trace: bool, slot: &mut Option<GroupSim>) -> Vec<Vi
                 }
             }
             Op::Transaction(n, commit) => writers[1].transaction(usize::from(n), commit),
+            Op::Ask(n, kind) => {
+                if let Some(slot) = pick(sim, n) {
+                    commands.ask(sim, slot, kind, TOPIC, PARTITIONS);
+                }
+            }
             Op::MoveLeader(p) => sim.cluster.move_leader(TOPIC, p as i32 % PARTITIONS),
             Op::MoveCoordinator => sim.cluster.move_coordinator(),
             Op::BrokerDown(n, secs) => {
@@ -523,6 +539,7 @@ fn play(schedule: &Schedule, trace: bool, slot: &mut Option<GroupSim>) -> Vec<Vi
     let done = sim.try_run_until(Duration::from_secs(600), |s| {
         let got = delivered(s, &crashed);
         s.settled(&all)
+            && commands.all_answered(s)
             && got.len() == all.len()
             && got.iter().all(|(tp, o)| o.len() == total(s, tp))
     });
@@ -550,6 +567,7 @@ fn play(schedule: &Schedule, trace: bool, slot: &mut Option<GroupSim>) -> Vec<Vi
         .filter_map(|r| writers[1].number(r.value.as_ref()))
         .collect();
     found.extend(writers[1].check_reads(&read));
+    found.extend(commands.check(sim, &crashed, true));
     let lost = everyone(sim, &crashed).any(|m| {
         m.events
             .iter()
