@@ -140,3 +140,61 @@ fn crashed_slots(sim: &GroupSim) -> BTreeSet<usize> {
         .map(|(slot, _)| slot)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use dekaf_state::consumer::{Consumer, ConsumerConfig};
+
+    use super::*;
+    use crate::Cluster;
+
+    fn one_member() -> (GroupSim, usize) {
+        let mut cluster = Cluster::new(1, 1);
+        cluster.create_topic("t", 2);
+        let mut sim = GroupSim::new(cluster, "g");
+        let slot = sim.add(Consumer::new(ConsumerConfig::new().with_group_id("g")));
+        (sim, slot)
+    }
+
+    #[test]
+    fn a_query_never_answered_breaks_answered_once_once_drained() {
+        let (mut sim, slot) = one_member();
+        let mut commands = Commands::default();
+        commands.ask(&mut sim, slot, 1, "t", 2);
+        assert!(!commands.all_answered(&sim));
+        assert_eq!(commands.check(&sim, &[], false), vec![]);
+        let found = commands.check(&sim, &[], true);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].invariant, Invariant::AnsweredOnce);
+    }
+
+    #[test]
+    fn a_query_answered_twice_breaks_answered_once() {
+        let (mut sim, slot) = one_member();
+        let mut commands = Commands::default();
+        commands.ask(&mut sim, slot, 3, "t", 2);
+        sim.run_for(std::time::Duration::from_secs(5));
+        assert!(commands.all_answered(&sim));
+        assert_eq!(commands.check(&sim, &[], true), vec![]);
+        let m = sim.member(slot);
+        let answer = m
+            .events
+            .iter()
+            .find(|e| super::answer(e).is_some())
+            .cloned();
+        m.events.extend(answer);
+        let found = commands.check(&sim, &[], true);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].invariant, Invariant::AnsweredOnce);
+    }
+
+    #[test]
+    fn the_commands_of_a_crashed_process_may_stay_unanswered() {
+        let (mut sim, slot) = one_member();
+        let mut commands = Commands::default();
+        commands.ask(&mut sim, slot, 2, "t", 2);
+        let crashed: Vec<Member> = sim.crash(slot).into_iter().collect();
+        assert!(commands.all_answered(&sim));
+        assert_eq!(commands.check(&sim, &crashed, true), vec![]);
+    }
+}

@@ -143,7 +143,7 @@ fn committed_transactions_are_read_whole_and_aborted_ones_not_at_all() {
 }
 
 #[test]
-fn a_group_reading_committed_sees_the_writers_records_under_faults() {
+fn a_group_reading_committed_sees_the_writers_records_and_answers_its_commands_under_faults() {
     let schedule = Schedule {
         seed: 7,
         setup: Setup {
@@ -158,10 +158,16 @@ fn a_group_reading_committed_sees_the_writers_records_under_faults() {
             Op::Transaction(10, true),
             Op::Start,
             Op::Transaction(10, false),
+            Op::Ask(0, 1),
             Op::Wait(20),
+            Op::Ask(0, 0),
+            Op::Ask(0, 2),
+            Op::Start,
+            Op::Ask(1, 3),
             Op::MoveLeader(1),
             Op::Produce(30, true),
             Op::Transaction(5, true),
+            Op::Close(1),
             Op::Wait(50),
         ],
     };
