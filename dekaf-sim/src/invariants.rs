@@ -25,8 +25,12 @@ pub enum Invariant {
     IdempotentNoDuplicate,
     /// An idempotent producer's records of one partition are in the log in the order sent.
     IdempotentOrder,
-    /// Every send gets exactly one outcome.
+    /// Every command given to a client machine (a send, a flush, a transaction operation)
+    /// gets exactly one outcome: never two, and none is missing once everything drained.
     AnsweredOnce,
+    /// read_committed readers see a committed transaction's records all, an aborted one's
+    /// none.
+    TransactionAllOrNothing,
     /// The group settles (every partition owned once, every member stable) once faults stop.
     Settles,
     /// The client did not panic, spin, or send a request it cannot write.
@@ -46,6 +50,7 @@ impl Invariant {
             Invariant::IdempotentNoDuplicate => "idempotent-no-duplicate",
             Invariant::IdempotentOrder => "idempotent-order",
             Invariant::AnsweredOnce => "answered-once",
+            Invariant::TransactionAllOrNothing => "transaction-all-or-nothing",
             Invariant::Settles => "settles",
             Invariant::NoClientBug => "no-client-bug",
         }

@@ -53,6 +53,7 @@
 #[doc = include_str!("../GUIDE.md")]
 pub mod guide {}
 
+mod asked;
 #[allow(missing_docs)]
 pub mod classic;
 mod cluster;
@@ -75,6 +76,7 @@ mod read;
 mod sim;
 mod txn;
 pub mod world;
+pub mod writer;
 
 pub use cluster::{Cluster, Committed, SimError, Topic, T0};
 pub use consume::{check_exact, consume, keep_polling, Delivered};

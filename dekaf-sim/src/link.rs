@@ -74,7 +74,8 @@ impl Link {
             };
             let (_, version) = out.request.versions();
             let faults = cluster.faults.clone();
-            if self.chance(faults.disconnect) {
+            // A broker that is down breaks every connection to it.
+            if cluster.down.contains(&broker) || self.chance(faults.disconnect) {
                 cluster.count("disconnected");
                 if self.trace {
                     eprintln!(

@@ -16,11 +16,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use dekaf_proto::records::Compression;
-use dekaf_state::consumer::{Consumer, ConsumerConfig, ConsumerEvent};
+use dekaf_state::consumer::{Consumer, ConsumerConfig, ConsumerEvent, IsolationLevel};
 use dekaf_state::group::{GroupEvent, GroupProtocol};
 use dekaf_state::offset::{AutoOffsetReset, OffsetCommitMode, Rng, TopicPartition};
 
+use crate::asked::Commands;
 use crate::invariants::{Invariant, Violation};
+use crate::writer::Writer;
 use crate::{Cluster, Faults, GroupSim, Member};
 
 /// The topic the members consume.
@@ -59,6 +61,16 @@ pub enum Op {
     /// Broker n (modulo) goes down for this many seconds, then comes back: its partitions
     /// and, if it had it, the group coordinator move to another broker.
     BrokerDown(usize, u8),
+    /// The idempotent producer sends this many records (spread over the partitions); with
+    /// `true` it then asks for a flush.
+    Produce(u8, bool),
+    /// The transactional producer runs a transaction of this many records, committed with
+    /// `true`, aborted with `false` (after the ones before it ended).
+    Transaction(u8, bool),
+    /// The n-th running member's application gives a command with an outcome: a commit
+    /// (0), a committed-offsets query (1), an offsets-for-times query (2) or a watermarks
+    /// query (3), modulo 4.
+    Ask(usize, u8),
 }
 
 /// The group protocol and assignor the members use.
@@ -161,10 +173,23 @@ impl Schedule {
                 _ => Op::MoveCoordinator,
             })
             .collect::<Vec<_>>();
+        // The idempotent producer's sends, drawn after the group's operations.
+        let mut ops = ops;
+        for _ in 0..below(4) {
+            let at = below(ops.len() as u64 + 1) as usize;
+            ops.insert(at, Op::Produce(1 + below(40) as u8, below(2) == 0));
+        }
+        for _ in 0..below(4) {
+            let at = below(ops.len() as u64 + 1) as usize;
+            ops.insert(at, Op::Transaction(1 + below(20) as u8, below(3) != 0));
+        }
+        for _ in 0..below(4) {
+            let at = below(ops.len() as u64 + 1) as usize;
+            ops.insert(at, Op::Ask(below(8) as usize, below(4) as u8));
+        }
         // Drawn after the rest, so that an extended schedule is the plain one of its seed with
         // these on top: answers delayed, duplicated, a slow coordinator, brokers down.
         let mut faults = faults;
-        let mut ops = ops;
         if !extended {
             return Schedule {
                 seed,
@@ -225,7 +250,7 @@ impl Schedule {
             .chunks_exact(2)
             .take(64)
             .map(|pair| {
-                let (kind, arg) = (pair[0] % 10, pair[1]);
+                let (kind, arg) = (pair[0] % 13, pair[1]);
                 let n = usize::from(arg);
                 match kind {
                     0 => Op::Wait(1 + u16::from(arg % 100)),
@@ -237,7 +262,10 @@ impl Schedule {
                     6 => Op::Append(1 + arg % 20),
                     7 => Op::Restart(n),
                     8 => Op::MoveLeader(n),
-                    _ => Op::MoveCoordinator,
+                    9 => Op::MoveCoordinator,
+                    10 => Op::Produce(1 + arg % 40, arg % 2 == 0),
+                    11 => Op::Transaction(1 + arg % 20, arg % 3 != 0),
+                    _ => Op::Ask(n, arg),
                 }
             })
             .collect();
@@ -320,6 +348,7 @@ fn config(setup: Setup, seed: u64, instance: u64) -> ConsumerConfig {
         .with_session_timeout(Duration::from_secs(6))
         .with_heartbeat_interval(Duration::from_secs(1))
         .with_max_poll_interval(Duration::from_secs(20))
+        .with_isolation_level(IsolationLevel::ReadCommitted)
         .with_seed(seed);
     let config = if setup.static_members {
         config.with_group_instance_id(format!("instance-{instance}"))
@@ -386,13 +415,16 @@ fn play(schedule: &Schedule, trace: bool, slot: &mut Option<GroupSim>) -> Vec<Vi
     let Some(sim) = slot.as_mut() else {
         return Vec::new();
     };
-    let mut total = 0i64;
-    let mut append = |sim: &mut GroupSim, n: usize| {
+    let append = |sim: &mut GroupSim, n: usize| {
         for p in 0..PARTITIONS {
             sim.cluster.append(TOPIC, p, n, Compression::None, None);
         }
-        total += n as i64;
     };
+    let latency = Duration::from_millis(setup.latency);
+    let mut writers = [
+        Writer::new(TOPIC, PARTITIONS, latency, schedule.seed ^ 0x7772_6974),
+        Writer::transactional(TOPIC, PARTITIONS, latency, schedule.seed ^ 0x7478),
+    ];
     append(sim, 10);
     let mut processes = Processes {
         setup,
@@ -401,9 +433,10 @@ fn play(schedule: &Schedule, trace: bool, slot: &mut Option<GroupSim>) -> Vec<Vi
     };
     processes.start(sim, None);
     let mut crashed: Vec<Member> = Vec::new();
+    let mut commands = Commands::default();
     for op in &schedule.ops {
         match *op {
-            Op::Wait(t) => sim.run_for(Duration::from_millis(u64::from(t) * 100)),
+            Op::Wait(t) => run_for(sim, &mut writers, Duration::from_millis(u64::from(t) * 100)),
             Op::Start => processes.start(sim, None),
             Op::Restart(n) => {
                 if let Some(slot) = pick(sim, n) {
@@ -414,7 +447,7 @@ fn play(schedule: &Schedule, trace: bool, slot: &mut Option<GroupSim>) -> Vec<Vi
             }
             Op::Close(n) => {
                 if let Some(slot) = pick(sim, n) {
-                    sim.close(slot);
+                    commands.close(sim, slot);
                 }
             }
             Op::Crash(n) => {
@@ -425,7 +458,7 @@ fn play(schedule: &Schedule, trace: bool, slot: &mut Option<GroupSim>) -> Vec<Vi
             Op::Stall(n, secs) => {
                 if let Some(slot) = pick(sim, n) {
                     sim.member(slot).polling = false;
-                    sim.run_for(Duration::from_secs(u64::from(secs)));
+                    run_for(sim, &mut writers, Duration::from_secs(u64::from(secs)));
                     if let Some(m) = sim.members[slot].as_mut() {
                         m.polling = true;
                     }
@@ -435,7 +468,7 @@ fn play(schedule: &Schedule, trace: bool, slot: &mut Option<GroupSim>) -> Vec<Vi
                 if let Some(slot) = pick(sim, n) {
                     let now = sim.now;
                     sim.member(slot).consumer.unsubscribe(now);
-                    sim.run_for(Duration::from_secs(u64::from(secs)));
+                    run_for(sim, &mut writers, Duration::from_secs(u64::from(secs)));
                     let now = sim.now;
                     if let Some(m) = sim.members[slot].as_mut() {
                         if !m.consumer.is_closed() {
@@ -445,29 +478,64 @@ fn play(schedule: &Schedule, trace: bool, slot: &mut Option<GroupSim>) -> Vec<Vi
                 }
             }
             Op::Append(n) => append(sim, usize::from(n)),
+            Op::Produce(n, flush) => {
+                writers[0].send(sim.now, usize::from(n));
+                if flush {
+                    writers[0].flush(sim.now);
+                }
+            }
+            Op::Transaction(n, commit) => writers[1].transaction(usize::from(n), commit),
+            Op::Ask(n, kind) => {
+                if let Some(slot) = pick(sim, n) {
+                    commands.ask(sim, slot, kind, TOPIC, PARTITIONS);
+                }
+            }
             Op::MoveLeader(p) => sim.cluster.move_leader(TOPIC, p as i32 % PARTITIONS),
             Op::MoveCoordinator => sim.cluster.move_coordinator(),
             Op::BrokerDown(n, secs) => {
                 let broker = sim.cluster.brokers[n % sim.cluster.brokers.len()];
                 sim.broker_down(broker);
-                sim.run_for(Duration::from_secs(u64::from(secs)));
+                run_for(sim, &mut writers, Duration::from_secs(u64::from(secs)));
                 sim.broker_up(broker);
             }
         }
-        sim.run_for(Duration::from_millis(10));
+        run_for(sim, &mut writers, Duration::from_millis(10));
     }
-    // The faults stop; the group settles and every record reaches some member.
+    // The faults stop; the producer drains: every command it was given gets its outcome.
     sim.cluster.faults = Faults::none();
+    writers[0].flush(sim.now);
+    let answered = sim.try_run_until(Duration::from_secs(600), |s| {
+        for w in writers.iter_mut() {
+            w.step(&mut s.cluster, s.now);
+        }
+        writers.iter().all(Writer::is_answered)
+    });
+    let mut found = Vec::new();
+    for w in &mut writers {
+        found.append(&mut w.violations);
+        if !answered {
+            found.extend(w.unanswered());
+        }
+        found.extend(w.check_logs(&sim.cluster));
+    }
+    // The group settles and every record reaches some member.
     if running(sim).is_empty() {
         processes.start(sim, None);
     }
     let all: BTreeSet<TopicPartition> = (0..PARTITIONS)
         .map(|p| TopicPartition::new(TOPIC, p))
         .collect();
-    let mut found = Vec::new();
+    let total = |s: &GroupSim, tp: &TopicPartition| {
+        s.cluster
+            .get(tp.topic(), tp.partition())
+            .map_or(0, |p| p.committed_records().len())
+    };
     let done = sim.try_run_until(Duration::from_secs(600), |s| {
         let got = delivered(s, &crashed);
-        s.settled(&all) && got.len() == all.len() && got.values().all(|o| o.len() as i64 == total)
+        s.settled(&all)
+            && commands.all_answered(s)
+            && got.len() == all.len()
+            && got.iter().all(|(tp, o)| o.len() == total(s, tp))
     });
     if !done {
         let got = delivered(sim, &crashed);
@@ -478,7 +546,8 @@ fn play(schedule: &Schedule, trace: bool, slot: &mut Option<GroupSim>) -> Vec<Vi
             ));
         }
         for tp in &all {
-            let n = got.get(tp).map_or(0, BTreeSet::len) as i64;
+            let n = got.get(tp).map_or(0, BTreeSet::len);
+            let total = total(sim, tp);
             if n != total {
                 found.push(Violation::new(
                     Invariant::NoRecordLost,
@@ -487,6 +556,12 @@ fn play(schedule: &Schedule, trace: bool, slot: &mut Option<GroupSim>) -> Vec<Vi
             }
         }
     }
+    let read: BTreeSet<u64> = everyone(sim, &crashed)
+        .flat_map(|m| &m.records)
+        .filter_map(|r| writers[1].number(r.value.as_ref()))
+        .collect();
+    found.extend(writers[1].check_reads(&read));
+    found.extend(commands.check(sim, &crashed, true));
     let lost = everyone(sim, &crashed).any(|m| {
         m.events
             .iter()
@@ -504,6 +579,17 @@ fn play(schedule: &Schedule, trace: bool, slot: &mut Option<GroupSim>) -> Vec<Vi
         }
     }
     found
+}
+
+/// Runs the group and the writers side by side for `d` of virtual time.
+fn run_for(sim: &mut GroupSim, writers: &mut [Writer], d: Duration) {
+    let until = sim.now + d;
+    sim.try_run_until(d, |s| {
+        for w in writers.iter_mut() {
+            w.step(&mut s.cluster, s.now);
+        }
+        s.now >= until
+    });
 }
 
 /// Every member that ran: running, closed or crashed.
