@@ -4,8 +4,9 @@
 //!   cargo-fuzz), skipping whatever is already there.
 //! - `test` installs, then runs formatting, lints, docs, every test, 10,000 seeds of the
 //!   simulated cluster and a short fuzz run.
-//! - `sim --seeds N [--from S]` runs seeded schedules of whole consumer groups on the
-//!   simulated cluster (dekaf-sim) on every core, printing seeds/s and every violation.
+//! - `sim --seeds N [--from S]` runs seeded schedules of whole consumer groups, with an
+//!   idempotent and a transactional producer writing to what they read, on the simulated
+//!   cluster (dekaf-sim) on every core, printing seeds/s and every violation.
 //! - `demo` starts a broker, runs the protocol demo and then dekaf-smol's examples against it
 //!   (seek by timestamp against a second broker, build C with SQLite), then the `dekaf`
 //!   command line on a real group (describe, reset, describe), then the `secure` example
@@ -61,7 +62,8 @@ commands:
                             fails at the first broken invariant with its seed (--seed S
                             repeats that run)
   sim --seeds N [--from S] [--threads T] [--trace SEED] [--mutant NAME] [--plain]
-                          seeded runs of whole consumer groups on the simulated cluster
+                          seeded runs of whole consumer groups (and an idempotent
+                            and a transactional producer) on the simulated cluster
                             (dekaf-sim) on every core: prints seeds/s and every violated
                             invariant with its seed; --trace SEED replays one with every
                             request and answer; --mutant NAME builds dekaf-state without
